@@ -1,0 +1,3 @@
+from rotomail.cli import main
+
+main()

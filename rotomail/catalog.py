@@ -1,0 +1,252 @@
+"""The recipient catalog: which addresses receive each customer's statement.
+
+Library functions over an engine; the CLI only parses options and prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, and_, delete, or_, select, tuple_
+
+from rotomail.db import upsert
+from rotomail.emails import parse_addresses
+from rotomail.errors import DataError
+from rotomail.ids import normalize_cliente, normalize_sociedad
+from rotomail.models import CatalogEntry, Customer
+
+if TYPE_CHECKING:
+    from rotomail.importers import PasteRecord
+
+CUSTOMER_NOT_FOUND = "Sociedad no encontrada para este cliente"
+SAVED = "La información se actualizó exitosamente."
+
+_catalog = CatalogEntry.__table__  # type: ignore[attr-defined]
+_customer = Customer.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    sociedad: str
+    cliente: str
+    nombre: str
+    correos: list[str]
+
+    @property
+    def correo_text(self) -> str:
+        return ";".join(self.correos)
+
+
+def add_entry(engine: Engine, sociedad: str, cliente: str, correos_text: str) -> CatalogRow:
+    """Create or replace one entry (Alta individual). Nothing is written on error."""
+    sociedad, cliente = normalize_sociedad(sociedad), normalize_cliente(cliente)
+    with engine.begin() as connection:
+        nombre = connection.execute(
+            select(_customer.c.nombre).where(
+                _customer.c.sociedad == sociedad, _customer.c.cliente == cliente
+            )
+        ).scalar()
+        if nombre is None:
+            raise DataError(CUSTOMER_NOT_FOUND)
+        correos = parse_addresses(correos_text)
+        upsert(
+            connection,
+            _catalog,
+            [_entry_values(sociedad, cliente, correos)],
+            keys=("sociedad", "cliente"),
+        )
+    return CatalogRow(sociedad, cliente, nombre, correos)
+
+
+def _entry_values(sociedad: str, cliente: str, correos: list[str]) -> dict[str, object]:
+    return {
+        "sociedad": sociedad,
+        "cliente": cliente,
+        "correos": ";".join(correos),
+        "updated_at": datetime.now(),
+    }
+
+
+def search_entries(
+    engine: Engine,
+    sociedad: str | None = None,
+    cliente: str | None = None,
+    text: str | None = None,
+) -> list[CatalogRow]:
+    """Entries by sociedad and/or cliente, plus a substring of the name or an address."""
+    query = select(
+        _catalog.c.sociedad, _catalog.c.cliente, _customer.c.nombre, _catalog.c.correos
+    ).join(
+        _customer,
+        and_(
+            _customer.c.sociedad == _catalog.c.sociedad,
+            _customer.c.cliente == _catalog.c.cliente,
+        ),
+    )
+    if sociedad:
+        query = query.where(_catalog.c.sociedad == normalize_sociedad(sociedad))
+    if cliente:
+        query = query.where(_catalog.c.cliente == normalize_cliente(cliente))
+    if text:
+        pattern = f"%{text.strip().lower()}%"
+        query = query.where(
+            or_(
+                _customer.c.nombre.ilike(pattern),
+                _catalog.c.correos.ilike(pattern),
+            )
+        )
+    query = query.order_by(_catalog.c.sociedad, _catalog.c.cliente)
+    with engine.connect() as connection:
+        return [
+            CatalogRow(row.sociedad, row.cliente, row.nombre, row.correos.split(";"))
+            for row in connection.execute(query)
+        ]
+
+
+def _not_in_catalog(sociedad: str, cliente: str) -> DataError:
+    return DataError(
+        f"No existe en el catálogo el cliente {normalize_cliente(cliente)} "
+        f"de la sociedad {normalize_sociedad(sociedad)}."
+    )
+
+
+def get_entry(engine: Engine, sociedad: str, cliente: str) -> CatalogRow:
+    found = search_entries(engine, sociedad, cliente)
+    if not found:
+        raise _not_in_catalog(sociedad, cliente)
+    return found[0]
+
+
+def delete_entry(engine: Engine, sociedad: str, cliente: str) -> None:
+    sociedad, cliente = normalize_sociedad(sociedad), normalize_cliente(cliente)
+    with engine.begin() as connection:
+        result = connection.execute(
+            delete(_catalog).where(_catalog.c.sociedad == sociedad, _catalog.c.cliente == cliente)
+        )
+        if result.rowcount == 0:
+            raise _not_in_catalog(sociedad, cliente)
+
+
+# --- Alta masiva -------------------------------------------------------------------------
+
+READY = "Listo para grabar"
+READY_REPLACES = "Listo para grabar (reemplaza los correos actuales)"
+WRITTEN = "Grabado"
+NOT_WRITTEN = "No se grabó: "
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One pasted row with what will happen, or what happened, to it."""
+
+    line: int
+    sociedad: str
+    cliente: str
+    nombre: str = ""
+    correos: list[str] = field(default_factory=list)
+    message: str = READY
+    ok: bool = True
+
+    @property
+    def correo_text(self) -> str:
+        return ";".join(self.correos)
+
+
+def plan_import(engine: Engine, records: Iterable[PasteRecord]) -> list[ImportRow]:
+    """Validate pasted rows against the customer master; no writes.
+
+    The same pair twice: the last row wins and the earlier one says so.
+    """
+    rows = list(records)
+    last_line = {(r.sociedad, r.cliente): r.line for r in rows if not r.error}
+    customers = _load_customers(engine, set(last_line))
+    existing = _load_existing_keys(engine, set(last_line))
+    return [_plan_row(record, customers, existing, last_line) for record in rows]
+
+
+def _plan_row(
+    record: PasteRecord,
+    customers: dict[tuple[str, str], tuple[str, str]],
+    existing: set[tuple[str, str]],
+    last_line: dict[tuple[str, str], int],
+) -> ImportRow:
+    pasted = [record.correo_text] if record.correo_text else []
+    row = ImportRow(record.line, record.sociedad, record.cliente, correos=pasted)
+    if record.error:
+        return replace(row, message=record.error, ok=False)
+    key = (record.sociedad, record.cliente)
+    customer = customers.get(key)
+    if customer is None:
+        return replace(row, message=CUSTOMER_NOT_FOUND, ok=False)
+    nombre, master_email = customer
+    row = replace(row, nombre=nombre)
+    text = record.correo_text
+    if not text.strip():
+        if not master_email.strip():
+            return replace(row, message="Sin correo: ni en la fila ni en el maestro de clientes", ok=False)
+        text = master_email
+    try:
+        correos = parse_addresses(text)
+    except DataError as exc:
+        return replace(row, correos=[text], message=exc.message, ok=False)
+    row = replace(row, correos=correos)
+    if last_line[key] != record.line:
+        return replace(row, message=f"Repetido: se usa la línea {last_line[key]}", ok=False)
+    return replace(row, message=READY_REPLACES if key in existing else READY)
+
+
+def _chunks(keys: set[tuple[str, str]], size: int = 500) -> Iterable[list[tuple[str, str]]]:
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
+
+
+def _load_customers(
+    engine: Engine, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    sociedades = {sociedad for sociedad, _ in keys}
+    with engine.connect() as connection:
+        # One query per sociedad is cheaper than a huge IN list for bulk pastes.
+        for sociedad in sociedades:
+            query = select(
+                _customer.c.cliente, _customer.c.nombre, _customer.c.correo
+            ).where(_customer.c.sociedad == sociedad)
+            for cliente, nombre, correo in connection.execute(query):
+                if (sociedad, cliente) in keys:
+                    found[(sociedad, cliente)] = (nombre, correo)
+    return found
+
+
+def _load_existing_keys(engine: Engine, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    with engine.connect() as connection:
+        for chunk in _chunks(keys):
+            query = select(_catalog.c.sociedad, _catalog.c.cliente).where(
+                tuple_(_catalog.c.sociedad, _catalog.c.cliente).in_(chunk)
+            )
+            found.update((s, c) for s, c in connection.execute(query))
+    return found
+
+
+def apply_import(engine: Engine, plan: list[ImportRow]) -> list[ImportRow]:
+    """Save every valid row in one transaction; return the rows with their outcome."""
+    valid = [row for row in plan if row.ok]
+    with engine.begin() as connection:
+        upsert(
+            connection,
+            _catalog,
+            [_entry_values(row.sociedad, row.cliente, row.correos) for row in valid],
+            keys=("sociedad", "cliente"),
+        )
+    return [
+        replace(row, message=WRITTEN) if row.ok else replace(row, message=NOT_WRITTEN + row.message)
+        for row in plan
+    ]
+
+
+def export_rows(engine: Engine, sociedad: str | None = None) -> list[CatalogRow]:
+    return search_entries(engine, sociedad=sociedad)

@@ -1,0 +1,377 @@
+"""The command line: parses options, calls the library, prints. Nothing else lives here.
+
+Heavy libraries (SQLAlchemy/SQLModel, fpdf2, keyring, Textual) are imported inside the
+commands that need them so that ``rotomail --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from rotomail.errors import DataError, RotomailError, UsageError
+from rotomail.output import Format, print_table
+
+if TYPE_CHECKING:
+    from click import Context
+    from sqlalchemy import Engine
+
+    from rotomail.catalog import ImportRow
+    from rotomail.config import Settings
+
+
+class _Group(TyperGroup):
+    """Turns library errors into a Spanish message and an exit code, never a traceback."""
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RotomailError as exc:
+            typer.echo(f"Error: {exc.message}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("Cancelado.", err=True)
+            raise typer.Exit(130) from None
+
+
+def _app(help_text: str) -> typer.Typer:
+    return typer.Typer(
+        cls=_Group,
+        help=help_text,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode=None,
+    )
+
+
+app = _app("rotomail: envío de estados de cuenta a clientes por correo electrónico.")
+customers_app = _app("Maestro de clientes (exportación de SAP).")
+catalog_app = _app("Catálogo de envío: a qué correos va el estado de cuenta de cada cliente.")
+config_app = _app("Configuración efectiva y contraseña SMTP.")
+app.add_typer(customers_app, name="customers")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(config_app, name="config")
+
+
+class State:
+    def __init__(self, overrides: dict[str, Any]) -> None:
+        self.overrides = overrides
+        self._settings: Settings | None = None
+        self._engine: Engine | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from rotomail.config import load_settings
+
+            self._settings = load_settings(self.overrides)
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from rotomail.db import open_engine
+
+            self._engine = open_engine(self.settings.database_url)
+        return self._engine
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, State)
+    return obj
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="Carpeta de datos (en lugar de ROTOMAIL_HOME).", show_default=False),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="URL de SQLAlchemy (en lugar de ROTOMAIL_DATABASE_URL)."),
+    ] = None,
+) -> None:
+    """rotomail: envío de estados de cuenta a clientes por correo electrónico."""
+    ctx.obj = State({"home": home, "database_url": database_url})
+
+
+# --- input helpers -----------------------------------------------------------------------
+
+def read_input(source: str | None, what: str) -> tuple[bytes, str]:
+    """Bytes of FILE, or of standard input for ``-`` / no FILE when something is piped."""
+    from rotomail.tabular import read_bytes
+
+    if source in (None, "-"):
+        if sys.stdin.isatty():
+            raise UsageError(
+                f"Indique el archivo de {what} o envíelo por la entrada estándar "
+                f"(por ejemplo: pbpaste | rotomail ...)."
+            )
+        return read_bytes(sys.stdin.buffer), "-"
+    return read_bytes(Path(source)), source
+
+
+def open_terminal() -> IO[str] | None:
+    """The user's terminal for a question when stdin carries data, or None (cron, CI)."""
+    if sys.stdin.isatty():
+        return sys.stdin
+    try:
+        return open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 - closed by caller
+    except OSError:
+        return None
+
+
+def ask(terminal: IO[str], prompt: str) -> str:
+    if terminal is sys.stdin:
+        typer.echo(prompt, nl=False)
+        return sys.stdin.readline().strip().lower()
+    terminal.write(prompt)
+    terminal.flush()
+    return terminal.readline().strip().lower()
+
+
+# --- customers ---------------------------------------------------------------------------
+
+@customers_app.command("import")
+def customers_import(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="Exportación CSV/TSV/XLSX del maestro, o - para la entrada estándar.")],
+) -> None:
+    """Importa el maestro de clientes (alta o actualización por sociedad y cliente)."""
+    from rotomail.customers import import_customers
+    from rotomail.importers import parse_customers
+
+    data, name = read_input(file, "clientes")
+    parsed = parse_customers(data, name)
+    summary = import_customers(state(ctx).engine, parsed)
+    typer.echo(
+        f"Clientes: {summary.inserted} nuevos, {summary.updated} actualizados, "
+        f"{len(summary.rejects)} rechazados."
+    )
+    for reject in summary.rejects:
+        typer.echo(f"  Línea {reject.line}: {reject.reason}")
+    if summary.rejects:
+        raise typer.Exit(1)
+
+
+@customers_app.command("search")
+def customers_search(
+    ctx: typer.Context,
+    sociedad: Annotated[str | None, typer.Option(help="Sociedad, por ejemplo SM02.")] = None,
+    cliente: Annotated[str | None, typer.Option(help="Número de cliente.")] = None,
+    nombre: Annotated[str | None, typer.Option(help="Parte del nombre o del RFC.")] = None,
+    format: Annotated[Format, typer.Option("--format", help="table, tsv, csv o json.")] = Format.table,
+) -> None:
+    """Busca en el maestro de clientes."""
+    from rotomail.customers import search_customers
+
+    rows = search_customers(state(ctx).engine, sociedad, cliente, nombre)
+    print_table(
+        ["Sociedad", "Cliente", "Nombre", "RFC", "Correo", "Idioma"],
+        [[r.sociedad, r.cliente, r.nombre, r.rfc, r.correo, r.idioma] for r in rows],
+        format,
+        json_keys=["sociedad", "cliente", "nombre", "rfc", "correo", "idioma"],
+    )
+    if not rows and format is Format.table:
+        typer.echo("No se encontraron clientes.", err=True)
+
+
+# --- catalog -----------------------------------------------------------------------------
+
+@catalog_app.command("add")
+def catalog_add(
+    ctx: typer.Context,
+    sociedad: Annotated[str, typer.Argument(help="Sociedad, por ejemplo SM02.")],
+    cliente: Annotated[str, typer.Argument(help="Número de cliente, por ejemplo 1006210.")],
+    correos: Annotated[str, typer.Argument(help='Uno o varios correos separados por ";".')],
+) -> None:
+    """Alta individual: guarda (o reemplaza) los correos de un cliente."""
+    from rotomail.catalog import SAVED, add_entry
+
+    add_entry(state(ctx).engine, sociedad, cliente, correos)
+    typer.echo(SAVED)
+
+
+@catalog_app.command("search")
+def catalog_search(
+    ctx: typer.Context,
+    sociedad: Annotated[str | None, typer.Option(help="Sociedad, por ejemplo SM02.")] = None,
+    cliente: Annotated[str | None, typer.Option(help="Número de cliente.")] = None,
+    correo: Annotated[str | None, typer.Option(help="Parte de un correo o del nombre.")] = None,
+    format: Annotated[Format, typer.Option("--format", help="table, tsv, csv o json.")] = Format.table,
+) -> None:
+    """Búsqueda en el catálogo por sociedad, cliente, nombre o correo."""
+    from rotomail.catalog import search_entries
+
+    rows = search_entries(state(ctx).engine, sociedad, cliente, correo)
+    print_table(
+        ["Sociedad", "Cliente", "Nombre", "Correo"],
+        [[r.sociedad, r.cliente, r.nombre, r.correos if format is Format.json else r.correo_text]
+         for r in rows],
+        format,
+        json_keys=["sociedad", "cliente", "nombre", "correos"],
+    )
+    if not rows and format is Format.table:
+        typer.echo("No se encontraron registros.", err=True)
+
+
+@catalog_app.command("delete")
+def catalog_delete(
+    ctx: typer.Context,
+    sociedad: Annotated[str, typer.Argument(help="Sociedad.")],
+    cliente: Annotated[str, typer.Argument(help="Número de cliente.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="No pedir confirmación.")] = False,
+) -> None:
+    """Borrado: quita un cliente del catálogo."""
+    from rotomail.catalog import delete_entry, get_entry
+
+    engine = state(ctx).engine
+    if not yes:
+        row = get_entry(engine, sociedad, cliente)
+        if not sys.stdin.isatty():
+            raise UsageError("Sin terminal para confirmar: repita el comando con --yes.")
+        if not typer.confirm(
+            f"¿Borrar {row.sociedad} {row.cliente} {row.nombre} ({row.correo_text})?", default=False
+        ):
+            typer.echo("Cancelado: no se borró nada.")
+            raise typer.Exit(1)
+    delete_entry(engine, sociedad, cliente)
+    typer.echo("Registro borrado.")
+
+
+def _print_import(rows: list[ImportRow], fmt: Format) -> None:
+    print_table(
+        ["Línea", "Sociedad", "Cliente", "Nombre", "Correo", "Mensaje"],
+        [[r.line, r.sociedad, r.cliente, r.nombre, r.correo_text, r.message] for r in rows],
+        fmt,
+        json_keys=["linea", "sociedad", "cliente", "nombre", "correo", "mensaje"],
+    )
+
+
+def _confirmed() -> bool:
+    """Grabar / Cancelar, asked on the terminal (stdin carries the rows)."""
+    terminal = open_terminal()
+    if terminal is None:
+        typer.echo(
+            "Vista previa: no se grabó nada. Para grabar, repita el comando con --yes.", err=True
+        )
+        raise typer.Exit(2)
+    try:
+        answer = ask(terminal, "¿Grabar o Cancelar? [g/c]: ")
+    finally:
+        if terminal is not sys.stdin:
+            terminal.close()
+    return answer in ("g", "grabar", "s", "si", "sí", "y", "yes")
+
+
+@catalog_app.command("import")
+def catalog_import(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None,
+        typer.Argument(help="Archivo .tsv/.csv/.xlsx; sin archivo (o -) lee la entrada estándar."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Grabar sin preguntar.")] = False,
+    format: Annotated[Format, typer.Option("--format", help="table, tsv, csv o json.")] = Format.table,
+) -> None:
+    """Alta masiva: filas pegadas desde Excel (Sociedad, Cliente y/o Correo)."""
+    from rotomail.catalog import apply_import, plan_import
+    from rotomail.importers import parse_catalog_paste
+
+    data, name = read_input(file, "filas del catálogo")
+    records = parse_catalog_paste(data, name)
+    if not records:
+        raise DataError("No se encontraron filas para importar.")
+    engine = state(ctx).engine
+    plan = plan_import(engine, records)
+    _print_import(plan, format)
+    ready = sum(row.ok for row in plan)
+    typer.echo(
+        f"{len(plan)} filas: {ready} listas para grabar, {len(plan) - ready} con errores.", err=True
+    )
+    if ready == 0:
+        raise DataError("Ninguna fila se puede grabar; no se grabó nada.")
+    if not yes and not _confirmed():
+        typer.echo("Cancelado: no se grabó nada.", err=True)
+        raise typer.Exit(1)
+    _print_import(apply_import(engine, plan), format)
+    typer.echo(f"Grabadas {ready} de {len(plan)} filas.", err=True)
+    if ready != len(plan):
+        raise typer.Exit(1)
+
+
+@catalog_app.command("export")
+def catalog_export(
+    ctx: typer.Context,
+    sociedad: Annotated[str | None, typer.Option(help="Solo esta sociedad.")] = None,
+    format: Annotated[str, typer.Option("--format", help="tsv, csv o xlsx.")] = "tsv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Archivo de salida.")] = None,
+) -> None:
+    """Exporta el catálogo en un formato que «catalog import» vuelve a leer."""
+    from rotomail.catalog import export_rows
+
+    if format not in ("tsv", "csv", "xlsx"):
+        raise UsageError(f"Formato «{format}» no válido: use tsv, csv o xlsx.")
+    rows = [[r.sociedad, r.cliente, r.correo_text] for r in export_rows(state(ctx).engine, sociedad)]
+    headers = ["Sociedad", "Cliente", "Correo"]
+    if format == "xlsx":
+        if output is None:
+            raise UsageError("Para xlsx indique el archivo con --output.")
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Catalogo")
+        sheet.append(headers)
+        for row in rows:
+            sheet.append(row)
+        book.save(output)
+        typer.echo(f"{len(rows)} registros en {output}")
+        return
+    from rotomail.output import render
+
+    text = render(headers, rows, Format(format))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"{len(rows)} registros en {output}")
+
+
+# --- config ------------------------------------------------------------------------------
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """Muestra la configuración efectiva y de dónde viene cada valor (nunca la contraseña)."""
+    from rotomail.db import redacted
+
+    settings = state(ctx).settings
+    rows: list[list[str]] = [["home", str(settings.home), settings.home_source]]
+    rows.append(
+        ["config.toml", str(settings.config_path),
+         "existe" if settings.config_path.exists() else "no existe"]
+    )
+    for key, value in settings.values.items():
+        shown = redacted(settings.database_url) if key == "database_url" else str(value)
+        rows.append([key, shown, settings.sources[key]])
+    password_source = (
+        "ROTOMAIL_SMTP_PASSWORD" if os.environ.get("ROTOMAIL_SMTP_PASSWORD")
+        else "llavero del sistema o se pide al enviar"
+    )
+    rows.append(["smtp.password", "(oculta)", password_source])
+    for code, company in sorted(settings.companies.items()):
+        rows.append([f"companies.{code}", f"{company.name} ({company.language})", "config.toml"])
+    print_table(["Clave", "Valor", "Origen"], rows)
+
+
+def main() -> None:
+    os.umask(0o077)  # database, logs and outbox readable by their owner only
+    app(prog_name="rotomail")

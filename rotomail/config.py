@@ -1,0 +1,195 @@
+"""Settings: command-line option > ROTOMAIL_* environment variable > config.toml > default.
+
+``load_settings`` returns every effective value together with where it came from, so
+``rotomail config show`` can say so. The SMTP password is deliberately not a setting: it
+comes from ``rotomail.secrets`` and is never stored or printed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rotomail.company import LANGUAGES, CompanyProfile
+from rotomail.errors import UsageError
+
+APP_NAME = "rotomail"
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str  # dotted path in config.toml, e.g. "smtp.host"
+    env: str | None
+    default: Any
+    kind: type = str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("database_url", "ROTOMAIL_DATABASE_URL", ""),
+    Option("smtp.host", "ROTOMAIL_SMTP_HOST", ""),
+    Option("smtp.port", "ROTOMAIL_SMTP_PORT", 587, int),
+    Option("smtp.security", "ROTOMAIL_SMTP_SECURITY", "starttls"),
+    Option("smtp.user", "ROTOMAIL_SMTP_USER", ""),
+    Option("smtp.timeout", "ROTOMAIL_SMTP_TIMEOUT", 30.0, float),
+    Option("smtp.rate_per_minute", "ROTOMAIL_SMTP_RATE_PER_MINUTE", 30, int),
+    Option("smtp.max_per_connection", "ROTOMAIL_SMTP_MAX_PER_CONNECTION", 100, int),
+    Option("smtp.attempts", "ROTOMAIL_SMTP_ATTEMPTS", 3, int),
+    Option("smtp.daily_cap", "ROTOMAIL_SMTP_DAILY_CAP", 0, int),
+    Option("operator.email", "ROTOMAIL_OPERATOR_EMAIL", ""),
+    Option("operator.name", "ROTOMAIL_OPERATOR", ""),
+)
+SECURITY_MODES = ("starttls", "ssl", "none")
+
+
+def default_home() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+@dataclass
+class Settings:
+    home: Path
+    home_source: str
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    companies: dict[str, CompanyProfile] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "config.toml"
+
+    @property
+    def database_url(self) -> str:
+        url = self.values["database_url"]
+        return url or f"sqlite:///{self.home / 'rotomail.db'}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.home / "templates"
+
+    @property
+    def operator_name(self) -> str:
+        import getpass
+
+        return self.values["operator.name"] or getpass.getuser()
+
+    def company(self, sociedad: str) -> CompanyProfile:
+        return self.companies.get(sociedad) or CompanyProfile.fallback(sociedad)
+
+
+def _lookup(table: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = table
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _coerce(option: Option, raw: Any, origin: str) -> Any:
+    if option.kind is str:
+        return str(raw).strip()
+    try:
+        return option.kind(raw)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"Configuración inválida: {option.key} = «{raw}» ({origin}) no es un número."
+        ) from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"El archivo de configuración {path} no es TOML válido: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"No se pudo leer {path}: {exc.strerror}") from None
+
+
+def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile]:
+    from rotomail.ids import normalize_sociedad
+
+    result: dict[str, CompanyProfile] = {}
+    raw = table.get("companies", {})
+    if not isinstance(raw, Mapping):
+        raise UsageError(f"{path}: [companies] debe ser una tabla por sociedad.")
+    for code, entry in raw.items():
+        if not isinstance(entry, Mapping):
+            raise UsageError(f"{path}: [companies.{code}] debe ser una tabla.")
+        language = str(entry.get("language", "es")).strip().lower()
+        if language not in LANGUAGES:
+            raise UsageError(
+                f"{path}: [companies.{code}] language = «{language}»; use es, pt o en."
+            )
+        sociedad = normalize_sociedad(code)
+        result[sociedad] = CompanyProfile(
+            code=sociedad,
+            name=str(entry.get("name", sociedad)),
+            rfc=str(entry.get("rfc", "")),
+            sender=str(entry.get("sender", "")),
+            reply_to=str(entry.get("reply_to", "")),
+            phone=str(entry.get("phone", "")),
+            language=language,
+        )
+    return result
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    env = os.environ if env is None else env
+    overrides = overrides or {}
+    if overrides.get("home"):
+        home, home_source = Path(overrides["home"]), "opción"
+    elif env.get("ROTOMAIL_HOME"):
+        home, home_source = Path(env["ROTOMAIL_HOME"]), "ROTOMAIL_HOME"
+    else:
+        home, home_source = default_home(), "predeterminado"
+    home = home.expanduser()
+    path = home / "config.toml"
+    table = read_config_file(path)
+    settings = Settings(home=home, home_source=home_source, companies=_companies(table, path))
+    for option in OPTIONS:
+        value, source = option.default, "predeterminado"
+        from_file = _lookup(table, option.key)
+        if from_file is not None:
+            value, source = _coerce(option, from_file, str(path)), "config.toml"
+        if option.env and env.get(option.env):
+            value, source = _coerce(option, env[option.env], option.env), option.env
+        if overrides.get(option.key) is not None:
+            value, source = _coerce(option, overrides[option.key], "opción"), "opción"
+        settings.values[option.key] = value
+        settings.sources[option.key] = source
+    security = settings.values["smtp.security"].lower()
+    if security not in SECURITY_MODES:
+        raise UsageError(
+            f"Configuración inválida: smtp.security = «{security}» "
+            f"({settings.sources['smtp.security']}); use starttls, ssl o none."
+        )
+    settings.values["smtp.security"] = security
+    return settings
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path

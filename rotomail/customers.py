@@ -1,0 +1,95 @@
+"""The customer master: import (upsert by sociedad + cliente) and search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, or_, select, tuple_
+
+from rotomail.db import upsert
+from rotomail.ids import normalize_cliente, normalize_sociedad
+from rotomail.importers import CustomerRecord, ParseResult, Reject
+from rotomail.models import Customer
+
+_customer = Customer.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class ImportSummary:
+    inserted: int = 0
+    updated: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def import_customers(engine: Engine, parsed: ParseResult[CustomerRecord]) -> ImportSummary:
+    """Upsert the valid rows in one transaction; a later row of the same pair wins."""
+    latest: dict[tuple[str, str], CustomerRecord] = {}
+    for record in parsed.rows:
+        latest[(record.sociedad, record.cliente)] = record
+    now = datetime.now()
+    values = [
+        {
+            "sociedad": r.sociedad,
+            "cliente": r.cliente,
+            "nombre": r.nombre,
+            "rfc": r.rfc,
+            "correo": ";".join(r.correos),
+            "idioma": r.idioma,
+            "updated_at": now,
+        }
+        for r in latest.values()
+    ]
+    summary = ImportSummary(rejects=list(parsed.rejects))
+    keys = sorted(latest)
+    with engine.begin() as connection:
+        existing = 0
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            existing += len(
+                connection.execute(
+                    select(_customer.c.cliente).where(
+                        tuple_(_customer.c.sociedad, _customer.c.cliente).in_(chunk)
+                    )
+                ).all()
+            )
+        upsert(connection, _customer, values, keys=("sociedad", "cliente"))
+    summary.updated = existing
+    summary.inserted = len(values) - existing
+    return summary
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    sociedad: str
+    cliente: str
+    nombre: str
+    rfc: str
+    correo: str
+    idioma: str
+
+
+def search_customers(
+    engine: Engine,
+    sociedad: str | None = None,
+    cliente: str | None = None,
+    nombre: str | None = None,
+) -> list[CustomerRow]:
+    query = select(
+        _customer.c.sociedad,
+        _customer.c.cliente,
+        _customer.c.nombre,
+        _customer.c.rfc,
+        _customer.c.correo,
+        _customer.c.idioma,
+    )
+    if sociedad:
+        query = query.where(_customer.c.sociedad == normalize_sociedad(sociedad))
+    if cliente:
+        query = query.where(_customer.c.cliente == normalize_cliente(cliente))
+    if nombre:
+        pattern = f"%{nombre.strip()}%"
+        query = query.where(or_(_customer.c.nombre.ilike(pattern), _customer.c.rfc.ilike(pattern)))
+    query = query.order_by(_customer.c.sociedad, _customer.c.cliente)
+    with engine.connect() as connection:
+        return [CustomerRow(*row) for row in connection.execute(query)]

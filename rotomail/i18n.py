@@ -1,0 +1,215 @@
+"""Statement labels and number/date formatting for the company's language (es, pt, en).
+
+Amounts and dates use Babel with explicit patterns, so the output never depends on the
+machine's locale: es and en give ``1,234.56`` (es_MX, en_US), pt gives ``1.234,56``
+(pt_BR); dates are ``dd/MM/yyyy`` in every language. An unknown language falls back to
+Spanish. Babel is imported on first use and the parsed patterns are cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from babel import Locale
+
+DEFAULT_LANGUAGE = "es"
+AMOUNT_PATTERN = "#,##0.00"
+DATE_PATTERN = "dd/MM/yyyy"
+_LOCALES = {"es": "es_MX", "pt": "pt_BR", "en": "en_US"}
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Every text printed on a statement, in one language."""
+
+    title: str
+    cutoff_date: str
+    customer: str
+    customer_number: str
+    rfc: str
+    summary: str
+    aging_basis: str
+    currency: str
+    not_due: str
+    days_1_30: str
+    days_31_60: str
+    days_61_90: str
+    over_90: str
+    balance: str
+    overdue: str
+    detail: str
+    col_document: str
+    col_reference: str
+    col_type: str
+    col_date: str
+    col_due: str
+    col_days: str
+    col_amount: str
+    col_currency: str
+    total: str
+    no_balance: str
+    page: str  # placeholders {page} and {pages}
+    contact: str  # placeholders {phone} and {email}
+    contact_phone: str  # placeholder {phone}
+    contact_email: str  # placeholder {email}
+    continued: str
+
+    @property
+    def buckets(self) -> tuple[str, str, str, str, str]:
+        """The aging bucket headings, in the order of ``CurrencySummary.buckets``."""
+        return (self.not_due, self.days_1_30, self.days_31_60, self.days_61_90, self.over_90)
+
+    def contact_line(self, phone: str, email: str) -> str:
+        """The AR contact line; empty when the company gave neither phone nor e-mail."""
+        if phone and email:
+            return self.contact.format(phone=phone, email=email)
+        if phone:
+            return self.contact_phone.format(phone=phone)
+        if email:
+            return self.contact_email.format(email=email)
+        return ""
+
+
+_LABELS: dict[str, Labels] = {
+    "es": Labels(
+        title="Estado de cuenta",
+        cutoff_date="Fecha de corte",
+        customer="Cliente",
+        customer_number="No. de cliente",
+        rfc="RFC",
+        summary="Resumen por moneda",
+        aging_basis="Antigüedad de saldos por fecha de vencimiento neto",
+        currency="Moneda",
+        not_due="Por vencer",
+        days_1_30="1–30",
+        days_31_60="31–60",
+        days_61_90="61–90",
+        over_90="Más de 90 días",
+        balance="Saldo",
+        overdue="Vencido",
+        detail="Detalle de partidas abiertas",
+        col_document="Documento",
+        col_reference="Referencia",
+        col_type="Tipo",
+        col_date="Fecha",
+        col_due="Vencimiento",
+        col_days="Días vencidos",
+        col_amount="Importe",
+        col_currency="Moneda",
+        total="Total",
+        no_balance="Sin saldo pendiente",
+        page="Página {page} de {pages}",
+        contact="Cuentas por Cobrar: tel. {phone} · {email}",
+        contact_phone="Cuentas por Cobrar: tel. {phone}",
+        contact_email="Cuentas por Cobrar: {email}",
+        continued="(continúa)",
+    ),
+    "pt": Labels(
+        title="Extrato de conta",
+        cutoff_date="Data de corte",
+        customer="Cliente",
+        customer_number="Nº do cliente",
+        rfc="CNPJ/RFC",
+        summary="Resumo por moeda",
+        aging_basis="Vencimento dos saldos pela data de vencimento líquido",
+        currency="Moeda",
+        not_due="A vencer",
+        days_1_30="1–30",
+        days_31_60="31–60",
+        days_61_90="61–90",
+        over_90="Mais de 90 dias",
+        balance="Saldo",
+        overdue="Vencido",
+        detail="Detalhe das partidas em aberto",
+        col_document="Documento",
+        col_reference="Referência",
+        col_type="Tipo",
+        col_date="Data",
+        col_due="Vencimento",
+        col_days="Dias vencidos",
+        col_amount="Valor",
+        col_currency="Moeda",
+        total="Total",
+        no_balance="Sem saldo pendente",
+        page="Página {page} de {pages}",
+        contact="Contas a Receber: tel. {phone} · {email}",
+        contact_phone="Contas a Receber: tel. {phone}",
+        contact_email="Contas a Receber: {email}",
+        continued="(continua)",
+    ),
+    "en": Labels(
+        title="Account statement",
+        cutoff_date="Statement date",
+        customer="Customer",
+        customer_number="Customer no.",
+        rfc="Tax ID (RFC)",
+        summary="Summary by currency",
+        aging_basis="Aging by net due date",
+        currency="Currency",
+        not_due="Not yet due",
+        days_1_30="1–30",
+        days_31_60="31–60",
+        days_61_90="61–90",
+        over_90="Over 90 days",
+        balance="Balance",
+        overdue="Overdue",
+        detail="Open items",
+        col_document="Document",
+        col_reference="Reference",
+        col_type="Type",
+        col_date="Date",
+        col_due="Due date",
+        col_days="Days overdue",
+        col_amount="Amount",
+        col_currency="Currency",
+        total="Total",
+        no_balance="No outstanding balance",
+        page="Page {page} of {pages}",
+        contact="Accounts Receivable: phone {phone} · {email}",
+        contact_phone="Accounts Receivable: phone {phone}",
+        contact_email="Accounts Receivable: {email}",
+        continued="(continued)",
+    ),
+}
+
+LANGUAGES = tuple(_LABELS)
+
+
+def resolve_language(lang: str | None) -> str:
+    """``"es"``, ``"pt"`` or ``"en"``; anything else (or nothing) is Spanish."""
+    code = (lang or "").strip().lower()[:2]
+    return code if code in _LABELS else DEFAULT_LANGUAGE
+
+
+def labels(lang: str | None) -> Labels:
+    """The statement labels for ``lang`` (Spanish when unknown)."""
+    return _LABELS[resolve_language(lang)]
+
+
+@cache
+def _babel(lang: str) -> tuple[Locale, Any, Any]:
+    """The Babel locale and the parsed amount and date patterns for a language."""
+    from babel import Locale
+    from babel.dates import parse_pattern as parse_date_pattern
+    from babel.numbers import parse_pattern as parse_number_pattern
+
+    locale = Locale.parse(_LOCALES[lang])
+    return locale, parse_number_pattern(AMOUNT_PATTERN), parse_date_pattern(DATE_PATTERN)
+
+
+def format_amount(value: Decimal, lang: str | None = DEFAULT_LANGUAGE) -> str:
+    """``Decimal("-1234.5")`` -> ``"-1,234.50"`` (es, en) or ``"-1.234,50"`` (pt)."""
+    locale, pattern, _ = _babel(resolve_language(lang))
+    return str(pattern.apply(value, locale))
+
+
+@lru_cache(maxsize=4096)
+def format_date(value: date, lang: str | None = DEFAULT_LANGUAGE) -> str:
+    """``date(2024, 3, 5)`` -> ``"05/03/2024"`` in every language."""
+    locale, _, pattern = _babel(resolve_language(lang))
+    return str(pattern.apply(value, locale))

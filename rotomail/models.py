@@ -1,0 +1,135 @@
+"""Database tables (SQLModel). Every schema change comes with an Alembic revision in
+``rotomail/migrations/versions``; ``tests/test_migrations.py`` checks they agree."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Numeric, Text
+from sqlmodel import Field, SQLModel
+
+
+class Customer(SQLModel, table=True):
+    """The customer master (KNA1/KNB1), loaded by ``customers import``."""
+
+    __tablename__ = "customer"
+
+    sociedad: str = Field(primary_key=True, max_length=10)
+    cliente: str = Field(primary_key=True, max_length=20)
+    nombre: str = Field(max_length=200)
+    rfc: str = Field(default="", max_length=20)
+    correo: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    idioma: str = Field(default="", max_length=2)
+    updated_at: datetime
+
+
+class CatalogEntry(SQLModel, table=True):
+    """Who receives a customer's statement: addresses joined by ';' in the order given."""
+
+    __tablename__ = "catalog_entry"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["sociedad", "cliente"], ["customer.sociedad", "customer.cliente"],
+            name="fk_catalog_customer",
+        ),
+    )
+
+    sociedad: str = Field(primary_key=True, max_length=10)
+    cliente: str = Field(primary_key=True, max_length=20)
+    correos: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime
+
+
+class LedgerSnapshot(SQLModel, table=True):
+    """Which open-items snapshot is loaded for a sociedad (one per sociedad)."""
+
+    __tablename__ = "ledger_snapshot"
+
+    sociedad: str = Field(primary_key=True, max_length=10)
+    snapshot_date: date
+    imported_at: datetime
+    source: str = Field(default="", max_length=255)
+    item_count: int = 0
+
+
+class OpenItem(SQLModel, table=True):
+    """One open document of the customer (FBL5N line item)."""
+
+    __tablename__ = "open_item"
+    __table_args__ = (Index("ix_open_item_customer", "sociedad", "cliente"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sociedad: str = Field(max_length=10)
+    cliente: str = Field(max_length=20)
+    documento: str = Field(max_length=40)
+    tipo: str = Field(default="", max_length=10)
+    referencia: str = Field(default="", max_length=60)
+    fecha_documento: date | None = None
+    vencimiento: date
+    importe: Decimal = Field(sa_column=Column(Numeric(18, 2), nullable=False))
+    moneda: str = Field(max_length=5)
+    texto: str = Field(default="", max_length=255)
+
+
+class SendRun(SQLModel, table=True):
+    """One execution of ``rotomail send``."""
+
+    __tablename__ = "send_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime
+    finished_at: datetime | None = None
+    operator: str = Field(max_length=100)
+    sociedad: str = Field(max_length=10)
+    statement_date: date
+    mode: str = Field(max_length=10)  # send | test | dry-run
+    transport: str = Field(max_length=255)
+    status: str = Field(default="running", max_length=20)  # running | finished | aborted
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    uncertain: int = 0
+    log_path: str = Field(default="", max_length=500)
+
+
+class Delivery(SQLModel, table=True):
+    """One customer's outcome within a run."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        Index("ix_delivery_run", "run_id"),
+        Index("ix_delivery_customer", "sociedad", "cliente", "statement_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="send_run.id")
+    sociedad: str = Field(max_length=10)
+    cliente: str = Field(max_length=20)
+    statement_date: date
+    nombre: str = Field(default="", max_length=200)
+    correos: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    archivo: str = Field(default="", max_length=255)
+    # pending | in_flight | sent | failed | skipped | uncertain
+    status: str = Field(default="pending", max_length=20)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    refused: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    message_id: str = Field(default="", max_length=255)
+    updated_at: datetime
+
+
+class StatementClaim(SQLModel, table=True):
+    """At most one real send per customer and statement date, across processes.
+
+    The primary key is the lock: a run inserts the claim before sending; a second run (or
+    a second operator on the same PostgreSQL database) finds it and does not send again.
+    """
+
+    __tablename__ = "statement_claim"
+
+    sociedad: str = Field(primary_key=True, max_length=10)
+    cliente: str = Field(primary_key=True, max_length=20)
+    statement_date: date = Field(primary_key=True)
+    run_id: int = Field(foreign_key="send_run.id")
+    status: str = Field(max_length=20)  # in_flight | sent | failed
+    updated_at: datetime

@@ -1,0 +1,86 @@
+"""Printing tables: Rich on a terminal; tabulate, TSV, CSV or JSON when piped or asked.
+
+Plain output is stable: no colour, no truncation, no terminal-width wrapping.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any, TextIO
+
+
+class Format(str, Enum):
+    table = "table"
+    tsv = "tsv"
+    csv = "csv"
+    json = "json"
+
+
+def is_terminal(stream: TextIO | None = None) -> bool:
+    stream = stream or sys.stdout
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def render(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    fmt: Format = Format.table,
+    json_keys: Sequence[str] | None = None,
+) -> str:
+    """Plain text for ``rows`` in ``fmt`` (``table`` uses tabulate)."""
+    if fmt is Format.json:
+        keys = json_keys or headers
+        return json.dumps(
+            [dict(zip(keys, row, strict=True)) for row in rows], ensure_ascii=False, indent=2
+        ) + "\n"
+    if fmt is Format.table:
+        from tabulate import tabulate
+
+        if not rows:
+            return ""
+        body = [[_cell(v) for v in row] for row in rows]
+        return tabulate(body, headers=list(headers), tablefmt="simple", disable_numparse=True) + "\n"
+    buffer = io.StringIO()
+    if fmt is Format.tsv:
+        for row in [headers, *rows]:
+            buffer.write("\t".join(_cell(v).replace("\t", " ") for v in row) + "\n")
+    else:
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows([_cell(v) for v in row] for row in rows)
+    return buffer.getvalue()
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    fmt: Format = Format.table,
+    *,
+    title: str | None = None,
+    json_keys: Sequence[str] | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    stream = stream or sys.stdout
+    if fmt is Format.table and is_terminal(stream):
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title, show_lines=False)
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row))
+        Console(file=stream).print(table)
+        return
+    stream.write(render(headers, rows, fmt, json_keys))

@@ -1,0 +1,78 @@
+"""Shared fixtures. The suite runs on SQLite by default and on PostgreSQL when
+ROTOMAIL_TEST_DATABASE_URL points at a server (each test gets its own schema)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from rotomail.cli import app
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+PG_URL = os.environ.get("ROTOMAIL_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'home' / 'rotomail.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def home(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in list(os.environ):
+        if name.startswith("ROTOMAIL_") and name != "ROTOMAIL_TEST_DATABASE_URL":
+            monkeypatch.delenv(name)
+    path = tmp_path / "home"
+    path.mkdir(exist_ok=True)
+    monkeypatch.setenv("ROTOMAIL_HOME", str(path))
+    monkeypatch.setenv("ROTOMAIL_DATABASE_URL", db_url)
+    monkeypatch.setenv("ROTOMAIL_OPERATOR", "operador.prueba")
+    # Tests never have a person at a terminal; those that need one provide it.
+    monkeypatch.setattr("rotomail.cli.open_terminal", lambda: None)
+    return path
+
+
+class Cli:
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | bytes | None = None):  # noqa: A002
+        return self.runner.invoke(app, list(args), input=input, env={"COLUMNS": "200"})
+
+
+@pytest.fixture
+def cli(home: Path) -> Cli:
+    return Cli()
+
+
+CUSTOMERS_TSV = (
+    "Sociedad\tCliente\tNombre\tRFC\tCorreo\tIdioma\n"
+    "SM02\t0001006210\tAgroequipos del Bajío S.A. de C.V.\tABA010101AB1\tcompras@agro.example.mx\tS\n"
+    "SM02\t0001001400\tPlomería Central S.A. de C.V.\tPCE020202CD2\t\tS\n"
+    "SM02\t0001004273\tFerretería López\tLOFE800101XY3\tpagos@ferrelopez.example.mx\tS\n"
+    "SB01\t0002000001\tHidráulica Paulista Ltda.\t\tfinanceiro@paulista.example.com\tP\n"
+)
+
+
+@pytest.fixture
+def customers(cli: Cli) -> Cli:
+    result = cli("customers", "import", "-", input=CUSTOMERS_TSV.encode())
+    assert result.exit_code == 0, result.output
+    return cli

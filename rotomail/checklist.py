@@ -226,10 +226,6 @@ def _app_class() -> _AppFactory:
         def status(self) -> str:
             return status_text(self.items, self.selected_keys, len(self._shown))
 
-        @property
-        def filter_query(self) -> str:
-            return self.query_one(FilterInput).value
-
         def _sync_from_list(self) -> None:
             """Copy the widget's state of the shown rows into ``selected_keys``."""
             widget = self.query_one(CustomerList)
@@ -251,7 +247,7 @@ def _app_class() -> _AppFactory:
 
         def on_input_changed(self, event: Input.Changed) -> None:
             widget = self.query_one(CustomerList)
-            pass  # never lose a toggle not yet reported by message
+            self._sync_from_list()  # never lose a toggle not yet reported by message
             highlighted = widget.highlighted
             keep = (
                 widget.get_option_at_index(highlighted).value

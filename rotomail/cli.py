@@ -375,3 +375,7 @@ def config_show(ctx: typer.Context) -> None:
 def main() -> None:
     os.umask(0o077)  # database, logs and outbox readable by their owner only
     app(prog_name="rotomail")
+
+
+# The send job's commands register themselves on ``app``.
+from rotomail import cli_send  # noqa: E402, F401

@@ -149,3 +149,14 @@ def _upsert_portable(
     values = [tuple(row[name] for name in keys) for row in rows]
     connection.execute(delete(table).where(tuple_(*key_columns).in_(values)))
     connection.execute(insert(table), rows)
+
+
+def insert_ignore(connection: Connection, table: Any, values: dict[str, Any]) -> bool:
+    """Insert one row unless its primary key exists; True when inserted."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    result = connection.execute(insert(table).values(values).on_conflict_do_nothing())
+    return result.rowcount == 1

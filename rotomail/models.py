@@ -6,8 +6,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, ForeignKeyConstraint, Index, Numeric, Text
+from typing import Any
+
+from sqlalchemy import Column, DateTime, ForeignKeyConstraint, Index, Numeric, Text
 from sqlmodel import Field, SQLModel
+
+
+def _timestamp(nullable: bool = False) -> Any:
+    # Local, naive timestamps (what the operator reads in the log), stored as plain DateTime.
+    return Field(default=None, sa_column=Column(DateTime, nullable=nullable))
 
 
 class Customer(SQLModel, table=True):
@@ -21,7 +28,7 @@ class Customer(SQLModel, table=True):
     rfc: str = Field(default="", max_length=20)
     correo: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     idioma: str = Field(default="", max_length=2)
-    updated_at: datetime
+    updated_at: datetime = _timestamp()
 
 
 class CatalogEntry(SQLModel, table=True):
@@ -38,7 +45,7 @@ class CatalogEntry(SQLModel, table=True):
     sociedad: str = Field(primary_key=True, max_length=10)
     cliente: str = Field(primary_key=True, max_length=20)
     correos: str = Field(sa_column=Column(Text, nullable=False))
-    updated_at: datetime
+    updated_at: datetime = _timestamp()
 
 
 class LedgerSnapshot(SQLModel, table=True):
@@ -48,7 +55,7 @@ class LedgerSnapshot(SQLModel, table=True):
 
     sociedad: str = Field(primary_key=True, max_length=10)
     snapshot_date: date
-    imported_at: datetime
+    imported_at: datetime = _timestamp()
     source: str = Field(default="", max_length=255)
     item_count: int = 0
 
@@ -78,8 +85,8 @@ class SendRun(SQLModel, table=True):
     __tablename__ = "send_run"
 
     id: int | None = Field(default=None, primary_key=True)
-    started_at: datetime
-    finished_at: datetime | None = None
+    started_at: datetime = _timestamp()
+    finished_at: datetime | None = _timestamp(nullable=True)
     operator: str = Field(max_length=100)
     sociedad: str = Field(max_length=10)
     statement_date: date
@@ -98,7 +105,7 @@ class Delivery(SQLModel, table=True):
 
     __tablename__ = "delivery"
     __table_args__ = (
-        Index("ix_delivery_run", "run_id"),
+        Index("ix_delivery_run", "run_id", "cliente"),
         Index("ix_delivery_customer", "sociedad", "cliente", "statement_date"),
     )
 
@@ -115,7 +122,7 @@ class Delivery(SQLModel, table=True):
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     refused: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     message_id: str = Field(default="", max_length=255)
-    updated_at: datetime
+    updated_at: datetime = _timestamp()
 
 
 class StatementClaim(SQLModel, table=True):
@@ -132,4 +139,4 @@ class StatementClaim(SQLModel, table=True):
     statement_date: date = Field(primary_key=True)
     run_id: int = Field(foreign_key="send_run.id")
     status: str = Field(max_length=20)  # in_flight | sent | failed
-    updated_at: datetime
+    updated_at: datetime = _timestamp()

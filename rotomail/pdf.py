@@ -20,10 +20,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import groupby
 
 from fpdf import FPDF
+from fpdf.fonts import CORE_FONTS_CHARWIDTHS
 
 from rotomail.i18n import Labels, format_amount, format_date, labels, resolve_language
 from rotomail.statements import Statement, StatementLine
@@ -40,7 +41,12 @@ PAD = 1.5  # horizontal padding inside a table cell
 ROW_H = 5.0
 HEAD_H = 6.0
 PT = 25.4 / 72  # mm per point
+# fpdf2 reserves the width of one "0" per character of the total-pages alias: an alias
+# as long as the page count's digits keeps "Página 1 de 3" flush with the right margin.
+ALIAS_CHAR = "\u00a4"
+ROWS_PER_PAGE_MIN = 40  # a full continuation page holds about 47 detail rows
 
+Color = tuple[int, int, int]
 INK = (33, 37, 41)
 MUTED = (108, 117, 125)
 HEAD_FILL = (222, 226, 230)
@@ -57,14 +63,14 @@ class _Column:
 
 # documento, referencia, tipo, fecha, vencimiento, días vencidos, importe, moneda
 _DETAIL = (
-    _Column(27.0, "L"),
-    _Column(38.9, "L"),
-    _Column(12.0, "C"),
+    _Column(25.0, "L"),
+    _Column(35.9, "L"),
+    _Column(11.0, "C"),
     _Column(20.0, "C"),
     _Column(21.0, "C"),
-    _Column(20.0, "R"),
-    _Column(31.0, "R"),
-    _Column(16.0, "C"),
+    _Column(23.0, "R"),
+    _Column(33.0, "R"),
+    _Column(17.0, "C"),
 )
 # moneda, por vencer, 1–30, 31–60, 61–90, más de 90 días, saldo
 _SUMMARY = (_Column(20.9, "C"),) + tuple(_Column(27.5, "R") for _ in range(6))
@@ -98,6 +104,20 @@ def _fold(ch: str) -> str:
     return "?"
 
 
+@cache
+def _char_widths(fontkey: str) -> dict[str, int]:
+    """Glyph widths (1/1000 em) of a core font, keyed by the Unicode character."""
+    table = CORE_FONTS_CHARWIDTHS[fontkey]
+    widths = {}
+    for code in range(256):
+        try:
+            char = bytes([code]).decode(ENCODING)
+        except UnicodeDecodeError:
+            continue
+        widths[char] = table[chr(code)]
+    return widths
+
+
 def _encodable(ch: str) -> bool:
     try:
         ch.encode(ENCODING)
@@ -106,13 +126,22 @@ def _encodable(ch: str) -> bool:
     return True
 
 
+def _pages_alias(statement: Statement) -> str:
+    """An alias with one character per digit of a generous estimate of the page count."""
+    rows = len(statement.lines) + 3 * len(statement.summaries)
+    estimate = 2 + rows // ROWS_PER_PAGE_MIN
+    return ALIAS_CHAR * len(str(estimate))
+
+
 class _StatementPDF(FPDF):
     """FPDF with the statement's footer on every page."""
 
-    def __init__(self, contact: str, page_label: str) -> None:
+    def __init__(self, contact: str, page_label: str, pages_alias: str) -> None:
         super().__init__(orientation="P", unit="mm", format="letter")
         self.contact = contact
         self.page_label = page_label
+        self.pages_alias = pages_alias
+        self.alias_nb_pages(pages_alias, align="L")
 
     def footer(self) -> None:
         self.set_draw_color(*RULE)
@@ -124,7 +153,7 @@ class _StatementPDF(FPDF):
         if self.contact:
             self.cell(CONTENT_W * 0.75, 4, self.contact, align="L")
         self.set_xy(PAGE_W - MARGIN - 40, FOOTER_Y + 1.5)
-        self.cell(40, 4, self.page_label.format(page=self.page_no(), pages="{nb}"), align="R")
+        self.cell(40, 4, self.page_label.format(page=self.page_no(), pages=self.pages_alias), align="R")
 
 
 class _Renderer:
@@ -134,9 +163,8 @@ class _Renderer:
         self.lb: Labels = labels(self.lang)
         company = statement.company
         contact = self.lb.contact_line(company.phone, company.reply_to)
-        pdf = _StatementPDF(pdf_text(contact), self.lb.page)
+        pdf = _StatementPDF(pdf_text(contact), self.lb.page, _pages_alias(statement))
         pdf.core_fonts_encoding = ENCODING
-        pdf.alias_nb_pages("{nb}", align="R")
         pdf.set_auto_page_break(False)
         pdf.set_margins(MARGIN, MARGIN, MARGIN)
         pdf.set_compression(True)
@@ -147,20 +175,32 @@ class _Renderer:
         self.y = MARGIN
         self._size_pt = 0.0
         self._style = ""
+        self._color: Color = (-1, -1, -1)
+        self._widths: dict[str, int] = {}
 
     # -- primitives ------------------------------------------------------------------
 
-    def font(self, style: str, size_pt: float, color: tuple[int, int, int] = INK) -> None:
+    def font(self, style: str, size_pt: float, color: Color = INK) -> None:
         if (style, size_pt) != (self._style, self._size_pt):
             self.pdf.set_font(FONT, style, size_pt)
             self._style, self._size_pt = style, size_pt
-        self.pdf.set_text_color(*color)
+            font = self.pdf.current_font
+            assert font is not None
+            self._widths = _char_widths(font.fontkey)
+        self.color(color)
+
+    def color(self, color: Color) -> None:
+        """Text colour. PDF paints text with the fill colour: keeping both equal spares
+        fpdf2 wrapping every ``text()`` in its own colour state."""
+        if color != self._color:
+            self.pdf.set_text_color(*color)
+            self.pdf.set_fill_color(*color)
+            self._color = color
 
     def width(self, text: str) -> float:
-        font = self.pdf.current_font
-        assert font is not None
-        normalized = self.pdf.normalize_text(text)
-        return font.get_text_width(normalized, self._size_pt, None)[1] / self.pdf.k
+        """Width in mm of printable ``text`` in the current font."""
+        widths = self._widths
+        return sum(widths[c] for c in text) * self._size_pt * 0.001 * PT
 
     def fit(self, text: str, room: float) -> tuple[str, float]:
         """``text`` (made printable) and its width, cut with "…" to fit ``room`` mm."""
@@ -187,11 +227,12 @@ class _Renderer:
             tx = x + PAD
         self.pdf.text(tx, y + h / 2 + 0.35 * self._size_pt * PT, text)
 
-    def fill(self, y: float, h: float, color: tuple[int, int, int]) -> None:
+    def fill(self, y: float, h: float, color: Color) -> None:
         self.pdf.set_fill_color(*color)
         self.pdf.rect(MARGIN, y, CONTENT_W, h, style="F")
+        self.pdf.set_fill_color(*self._color)
 
-    def rule(self, y: float, color: tuple[int, int, int] = RULE, width: float = 0.2) -> None:
+    def rule(self, y: float, color: Color = RULE, width: float = 0.2) -> None:
         self.pdf.set_draw_color(*color)
         self.pdf.set_line_width(width)
         self.pdf.line(MARGIN, y, PAGE_W - MARGIN, y)
@@ -216,7 +257,8 @@ class _Renderer:
 
     def new_page(self) -> None:
         self.pdf.add_page()
-        self._size_pt = 0.0  # fpdf2 resets the page font: set it again
+        self._size_pt = 0.0  # the footer changed font and colours: set them again
+        self._color = (-1, -1, -1)
         self.y = MARGIN
 
     def ensure_room(self, h: float) -> bool:
@@ -278,7 +320,8 @@ class _Renderer:
     def summary(self) -> None:
         lb, lang = self.lb, self.lang
         self.section_title(lb.summary, lb.aging_basis)
-        self.header_row(_SUMMARY, (lb.currency, *lb.buckets, lb.balance))
+        if self.st.summaries:
+            self.header_row(_SUMMARY, (lb.currency, *lb.buckets, lb.balance))
         for summary in self.st.summaries:
             self.font("", 8.5)
             amounts = [format_amount(v, lang) for v in summary.buckets]
@@ -292,7 +335,7 @@ class _Renderer:
             self.y += ROW_H + 1
             self.rule(self.y)
         if self.st.is_zero:
-            self.y += 3
+            self.y += 3 if self.st.summaries else 0
             self.fill(self.y, 10, TOTAL_FILL)
             self.font("B", 11)
             self.text(MARGIN, self.y, CONTENT_W, 10, lb.no_balance, "C")
@@ -340,21 +383,22 @@ class _Renderer:
             self.detail_header()
         by_currency = sorted(self.st.lines, key=lambda line: line.moneda)  # stable: keeps due order
         for index, (moneda, group) in enumerate(groupby(by_currency, key=lambda ln: ln.moneda)):
+            rows = list(group)
             if index:
                 self.y += 2
-            self.detail_rows(list(group))
+                # keep a currency's first rows (or all of a short one) with its header
+                self.ensure_room(min(len(rows), 3) * ROW_H + ROW_H + 1)
+            self.detail_rows(rows)
             self.total_row(moneda)
 
     def detail_rows(self, lines: list[StatementLine]) -> None:
         lang = self.lang
-        pdf = self.pdf
         self.font("", 8)
         for n, line in enumerate(lines):
             if self.ensure_room(ROW_H):
                 self.font("", 8)
             if n % 2:
                 self.fill(self.y, ROW_H, ZEBRA_FILL)
-                pdf.set_text_color(*INK)
             item = line.item
             self.row(
                 _DETAIL,

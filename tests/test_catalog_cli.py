@@ -17,6 +17,7 @@ def catalog_json(cli: Cli, *args: str) -> list[dict]:
 
 # --- Alta individual ---------------------------------------------------------------------
 
+
 def test_add_saves_and_prints_the_portal_message(customers: Cli) -> None:
     result = customers("catalog", "add", "SM02", "1006210", "a@agro.example.mx;b@agro.example.mx")
     assert result.exit_code == 0, result.output
@@ -49,12 +50,20 @@ def test_add_unknown_customer_in_sociedad_is_rejected(
     [
         ("a@agro.example.mx;b@agro.example.mx", ["a@agro.example.mx", "b@agro.example.mx"]),
         (" a@agro.example.mx , b@agro.example.mx ", ["a@agro.example.mx", "b@agro.example.mx"]),
-        ("mailto:a@agro.example.mx; MAILTO:b@agro.example.mx", ["a@agro.example.mx", "b@agro.example.mx"]),
+        (
+            "mailto:a@agro.example.mx; MAILTO:b@agro.example.mx",
+            ["a@agro.example.mx", "b@agro.example.mx"],
+        ),
         ("b@agro.example.mx a@agro.example.mx", ["b@agro.example.mx", "a@agro.example.mx"]),
-        ("a@agro.example.mx;a@agro.example.mx;b@agro.example.mx", ["a@agro.example.mx", "b@agro.example.mx"]),
+        (
+            "a@agro.example.mx;a@agro.example.mx;b@agro.example.mx",
+            ["a@agro.example.mx", "b@agro.example.mx"],
+        ),
     ],
 )
-def test_add_accepts_separators_and_keeps_order(customers: Cli, typed: str, stored: list[str]) -> None:
+def test_add_accepts_separators_and_keeps_order(
+    customers: Cli, typed: str, stored: list[str]
+) -> None:
     result = customers("catalog", "add", "SM02", "1006210", typed)
     assert result.exit_code == 0, result.output
     assert catalog_json(customers)[0]["correos"] == stored
@@ -81,6 +90,7 @@ def test_add_existing_pair_replaces_addresses(customers: Cli) -> None:
 
 
 # --- Búsqueda ----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def filled(customers: Cli) -> Cli:
@@ -140,6 +150,7 @@ def test_search_without_results_says_so(customers: Cli) -> None:
 
 
 # --- Borrado -----------------------------------------------------------------------------
+
 
 def test_delete_with_yes(filled: Cli) -> None:
     result = filled("catalog", "delete", "SM02", "1006210", "--yes")

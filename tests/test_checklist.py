@@ -1,4 +1,4 @@
-"""The interactive customer checklist of ``rotomail send`` (driven headless with Textual's Pilot)."""
+"""The customer checklist of ``rotomail send``, driven headless with Textual's Pilot."""
 
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def test_duplicate_keys_rejected() -> None:
 
 
 def test_all_selected_by_default_and_enter_sends_all() -> None:
-    seen: dict[str, str] = {}
+    seen: dict[str, Any] = {}
 
     async def script(pilot: Any, app: Any) -> None:
         seen["status"] = shown_status(app)
@@ -219,9 +219,7 @@ def test_filter_then_toggle_keeps_hidden_rows_state() -> None:
 def test_none_with_filter_only_affects_shown_rows() -> None:
     async def script(pilot: Any, app: Any) -> None:
         await pilot.press("slash", *"2000", "down", "n")
-        assert shown_status(app) == (
-            "1 de 6 seleccionados — USD 20.00  (mostrando 5 de 6)"
-        )
+        assert shown_status(app) == "1 de 6 seleccionados — USD 20.00  (mostrando 5 de 6)"
         await pilot.press("enter")
 
     assert drive(script).return_value == ["3000201"]

@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(255), nullable=False, server_default=""),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
     )
-    op.create_index("ix_delivery_run", "delivery", ["run_id"])
+    op.create_index("ix_delivery_run", "delivery", ["run_id", "cliente"])
     op.create_index(
         "ix_delivery_customer", "delivery", ["sociedad", "cliente", "statement_date"]
     )

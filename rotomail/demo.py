@@ -1,0 +1,73 @@
+"""``rotomail demo``: the whole job on the bundled examples, in a throwaway home."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from rotomail.errors import UsageError
+
+DEMO_CONFIG = """\
+# Written by «rotomail demo». No [smtp] host: messages go to the outbox as .eml files.
+[operator]
+email = "operador@example.mx"
+
+[companies.SM02]
+name = "Tinacos Ejemplo S.A. de C.V."
+rfc = "TEJ010101AB1"
+sender = "portal@example.mx"
+reply_to = "cobranza@example.mx"
+phone = "800 000 0000 opción 2"
+language = "es"
+
+[companies.SB01]
+name = "Reservatórios Exemplo Ltda."
+rfc = "12.345.678/0001-90"
+sender = "portal@example.com"
+reply_to = "cobranca@example.com"
+phone = "0800 000 0000"
+language = "pt"
+"""
+FILES = ("clientes_sap.csv", "partidas_abiertas.txt", "catalogo_pegado.tsv")
+
+
+def examples_dir() -> Path:
+    folder = Path(__file__).resolve().parent.parent / "examples"
+    if not all((folder / name).is_file() for name in FILES):
+        raise UsageError(
+            f"No se encontraron los ejemplos en {folder}; ejecute desde una copia del repositorio."
+        )
+    return folder
+
+
+def make_home() -> Path:
+    home = Path(tempfile.mkdtemp(prefix="rotomail-demo-"))
+    (home / "config.toml").write_text(DEMO_CONFIG, encoding="utf-8")
+    return home
+
+
+def load_examples(engine: Engine, folder: Path) -> list[str]:
+    """Customers, open items and the catalog paste; returns one line per step."""
+    from datetime import date
+
+    from rotomail.catalog import apply_import, plan_import
+    from rotomail.customers import import_customers
+    from rotomail.importers import parse_catalog_paste, parse_customers, parse_ledger
+    from rotomail.ledger import import_ledger
+
+    customers = import_customers(
+        engine, parse_customers((folder / FILES[0]).read_bytes(), FILES[0])
+    )
+    ledger = import_ledger(
+        engine, parse_ledger((folder / FILES[1]).read_bytes(), FILES[1]), date.today(),
+        skip_bad=True, source=FILES[1],
+    )
+    plan = plan_import(engine, parse_catalog_paste((folder / FILES[2]).read_bytes(), FILES[2]))
+    saved = sum(row.ok for row in apply_import(engine, plan) if row.ok)
+    return [
+        f"Clientes: {customers.inserted} importados de {FILES[0]}",
+        f"Partidas abiertas: {sum(ledger.per_sociedad.values())} de {FILES[1]}",
+        f"Catálogo: {saved} de {len(plan)} filas de {FILES[2]}",
+    ]

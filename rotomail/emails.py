@@ -1,0 +1,110 @@
+"""E-mail address lists as people type or paste them: ``a@x.mx; b@x.mx``, ``mailto:a@x.mx``, ...
+
+Validation uses email-validator (syntax only, no DNS). It costs ~20 µs an address, three
+quarters of it in the domain, so the local part and the domain are validated and cached apart
+(catalogues repeat domains far more than addresses); a full validation decides whenever a part
+fails or the address is long, so the verdict is always email-validator's.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from email_validator import EmailNotValidError, validate_email
+
+from rotomail.errors import DataError
+
+_SEPARATORS = re.compile(r"[;,\s]+")
+_MAILTO = "mailto:"
+
+
+def split_addresses(text: str) -> list[str]:
+    """The addresses of a list, split on ``;``, ``,`` and blanks, without ``mailto:`` or ``<>``.
+
+    Empty items and repetitions (case-insensitive) are dropped; the first spelling is kept, in
+    the order first seen. Nothing is validated here.
+    """
+    result: list[str] = []
+    seen: set[str] = set()
+    for token in _SEPARATORS.split(text):
+        address = _strip_decoration(token)
+        key = address.casefold()
+        if address and key not in seen:
+            seen.add(key)
+            result.append(address)
+    return result
+
+
+def _strip_decoration(token: str) -> str:
+    address = token.strip().strip("<>")
+    if address[: len(_MAILTO)].casefold() == _MAILTO:
+        address = address[len(_MAILTO) :].split("?", 1)[0].strip("<>")
+    return address
+
+
+_MAX_FAST_LENGTH = 200  # ASCII and below the 254 limit: no length rule can differ
+_PROBE_DOMAIN = "a.mx"  # short: the probe domain is validated again on every call
+_PROBE_LOCAL = "postmaster"
+
+
+@lru_cache(maxsize=131_072)
+def _normalized(address: str) -> str | None:
+    """The normalised form of one address, ``None`` when it is not valid."""
+    local, at, domain = address.rpartition("@")
+    if at and address.isascii() and len(address) <= _MAX_FAST_LENGTH:
+        local_norm = _local_part(local)
+        domain_norm = _domain(domain)
+        if local_norm is not None and domain_norm is not None:
+            return f"{local_norm}@{domain_norm}"
+    return _full(address)
+
+
+def _full(address: str) -> str | None:
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+
+
+@lru_cache(maxsize=131_072)
+def _local_part(local: str) -> str | None:
+    try:
+        return validate_email(f"{local}@{_PROBE_DOMAIN}", check_deliverability=False).local_part
+    except EmailNotValidError:
+        return None
+
+
+@lru_cache(maxsize=32_768)
+def _domain(domain: str) -> str | None:
+    try:
+        return validate_email(f"{_PROBE_LOCAL}@{domain}", check_deliverability=False).domain
+    except EmailNotValidError:
+        return None
+
+
+def normalize_address(address: str) -> str:
+    """One validated address in its normalised form (domain in lower case)."""
+    normalized = _normalized(address)
+    if normalized is None:
+        raise DataError(f"Correo inválido: «{address}»")
+    return normalized
+
+
+def parse_addresses(text: str) -> list[str]:
+    """The validated, normalised, de-duplicated addresses of a list; at least one.
+
+    Raises DataError naming the first invalid address, or when the list is empty.
+    """
+    addresses = split_addresses(text)
+    if not addresses:
+        raise DataError("Falta el correo.")
+    result: list[str] = []
+    seen: set[str] = set()
+    for address in addresses:
+        normalized = normalize_address(address)
+        key = normalized.casefold()
+        if key not in seen:
+            seen.add(key)
+            result.append(normalized)
+    return result

@@ -1,0 +1,501 @@
+"""A send run: who gets a statement, rendering, delivery, and the record of every outcome.
+
+The CLI chooses the customers (checklist or --all) and prints; this module does the work
+and reports each outcome through a callback, so it runs the same from cron, a terminal or
+a test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, and_, insert, select, update
+
+from rotomail import claims
+from rotomail.company import CompanyProfile
+from rotomail.errors import DataError, UsageError
+from rotomail.ids import normalize_cliente, normalize_sociedad
+from rotomail.models import CatalogEntry, Customer, Delivery, SendRun
+from rotomail.statements import StatementCustomer, StatementItem
+
+if TYPE_CHECKING:
+    from rotomail.mailer import Transport
+
+_run = SendRun.__table__  # type: ignore[attr-defined]
+_delivery = Delivery.__table__  # type: ignore[attr-defined]
+_catalog = CatalogEntry.__table__  # type: ignore[attr-defined]
+_customer = Customer.__table__  # type: ignore[attr-defined]
+
+# Status words, as stored and as shown (Spanish) in the log and history.
+STATUS_TEXT = {
+    "pending": "pendiente",
+    "in_flight": "en curso",
+    "sent": "enviado",
+    "failed": "fallido",
+    "skipped": "omitido",
+    "uncertain": "incierto",
+    "built": "generado",
+}
+POOL_THRESHOLD = 16  # below this many statements, rendering in-process is faster
+
+
+@dataclass(frozen=True)
+class Candidate:
+    sociedad: str
+    cliente: str
+    nombre: str
+    rfc: str
+    correos: tuple[str, ...]
+    balance: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def balance_text(self) -> str:
+        from rotomail.i18n import format_amount
+
+        if not any(self.balance.values()):
+            return "sin saldo"
+        return " · ".join(
+            f"{moneda} {format_amount(total, 'es')}"
+            for moneda, total in sorted(self.balance.items())
+        )
+
+
+def list_candidates(
+    engine: Engine, sociedad: str, clientes: Iterable[str] | None = None
+) -> list[Candidate]:
+    """Catalog entries of ``sociedad`` (narrowed to ``clientes``) with name and balance."""
+    from rotomail.ledger import balances
+
+    sociedad = normalize_sociedad(sociedad)
+    wanted = [normalize_cliente(c) for c in clientes] if clientes else None
+    query = (
+        select(
+            _catalog.c.cliente, _customer.c.nombre, _customer.c.rfc, _catalog.c.correos
+        )
+        .join(
+            _customer,
+            and_(
+                _customer.c.sociedad == _catalog.c.sociedad,
+                _customer.c.cliente == _catalog.c.cliente,
+            ),
+        )
+        .where(_catalog.c.sociedad == sociedad)
+        .order_by(_catalog.c.cliente)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    if not rows:
+        raise DataError(f"La sociedad {sociedad} no tiene clientes en el catálogo de envío.")
+    totals = balances(engine, sociedad)
+    found = {
+        row.cliente: Candidate(
+            sociedad, row.cliente, row.nombre, row.rfc, tuple(row.correos.split(";")),
+            totals.get(row.cliente, {}),
+        )
+        for row in rows
+    }
+    if wanted is None:
+        return list(found.values())
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise DataError(
+            f"No están en el catálogo de la sociedad {sociedad}: {', '.join(missing)}"
+        )
+    return [found[c] for c in dict.fromkeys(wanted)]
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RenderJob:
+    company: CompanyProfile
+    customer: StatementCustomer
+    items: tuple[StatementItem, ...]
+    statement_date: date
+
+
+@dataclass(frozen=True)
+class Rendered:
+    cliente: str
+    filename: str
+    pdf: bytes
+    is_zero: bool
+
+
+def render(job: RenderJob) -> Rendered:
+    """Build one statement PDF (a top-level function: it runs in worker processes)."""
+    from rotomail.pdf import render_statement_pdf
+    from rotomail.statements import build_statement
+
+    statement = build_statement(job.company, job.customer, job.items, job.statement_date)
+    return Rendered(
+        job.customer.cliente, statement.filename, render_statement_pdf(statement), statement.is_zero
+    )
+
+
+def render_stream(jobs: Iterable[RenderJob], count: int) -> Iterator[Rendered]:
+    """Render in job order; with many jobs, on every core while the caller sends.
+
+    At most a few jobs per worker are in flight, so memory stays flat for any run size.
+    """
+    workers = os.cpu_count() or 1
+    if count < POOL_THRESHOLD or workers < 2:
+        yield from map(render, jobs)
+        return
+    window: deque[Future[Rendered]] = deque()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for job in jobs:
+            window.append(pool.submit(render, job))
+            if len(window) >= workers * 4:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+# --- the run -----------------------------------------------------------------------------
+
+class ClaimLost(Exception):
+    """Another run took this customer over between our claim and DATA."""
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    sociedad: str
+    statement_date: date
+    mode: str = "send"  # send | test | dry-run
+    force: bool = False
+    skip_zero: bool = False
+    retry_of: int | None = None
+    operator: str = ""
+    operator_email: str = ""
+    templates_dir: Path | None = None
+    logs_dir: Path = Path("logs")
+    outbox_dir: Path = Path("outbox")
+    keep_pdfs: bool = False  # also write each PDF into the run's outbox folder
+
+    def run_folder(self, run_id: int) -> Path:
+        return self.outbox_dir / f"corrida-{run_id}"
+
+
+@dataclass
+class Outcome:
+    cliente: str
+    nombre: str
+    correos: tuple[str, ...]
+    status: str
+    detail: str = ""
+    archivo: str = ""
+    refused: dict[str, str] = field(default_factory=dict)
+    message_id: str = ""
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    options: SendOptions
+    transport: str
+    started_at: datetime
+    outcomes: list[Outcome] = field(default_factory=list)
+    aborted: str = ""
+    log_path: Path | None = None
+    log_error: str = ""
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    @property
+    def exit_code(self) -> int:
+        bad = {"failed", "uncertain", "pending"}
+        return 1 if self.aborted or any(o.status in bad for o in self.outcomes) else 0
+
+
+def _now() -> datetime:
+    return datetime.now()
+
+
+class SendRunner:
+    def __init__(
+        self,
+        engine: Engine,
+        company: CompanyProfile,
+        options: SendOptions,
+        make_transport: Callable[[int], Transport],
+        on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+    ) -> None:
+        self.engine = engine
+        self.company = company
+        self.options = options
+        self.make_transport = make_transport
+        self.on_outcome = on_outcome
+
+    # The run record and the per-customer records.
+    def _start(self, candidates: list[Candidate], transport_name: str) -> int:
+        with self.engine.begin() as connection:
+            run_id = connection.execute(
+                insert(_run).values(
+                    started_at=_now(),
+                    operator=self.options.operator[:100],
+                    sociedad=self.options.sociedad,
+                    statement_date=self.options.statement_date,
+                    mode=self.options.mode,
+                    transport=transport_name[:255],
+                    status="running",
+                )
+            ).inserted_primary_key[0]
+            now = _now()
+            rows = [
+                {
+                    "run_id": run_id,
+                    "sociedad": c.sociedad,
+                    "cliente": c.cliente,
+                    "statement_date": self.options.statement_date,
+                    "nombre": c.nombre[:200],
+                    "correos": ";".join(c.correos),
+                    "status": "pending",
+                    "updated_at": now,
+                }
+                for c in candidates
+            ]
+            for start in range(0, len(rows), 2000):
+                connection.execute(insert(_delivery), rows[start : start + 2000])
+        return int(run_id)
+
+    def _record(self, run_id: int, outcome: Outcome, connection: object = None) -> None:
+        values = {
+            "status": outcome.status,
+            "detail": outcome.detail,
+            "archivo": outcome.archivo,
+            "refused": "; ".join(f"{a}: {r}" for a, r in outcome.refused.items()),
+            "message_id": outcome.message_id,
+            "correos": ";".join(outcome.correos),
+            "updated_at": _now(),
+        }
+        statement = (
+            update(_delivery)
+            .where(_delivery.c.run_id == run_id, _delivery.c.cliente == outcome.cliente)
+            .values(**values)
+        )
+        if connection is not None:
+            connection.execute(statement)  # type: ignore[attr-defined]
+        else:
+            with self.engine.begin() as own:
+                own.execute(statement)
+
+    def _finish(self, report: RunReport) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(_run)
+                .where(_run.c.id == report.run_id)
+                .values(
+                    finished_at=_now(),
+                    status="aborted" if report.aborted else "finished",
+                    sent=report.count("sent") + report.count("built"),
+                    failed=report.count("failed"),
+                    skipped=report.count("skipped"),
+                    uncertain=report.count("uncertain"),
+                    log_path=str(report.log_path or ""),
+                )
+            )
+
+    def _emit(self, report: RunReport, outcome: Outcome, record: bool = True) -> None:
+        if record:
+            self._record(report.run_id, outcome)
+        report.outcomes.append(outcome)
+        self.on_outcome(outcome)
+
+    def run(self, candidates: list[Candidate], transport_name: str) -> RunReport:
+        run_id = self._start(candidates, transport_name)
+        report = RunReport(run_id, self.options, transport_name, _now())
+        to_render = self._preflight(report, candidates)
+        transport = self.make_transport(run_id) if to_render else None
+        try:
+            for candidate, rendered in self._rendered(to_render):
+                if report.aborted:
+                    break
+                self._deliver(report, transport, candidate, rendered)
+        finally:
+            if transport is not None:
+                transport.close()
+        if report.aborted:
+            done = {o.cliente for o in report.outcomes}
+            for candidate in to_render:
+                if candidate.cliente not in done:
+                    self._emit(report, Outcome(
+                        candidate.cliente, candidate.nombre, candidate.correos, "pending",
+                        f"no se intentó: {report.aborted}",
+                    ))
+        from rotomail.runlog import write_log
+
+        report.log_path = write_log(report)
+        self._finish(report)
+        return report
+
+    def _preflight(self, report: RunReport, candidates: list[Candidate]) -> list[Candidate]:
+        """Skip what must not be sent again; returns the customers to render."""
+        existing: dict[str, claims.ClaimDenied] = {}
+        if self.options.mode == "send":
+            existing = claims.existing_claims(
+                self.engine, self.options.sociedad, self.options.statement_date
+            )
+        keep: list[Candidate] = []
+        for candidate in candidates:
+            denied = existing.get(candidate.cliente)
+            outcome = self._denied_outcome(candidate, denied) if denied else None
+            if outcome is None and self.options.skip_zero and not any(candidate.balance.values()):
+                outcome = Outcome(
+                    candidate.cliente, candidate.nombre, candidate.correos, "skipped",
+                    "sin saldo pendiente (--skip-zero)",
+                )
+            if outcome is None:
+                keep.append(candidate)
+            else:
+                self._emit(report, outcome)
+        return keep
+
+    def _denied_outcome(
+        self, candidate: Candidate, denied: claims.ClaimDenied
+    ) -> Outcome | None:
+        status, run = denied.status, denied.run_id
+        if status == "sent" and not self.options.force:
+            detail = f"ya enviado para esta fecha (corrida {run}); use --force para reenviar"
+            return Outcome(candidate.cliente, candidate.nombre, candidate.correos, "skipped", detail)
+        if status == "in_flight" and not (self.options.force or self.options.retry_of):
+            detail = (
+                f"incierto: la corrida {run} pudo haberlo enviado; "
+                "revise y use --force o --retry-failed"
+            )
+            return Outcome(
+                candidate.cliente, candidate.nombre, candidate.correos, "uncertain", detail
+            )
+        return None
+
+    def _rendered(self, candidates: list[Candidate]) -> Iterator[tuple[Candidate, Rendered]]:
+        from rotomail.ledger import iter_items_by_customer
+
+        by_cliente = {c.cliente: c for c in candidates}
+        seen: set[str] = set()
+
+        def jobs() -> Iterator[RenderJob]:
+            for cliente, items in iter_items_by_customer(
+                self.engine, self.options.sociedad, set(by_cliente)
+            ):
+                seen.add(cliente)
+                yield self._job(by_cliente[cliente], items)
+            for cliente, candidate in by_cliente.items():
+                if cliente not in seen:
+                    yield self._job(candidate, [])
+
+        for rendered in render_stream(jobs(), len(candidates)):
+            yield by_cliente[rendered.cliente], rendered
+
+    def _job(self, candidate: Candidate, items: list[StatementItem]) -> RenderJob:
+        return RenderJob(
+            self.company,
+            StatementCustomer(candidate.sociedad, candidate.cliente, candidate.nombre, candidate.rfc),
+            tuple(items),
+            self.options.statement_date,
+        )
+
+    def _deliver(
+        self,
+        report: RunReport,
+        transport: Transport | None,
+        candidate: Candidate,
+        rendered: Rendered,
+    ) -> None:
+        from rotomail import mailer
+
+        assert transport is not None
+        if self.options.keep_pdfs:
+            folder = self.options.run_folder(report.run_id)
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            (folder / rendered.filename).write_bytes(rendered.pdf)
+        base = Outcome(
+            candidate.cliente, candidate.nombre, candidate.correos, "failed", archivo=rendered.filename
+        )
+        rehearsal = self.options.mode == "test"
+        recipients = [self.options.operator_email] if rehearsal else list(candidate.correos)
+        message = mailer.build_statement_message(
+            self.company,
+            candidate.nombre,
+            recipients,
+            rendered.pdf,
+            rendered.filename,
+            rehearsal_for=list(candidate.correos) if rehearsal else None,
+            override_dir=self.options.templates_dir,
+        )
+        base.message_id = str(message["Message-ID"])
+        if self.options.mode != "send":
+            self._deliver_unclaimed(report, transport, base, message)
+            return
+        key = claims.ClaimKey(candidate.sociedad, candidate.cliente, self.options.statement_date)
+        denied = claims.take(
+            self.engine, key, report.run_id,
+            force=self.options.force, retry=self.options.retry_of is not None,
+        )
+        if denied is not None:
+            outcome = self._denied_outcome(candidate, denied) or Outcome(
+                candidate.cliente, candidate.nombre, candidate.correos, "skipped",
+                f"en proceso en la corrida {denied.run_id}",
+            )
+            self._emit(report, outcome)
+            return
+
+        def before_data() -> None:
+            with self.engine.begin() as connection:
+                if not claims.advance(connection, key, report.run_id, "claimed", "in_flight"):
+                    raise ClaimLost
+                base.status, base.detail = "in_flight", "DATA enviado; esperando respuesta"
+                self._record(report.run_id, base, connection)
+
+        try:
+            delivery = transport.send(message, before_data=before_data)
+        except ClaimLost:
+            base.status, base.detail = "skipped", "tomado por otra corrida"
+        except mailer.Uncertain as exc:
+            base.status, base.detail = "uncertain", f"incierto: {exc.reply}"
+        except (mailer.AuthenticationFailed, mailer.DailyCapReached) as exc:
+            claims.release(self.engine, key, report.run_id)
+            report.aborted = exc.reply
+            base.status, base.detail = "pending", f"no se intentó: {exc.reply}"
+        except mailer.SendError as exc:
+            with self.engine.begin() as connection:
+                for old in ("claimed", "in_flight"):
+                    claims.advance(connection, key, report.run_id, old, "failed")
+            base.status, base.detail = "failed", exc.reply
+        else:
+            with self.engine.begin() as connection:
+                claims.advance(connection, key, report.run_id, "in_flight", "sent")
+                base.status, base.detail = "sent", delivery.reply
+                base.refused = dict(delivery.refused)
+                self._record(report.run_id, base, connection)
+            report.outcomes.append(base)
+            self.on_outcome(base)
+            return
+        self._emit(report, base)
+
+    def _deliver_unclaimed(
+        self, report: RunReport, transport: Transport, base: Outcome, message: object
+    ) -> None:
+        """--test and --dry-run: nothing counts as the customer's statement being sent."""
+        from rotomail import mailer
+
+        try:
+            delivery = transport.send(message)  # type: ignore[arg-type]
+        except mailer.SendError as exc:
+            base.status, base.detail = "failed", exc.reply
+            if isinstance(exc, (mailer.AuthenticationFailed, mailer.DailyCapReached)):
+                report.aborted = exc.reply
+        else:
+            base.status = "built" if self.options.mode == "dry-run" else "sent"
+            base.detail = delivery.reply
+            base.refused = dict(delivery.refused)
+        self._emit(report, base)

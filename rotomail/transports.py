@@ -1,0 +1,70 @@
+"""Choosing the transport for a run from the settings: SMTP, or the outbox when no SMTP
+host is configured (the embedded default: a new user sees real messages without a server)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rotomail.errors import UsageError
+
+if TYPE_CHECKING:
+    from rotomail.config import Settings
+    from rotomail.mailer import SmtpSettings, Transport
+
+
+def uses_smtp(settings: Settings, mode: str) -> bool:
+    return mode != "dry-run" and bool(settings["smtp.host"])
+
+
+def describe(settings: Settings, mode: str) -> str:
+    if uses_smtp(settings, mode):
+        return f"smtp {settings['smtp.host']}:{settings['smtp.port']} ({settings['smtp.security']})"
+    return f"buzón de salida {settings.outbox_dir}"
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings:
+    from rotomail.mailer import SmtpSettings
+
+    return SmtpSettings(
+        host=settings["smtp.host"],
+        port=settings["smtp.port"],
+        security=settings["smtp.security"],
+        user=settings["smtp.user"],
+        timeout=settings["smtp.timeout"],
+        rate_per_minute=settings["smtp.rate_per_minute"],
+        max_per_connection=settings["smtp.max_per_connection"],
+        attempts=settings["smtp.attempts"],
+        daily_cap=settings["smtp.daily_cap"],
+    )
+
+
+def password_for(settings: Settings, interactive: bool) -> str | None:
+    """The SMTP password (environment, keyring, prompt), asked once before a run starts."""
+    from rotomail.secrets import get_smtp_password
+
+    if not settings["smtp.user"]:
+        return None
+    password = get_smtp_password(
+        settings["smtp.user"], settings["smtp.host"], interactive=interactive
+    )
+    if password is None:
+        raise UsageError(
+            "Falta la contraseña SMTP: defina ROTOMAIL_SMTP_PASSWORD o guárdela con "
+            "«rotomail config set-password»."
+        )
+    return password
+
+
+def transport_factory(
+    settings: Settings, mode: str, folder_for: Callable[[int], Path], interactive: bool
+) -> Callable[[int], Transport]:
+    """A function run_id -> Transport; the password is obtained now, before the run."""
+    from rotomail.mailer import OutboxTransport, SmtpTransport
+
+    if not uses_smtp(settings, mode):
+        return lambda run_id: OutboxTransport(folder_for(run_id))
+    smtp = smtp_settings(settings)
+    password = password_for(settings, interactive)
+    return lambda run_id: SmtpTransport(smtp, password)

@@ -1,0 +1,89 @@
+"""Measure how long a statement PDF takes to render (not collected by pytest).
+
+    .venv/bin/python tests/benchmarks/bench_render.py [--runs N]
+
+Renders a 40-item and a 500-item statement (MXN and USD, invoices, credit notes and
+payments across every aging bucket) N times each after a warm-up, and prints the median
+and best time in milliseconds and the PDF size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from rotomail.company import CompanyProfile  # noqa: E402
+from rotomail.pdf import render_statement_pdf  # noqa: E402
+from rotomail.statements import (  # noqa: E402
+    Statement,
+    StatementCustomer,
+    StatementItem,
+    build_statement,
+)
+
+STATEMENT_DATE = date(2024, 3, 31)
+COMPANY = CompanyProfile(
+    code="SM02",
+    name="Tinacos Ejemplo S.A. de C.V.",
+    rfc="TEJ010101AB1",
+    sender="portal@example.mx",
+    reply_to="cobranza@example.mx",
+    phone="800 000 0000 opción 2",
+)
+CUSTOMER = StatementCustomer("SM02", "0001006210", "Ferretería Ñandú Hermanos S.A. de C.V.")
+
+
+def sample_statement(count: int, seed: int = 7) -> Statement:
+    rng = random.Random(seed)
+    items = []
+    for i in range(count):
+        due = STATEMENT_DATE + timedelta(days=rng.randint(-150, 45))
+        tipo = rng.choice(("RV", "RV", "RV", "DG", "DZ"))
+        amount = Decimal(rng.randint(100, 25_000_000)) / 100
+        items.append(
+            StatementItem(
+                documento=str(1_800_000_000 + i),
+                tipo=tipo,
+                referencia=f"A-{rng.randint(1000, 99999)}",
+                fecha_documento=due - timedelta(days=30),
+                vencimiento=due,
+                importe=amount if tipo == "RV" else -amount,
+                moneda=rng.choice(("MXN", "MXN", "USD")),
+            )
+        )
+    return build_statement(COMPANY, CUSTOMER, items, STATEMENT_DATE)
+
+
+def measure(statement: Statement, runs: int) -> tuple[float, float, int]:
+    size = len(render_statement_pdf(statement))  # warm-up
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        render_statement_pdf(statement)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), min(times), size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    for count in (40, 500):
+        statement = sample_statement(count)
+        median, best, size = measure(statement, args.runs)
+        print(
+            f"{count:>4} items: median {median:7.2f} ms  best {best:7.2f} ms  "
+            f"{size / 1024:6.1f} KiB  ({args.runs} runs)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -190,6 +190,10 @@ def send(
             "Para --test configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
         )
     company = settings.company(candidates[0].sociedad)
+    if not company.sender:
+        raise UsageError(
+            f"Falta el remitente: defina sender en [companies.{company.code}] de config.toml."
+        )
     if not company.configured:
         typer.echo(
             f"Aviso: la sociedad {company.code} no tiene [companies.{company.code}] en "

@@ -38,6 +38,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("smtp.rate_per_minute", "ROTOMAIL_SMTP_RATE_PER_MINUTE", 30, int),
     Option("smtp.max_per_connection", "ROTOMAIL_SMTP_MAX_PER_CONNECTION", 100, int),
     Option("smtp.attempts", "ROTOMAIL_SMTP_ATTEMPTS", 3, int),
+    Option("smtp.retry_wait", "ROTOMAIL_SMTP_RETRY_WAIT", 1.0, float),  # doubles per attempt
     Option("smtp.daily_cap", "ROTOMAIL_SMTP_DAILY_CAP", 0, int),
     Option("operator.email", "ROTOMAIL_OPERATOR_EMAIL", ""),
     Option("operator.name", "ROTOMAIL_OPERATOR", ""),
@@ -90,7 +91,14 @@ class Settings:
         return self.values["operator.name"] or getpass.getuser()
 
     def company(self, sociedad: str) -> CompanyProfile:
-        return self.companies.get(sociedad) or CompanyProfile.fallback(sociedad)
+        """The sociedad's profile; without a sender, the SMTP user or the operator sends."""
+        from dataclasses import replace
+
+        company = self.companies.get(sociedad) or CompanyProfile.fallback(sociedad)
+        if not company.sender:
+            sender = self.values["smtp.user"] or self.values["operator.email"]
+            company = replace(company, sender=sender)
+        return company
 
 
 def _lookup(table: Mapping[str, Any], dotted: str) -> Any:

@@ -36,6 +36,7 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
         rate_per_minute=settings["smtp.rate_per_minute"],
         max_per_connection=settings["smtp.max_per_connection"],
         attempts=settings["smtp.attempts"],
+        backoff=tuple(settings["smtp.retry_wait"] * 2**i for i in range(settings["smtp.attempts"])),
         daily_cap=settings["smtp.daily_cap"],
     )
 

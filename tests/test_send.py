@@ -1,0 +1,298 @@
+"""The send job end to end: catalog + open items -> PDFs -> outbox or a real SMTP server.
+
+What the customer would get is checked at the receiving end (aiosmtpd on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from smtp_server import SmtpServer
+
+from tests.conftest import Cli
+
+LEDGER_TSV = (
+    "Partidas individuales de deudores\n"
+    "\n"
+    "Sociedad\tCuenta\tNº documento\tClase\tReferencia\tFecha doc.\tVencimiento neto\t"
+    "Importe en ML\tML\n"
+    "SM02\t0001006210\t1800000001\tRV\tA-1001\t01.10.2026\t31.10.2026\t1.160,00\tMXN\n"
+    "SM02\t0001006210\t1800000002\tDG\tNC-17\t05.11.2026\t05.11.2026\t160,00-\tMXN\n"
+    "SM02\t0001006210\t1800000003\tRV\tB-77\t10.11.2026\t10.12.2026\t500,00\tUSD\n"
+    "SM02\t0001004273\t1800000004\tRV\tA-1002\t01.09.2026\t01.10.2026\t2.500,50\tMXN\n"
+    "\t\t\t\t\t\t*\t3.500,50\tMXN\n"
+)
+CONFIG = """
+[operator]
+email = "operador@example.mx"
+
+[companies.SM02]
+name = "Tinacos Ejemplo S.A. de C.V."
+rfc = "TEJ010101AB1"
+sender = "portal@example.mx"
+reply_to = "cobranza@example.mx"
+phone = "800 000 0000 opción 2"
+"""
+DATE = "2026-11-30"
+SUBJECT = "Estado de Cuenta Tinacos Ejemplo S.A. de C.V."
+
+
+@pytest.fixture
+def loaded(customers: Cli, home: Path) -> Cli:
+    (home / "config.toml").write_text(CONFIG, encoding="utf-8")
+    result = customers("ledger", "import", "-", "--date", DATE, input=LEDGER_TSV.encode())
+    assert result.exit_code == 0, result.output
+    for cliente, correos in [
+        ("1006210", "a@agro.example.mx;b@agro.example.mx"),
+        ("1004273", "pagos@ferrelopez.example.mx"),
+        ("1001400", "cxp@plomeria.example.mx"),
+    ]:
+        assert customers("catalog", "add", "SM02", cliente, correos).exit_code == 0
+    return customers
+
+
+@pytest.fixture
+def smtp(loaded: Cli, monkeypatch: pytest.MonkeyPatch):
+    with SmtpServer() as server:
+        monkeypatch.setenv("ROTOMAIL_SMTP_HOST", server.host)
+        monkeypatch.setenv("ROTOMAIL_SMTP_PORT", str(server.port))
+        monkeypatch.setenv("ROTOMAIL_SMTP_SECURITY", "none")
+        monkeypatch.setenv("ROTOMAIL_SMTP_RATE_PER_MINUTE", "0")
+        monkeypatch.setenv("ROTOMAIL_SMTP_RETRY_WAIT", "0.01")
+        yield server
+
+
+def history(cli: Cli, run: int | None = None) -> list[dict]:
+    args = ["history", "--format", "json"] + ([str(run)] if run else [])
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def statuses(cli: Cli, run: int) -> dict[str, str]:
+    return {row["cliente"]: row["estado"] for row in history(cli, run)}
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+# --- usage -------------------------------------------------------------------------------
+
+def test_without_terminal_it_needs_all_or_clientes(loaded: Cli) -> None:
+    result = loaded("send", "--sociedad", "SM02")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: Sin terminal no hay lista interactiva: use --all o indique --cliente.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["send", "--all"], 2, "Error: Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.\n"),
+        (["send", "--sociedad", "SM02", "--all", "--date", "30/11/2026"], 2,
+         "Error: Fecha inválida «30/11/2026»: use AAAA-MM-DD, por ejemplo 2026-11-30.\n"),
+        (["send", "--sociedad", "ZZ99", "--all"], 1,
+         "Error: La sociedad ZZ99 no tiene clientes en el catálogo de envío.\n"),
+        (["send", "--sociedad", "SM02", "--cliente", "42"], 1,
+         "Error: No están en el catálogo de la sociedad SM02: 42\n"),
+    ],
+)
+def test_bad_usage(loaded: Cli, args: list[str], code: int, message: str) -> None:
+    result = loaded(*args)
+    assert result.exit_code == code, result.output
+    assert result.stderr == message
+
+
+# --- outbox (no SMTP host: the embedded default) -----------------------------------------
+
+def test_send_all_to_outbox(loaded: Cli, home: Path) -> None:
+    result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "✓ 1006210 Agroequipos del Bajío S.A. de C.V. → a@agro.example.mx;b@agro.example.mx" in lines
+    assert "✓ 1004273 Ferretería López → pagos@ferrelopez.example.mx" in lines
+    folder = home / "outbox" / "corrida-1"
+    assert sorted(p.name for p in folder.glob("*.pdf")) == [
+        "1001400_20261130.pdf", "1004273_20261130.pdf", "1006210_20261130.pdf",
+    ]
+    assert len(list(folder.glob("100*.eml"))) == 3
+    assert f"Archivos (PDF y .eml): {folder}" in lines
+    assert statuses(loaded, 1) == {"1001400": "enviado", "1004273": "enviado", "1006210": "enviado"}
+    log = next((home / "logs").glob("*_corrida1_SM02.txt")).read_text(encoding="utf-8")
+    assert "Corrida:        1" in log
+    assert "Enviados: 3" in log
+    assert "1006210_20261130.pdf" in log
+
+
+def test_statement_pdf_content(loaded: Cli) -> None:
+    result = loaded("send", "--sociedad", "SM02", "--cliente", "1006210", "--date", DATE)
+    assert result.exit_code == 0, result.output
+    text = pdf_text((Path(result.stdout.split("Archivos (PDF y .eml): ")[1].split("\n")[0])
+                     / "1006210_20261130.pdf").read_bytes())
+    for expected in ["Agroequipos del Baj", "1006210", "1,000.00", "500.00", "MXN", "USD",
+                     "30/11/2026", "Tinacos Ejemplo S.A. de C.V."]:
+        assert expected in text
+
+
+def test_rerun_skips_already_sent_unless_force(loaded: Cli) -> None:
+    assert loaded("send", "--sociedad", "SM02", "--all", "--date", DATE).exit_code == 0
+    again = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert again.exit_code == 0, again.output
+    assert (
+        "– 1006210 Agroequipos del Bajío S.A. de C.V.: omitido - ya enviado para esta fecha "
+        "(corrida 1); use --force para reenviar"
+    ) in again.stdout.splitlines()
+    assert set(statuses(loaded, 2).values()) == {"omitido"}
+    forced = loaded("send", "--sociedad", "SM02", "--cliente", "1006210", "--date", DATE, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert statuses(loaded, 3) == {"1006210": "enviado"}
+
+
+def test_dry_run_builds_but_sends_nothing(loaded: Cli, home: Path) -> None:
+    result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Simulación: no se envió nada." in result.stdout
+    assert set(statuses(loaded, 1).values()) == {"generado"}
+    assert len(list((home / "outbox" / "corrida-1").glob("*.pdf"))) == 3
+    real = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert set(statuses(loaded, 2).values()) == {"enviado"}, real.output
+
+
+def test_skip_zero_leaves_out_customers_without_balance(loaded: Cli) -> None:
+    result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE, "--skip-zero")
+    assert result.exit_code == 0, result.output
+    assert statuses(loaded, 1)["1001400"] == "omitido"
+    assert "sin saldo pendiente (--skip-zero)" in result.stdout
+
+
+def test_sociedad_without_company_table_warns(loaded: Cli, home: Path) -> None:
+    (home / "config.toml").write_text('[operator]\nemail = "operador@example.mx"\n', encoding="utf-8")
+    result = loaded("send", "--sociedad", "SM02", "--cliente", "1004273", "--date", DATE)
+    assert result.exit_code == 0, result.output
+    eml = next(Path(result.stdout.split("Archivos (PDF y .eml): ")[1].split("\n")[0]).glob("1004273_*.eml"))
+    assert b"Subject: Estado de Cuenta SM02" in eml.read_bytes()
+    assert result.stderr.startswith(
+        "Aviso: la sociedad SM02 no tiene [companies.SM02] en config.toml; se usa su código como nombre."
+    )
+
+
+# --- SMTP --------------------------------------------------------------------------------
+
+def test_send_over_smtp_what_arrives(smtp: SmtpServer, loaded: Cli) -> None:
+    result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert result.exit_code == 0, result.output
+    by_rcpt = {tuple(m.rcpt_tos): m for m in smtp.messages}
+    assert set(by_rcpt) == {
+        ("a@agro.example.mx", "b@agro.example.mx"),
+        ("pagos@ferrelopez.example.mx",),
+        ("cxp@plomeria.example.mx",),
+        ("operador@example.mx",),
+    }
+    message = by_rcpt[("a@agro.example.mx", "b@agro.example.mx")].message
+    assert message["Subject"] == SUBJECT
+    assert message["From"] == "portal@example.mx"
+    assert message["Reply-To"] == "cobranza@example.mx"
+    assert message["Message-ID"] and message["Date"]
+    body = message.get_body(("plain",)).get_content()
+    assert "Estimado Cliente: Agroequipos del Bajío S.A. de C.V." in body
+    assert "Anexamos su estado de cuenta" in body
+    assert "Cuentas por Cobrar Clientes Tinacos Ejemplo S.A. de C.V." in body
+    assert message.get_body(("html",)) is not None
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == "1006210_20261130.pdf"
+    text = pdf_text(attachment.get_content())
+    assert "1,000.00" in text and "500.00" in text
+    ids = {row["message_id"] for row in history(loaded, 1)}
+    assert message["Message-ID"] in ids
+    log = by_rcpt[("operador@example.mx",)].message
+    [log_file] = list(log.iter_attachments())
+    assert log_file.get_filename().endswith("_corrida1_SM02.txt")
+    assert "Registro enviado a operador@example.mx." in result.stdout
+
+
+def test_rehearsal_sends_everything_to_the_operator(smtp: SmtpServer, loaded: Cli) -> None:
+    result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE, "--test")
+    assert result.exit_code == 0, result.output
+    assert {tuple(m.rcpt_tos) for m in smtp.messages} == {("operador@example.mx",)}
+    subjects = sorted(m.message["Subject"] for m in smtp.messages)
+    assert subjects[0].startswith("[PRUEBA] ")
+    assert subjects.count(f"[PRUEBA] {SUBJECT}") == 3
+    # A rehearsal does not count as the customers' statements being sent.
+    real = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert set(statuses(loaded, 2).values()) == {"enviado"}, real.output
+
+
+def test_permanent_failure_then_retry_failed(smtp: SmtpServer, loaded: Cli) -> None:
+    smtp.reply_at_rcpt("pagos@ferrelopez.example.mx", "550 5.1.1 Mailbox unavailable", times=1)
+    result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert result.exit_code == 1, result.output
+    assert (
+        "✗ 1004273 Ferretería López: fallido - 550 5.1.1 Mailbox unavailable"
+        in result.stdout.splitlines()
+    )
+    assert smtp.rcpt_attempts["pagos@ferrelopez.example.mx"] == 1  # 5xx: never retried
+    assert statuses(loaded, 1) == {"1001400": "enviado", "1004273": "fallido", "1006210": "enviado"}
+    retry = loaded("send", "--retry-failed", "1")
+    assert retry.exit_code == 0, retry.output
+    assert statuses(loaded, 2) == {"1004273": "enviado"}
+    statements = [m for m in smtp.messages if m.message["Subject"] == SUBJECT]
+    assert len(statements) == 3  # each customer exactly once
+
+
+def test_partial_refusal_counts_as_sent_and_reports_the_address(
+    smtp: SmtpServer, loaded: Cli
+) -> None:
+    smtp.reply_at_rcpt("b@agro.example.mx", "550 5.1.1 No such user")
+    result = loaded("send", "--sociedad", "SM02", "--cliente", "1006210", "--date", DATE)
+    assert result.exit_code == 0, result.output
+    assert "(rechazados: b@agro.example.mx (550 5.1.1 No such user))" in result.stdout
+    [row] = history(loaded, 1)
+    assert row["estado"] == "enviado"
+    assert row["rechazados"] == "b@agro.example.mx: 550 5.1.1 No such user"
+
+
+def test_connection_dropped_after_data_is_uncertain_and_not_resent(
+    smtp: SmtpServer, loaded: Cli
+) -> None:
+    smtp.drop_at_data(times=1)
+    first = loaded("send", "--sociedad", "SM02", "--cliente", "1004273", "--date", DATE)
+    assert first.exit_code == 1
+    assert statuses(loaded, 1) == {"1004273": "incierto"}
+    again = loaded("send", "--sociedad", "SM02", "--cliente", "1004273", "--date", DATE)
+    assert again.exit_code == 1
+    assert "incierto: la corrida 1 pudo haberlo enviado" in again.stdout
+    forced = loaded("send", "--sociedad", "SM02", "--cliente", "1004273", "--date", DATE, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert statuses(loaded, 3) == {"1004273": "enviado"}
+
+
+def test_authentication_failure_stops_the_run_and_leaves_customers_pending(
+    loaded: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SmtpServer(auth=("portal@example.mx", "correcta")) as server:
+        monkeypatch.setenv("ROTOMAIL_SMTP_HOST", server.host)
+        monkeypatch.setenv("ROTOMAIL_SMTP_PORT", str(server.port))
+        monkeypatch.setenv("ROTOMAIL_SMTP_SECURITY", "none")
+        monkeypatch.setenv("ROTOMAIL_SMTP_USER", "portal@example.mx")
+        monkeypatch.setenv("ROTOMAIL_SMTP_PASSWORD", "equivocada")
+        result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+        assert result.exit_code == 1, result.output
+        assert "Corrida detenida:" in result.stderr
+        assert set(statuses(loaded, 1).values()) == {"pendiente"}
+        assert server.messages == []
+        assert "equivocada" not in result.output
+
+
+def test_log_mail_failure_does_not_fail_customers(smtp: SmtpServer, loaded: Cli) -> None:
+    smtp.reply_at_rcpt("operador@example.mx", "550 5.1.1 No such operator")
+    result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert result.exit_code == 0, result.output
+    assert "Aviso: no se pudo enviar el registro al operador:" in result.stderr
+    assert set(statuses(loaded, 1).values()) == {"enviado"}
+    assert "Registro: " in result.stdout

@@ -18,7 +18,7 @@ from rotomail.errors import DataError, RotomailError, UsageError
 from rotomail.output import Format, print_table
 
 if TYPE_CHECKING:
-    from click import Context
+    from typer import Context
     from sqlalchemy import Engine
 
     from rotomail.catalog import ImportRow
@@ -125,7 +125,7 @@ def open_terminal() -> IO[str] | None:
     if sys.stdin.isatty():
         return sys.stdin
     try:
-        return open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 - closed by caller
+        return open("/dev/tty", "r+", encoding="utf-8")
     except OSError:
         return None
 

@@ -141,7 +141,7 @@ def send(
     ] = None,
 ) -> None:
     """Envío masivo de estados de cuenta de una sociedad."""
-    from rotomail.runs import SendOptions, SendRunner, list_candidates
+    from rotomail.runs import SendOptions, list_candidates
     from rotomail.transports import describe, transport_factory
 
     st = state(ctx)
@@ -234,7 +234,13 @@ def _run_with_progress(engine, company, options, factory, candidates, transport_
         runner = SendRunner(engine, company, options, factory, lambda o: typer.echo(outcome_line(o)))
         return runner.run(candidates, transport_name)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console()
     with Progress(

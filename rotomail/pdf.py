@@ -53,6 +53,7 @@ HEAD_FILL = (222, 226, 230)
 ZEBRA_FILL = (246, 247, 248)
 TOTAL_FILL = (233, 236, 239)
 RULE = (173, 181, 189)
+_UNSET: Color = (-1, -1, -1)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ _DETAIL = (
     _Column(17.0, "C"),
 )
 # moneda, por vencer, 1–30, 31–60, 61–90, más de 90 días, saldo
-_SUMMARY = (_Column(20.9, "C"),) + tuple(_Column(27.5, "R") for _ in range(6))
+_SUMMARY = (_Column(20.9, "C"), *(_Column(27.5, "R") for _ in range(6)))
 assert abs(sum(c.width for c in _DETAIL) - CONTENT_W) < 0.01
 assert abs(sum(c.width for c in _SUMMARY) - CONTENT_W) < 0.01
 
@@ -153,7 +154,8 @@ class _StatementPDF(FPDF):
         if self.contact:
             self.cell(CONTENT_W * 0.75, 4, self.contact, align="L")
         self.set_xy(PAGE_W - MARGIN - 40, FOOTER_Y + 1.5)
-        self.cell(40, 4, self.page_label.format(page=self.page_no(), pages=self.pages_alias), align="R")
+        page = self.page_label.format(page=self.page_no(), pages=self.pages_alias)
+        self.cell(40, 4, page, align="R")
 
 
 class _Renderer:
@@ -175,7 +177,7 @@ class _Renderer:
         self.y = MARGIN
         self._size_pt = 0.0
         self._style = ""
-        self._color: Color = (-1, -1, -1)
+        self._color = _UNSET
         self._widths: dict[str, int] = {}
 
     # -- primitives ------------------------------------------------------------------
@@ -213,6 +215,20 @@ class _Renderer:
             w = self.width(text.rstrip() + "…")
         text = text.rstrip() + "…"
         return text, self.width(text)
+
+    def wrap(self, text: str, room: float, max_lines: int) -> list[str]:
+        """Printable ``text`` broken at spaces into at most ``max_lines`` lines of ``room``
+        mm; the last line is cut with "…" by ``text()`` when it still does not fit."""
+        lines: list[str] = []
+        words = text.split()
+        while words and len(lines) < max_lines - 1:
+            line = words.pop(0)
+            while words and self.width(f"{line} {words[0]}") <= room:
+                line = f"{line} {words.pop(0)}"
+            lines.append(line)
+        if words:
+            lines.append(" ".join(words))
+        return lines or [""]
 
     def text(self, x: float, y: float, w: float, h: float, text: str, align: str = "L") -> None:
         """Write ``text`` in the box (x, y, w, h), vertically centred, padded, clipped."""
@@ -258,7 +274,8 @@ class _Renderer:
     def new_page(self) -> None:
         self.pdf.add_page()
         self._size_pt = 0.0  # the footer changed font and colours: set them again
-        self._color = (-1, -1, -1)
+        self._color = _UNSET
+        self.font("", 8)
         self.y = MARGIN
 
     def ensure_room(self, h: float) -> bool:
@@ -280,17 +297,24 @@ class _Renderer:
         cutoff = f"{lb.cutoff_date}: {format_date(st.statement_date, self.lang)}"
         self.text(PAGE_W - MARGIN - title_w, self.y + 7, title_w, 5, cutoff, "R")
 
+        # the legal name: one line at 13 pt down to 11 pt, else two lines at 10 pt
         name_w = CONTENT_W - title_w - 4
+        name = pdf_text(st.company.name)
         size = 13.0
         self.font("B", size)
-        while size > 9 and self.width(pdf_text(st.company.name)) > name_w - 2 * PAD:
+        while size > 11 and self.width(name) > name_w - 2 * PAD:
             size -= 0.5
             self.font("B", size)
-        self.text(MARGIN, self.y, name_w, 7, st.company.name)
+        if self.width(name) > name_w - 2 * PAD:
+            self.font("B", 10)
+        name_lines = self.wrap(name, name_w - 2 * PAD, 2)
+        for n, line in enumerate(name_lines):
+            self.text(MARGIN, self.y + 5 * n, name_w, 7 if len(name_lines) == 1 else 5, line)
+        rfc_y = self.y + (7 if len(name_lines) == 1 else 10)
         if st.company.rfc:
             self.font("", 9, MUTED)
-            self.text(MARGIN, self.y + 7, name_w, 5, f"{lb.rfc}: {st.company.rfc}")
-        self.y += 14
+            self.text(MARGIN, rfc_y, name_w, 5, f"{lb.rfc}: {st.company.rfc}")
+        self.y = rfc_y + 7
         self.rule(self.y, INK, 0.5)
         self.y += 4
 
@@ -300,8 +324,10 @@ class _Renderer:
         self.text(MARGIN, self.y, CONTENT_W, 4, lb.customer.upper())
         self.y += 4
         self.font("B", 11)
-        self.text(MARGIN, self.y, CONTENT_W, 6, st.customer.nombre)
-        self.y += 6
+        for line in self.wrap(pdf_text(st.customer.nombre), CONTENT_W - 2 * PAD, 2):
+            self.text(MARGIN, self.y, CONTENT_W, 6, line)
+            self.y += 5.5
+        self.y += 0.5
         self.font("", 9)
         details = f"{lb.customer_number}: {st.cliente}"
         if st.customer.rfc:
@@ -322,17 +348,14 @@ class _Renderer:
         self.section_title(lb.summary, lb.aging_basis)
         if self.st.summaries:
             self.header_row(_SUMMARY, (lb.currency, *lb.buckets, lb.balance))
+        balance_x = PAGE_W - MARGIN - _SUMMARY[-1].width
         for summary in self.st.summaries:
             self.font("", 8.5)
-            amounts = [format_amount(v, lang) for v in summary.buckets]
-            x = MARGIN
-            values = (summary.moneda, *amounts)
-            for column, value in zip(_SUMMARY, values, strict=False):
-                self.text(x, self.y, column.width, ROW_H + 1, value, column.align)
-                x += column.width
+            buckets = [format_amount(amount, lang) for amount in summary.buckets]
+            self.row(_SUMMARY[:-1], (summary.moneda, *buckets), ROW_H + 1)
             self.font("B", 8.5)
-            self.text(x, self.y, _SUMMARY[-1].width, ROW_H + 1, format_amount(summary.balance, lang), "R")
-            self.y += ROW_H + 1
+            balance = format_amount(summary.balance, lang)
+            self.text(balance_x, self.y - ROW_H - 1, _SUMMARY[-1].width, ROW_H + 1, balance, "R")
             self.rule(self.y)
         if self.st.is_zero:
             self.y += 3 if self.st.summaries else 0
@@ -357,14 +380,15 @@ class _Renderer:
                 lb.col_currency,
             ),
         )
-        self.font("", 8)
+        self.font("", 8)  # the rows' font
 
     def continuation_header(self) -> None:
         st, lb = self.st, self.lb
         self.font("B", 9)
         self.text(MARGIN, self.y, CONTENT_W * 0.6, 5, st.company.name)
         self.font("", 8, MUTED)
-        right = f"{lb.title} · {lb.customer} {st.cliente} · {format_date(st.statement_date, self.lang)}"
+        cutoff = format_date(st.statement_date, self.lang)
+        right = f"{lb.title} · {lb.customer} {st.cliente} · {cutoff}"
         self.text(MARGIN + CONTENT_W * 0.4, self.y, CONTENT_W * 0.6, 5, right, "R")
         self.y += 6
         self.rule(self.y, INK, 0.3)
@@ -395,8 +419,7 @@ class _Renderer:
         lang = self.lang
         self.font("", 8)
         for n, line in enumerate(lines):
-            if self.ensure_room(ROW_H):
-                self.font("", 8)
+            self.ensure_room(ROW_H)
             if n % 2:
                 self.fill(self.y, ROW_H, ZEBRA_FILL)
             item = line.item

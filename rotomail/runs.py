@@ -21,7 +21,7 @@ from sqlalchemy import Engine, and_, insert, select, update
 
 from rotomail import claims
 from rotomail.company import CompanyProfile
-from rotomail.errors import DataError, UsageError
+from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.models import CatalogEntry, Customer, Delivery, SendRun
 from rotomail.statements import StatementCustomer, StatementItem

@@ -16,7 +16,10 @@ from rotomail.errors import DataError
 SPLIT = [
     ("a@example.mx;b@example.mx", ["a@example.mx", "b@example.mx"]),
     ("a@example.mx, b@example.mx", ["a@example.mx", "b@example.mx"]),
-    (" a@example.mx \t b@example.mx\n c@example.mx ", ["a@example.mx", "b@example.mx", "c@example.mx"]),
+    (
+        " a@example.mx \t b@example.mx\n c@example.mx ",
+        ["a@example.mx", "b@example.mx", "c@example.mx"],
+    ),
     ("mailto:a@example.mx", ["a@example.mx"]),
     ("MAILTO:a@example.mx; MailTo:b@example.mx", ["a@example.mx", "b@example.mx"]),
     ("<a@example.mx>;<mailto:b@example.mx>", ["a@example.mx", "b@example.mx"]),

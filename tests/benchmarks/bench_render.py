@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from rotomail.company import CompanyProfile  # noqa: E402
-from rotomail.pdf import render_statement_pdf  # noqa: E402
-from rotomail.statements import (  # noqa: E402
+from rotomail.company import CompanyProfile
+from rotomail.pdf import render_statement_pdf
+from rotomail.statements import (
     Statement,
     StatementCustomer,
     StatementItem,

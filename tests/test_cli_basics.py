@@ -1,0 +1,123 @@
+"""The CLI as a whole: help everywhere, settings precedence, the console script itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.core import TyperGroup
+
+from rotomail.cli import app
+from tests.conftest import Cli
+
+
+def all_commands() -> list[list[str]]:
+    paths: list[list[str]] = []
+
+    def walk(command: typer.core.TyperCommand | TyperGroup, prefix: list[str]) -> None:
+        paths.append(prefix)
+        if isinstance(command, TyperGroup):
+            for name, sub in command.commands.items():
+                walk(sub, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "rotomail")
+def test_every_command_has_help(cli: Cli, path: list[str]) -> None:
+    result = cli(*path, "--help")
+    assert result.exit_code == 0, result.output
+    command = typer.main.get_command(app)
+    for name in path:
+        assert isinstance(command, TyperGroup)
+        command = command.commands[name]
+    assert command.help, f"{' '.join(path)} has no help text"
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys; from rotomail.cli import app; "
+        "heavy = [m for m in ('sqlalchemy', 'sqlmodel', 'fpdf', 'keyring', 'textual', 'babel') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_console_script_and_python_m(home: Path) -> None:
+    env = {**os.environ}
+    script = Path(sys.executable).with_name("rotomail")
+    for argv in ([str(script)], [sys.executable, "-m", "rotomail"]):
+        done = subprocess.run([*argv, "catalog", "search", "--format", "json"],
+                              capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "[]"
+
+
+def test_unknown_option_is_usage_error(cli: Cli) -> None:
+    result = cli("catalog", "search", "--bogus")
+    assert result.exit_code == 2
+
+
+def config_rows(cli: Cli, *args: str) -> dict[str, tuple[str, str]]:
+    result = cli(*args, "config", "show")
+    assert result.exit_code == 0, result.output
+    rows = {}
+    for line in result.stdout.splitlines()[2:]:
+        key, value, source = _split(line)
+        rows[key] = (value, source)
+    return rows
+
+
+def _split(line: str) -> tuple[str, str, str]:
+    parts = [p.strip() for p in line.split("  ") if p.strip()]
+    return parts[0], " ".join(parts[1:-1]), parts[-1]
+
+
+def test_config_precedence_option_env_file_default(
+    cli: Cli, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (home / "config.toml").write_text(
+        '[smtp]\nhost = "smtp.file.example.mx"\nport = 2525\nuser = "file@example.mx"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ROTOMAIL_SMTP_PORT", "465")
+    monkeypatch.setenv("ROTOMAIL_SMTP_PASSWORD", "no-debe-verse")
+    rows = config_rows(cli)
+    assert rows["smtp.host"] == ("smtp.file.example.mx", "config.toml")
+    assert rows["smtp.port"] == ("465", "ROTOMAIL_SMTP_PORT")
+    assert rows["smtp.security"] == ("starttls", "predeterminado")
+    assert rows["smtp.password"] == ("(oculta)", "ROTOMAIL_SMTP_PASSWORD")
+    other = home.parent / "otra"
+    other.mkdir()
+    assert config_rows(cli, "--home", str(other))["home"] == (str(other), "opción")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[smtp\nhost=", "no es TOML válido"),
+        ('[smtp]\nport = "abc"\n', "Configuración inválida: smtp.port = «abc»"),
+        ('[smtp]\nsecurity = "tls"\n', "smtp.security = «tls»"),
+        ('[companies.SM02]\nlanguage = "fr"\n', "language = «fr»; use es, pt o en."),
+    ],
+)
+def test_bad_config_is_exit_2_with_a_message(
+    cli: Cli, home: Path, content: str, message: str
+) -> None:
+    (home / "config.toml").write_text(content, encoding="utf-8")
+    result = cli("config", "show")
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_bad_database_url_is_exit_2(cli: Cli) -> None:
+    result = cli("--database-url", "postgresql+psycopg://nadie@127.0.0.1:1/x", "catalog", "search")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: No se pudo abrir la base de datos")

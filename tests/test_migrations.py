@@ -1,0 +1,52 @@
+"""Schema upgrades keep data: a database created by part 1's schema opens under the latest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from rotomail import models  # noqa: F401 - registers the tables on SQLModel.metadata
+from rotomail.db import HEAD_REVISION, create_db_engine, current_revision, open_engine, upgrade
+
+
+def test_upgrade_from_part_one_schema_keeps_the_catalog(db_url: str) -> None:
+    old = create_db_engine(db_url)
+    upgrade(old, "0001")
+    with old.begin() as connection:
+        assert current_revision(connection) == "0001"
+        connection.execute(
+            text(
+                "INSERT INTO customer (sociedad, cliente, nombre, rfc, correo, idioma, updated_at) "
+                "VALUES ('SM02', '1006210', 'Agroequipos del Bajío', '', '', 'es', :now)"
+            ),
+            {"now": datetime(2026, 1, 1)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO catalog_entry (sociedad, cliente, correos, updated_at) "
+                "VALUES ('SM02', '1006210', 'a@agro.example.mx;b@agro.example.mx', :now)"
+            ),
+            {"now": datetime(2026, 1, 1)},
+        )
+    old.dispose()
+
+    engine = open_engine(db_url)
+    with engine.connect() as connection:
+        assert current_revision(connection) == HEAD_REVISION
+        assert connection.execute(text("SELECT correos FROM catalog_entry")).scalar() == (
+            "a@agro.example.mx;b@agro.example.mx"
+        )
+        assert connection.execute(text("SELECT count(*) FROM send_run")).scalar() == 0
+    engine.dispose()
+
+
+def test_models_and_migrations_agree(db_url: str) -> None:
+    engine = open_engine(db_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    engine.dispose()
+    assert differences == []

@@ -1,0 +1,225 @@
+"""The statement PDF, read back with pypdf."""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+
+from rotomail.company import CompanyProfile
+from rotomail.i18n import format_amount
+from rotomail.pdf import pdf_text, render_statement_pdf
+from rotomail.statements import Statement, StatementCustomer, StatementItem, build_statement
+
+CUT = date(2024, 3, 31)
+COMPANY = CompanyProfile(
+    code="SM02",
+    name="Tinacos Ejemplo S.A. de C.V.",
+    rfc="TEJ010101AB1",
+    sender="portal@example.mx",
+    reply_to="cobranza@example.mx",
+    phone="800 000 0000 opción 2",
+)
+CUSTOMER = StatementCustomer("SM02", "0001006210", "Ferretería Ñandú S.A. de C.V.", "FNA990101XY2")
+
+
+def items(count: int) -> list[StatementItem]:
+    """``count`` items over every aging bucket, MXN and USD, with credit notes."""
+    result = []
+    for n in range(count):
+        due = CUT - timedelta(days=(n * 7) % 150 - 20)
+        tipo = ("RV", "RV", "DG", "RV", "DZ")[n % 5]
+        amount = Decimal(1000 + n * 37) + Decimal(n % 100) / 100
+        result.append(
+            StatementItem(
+                documento=str(1_800_000_000 + n),
+                tipo=tipo,
+                referencia=f"A-{n:05d}",
+                fecha_documento=due - timedelta(days=30),
+                vencimiento=due,
+                importe=amount if tipo == "RV" else -amount,
+                moneda="USD" if n % 3 == 0 else "MXN",
+            )
+        )
+    return result
+
+
+def statement(
+    count: int = 12, company: CompanyProfile = COMPANY, customer: StatementCustomer = CUSTOMER
+) -> Statement:
+    return build_statement(company, customer, items(count), CUT)
+
+
+def pages_text(pdf: bytes) -> list[str]:
+    assert pdf.startswith(b"%PDF-")
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def test_statement_contents() -> None:
+    st = statement()
+    (text,) = pages_text(render_statement_pdf(st))
+    for expected in (
+        "Tinacos Ejemplo S.A. de C.V.",
+        "RFC: TEJ010101AB1",
+        "Estado de cuenta",
+        "Fecha de corte: 31/03/2024",
+        "Ferretería Ñandú S.A. de C.V.",
+        "1006210",
+        "FNA990101XY2",
+        "Resumen por moneda",
+        "Por vencer",
+        "Más de 90 días",
+        "Días vencidos",
+        "Cuentas por Cobrar: tel. 800 000 0000 opción 2 · cobranza@example.mx",
+        "Página 1 de 1",
+    ):
+        assert expected in text
+    assert "0001006210" not in text
+    assert "Sin saldo pendiente" not in text
+    for summary in st.summaries:
+        total = format_amount(summary.balance, "es")
+        assert f"Total {summary.moneda} {total}" in text
+        assert text.count(total) >= 2  # in the summary and in the detail's total
+    for line in st.lines:
+        assert line.item.documento in text
+        assert format_amount(line.importe, "es") in text
+
+
+def test_credit_notes_print_as_negative() -> None:
+    st = statement()
+    (text,) = pages_text(render_statement_pdf(st))
+    credits = [line for line in st.lines if line.importe < 0]
+    assert credits
+    for line in credits:
+        assert f"-{format_amount(-line.importe, 'es')}" in text
+
+
+def test_zero_statement_says_so() -> None:
+    st = build_statement(COMPANY, CUSTOMER, [], CUT)
+    (text,) = pages_text(render_statement_pdf(st))
+    assert "Sin saldo pendiente" in text
+    assert "Ferretería Ñandú S.A. de C.V." in text
+    assert "Página 1 de 1" in text
+    assert "Documento" not in text  # no empty detail table
+
+
+def test_netting_to_zero_shows_items_and_says_no_balance() -> None:
+    pair = items(1)[0]
+    credit = replace(pair, documento="1400000001", tipo="DG", importe=-pair.importe)
+    st = build_statement(COMPANY, CUSTOMER, [pair, credit], CUT)
+    (text,) = pages_text(render_statement_pdf(st))
+    assert "Sin saldo pendiente" in text
+    assert "1400000001" in text
+    assert f"Total {pair.moneda} 0.00" in text
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        (
+            "pt",
+            ["Extrato de conta", "Data de corte: 31/03/2024", "A vencer", "Mais de 90 dias",
+             "Página 1 de 1", "Contas a Receber"],
+        ),
+        (
+            "en",
+            ["Account statement", "Statement date: 31/03/2024", "Not yet due", "Over 90 days",
+             "Page 1 of 1", "Accounts Receivable", "Days overdue"],
+        ),
+    ],
+)  # fmt: skip
+def test_other_languages(lang: str, expected: list[str]) -> None:
+    st = statement(company=replace(COMPANY, language=lang))
+    (text,) = pages_text(render_statement_pdf(st))
+    for label in expected:
+        assert label in text
+    assert "Estado de cuenta" not in text
+    for summary in st.summaries:
+        assert format_amount(summary.balance, lang) in text
+    if lang == "pt":
+        assert re.search(r"\d\.\d{3},\d{2}", text)  # 1.234,56
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ōsaka Trading 株式会社",
+        "Café 👍🏽 ☕ Ελληνικά Ltd",
+        "Ñandú\tline\nbreak\x00 Œuvre “quoted” – €",
+        "Ｆｕｌｌｗｉｄｔｈ ﬁne Straße",
+        "",
+    ],
+)
+def test_any_unicode_name_renders(name: str) -> None:
+    customer = replace(CUSTOMER, nombre=name)
+    company = replace(COMPANY, name=f"{name} Holding", phone="☎ 800 000 0000")
+    (text,) = pages_text(render_statement_pdf(statement(company=company, customer=customer)))
+    assert "Página 1 de 1" in text
+    assert pdf_text(name).strip().split(" ")[0] in text
+
+
+@pytest.mark.parametrize(
+    ("raw", "printed"),
+    [
+        ("Ferretería Ñandú, São Paulo, Curaçao", "Ferretería Ñandú, São Paulo, Curaçao"),
+        ("Ōsaka Trading 株式会社", "Osaka Trading ????"),
+        ("Łódź Ελλάδα", "?ódz ??????"),  # ó is Latin-1, ź folds to z, Ł and Greek do not
+        ("€ – “x” … Œ", "€ – “x” … Œ"),  # windows-1252 has them
+        ("ﬁn Ｆｕｌｌ", "fin Full"),
+        ("a\tb\nc", "a b c"),
+        ("thumbs 👍🏽", "thumbs ??"),
+        ("zero\u200dwidth\ufe0f", "zerowidth"),
+    ],
+)
+def test_pdf_text_fallback(raw: str, printed: str) -> None:
+    assert pdf_text(raw) == printed
+    pdf_text(raw).encode("windows-1252")  # always printable in the core fonts
+
+
+def test_long_texts_are_cut_not_overflowing() -> None:
+    customer = replace(CUSTOMER, nombre="Distribuidora " * 20)
+    long_ref = replace(items(1)[0], referencia="REFERENCIA-MUY-LARGA-" * 5)
+    company = replace(COMPANY, name="Compañía Industrial " * 8)
+    st = build_statement(company, customer, [long_ref], CUT)
+    (text,) = pages_text(render_statement_pdf(st))
+    assert "…" in text
+    assert "Página 1 de 1" in text
+
+
+def test_headers_fit_in_every_language() -> None:
+    for lang in ("es", "pt", "en"):
+        st = statement(company=replace(COMPANY, language=lang))
+        (text,) = pages_text(render_statement_pdf(st))
+        assert "…" not in text, lang
+
+
+def test_many_items_span_pages_with_page_numbers() -> None:
+    st = statement(500)
+    pages = pages_text(render_statement_pdf(st))
+    count = len(pages)
+    assert count >= 5
+    for number, text in enumerate(pages, start=1):
+        assert f"Página {number} de {count}" in text
+        assert "Documento" in text  # the table header repeats
+    assert "Página 2 de" in pages[1]
+    assert "Estado de cuenta" in pages[1]  # continuation header
+    everything = "\n".join(pages)
+    for line in st.lines:
+        assert line.item.documento in everything
+    for summary in st.summaries:
+        assert f"Total {summary.moneda} {format_amount(summary.balance, 'es')}" in everything
+
+
+def test_ten_or_more_pages_number_cleanly() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # fpdf2 warns when the page alias is too narrow
+        pdf = render_statement_pdf(statement(700))
+    pages = pages_text(pdf)
+    assert len(pages) >= 10
+    assert f"Página 10 de {len(pages)}" in pages[9]

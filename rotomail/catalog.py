@@ -186,7 +186,9 @@ def _plan_row(
     text = record.correo_text
     if not text.strip():
         if not master_email.strip():
-            return replace(row, message="Sin correo: ni en la fila ni en el maestro de clientes", ok=False)
+            return replace(
+                row, message="Sin correo: ni en la fila ni en el maestro de clientes", ok=False
+            )
         text = master_email
     try:
         correos = parse_addresses(text)
@@ -212,9 +214,9 @@ def _load_customers(
     with engine.connect() as connection:
         # One query per sociedad is cheaper than a huge IN list for bulk pastes.
         for sociedad in sociedades:
-            query = select(
-                _customer.c.cliente, _customer.c.nombre, _customer.c.correo
-            ).where(_customer.c.sociedad == sociedad)
+            query = select(_customer.c.cliente, _customer.c.nombre, _customer.c.correo).where(
+                _customer.c.sociedad == sociedad
+            )
             for cliente, nombre, correo in connection.execute(query):
                 if (sociedad, cliente) in keys:
                     found[(sociedad, cliente)] = (nombre, correo)

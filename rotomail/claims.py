@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select, update
 
@@ -33,7 +34,7 @@ class ClaimKey:
     cliente: str
     statement_date: date
 
-    def where(self) -> list:  # type: ignore[type-arg]
+    def where(self) -> list[Any]:
         return [
             _claim.c.sociedad == self.sociedad,
             _claim.c.cliente == self.cliente,
@@ -53,7 +54,9 @@ def existing_claims(engine: Engine, sociedad: str, statement_date: date) -> dict
         _claim.c.sociedad == sociedad, _claim.c.statement_date == statement_date
     )
     with engine.connect() as connection:
-        return {row.cliente: ClaimDenied(row.status, row.run_id) for row in connection.execute(query)}
+        return {
+            row.cliente: ClaimDenied(row.status, row.run_id) for row in connection.execute(query)
+        }
 
 
 def take(

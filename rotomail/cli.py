@@ -18,7 +18,6 @@ from rotomail.errors import DataError, RotomailError, UsageError
 from rotomail.output import Format, print_table
 
 if TYPE_CHECKING:
-    from typer import Context
     from sqlalchemy import Engine
 
     from rotomail.catalog import ImportRow
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 class _Group(TyperGroup):
     """Turns library errors into a Spanish message and an exit code, never a traceback."""
 
-    def invoke(self, ctx: Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except RotomailError as exc:
@@ -93,11 +92,15 @@ def root(
     ctx: typer.Context,
     home: Annotated[
         Path | None,
-        typer.Option("--home", help="Carpeta de datos (en lugar de ROTOMAIL_HOME).", show_default=False),
+        typer.Option(
+            "--home", help="Carpeta de datos (en lugar de ROTOMAIL_HOME).", show_default=False
+        ),
     ] = None,
     database_url: Annotated[
         str | None,
-        typer.Option("--database-url", help="URL de SQLAlchemy (en lugar de ROTOMAIL_DATABASE_URL)."),
+        typer.Option(
+            "--database-url", help="URL de SQLAlchemy (en lugar de ROTOMAIL_DATABASE_URL)."
+        ),
     ] = None,
 ) -> None:
     """rotomail: envío de estados de cuenta a clientes por correo electrónico."""
@@ -105,6 +108,7 @@ def root(
 
 
 # --- input helpers -----------------------------------------------------------------------
+
 
 def read_input(source: str | None, what: str) -> tuple[bytes, str]:
     """Bytes of FILE, or of standard input for ``-`` / no FILE when something is piped."""
@@ -141,10 +145,14 @@ def ask(terminal: IO[str], prompt: str) -> str:
 
 # --- customers ---------------------------------------------------------------------------
 
+
 @customers_app.command("import")
 def customers_import(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="Exportación CSV/TSV/XLSX del maestro, o - para la entrada estándar.")],
+    file: Annotated[
+        str,
+        typer.Argument(help="Exportación CSV/TSV/XLSX del maestro, o - para la entrada estándar."),
+    ],
 ) -> None:
     """Importa el maestro de clientes (alta o actualización por sociedad y cliente)."""
     from rotomail.customers import import_customers
@@ -169,7 +177,9 @@ def customers_search(
     sociedad: Annotated[str | None, typer.Option(help="Sociedad, por ejemplo SM02.")] = None,
     cliente: Annotated[str | None, typer.Option(help="Número de cliente.")] = None,
     nombre: Annotated[str | None, typer.Option(help="Parte del nombre o del RFC.")] = None,
-    format: Annotated[Format, typer.Option("--format", help="table, tsv, csv o json.")] = Format.table,
+    format: Annotated[
+        Format, typer.Option("--format", help="table, tsv, csv o json.")
+    ] = Format.table,
 ) -> None:
     """Busca en el maestro de clientes."""
     from rotomail.customers import search_customers
@@ -186,6 +196,7 @@ def customers_search(
 
 
 # --- catalog -----------------------------------------------------------------------------
+
 
 @catalog_app.command("add")
 def catalog_add(
@@ -207,7 +218,9 @@ def catalog_search(
     sociedad: Annotated[str | None, typer.Option(help="Sociedad, por ejemplo SM02.")] = None,
     cliente: Annotated[str | None, typer.Option(help="Número de cliente.")] = None,
     correo: Annotated[str | None, typer.Option(help="Parte de un correo o del nombre.")] = None,
-    format: Annotated[Format, typer.Option("--format", help="table, tsv, csv o json.")] = Format.table,
+    format: Annotated[
+        Format, typer.Option("--format", help="table, tsv, csv o json.")
+    ] = Format.table,
 ) -> None:
     """Búsqueda en el catálogo por sociedad, cliente, nombre o correo."""
     from rotomail.catalog import search_entries
@@ -215,8 +228,10 @@ def catalog_search(
     rows = search_entries(state(ctx).engine, sociedad, cliente, correo)
     print_table(
         ["Sociedad", "Cliente", "Nombre", "Correo"],
-        [[r.sociedad, r.cliente, r.nombre, r.correos if format is Format.json else r.correo_text]
-         for r in rows],
+        [
+            [r.sociedad, r.cliente, r.nombre, r.correos if format is Format.json else r.correo_text]
+            for r in rows
+        ],
         format,
         json_keys=["sociedad", "cliente", "nombre", "correos"],
     )
@@ -281,7 +296,9 @@ def catalog_import(
         typer.Argument(help="Archivo .tsv/.csv/.xlsx; sin archivo (o -) lee la entrada estándar."),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Grabar sin preguntar.")] = False,
-    format: Annotated[Format, typer.Option("--format", help="table, tsv, csv o json.")] = Format.table,
+    format: Annotated[
+        Format, typer.Option("--format", help="table, tsv, csv o json.")
+    ] = Format.table,
 ) -> None:
     """Alta masiva: filas pegadas desde Excel (Sociedad, Cliente y/o Correo)."""
     from rotomail.catalog import apply_import, plan_import
@@ -314,14 +331,18 @@ def catalog_export(
     ctx: typer.Context,
     sociedad: Annotated[str | None, typer.Option(help="Solo esta sociedad.")] = None,
     format: Annotated[str, typer.Option("--format", help="tsv, csv o xlsx.")] = "tsv",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Archivo de salida.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Archivo de salida.")
+    ] = None,
 ) -> None:
     """Exporta el catálogo en un formato que «catalog import» vuelve a leer."""
     from rotomail.catalog import export_rows
 
     if format not in ("tsv", "csv", "xlsx"):
         raise UsageError(f"Formato «{format}» no válido: use tsv, csv o xlsx.")
-    rows = [[r.sociedad, r.cliente, r.correo_text] for r in export_rows(state(ctx).engine, sociedad)]
+    rows = [
+        [r.sociedad, r.cliente, r.correo_text] for r in export_rows(state(ctx).engine, sociedad)
+    ]
     headers = ["Sociedad", "Cliente", "Correo"]
     if format == "xlsx":
         if output is None:
@@ -348,6 +369,7 @@ def catalog_export(
 
 # --- config ------------------------------------------------------------------------------
 
+
 @config_app.command("show")
 def config_show(ctx: typer.Context) -> None:
     """Muestra la configuración efectiva y de dónde viene cada valor (nunca la contraseña)."""
@@ -356,14 +378,18 @@ def config_show(ctx: typer.Context) -> None:
     settings = state(ctx).settings
     rows: list[list[str]] = [["home", str(settings.home), settings.home_source]]
     rows.append(
-        ["config.toml", str(settings.config_path),
-         "existe" if settings.config_path.exists() else "no existe"]
+        [
+            "config.toml",
+            str(settings.config_path),
+            "existe" if settings.config_path.exists() else "no existe",
+        ]
     )
     for key, value in settings.values.items():
         shown = redacted(settings.database_url) if key == "database_url" else str(value)
         rows.append([key, shown, settings.sources[key]])
     password_source = (
-        "ROTOMAIL_SMTP_PASSWORD" if os.environ.get("ROTOMAIL_SMTP_PASSWORD")
+        "ROTOMAIL_SMTP_PASSWORD"
+        if os.environ.get("ROTOMAIL_SMTP_PASSWORD")
         else "llavero del sistema o se pide al enviar"
     )
     rows.append(["smtp.password", "(oculta)", password_source])

@@ -14,17 +14,28 @@ from rotomail.errors import DataError, UsageError
 from rotomail.output import Format, is_terminal, print_table
 
 if TYPE_CHECKING:
-    from rotomail.runs import Outcome, RunReport
+    from collections.abc import Callable
+
+    from sqlalchemy import Engine
+
+    from rotomail.company import CompanyProfile
+    from rotomail.config import Settings
+    from rotomail.mailer import Transport
+    from rotomail.runs import Candidate, Outcome, RunReport, SendOptions
 
 ledger_app = typer.Typer(
-    help="Partidas abiertas (exportación FBL5N de SAP).", no_args_is_help=True,
-    add_completion=False, rich_markup_mode=None,
+    help="Partidas abiertas (exportación FBL5N de SAP).",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
 )
 app.add_typer(ledger_app, name="ledger")
 
 DateOption = Annotated[
     str | None,
-    typer.Option("--date", help="Fecha de corte AAAA-MM-DD (predeterminado: hoy).", show_default=False),
+    typer.Option(
+        "--date", help="Fecha de corte AAAA-MM-DD (predeterminado: hoy).", show_default=False
+    ),
 ]
 
 
@@ -34,13 +45,17 @@ def parse_date(value: str | None) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"Fecha inválida «{value}»: use AAAA-MM-DD, por ejemplo 2026-11-30.") from None
+        raise UsageError(
+            f"Fecha inválida «{value}»: use AAAA-MM-DD, por ejemplo 2026-11-30."
+        ) from None
 
 
 @ledger_app.command("import")
 def ledger_import(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="Exportación CSV/TSV/TXT/XLSX, o - para la entrada estándar.")],
+    file: Annotated[
+        str, typer.Argument(help="Exportación CSV/TSV/TXT/XLSX, o - para la entrada estándar.")
+    ],
     date_: DateOption = None,
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Importar las filas válidas aunque haya rechazadas.")
@@ -68,7 +83,9 @@ def statement(
     sociedad: Annotated[str, typer.Argument(help="Sociedad, por ejemplo SM02.")],
     cliente: Annotated[str, typer.Argument(help="Número de cliente.")],
     date_: DateOption = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Archivo PDF de salida.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Archivo PDF de salida.")
+    ] = None,
 ) -> None:
     """Genera el estado de cuenta de un cliente en PDF, para revisarlo."""
     from rotomail.customers import search_customers
@@ -95,7 +112,14 @@ def statement(
 
 # --- send --------------------------------------------------------------------------------
 
-SYMBOL = {"sent": "✓", "built": "✓", "failed": "✗", "skipped": "–", "uncertain": "?", "pending": "·"}
+SYMBOL = {
+    "sent": "✓",
+    "built": "✓",
+    "failed": "✗",
+    "skipped": "–",
+    "uncertain": "?",
+    "pending": "·",
+}
 
 
 def outcome_line(outcome: Outcome) -> str:
@@ -130,14 +154,25 @@ def send(
     cliente: Annotated[
         list[str] | None, typer.Option("--cliente", help="Solo estos clientes (repetible).")
     ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Todos, sin lista interactiva (cron).")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Todos, sin lista interactiva (cron).")
+    ] = False,
     date_: DateOption = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Generar todo sin enviar nada.")] = False,
-    test: Annotated[bool, typer.Option("--test", help="Ensayo: todo al correo del operador.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Reenviar aunque ya se haya enviado.")] = False,
-    skip_zero: Annotated[bool, typer.Option("--skip-zero", help="Omitir clientes sin saldo.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Generar todo sin enviar nada.")
+    ] = False,
+    test: Annotated[
+        bool, typer.Option("--test", help="Ensayo: todo al correo del operador.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Reenviar aunque ya se haya enviado.")
+    ] = False,
+    skip_zero: Annotated[
+        bool, typer.Option("--skip-zero", help="Omitir clientes sin saldo.")
+    ] = False,
     retry_failed: Annotated[
-        int | None, typer.Option("--retry-failed", help="Reenviar solo los fallidos de la corrida RUN.")
+        int | None,
+        typer.Option("--retry-failed", help="Reenviar solo los fallidos de la corrida RUN."),
     ] = None,
 ) -> None:
     """Envío masivo de estados de cuenta de una sociedad."""
@@ -170,7 +205,9 @@ def send(
 
         chosen = choose_customers(
             [
-                ChecklistItem(c.cliente, c.cliente, c.nombre, ";".join(c.correos), c.balance_text, c.balance)
+                ChecklistItem(
+                    c.cliente, c.cliente, c.nombre, ";".join(c.correos), c.balance_text, c.balance
+                )
                 for c in candidates
             ],
             f"Envío masivo de estado de cuenta - {sociedad.upper()}",
@@ -197,7 +234,8 @@ def send(
     if not company.configured:
         typer.echo(
             f"Aviso: la sociedad {company.code} no tiene [companies.{company.code}] en "
-            "config.toml; se usa su código como nombre.", err=True,
+            "config.toml; se usa su código como nombre.",
+            err=True,
         )
     options = SendOptions(
         sociedad=candidates[0].sociedad,
@@ -214,7 +252,9 @@ def send(
         keep_pdfs=mode == "dry-run" or not settings["smtp.host"],
     )
     factory = transport_factory(settings, mode, options.run_folder, interactive)
-    report = _run_with_progress(st.engine, company, options, factory, candidates, describe(settings, mode))
+    report = _run_with_progress(
+        st.engine, company, options, factory, candidates, describe(settings, mode)
+    )
     print_summary(report)
     if report.aborted:
         typer.echo(f"Corrida detenida: {report.aborted}", err=True)
@@ -227,11 +267,20 @@ def send(
     raise typer.Exit(report.exit_code)
 
 
-def _run_with_progress(engine, company, options, factory, candidates, transport_name) -> RunReport:  # type: ignore[no-untyped-def]
+def _run_with_progress(
+    engine: Engine,
+    company: CompanyProfile,
+    options: SendOptions,
+    factory: Callable[[int], Transport],
+    candidates: list[Candidate],
+    transport_name: str,
+) -> RunReport:
     from rotomail.runs import SendRunner
 
     if not is_terminal():
-        runner = SendRunner(engine, company, options, factory, lambda o: typer.echo(outcome_line(o)))
+        runner = SendRunner(
+            engine, company, options, factory, lambda o: typer.echo(outcome_line(o))
+        )
         return runner.run(candidates, transport_name)
     from rich.console import Console
     from rich.progress import (
@@ -244,8 +293,12 @@ def _run_with_progress(engine, company, options, factory, candidates, transport_
 
     console = Console()
     with Progress(
-        TextColumn("Enviando"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=True,
+        TextColumn("Enviando"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
     ) as progress:
         task = progress.add_task("send", total=len(candidates))
 
@@ -256,13 +309,20 @@ def _run_with_progress(engine, company, options, factory, candidates, transport_
         return SendRunner(engine, company, options, factory, show).run(candidates, transport_name)
 
 
-def _mail_log(report: RunReport, settings, company, factory) -> None:  # type: ignore[no-untyped-def]
+def _mail_log(
+    report: RunReport,
+    settings: Settings,
+    company: CompanyProfile,
+    factory: Callable[[int], Transport],
+) -> None:
     from rotomail.runlog import mail_log
 
     if report.options.mode == "dry-run":
         return
     if not settings["operator.email"]:
-        typer.echo("Aviso: sin correo del operador ([operator] email); el registro no se envió.", err=True)
+        typer.echo(
+            "Aviso: sin correo del operador ([operator] email); el registro no se envió.", err=True
+        )
         return
     error = mail_log(report, company, settings["operator.email"], factory)
     if error:
@@ -274,8 +334,12 @@ def _mail_log(report: RunReport, settings, company, factory) -> None:  # type: i
 @app.command("history")
 def history(
     ctx: typer.Context,
-    run: Annotated[int | None, typer.Argument(help="Número de corrida para ver su detalle.")] = None,
-    format: Annotated[Format, typer.Option("--format", help="table, tsv, csv o json.")] = Format.table,
+    run: Annotated[
+        int | None, typer.Argument(help="Número de corrida para ver su detalle.")
+    ] = None,
+    format: Annotated[
+        Format, typer.Option("--format", help="table, tsv, csv o json.")
+    ] = Format.table,
 ) -> None:
     """Corridas anteriores; con RUN, el resultado de cada cliente."""
     from rotomail.history import list_runs, run_deliveries
@@ -285,26 +349,89 @@ def history(
     if run is None:
         runs = list_runs(engine)
         print_table(
-            ["Corrida", "Inicio", "Operador", "Sociedad", "Fecha de corte", "Modo",
-             "Enviados", "Fallidos", "Omitidos", "Inciertos", "Estado"],
-            [[r.id, f"{r.started_at:%Y-%m-%d %H:%M}", r.operator, r.sociedad,
-              r.statement_date.isoformat(), r.mode, r.sent, r.failed, r.skipped, r.uncertain,
-              r.status] for r in runs],
+            [
+                "Corrida",
+                "Inicio",
+                "Operador",
+                "Sociedad",
+                "Fecha de corte",
+                "Modo",
+                "Enviados",
+                "Fallidos",
+                "Omitidos",
+                "Inciertos",
+                "Estado",
+            ],
+            [
+                [
+                    r.id,
+                    f"{r.started_at:%Y-%m-%d %H:%M}",
+                    r.operator,
+                    r.sociedad,
+                    r.statement_date.isoformat(),
+                    r.mode,
+                    r.sent,
+                    r.failed,
+                    r.skipped,
+                    r.uncertain,
+                    r.status,
+                ]
+                for r in runs
+            ],
             format,
-            json_keys=["corrida", "inicio", "operador", "sociedad", "fecha_corte", "modo",
-                       "enviados", "fallidos", "omitidos", "inciertos", "estado"],
+            json_keys=[
+                "corrida",
+                "inicio",
+                "operador",
+                "sociedad",
+                "fecha_corte",
+                "modo",
+                "enviados",
+                "fallidos",
+                "omitidos",
+                "inciertos",
+                "estado",
+            ],
         )
         if not runs and format is Format.table:
             typer.echo("Todavía no hay corridas.", err=True)
         return
     rows = run_deliveries(engine, run)
     print_table(
-        ["Cliente", "Nombre", "Correos", "Archivo", "Estado", "Detalle", "Rechazados", "Message-ID"],
-        [[d.cliente, d.nombre, d.correos, d.archivo, STATUS_TEXT.get(d.status, d.status),
-          d.detail, d.refused, d.message_id] for d in rows],
+        [
+            "Cliente",
+            "Nombre",
+            "Correos",
+            "Archivo",
+            "Estado",
+            "Detalle",
+            "Rechazados",
+            "Message-ID",
+        ],
+        [
+            [
+                d.cliente,
+                d.nombre,
+                d.correos,
+                d.archivo,
+                STATUS_TEXT.get(d.status, d.status),
+                d.detail,
+                d.refused,
+                d.message_id,
+            ]
+            for d in rows
+        ],
         format,
-        json_keys=["cliente", "nombre", "correos", "archivo", "estado", "detalle",
-                   "rechazados", "message_id"],
+        json_keys=[
+            "cliente",
+            "nombre",
+            "correos",
+            "archivo",
+            "estado",
+            "detalle",
+            "rechazados",
+            "message_id",
+        ],
     )
 
 
@@ -320,7 +447,9 @@ def set_password(ctx: typer.Context) -> None:
         raise UsageError("Se necesita una terminal para escribir la contraseña.")
     password = typer.prompt("Contraseña SMTP", hide_input=True, confirmation_prompt=True)
     set_smtp_password(settings["smtp.user"], settings["smtp.host"], password)
-    typer.echo(f"Contraseña guardada en el llavero para {settings['smtp.user']}@{settings['smtp.host']}.")
+    typer.echo(
+        f"Contraseña guardada en el llavero para {settings['smtp.user']}@{settings['smtp.host']}."
+    )
 
 
 @config_app.command("test-smtp")
@@ -334,7 +463,9 @@ def test_smtp(ctx: typer.Context) -> None:
         raise UsageError("No hay servidor SMTP configurado (smtp.host o ROTOMAIL_SMTP_HOST).")
     operator = settings["operator.email"]
     if not operator:
-        raise UsageError("Configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL).")
+        raise UsageError(
+            "Configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
+        )
     from rotomail.mailer import SendError, SmtpTransport
 
     transport = SmtpTransport(smtp_settings(settings), password_for(settings, sys.stdin.isatty()))

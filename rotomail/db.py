@@ -120,14 +120,10 @@ def upsert(
     """
     if not rows:
         return
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - other back ends get the portable, slower path
+    if connection.dialect.name not in ("postgresql", "sqlite"):
         _upsert_portable(connection, table, rows, keys)
         return
+    insert = _dialect_insert(connection)
     columns = [name for name in rows[0] if name not in keys]
     # SQLite allows 32766 bound parameters per statement.
     batch = max(1, min(batch_size, 30000 // max(1, len(rows[0]))))
@@ -153,10 +149,17 @@ def _upsert_portable(
 
 def insert_ignore(connection: Connection, table: Any, values: dict[str, Any]) -> bool:
     """Insert one row unless its primary key exists; True when inserted."""
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = _dialect_insert(connection)
     result = connection.execute(insert(table).values(values).on_conflict_do_nothing())
     return result.rowcount == 1
+
+
+def _dialect_insert(connection: Connection) -> Any:
+    """INSERT with ON CONFLICT support: PostgreSQL's or SQLite's."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert

@@ -61,8 +61,11 @@ def load_examples(engine: Engine, folder: Path) -> list[str]:
         engine, parse_customers((folder / FILES[0]).read_bytes(), FILES[0])
     )
     ledger = import_ledger(
-        engine, parse_ledger((folder / FILES[1]).read_bytes(), FILES[1]), date.today(),
-        skip_bad=True, source=FILES[1],
+        engine,
+        parse_ledger((folder / FILES[1]).read_bytes(), FILES[1]),
+        date.today(),
+        skip_bad=True,
+        source=FILES[1],
     )
     plan = plan_import(engine, parse_catalog_paste((folder / FILES[2]).read_bytes(), FILES[2]))
     saved = sum(row.ok for row in apply_import(engine, plan) if row.ok)

@@ -13,13 +13,13 @@ _run = SendRun.__table__  # type: ignore[attr-defined]
 _delivery = Delivery.__table__  # type: ignore[attr-defined]
 
 
-def list_runs(engine: Engine, limit: int = 30) -> list:  # type: ignore[type-arg]
+def list_runs(engine: Engine, limit: int = 30) -> list:
     query = select(_run).order_by(_run.c.id.desc()).limit(limit)
     with engine.connect() as connection:
         return list(connection.execute(query))
 
 
-def get_run(engine: Engine, run_id: int):  # type: ignore[no-untyped-def]
+def get_run(engine: Engine, run_id: int):
     with engine.connect() as connection:
         run = connection.execute(select(_run).where(_run.c.id == run_id)).first()
     if run is None:
@@ -27,7 +27,7 @@ def get_run(engine: Engine, run_id: int):  # type: ignore[no-untyped-def]
     return run
 
 
-def run_deliveries(engine: Engine, run_id: int) -> list:  # type: ignore[type-arg]
+def run_deliveries(engine: Engine, run_id: int) -> list:
     get_run(engine, run_id)
     query = select(_delivery).where(_delivery.c.run_id == run_id).order_by(_delivery.c.id)
     with engine.connect() as connection:
@@ -38,7 +38,9 @@ def retry_targets(engine: Engine, run_id: int) -> tuple[str, date, list[str]]:
     """(sociedad, statement date, clientes) of the customers that failed in ``run_id``."""
     run = get_run(engine, run_id)
     if run.mode != "send":
-        raise DataError(f"La corrida {run_id} fue un ensayo ({run.mode}); no hay nada que reenviar.")
+        raise DataError(
+            f"La corrida {run_id} fue un ensayo ({run.mode}); no hay nada que reenviar."
+        )
     query = select(_delivery.c.cliente).where(
         _delivery.c.run_id == run_id,
         _delivery.c.status.in_(("failed", "uncertain", "pending", "in_flight")),

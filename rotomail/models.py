@@ -36,7 +36,8 @@ class CatalogEntry(SQLModel, table=True):
     __tablename__ = "catalog_entry"
     __table_args__ = (
         ForeignKeyConstraint(
-            ["sociedad", "cliente"], ["customer.sociedad", "customer.cliente"],
+            ["sociedad", "cliente"],
+            ["customer.sociedad", "customer.cliente"],
             name="fk_catalog_customer",
         ),
     )

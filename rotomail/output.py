@@ -10,11 +10,11 @@ import io
 import json
 import sys
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 from typing import Any, TextIO
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     tsv = "tsv"
     csv = "csv"
@@ -41,16 +41,21 @@ def render(
     """Plain text for ``rows`` in ``fmt`` (``table`` uses tabulate)."""
     if fmt is Format.json:
         keys = json_keys or headers
-        return json.dumps(
-            [dict(zip(keys, row, strict=True)) for row in rows], ensure_ascii=False, indent=2
-        ) + "\n"
+        return (
+            json.dumps(
+                [dict(zip(keys, row, strict=True)) for row in rows], ensure_ascii=False, indent=2
+            )
+            + "\n"
+        )
     if fmt is Format.table:
         from tabulate import tabulate
 
         if not rows:
             return ""
         body = [[_cell(v) for v in row] for row in rows]
-        return tabulate(body, headers=list(headers), tablefmt="simple", disable_numparse=True) + "\n"
+        return (
+            tabulate(body, headers=list(headers), tablefmt="simple", disable_numparse=True) + "\n"
+        )
     buffer = io.StringIO()
     if fmt is Format.tsv:
         for row in [headers, *rows]:

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
     from rotomail.mailer import Transport
     from rotomail.runs import RunReport
 
-MODE_TEXT = {"send": "envío", "test": "prueba (--test: todo al operador)", "dry-run": "simulación (--dry-run: nada se envió)"}
+MODE_TEXT = {
+    "send": "envío",
+    "test": "prueba (--test: todo al operador)",
+    "dry-run": "simulación (--dry-run: nada se envió)",
+}
 
 
 def render_log(report: RunReport) -> str:
@@ -52,10 +56,17 @@ def render_log(report: RunReport) -> str:
         if outcome.refused:
             refused = "; ".join(f"{a}: {r}" for a, r in outcome.refused.items())
             detail = f"{detail} | rechazados: {refused}"
-        rows.append([
-            options.sociedad, outcome.cliente, outcome.nombre, ";".join(outcome.correos),
-            outcome.archivo, STATUS_TEXT.get(outcome.status, outcome.status), detail,
-        ])
+        rows.append(
+            [
+                options.sociedad,
+                outcome.cliente,
+                outcome.nombre,
+                ";".join(outcome.correos),
+                outcome.archivo,
+                STATUS_TEXT.get(outcome.status, outcome.status),
+                detail,
+            ]
+        )
     table = tabulate(
         rows,
         headers=["Sociedad", "Cliente", "Nombre", "Correos", "Archivo", "Estado", "Detalle"],

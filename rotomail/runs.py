@@ -77,9 +77,7 @@ def list_candidates(
     sociedad = normalize_sociedad(sociedad)
     wanted = [normalize_cliente(c) for c in clientes] if clientes else None
     query = (
-        select(
-            _catalog.c.cliente, _customer.c.nombre, _customer.c.rfc, _catalog.c.correos
-        )
+        select(_catalog.c.cliente, _customer.c.nombre, _customer.c.rfc, _catalog.c.correos)
         .join(
             _customer,
             and_(
@@ -97,7 +95,11 @@ def list_candidates(
     totals = balances(engine, sociedad)
     found = {
         row.cliente: Candidate(
-            sociedad, row.cliente, row.nombre, row.rfc, tuple(row.correos.split(";")),
+            sociedad,
+            row.cliente,
+            row.nombre,
+            row.rfc,
+            tuple(row.correos.split(";")),
             totals.get(row.cliente, {}),
         )
         for row in rows
@@ -106,13 +108,12 @@ def list_candidates(
         return list(found.values())
     missing = [c for c in wanted if c not in found]
     if missing:
-        raise DataError(
-            f"No están en el catálogo de la sociedad {sociedad}: {', '.join(missing)}"
-        )
+        raise DataError(f"No están en el catálogo de la sociedad {sociedad}: {', '.join(missing)}")
     return [found[c] for c in dict.fromkeys(wanted)]
 
 
 # --- rendering ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RenderJob:
@@ -161,6 +162,7 @@ def render_stream(jobs: Iterable[RenderJob], count: int) -> Iterator[Rendered]:
 
 
 # --- the run -----------------------------------------------------------------------------
+
 
 class ClaimLost(Exception):
     """Another run took this customer over between our claim and DATA."""
@@ -249,7 +251,8 @@ class SendRunner:
                     transport=transport_name[:255],
                     status="running",
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert run_id is not None
             now = _now()
             rows = [
                 {
@@ -266,7 +269,7 @@ class SendRunner:
             ]
             for start in range(0, len(rows), 2000):
                 connection.execute(insert(_delivery), rows[start : start + 2000])
-        return int(run_id)
+        return int(run_id[0])
 
     def _record(self, run_id: int, outcome: Outcome, connection: object = None) -> None:
         values = {
@@ -328,10 +331,16 @@ class SendRunner:
             done = {o.cliente for o in report.outcomes}
             for candidate in to_render:
                 if candidate.cliente not in done:
-                    self._emit(report, Outcome(
-                        candidate.cliente, candidate.nombre, candidate.correos, "pending",
-                        f"no se intentó: {report.aborted}",
-                    ))
+                    self._emit(
+                        report,
+                        Outcome(
+                            candidate.cliente,
+                            candidate.nombre,
+                            candidate.correos,
+                            "pending",
+                            f"no se intentó: {report.aborted}",
+                        ),
+                    )
         from rotomail.runlog import write_log
 
         report.log_path = write_log(report)
@@ -351,7 +360,10 @@ class SendRunner:
             outcome = self._denied_outcome(candidate, denied) if denied else None
             if outcome is None and self.options.skip_zero and not any(candidate.balance.values()):
                 outcome = Outcome(
-                    candidate.cliente, candidate.nombre, candidate.correos, "skipped",
+                    candidate.cliente,
+                    candidate.nombre,
+                    candidate.correos,
+                    "skipped",
                     "sin saldo pendiente (--skip-zero)",
                 )
             if outcome is None:
@@ -360,13 +372,13 @@ class SendRunner:
                 self._emit(report, outcome)
         return keep
 
-    def _denied_outcome(
-        self, candidate: Candidate, denied: claims.ClaimDenied
-    ) -> Outcome | None:
+    def _denied_outcome(self, candidate: Candidate, denied: claims.ClaimDenied) -> Outcome | None:
         status, run = denied.status, denied.run_id
         if status == "sent" and not self.options.force:
             detail = f"ya enviado para esta fecha (corrida {run}); use --force para reenviar"
-            return Outcome(candidate.cliente, candidate.nombre, candidate.correos, "skipped", detail)
+            return Outcome(
+                candidate.cliente, candidate.nombre, candidate.correos, "skipped", detail
+            )
         if status == "in_flight" and not (self.options.force or self.options.retry_of):
             detail = (
                 f"incierto: la corrida {run} pudo haberlo enviado; "
@@ -399,7 +411,9 @@ class SendRunner:
     def _job(self, candidate: Candidate, items: list[StatementItem]) -> RenderJob:
         return RenderJob(
             self.company,
-            StatementCustomer(candidate.sociedad, candidate.cliente, candidate.nombre, candidate.rfc),
+            StatementCustomer(
+                candidate.sociedad, candidate.cliente, candidate.nombre, candidate.rfc
+            ),
             tuple(items),
             self.options.statement_date,
         )
@@ -419,7 +433,11 @@ class SendRunner:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             (folder / rendered.filename).write_bytes(rendered.pdf)
         base = Outcome(
-            candidate.cliente, candidate.nombre, candidate.correos, "failed", archivo=rendered.filename
+            candidate.cliente,
+            candidate.nombre,
+            candidate.correos,
+            "failed",
+            archivo=rendered.filename,
         )
         rehearsal = self.options.mode == "test"
         recipients = [self.options.operator_email] if rehearsal else list(candidate.correos)
@@ -438,12 +456,18 @@ class SendRunner:
             return
         key = claims.ClaimKey(candidate.sociedad, candidate.cliente, self.options.statement_date)
         denied = claims.take(
-            self.engine, key, report.run_id,
-            force=self.options.force, retry=self.options.retry_of is not None,
+            self.engine,
+            key,
+            report.run_id,
+            force=self.options.force,
+            retry=self.options.retry_of is not None,
         )
         if denied is not None:
             outcome = self._denied_outcome(candidate, denied) or Outcome(
-                candidate.cliente, candidate.nombre, candidate.correos, "skipped",
+                candidate.cliente,
+                candidate.nombre,
+                candidate.correos,
+                "skipped",
                 f"en proceso en la corrida {denied.run_id}",
             )
             self._emit(report, outcome)

@@ -38,7 +38,7 @@ MESSY = [
         id="bom-spanish-header-excel-float",
     ),
     pytest.param(
-        "Company Code\tCustomer\tE-mail\nSM02\t1004273\tx@ferre.example.mx\n".encode(),
+        b"Company Code\tCustomer\tE-mail\nSM02\t1004273\tx@ferre.example.mx\n",
         [("SM02", "1004273", "x@ferre.example.mx", "Listo para grabar")],
         id="english-header",
     ),

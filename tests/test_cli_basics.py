@@ -53,8 +53,12 @@ def test_console_script_and_python_m(home: Path) -> None:
     env = {**os.environ}
     script = Path(sys.executable).with_name("rotomail")
     for argv in ([str(script)], [sys.executable, "-m", "rotomail"]):
-        done = subprocess.run([*argv, "catalog", "search", "--format", "json"],
-                              capture_output=True, text=True, env=env)
+        done = subprocess.run(
+            [*argv, "catalog", "search", "--format", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "[]"
 

@@ -692,7 +692,7 @@ def test_parse_catalog_paste(data: bytes, expected: list[PasteRecord]) -> None:
 def test_example_paste() -> None:
     records = parse_catalog_paste((EXAMPLES / "catalogo_pegado.tsv").read_bytes())
     assert all(r.error is None for r in records)
-    assert [r.cliente for r in records][:3] == ["1004273", "1006210", "1007188"]
+    assert [r.cliente for r in records][:3] == ["1004273", "1006210", "1007420"]
     assert sum(not r.correo_text for r in records) == 1
     assert any(r.correo_text.startswith("mailto:") for r in records)
 

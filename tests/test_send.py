@@ -83,6 +83,7 @@ def pdf_text(data: bytes) -> str:
 
 # --- usage -------------------------------------------------------------------------------
 
+
 def test_without_terminal_it_needs_all_or_clientes(loaded: Cli) -> None:
     result = loaded("send", "--sociedad", "SM02")
     assert result.exit_code == 2
@@ -94,13 +95,26 @@ def test_without_terminal_it_needs_all_or_clientes(loaded: Cli) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["send", "--all"], 2, "Error: Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.\n"),
-        (["send", "--sociedad", "SM02", "--all", "--date", "30/11/2026"], 2,
-         "Error: Fecha inválida «30/11/2026»: use AAAA-MM-DD, por ejemplo 2026-11-30.\n"),
-        (["send", "--sociedad", "ZZ99", "--all"], 1,
-         "Error: La sociedad ZZ99 no tiene clientes en el catálogo de envío.\n"),
-        (["send", "--sociedad", "SM02", "--cliente", "42"], 1,
-         "Error: No están en el catálogo de la sociedad SM02: 42\n"),
+        (
+            ["send", "--all"],
+            2,
+            "Error: Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.\n",
+        ),
+        (
+            ["send", "--sociedad", "SM02", "--all", "--date", "30/11/2026"],
+            2,
+            "Error: Fecha inválida «30/11/2026»: use AAAA-MM-DD, por ejemplo 2026-11-30.\n",
+        ),
+        (
+            ["send", "--sociedad", "ZZ99", "--all"],
+            1,
+            "Error: La sociedad ZZ99 no tiene clientes en el catálogo de envío.\n",
+        ),
+        (
+            ["send", "--sociedad", "SM02", "--cliente", "42"],
+            1,
+            "Error: No están en el catálogo de la sociedad SM02: 42\n",
+        ),
     ],
 )
 def test_bad_usage(loaded: Cli, args: list[str], code: int, message: str) -> None:
@@ -111,15 +125,21 @@ def test_bad_usage(loaded: Cli, args: list[str], code: int, message: str) -> Non
 
 # --- outbox (no SMTP host: the embedded default) -----------------------------------------
 
+
 def test_send_all_to_outbox(loaded: Cli, home: Path) -> None:
     result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert "✓ 1006210 Agroequipos del Bajío S.A. de C.V. → a@agro.example.mx;b@agro.example.mx" in lines
+    assert (
+        "✓ 1006210 Agroequipos del Bajío S.A. de C.V. → a@agro.example.mx;b@agro.example.mx"
+        in lines
+    )
     assert "✓ 1004273 Ferretería López → pagos@ferrelopez.example.mx" in lines
     folder = home / "outbox" / "corrida-1"
     assert sorted(p.name for p in folder.glob("*.pdf")) == [
-        "1001400_20261130.pdf", "1004273_20261130.pdf", "1006210_20261130.pdf",
+        "1001400_20261130.pdf",
+        "1004273_20261130.pdf",
+        "1006210_20261130.pdf",
     ]
     assert len(list(folder.glob("100*.eml"))) == 3
     assert f"Archivos (PDF y .eml): {folder}" in lines
@@ -133,10 +153,22 @@ def test_send_all_to_outbox(loaded: Cli, home: Path) -> None:
 def test_statement_pdf_content(loaded: Cli) -> None:
     result = loaded("send", "--sociedad", "SM02", "--cliente", "1006210", "--date", DATE)
     assert result.exit_code == 0, result.output
-    text = pdf_text((Path(result.stdout.split("Archivos (PDF y .eml): ")[1].split("\n")[0])
-                     / "1006210_20261130.pdf").read_bytes())
-    for expected in ["Agroequipos del Baj", "1006210", "1,000.00", "500.00", "MXN", "USD",
-                     "30/11/2026", "Tinacos Ejemplo S.A. de C.V."]:
+    text = pdf_text(
+        (
+            Path(result.stdout.split("Archivos (PDF y .eml): ")[1].split("\n")[0])
+            / "1006210_20261130.pdf"
+        ).read_bytes()
+    )
+    for expected in [
+        "Agroequipos del Baj",
+        "1006210",
+        "1,000.00",
+        "500.00",
+        "MXN",
+        "USD",
+        "30/11/2026",
+        "Tinacos Ejemplo S.A. de C.V.",
+    ]:
         assert expected in text
 
 
@@ -172,10 +204,14 @@ def test_skip_zero_leaves_out_customers_without_balance(loaded: Cli) -> None:
 
 
 def test_sociedad_without_company_table_warns(loaded: Cli, home: Path) -> None:
-    (home / "config.toml").write_text('[operator]\nemail = "operador@example.mx"\n', encoding="utf-8")
+    (home / "config.toml").write_text(
+        '[operator]\nemail = "operador@example.mx"\n', encoding="utf-8"
+    )
     result = loaded("send", "--sociedad", "SM02", "--cliente", "1004273", "--date", DATE)
     assert result.exit_code == 0, result.output
-    eml = next(Path(result.stdout.split("Archivos (PDF y .eml): ")[1].split("\n")[0]).glob("1004273_*.eml"))
+    eml = next(
+        Path(result.stdout.split("Archivos (PDF y .eml): ")[1].split("\n")[0]).glob("1004273_*.eml")
+    )
     assert b"Subject: Estado de Cuenta SM02" in eml.read_bytes()
     assert result.stderr.startswith(
         "Aviso: la sociedad SM02 no tiene [companies.SM02] en config.toml; se usa su código como nombre."
@@ -183,6 +219,7 @@ def test_sociedad_without_company_table_warns(loaded: Cli, home: Path) -> None:
 
 
 # --- SMTP --------------------------------------------------------------------------------
+
 
 def test_send_over_smtp_what_arrives(smtp: SmtpServer, loaded: Cli) -> None:
     result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)

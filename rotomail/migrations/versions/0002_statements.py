@@ -71,9 +71,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
     )
     op.create_index("ix_delivery_run", "delivery", ["run_id", "cliente"])
-    op.create_index(
-        "ix_delivery_customer", "delivery", ["sociedad", "cliente", "statement_date"]
-    )
+    op.create_index("ix_delivery_customer", "delivery", ["sociedad", "cliente", "statement_date"])
     op.create_table(
         "statement_claim",
         sa.Column("sociedad", sa.String(10), primary_key=True),

@@ -151,8 +151,11 @@ class _StatementPDF(FPDF):
         self.set_font(FONT, "", 7.5)
         self.set_text_color(*MUTED)
         self.set_xy(MARGIN, FOOTER_Y + 1.5)
+        room = CONTENT_W - 45  # what the page number leaves
+        while self.get_string_width(self.contact) > room:  # cut once, on the first page
+            self.contact = self.contact[:-2].rstrip() + "…"
         if self.contact:
-            self.cell(CONTENT_W * 0.75, 4, self.contact, align="L")
+            self.cell(room, 4, self.contact, align="L")
         self.set_xy(PAGE_W - MARGIN - 40, FOOTER_Y + 1.5)
         page = self.page_label.format(page=self.page_no(), pages=self.pages_alias)
         self.cell(40, 4, page, align="R")

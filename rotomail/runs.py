@@ -241,7 +241,7 @@ class SendRunner:
     # The run record and the per-customer records.
     def _start(self, candidates: list[Candidate], transport_name: str) -> int:
         with self.engine.begin() as connection:
-            run_id = connection.execute(
+            primary_key = connection.execute(
                 insert(_run).values(
                     started_at=_now(),
                     operator=self.options.operator[:100],
@@ -252,7 +252,8 @@ class SendRunner:
                     status="running",
                 )
             ).inserted_primary_key
-            assert run_id is not None
+            assert primary_key is not None
+            run_id = int(primary_key[0])
             now = _now()
             rows = [
                 {
@@ -269,7 +270,7 @@ class SendRunner:
             ]
             for start in range(0, len(rows), 2000):
                 connection.execute(insert(_delivery), rows[start : start + 2000])
-        return int(run_id[0])
+        return run_id
 
     def _record(self, run_id: int, outcome: Outcome, connection: object = None) -> None:
         values = {

@@ -25,6 +25,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -359,6 +360,7 @@ def _html_rows(text: str) -> list[Row]:
 # -------------------------------------------------------------------------------------- header
 
 
+@lru_cache(maxsize=4096)
 def normalize_header(text: str) -> str:
     """A header cell reduced for alias matching.
 
@@ -407,6 +409,9 @@ def iter_after_header(rows: Sequence[Row], header_index: int) -> Iterator[Row]:
     """The rows below the header, without repetitions of the header itself (page headers)."""
     header = [normalize_header(text) for text in rows[header_index].cells]
     for row in rows[header_index + 1 :]:
-        if [normalize_header(text) for text in row.cells] == header:
+        if len(row.cells) == len(header) and all(
+            normalize_header(text) == expected
+            for text, expected in zip(row.cells, header, strict=True)
+        ):
             continue
         yield row

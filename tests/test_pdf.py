@@ -223,3 +223,11 @@ def test_ten_or_more_pages_number_cleanly() -> None:
     pages = pages_text(pdf)
     assert len(pages) >= 10
     assert f"Página 10 de {len(pages)}" in pages[9]
+
+
+def test_long_contact_line_is_cut_before_the_page_number() -> None:
+    company = replace(COMPANY, phone="800 000 0000 " * 12, reply_to="cobranza@example.mx")
+    (text,) = pages_text(render_statement_pdf(statement(company=company)))
+    assert "Cuentas por Cobrar: tel. 800 000 0000" in text
+    assert "…" in text
+    assert "Página 1 de 1" in text

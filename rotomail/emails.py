@@ -16,15 +16,20 @@ from email_validator import EmailNotValidError, validate_email
 from rotomail.errors import DataError
 
 _SEPARATORS = re.compile(r"[;,\s]+")
+_QUOTED_NAME = re.compile(r'"[^"]*"')
+_NAMED_ADDRESS = re.compile(r"[^;,<>]*<([^<>]*)>")  # Juan Pérez <juan@example.mx>
 _MAILTO = "mailto:"
 
 
 def split_addresses(text: str) -> list[str]:
     """The addresses of a list, split on ``;``, ``,`` and blanks, without ``mailto:`` or ``<>``.
 
-    Empty items and repetitions (case-insensitive) are dropped; the first spelling is kept, in
-    the order first seen. Nothing is validated here.
+    Display names as mail programs copy them (``"Ana, Cobranza" <ana@example.mx>``) are
+    dropped. Empty items and repetitions (case-insensitive) are dropped; the first spelling is
+    kept, in the order first seen. Nothing is validated here.
     """
+    if "<" in text:
+        text = _NAMED_ADDRESS.sub(r" \1 ", _QUOTED_NAME.sub(" ", text))
     result: list[str] = []
     seen: set[str] = set()
     for token in _SEPARATORS.split(text):

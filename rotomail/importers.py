@@ -267,7 +267,7 @@ _DATE_FIELDS = (  # the due date, or what stands in for it, in order of preferen
     ("fecha_base", "Fecha base"),
     ("fecha_documento", "Fecha de documento"),
 )
-_SUBTOTAL = re.compile(r"^\*+(\s.*)?$")
+_SUBTOTAL = re.compile(r"^\*+[\s\d.,-]*$")  # "*", "**", "* 1.234,56-"; not "* urgente"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -319,7 +319,11 @@ def _amount_columns(columns: dict[str, int]) -> tuple[str, str]:
 
 
 def _is_subtotal(row: Row, columns: dict[str, int]) -> bool:
-    """Subtotal/total lines: an asterisk cell, or no document number (a grouping line)."""
+    """Subtotal/total lines: an asterisk cell, or no document number (a grouping line).
+
+    Every real FBL5N item has a document number (BELNR), so a line without one is a subtotal,
+    a group heading or a repeated title, never an item to import or refuse.
+    """
     if any(_SUBTOTAL.match(text) for text in row.cells):
         return True
     return not cell_at(row, columns["documento"])

@@ -29,6 +29,11 @@ SPLIT = [
     ("", []),
     ("mailto: a@example.mx", ["a@example.mx"]),
     ("sin-arroba", ["sin-arroba"]),
+    (
+        'Juan Pérez <juan@example.mx>; "Ana, Cobranza" <ana@example.mx>, c@example.mx',
+        ["juan@example.mx", "ana@example.mx", "c@example.mx"],
+    ),
+    ("mailto:<a@example.mx>", ["a@example.mx"]),
 ]
 
 

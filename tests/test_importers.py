@@ -460,6 +460,7 @@ LEDGER_SKIPPED = [
     pytest.param("SM02;1006210;;;;1.234,56;MXN", id="customer-subtotal-without-document"),
     pytest.param("*;1006210;9;;;1.234,56;MXN", id="star"),
     pytest.param("SM02;1006210;9;;;** 1.234,56;MXN", id="double-star-in-amount"),
+    pytest.param("SM02;1006210;9;;;1.234,56;*", id="star-in-currency"),
     pytest.param(";;;;;;", id="only-separators"),
     pytest.param(LEDGER_HEADER.strip(), id="repeated-page-header"),
     pytest.param("Página 2 de 3", id="page-title"),
@@ -472,6 +473,12 @@ def test_parse_ledger_skips(line: str) -> None:
     result = parse_ledger(data)
     assert result.rejects == []
     assert totals(result.rows) == {"MXN": Decimal("2469.12")}
+
+
+def test_star_inside_a_text_is_not_a_subtotal() -> None:
+    header = LEDGER_HEADER.strip() + ";Texto\n"
+    data = (header + "SM02;1006210;1;01.09.2026;01.10.2026;5,00;MXN;* urgente\n").encode()
+    assert [r.texto for r in parse_ledger(data).rows] == ["* urgente"]
 
 
 def test_ambiguous_amount_is_refused() -> None:

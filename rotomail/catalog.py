@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, and_, delete, or_, select, tuple_
+from sqlalchemy import Engine, and_, delete, or_, select
 
 from rotomail.db import upsert
 from rotomail.emails import parse_addresses
@@ -162,8 +162,9 @@ def plan_import(engine: Engine, records: Iterable[PasteRecord]) -> list[ImportRo
     """
     rows = list(records)
     last_line = {(r.sociedad, r.cliente): r.line for r in rows if not r.error}
-    customers = _load_customers(engine, set(last_line))
-    existing = _load_existing_keys(engine, set(last_line))
+    sociedades = {sociedad for sociedad, _ in last_line}
+    customers = _customers_of(engine, sociedades)
+    existing = _catalog_keys_of(engine, sociedades)
     return [_plan_row(record, customers, existing, last_line) for record in rows]
 
 
@@ -173,65 +174,49 @@ def _plan_row(
     existing: set[tuple[str, str]],
     last_line: dict[tuple[str, str], int],
 ) -> ImportRow:
-    pasted = [record.correo_text] if record.correo_text else []
-    row = ImportRow(record.line, record.sociedad, record.cliente, correos=pasted)
-    if record.error:
-        return replace(row, message=record.error, ok=False)
     key = (record.sociedad, record.cliente)
-    customer = customers.get(key)
-    if customer is None:
-        return replace(row, message=CUSTOMER_NOT_FOUND, ok=False)
-    nombre, master_email = customer
-    row = replace(row, nombre=nombre)
     text = record.correo_text
-    if not text.strip():
-        if not master_email.strip():
-            return replace(
-                row, message="Sin correo: ni en la fila ni en el maestro de clientes", ok=False
-            )
-        text = master_email
-    try:
-        correos = parse_addresses(text)
-    except DataError as exc:
-        return replace(row, correos=[text], message=exc.message, ok=False)
-    row = replace(row, correos=correos)
-    if last_line[key] != record.line:
-        return replace(row, message=f"Repetido: se usa la línea {last_line[key]}", ok=False)
-    return replace(row, message=READY_REPLACES if key in existing else READY)
+    nombre, message, correos = "", record.error, [text] if text else []
+    customer = None if message else customers.get(key)
+    if not message and customer is None:
+        message = CUSTOMER_NOT_FOUND
+    if customer is not None:
+        nombre, master_email = customer
+        if not text.strip():
+            text = master_email
+        if not text.strip():
+            message = "Sin correo: ni en la fila ni en el maestro de clientes"
+    if not message:
+        try:
+            correos = parse_addresses(text)
+        except DataError as exc:
+            message = exc.message
+    if not message and last_line[key] != record.line:
+        message = f"Repetido: se usa la línea {last_line[key]}"
+    if message:
+        return ImportRow(record.line, *key, nombre, correos, message, ok=False)
+    return ImportRow(
+        record.line, *key, nombre, correos, READY_REPLACES if key in existing else READY
+    )
 
 
-def _chunks(keys: set[tuple[str, str]], size: int = 500) -> Iterable[list[tuple[str, str]]]:
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), size):
-        yield ordered[start : start + size]
-
-
-def _load_customers(
-    engine: Engine, keys: set[tuple[str, str]]
+# One query per sociedad: far cheaper than huge IN lists for a bulk paste.
+def _customers_of(
+    engine: Engine, sociedades: set[str]
 ) -> dict[tuple[str, str], tuple[str, str]]:
-    found: dict[tuple[str, str], tuple[str, str]] = {}
-    sociedades = {sociedad for sociedad, _ in keys}
+    query = select(
+        _customer.c.sociedad, _customer.c.cliente, _customer.c.nombre, _customer.c.correo
+    ).where(_customer.c.sociedad.in_(sorted(sociedades)))
     with engine.connect() as connection:
-        # One query per sociedad is cheaper than a huge IN list for bulk pastes.
-        for sociedad in sociedades:
-            query = select(_customer.c.cliente, _customer.c.nombre, _customer.c.correo).where(
-                _customer.c.sociedad == sociedad
-            )
-            for cliente, nombre, correo in connection.execute(query):
-                if (sociedad, cliente) in keys:
-                    found[(sociedad, cliente)] = (nombre, correo)
-    return found
+        return {(s, c): (nombre, correo) for s, c, nombre, correo in connection.execute(query)}
 
 
-def _load_existing_keys(engine: Engine, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    found: set[tuple[str, str]] = set()
+def _catalog_keys_of(engine: Engine, sociedades: set[str]) -> set[tuple[str, str]]:
+    query = select(_catalog.c.sociedad, _catalog.c.cliente).where(
+        _catalog.c.sociedad.in_(sorted(sociedades))
+    )
     with engine.connect() as connection:
-        for chunk in _chunks(keys):
-            query = select(_catalog.c.sociedad, _catalog.c.cliente).where(
-                tuple_(_catalog.c.sociedad, _catalog.c.cliente).in_(chunk)
-            )
-            found.update((s, c) for s, c in connection.execute(query))
-    return found
+        return {(s, c) for s, c in connection.execute(query)}
 
 
 def apply_import(engine: Engine, plan: list[ImportRow]) -> list[ImportRow]:
@@ -245,8 +230,7 @@ def apply_import(engine: Engine, plan: list[ImportRow]) -> list[ImportRow]:
             keys=("sociedad", "cliente"),
         )
     return [
-        replace(row, message=WRITTEN) if row.ok else replace(row, message=NOT_WRITTEN + row.message)
-        for row in plan
+        replace(row, message=WRITTEN if row.ok else NOT_WRITTEN + row.message) for row in plan
     ]
 
 

@@ -111,12 +111,12 @@ def upsert(
     table: Any,
     rows: list[dict[str, Any]],
     keys: tuple[str, ...],
-    batch_size: int = 2000,
+    batch_size: int = 5000,
 ) -> None:
     """Insert ``rows`` into ``table``; rows whose ``keys`` exist replace the other columns.
 
-    One multi-row statement per batch (not one round trip per row), on SQLite and
-    PostgreSQL through their ``ON CONFLICT DO UPDATE``.
+    One statement executed for many rows (the driver's executemany: no per-row round trip
+    from Python), on SQLite and PostgreSQL through their ``ON CONFLICT DO UPDATE``.
     """
     if not rows:
         return
@@ -125,15 +125,13 @@ def upsert(
         return
     insert = _dialect_insert(connection)
     columns = [name for name in rows[0] if name not in keys]
-    # SQLite allows 32766 bound parameters per statement.
-    batch = max(1, min(batch_size, 30000 // max(1, len(rows[0]))))
-    for start in range(0, len(rows), batch):
-        statement = insert(table).values(rows[start : start + batch])
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={name: statement.excluded[name] for name in columns},
-        )
-        connection.execute(statement)
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: statement.excluded[name] for name in columns},
+    )
+    for start in range(0, len(rows), batch_size):
+        connection.execute(statement, rows[start : start + batch_size])
 
 
 def _upsert_portable(

@@ -15,10 +15,11 @@ from email_validator import EmailNotValidError, validate_email
 
 from rotomail.errors import DataError
 
-_SEPARATORS = re.compile(r"[;,\s]+")
-_QUOTED_NAME = re.compile(r'"[^"]*"')
-_NAMED_ADDRESS = re.compile(r"[^;,<>]*<([^<>]*)>")  # Juan Pérez <juan@example.mx>
 _MAILTO = "mailto:"
+_SEPARATORS = re.compile(r"[;,\s]+")
+_LIST_SEPARATORS = re.compile(r"[;,]")
+_QUOTED_NAME = re.compile(r'"[^"]*"')
+_BRACKETED = re.compile(r"<([^<>]*)>")
 
 
 def split_addresses(text: str) -> list[str]:
@@ -28,17 +29,30 @@ def split_addresses(text: str) -> list[str]:
     dropped. Empty items and repetitions (case-insensitive) are dropped; the first spelling is
     kept, in the order first seen. Nothing is validated here.
     """
-    if "<" in text:
-        text = _NAMED_ADDRESS.sub(r" \1 ", _QUOTED_NAME.sub(" ", text))
     result: list[str] = []
     seen: set[str] = set()
-    for token in _SEPARATORS.split(text):
+    for token in _tokens(text):
         address = _strip_decoration(token)
         key = address.casefold()
         if address and key not in seen:
             seen.add(key)
             result.append(address)
     return result
+
+
+def _tokens(text: str) -> list[str]:
+    if "<" not in text:
+        return _SEPARATORS.split(text)
+    tokens: list[str] = []
+    for segment in _LIST_SEPARATORS.split(_QUOTED_NAME.sub(" ", text)):
+        bracketed = _BRACKETED.findall(segment)
+        if not bracketed:
+            tokens += segment.split()
+            continue
+        # Juan Pérez <juan@example.mx>: the address is in brackets; the rest is a name.
+        tokens += [word for inner in bracketed for word in inner.split()]
+        tokens += [word for word in _BRACKETED.sub(" ", segment).split() if "@" in word]
+    return tokens
 
 
 def _strip_decoration(token: str) -> str:

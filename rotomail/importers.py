@@ -274,8 +274,8 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 def parse_ledger(data: bytes, name: str = "") -> ParseResult[OpenItemRecord]:
     """Open items of an FBL5N export (text, SAP list or XLSX).
 
-    Subtotal and total rows (a cell starting with ``*``/``**``, or no document number) and blank
-    rows are skipped, never imported nor refused. The amount is the document-currency pair when
+    Subtotal and total rows (a cell of ``*``/``**``, alone or before an amount, or no document
+    number) and blank rows are skipped, never imported nor refused. The amount is the document-currency pair when
     the file has it, else the local-currency pair. The due date is the net due date, else the
     baseline date, else the document date, row by row.
     """

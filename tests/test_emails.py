@@ -126,3 +126,12 @@ def test_fifty_thousand_lists_validate_fast() -> None:
     elapsed = time.perf_counter() - started
     assert total == 100_000
     assert elapsed < 10, f"{elapsed:.2f} s"  # ~2 s measured; generous for slow CI machines
+
+
+@pytest.mark.parametrize(
+    "text", ["<" + "a" * 200_000, '"' * 100_000 + "<", "x " * 100_000 + "<", "a<" * 50_000]
+)
+def test_split_addresses_linear_on_pathological_input(text: str) -> None:
+    started = time.perf_counter()
+    split_addresses(text)
+    assert time.perf_counter() - started < 1

@@ -521,7 +521,7 @@ class Config:
     @classmethod
     def make(cls, quick: bool) -> Config:
         if quick:
-            return cls(True, 7, 3, 2, 1, 1000, 20, 3000, 20, 15)
+            return cls(True, 7, 3, 1, 1, 1000, 20, 2000, 20, 15)
         return cls(False, 15, 7, 4, 3, 1000, 20, 20_000, 20, 30)
 
 
@@ -567,7 +567,7 @@ def bench_paste(ws: Workspace, cfg: Config) -> list[Row]:
         return run([str(ws.peer_bin / "sqlite-utils"), "insert", str(db), "catalog",
                     str(paste), "--tsv"], base_env())
 
-    a, b = alternate(ours, theirs, cfg.paste_reps, warmup=1)
+    a, b = alternate(ours, theirs, cfg.paste_reps, warmup=0 if cfg.quick else 1)
     ws.log(f"  catalog import {spread(a)}; sqlite-utils insert {spread(b)}")
     ratio = statistics.median(a) / statistics.median(b)
     ws._cache["catalog50k"] = ws.root / "paste-0"  # a home with the imported catalog
@@ -659,11 +659,16 @@ def bench_send(ws: Workspace, cfg: Config) -> list[Row]:
         mm = _mailmerge_dir(ws, template, customers, sink.port)
         counter = iter(range(10_000))
         received: dict[str, list[int]] = defaultdict(list)
+        sizes: dict[str, int] = {}
+        connections: dict[str, int] = {}
 
         def counted(who: str, action: Callable[[], float]) -> float:
-            before = sink.count()[0]
+            before = sink.count()
             elapsed = action()
-            received[who].append(sink.count()[0] - before)
+            after = sink.count()
+            received[who].append(after[0] - before[0])
+            connections[who] = after[1] - before[1]
+            sizes[who] = (after[2] - before[2]) // max(1, after[0] - before[0])
             return elapsed
 
         def ours() -> float:
@@ -680,8 +685,9 @@ def bench_send(ws: Workspace, cfg: Config) -> list[Row]:
         a, b = alternate(ours, theirs, cfg.send_reps, warmup=0 if cfg.quick else 1)
     finally:
         sink.close()
-    ws.log(f"  rotomail send {spread(a)}, received {received['rotomail']}; "
-           f"mailmerge {spread(b)}, received {received['mailmerge']}")
+    for who, times in (("rotomail", a), ("mailmerge", b)):
+        ws.log(f"  {who}: {spread(times)}; messages received {received[who]}, "
+               f"{connections[who]} SMTP connections, {sizes[who] / 1024:.1f} KiB per message")
     n = cfg.send_customers
     bad = [x for x in received["rotomail"] if x < n] + [x for x in received["mailmerge"] if x < n]
     note = f"{n:,} customers × {cfg.send_items} items, median of {cfg.send_reps}"
@@ -868,6 +874,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="rotomail-bench-"))
     ws = Workspace(root, log)
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     rows: list[Row] = []
     try:
         ws.peer_bin = peer_venv(log)
@@ -887,7 +894,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = time.perf_counter() - started
     print(f"\nrotomail benchmarks — {'quick' if cfg.quick else 'full'} run, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"{date.today().isoformat()}, {total:.0f} s in all\n")
+          f"{date.today().isoformat()}, {total:.0f} s in all, load average "
+          f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after\n")
     print(table(rows))
     if args.json:
         args.json.write_text(json.dumps(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, or_, select, tuple_
+from sqlalchemy import Engine, or_, select
 
 from rotomail.db import upsert
 from rotomail.ids import normalize_cliente, normalize_sociedad
@@ -40,23 +40,15 @@ def import_customers(engine: Engine, parsed: ParseResult[CustomerRecord]) -> Imp
         }
         for r in latest.values()
     ]
-    summary = ImportSummary(rejects=list(parsed.rejects))
-    keys = sorted(latest)
+    sociedades = sorted({sociedad for sociedad, _ in latest})
+    existing_query = select(_customer.c.sociedad, _customer.c.cliente).where(
+        _customer.c.sociedad.in_(sociedades)
+    )
     with engine.begin() as connection:
-        existing = 0
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            existing += len(
-                connection.execute(
-                    select(_customer.c.cliente).where(
-                        tuple_(_customer.c.sociedad, _customer.c.cliente).in_(chunk)
-                    )
-                ).all()
-            )
+        existing = {(s, c) for s, c in connection.execute(existing_query)}
         upsert(connection, _customer, values, keys=("sociedad", "cliente"))
-    summary.updated = existing
-    summary.inserted = len(values) - existing
-    return summary
+    updated = sum(1 for key in latest if key in existing)
+    return ImportSummary(len(values) - updated, updated, list(parsed.rejects))
 
 
 @dataclass(frozen=True)

@@ -785,66 +785,74 @@ def _short(frame: str) -> str:
     return f"{match['func']} ({path})"
 
 
-def summarize_profile(raw: Path, top: int) -> str:
-    """Self and inclusive time per function from py-spy's collapsed stacks, per process role."""
-    per_role: dict[str, tuple[Counter[str], Counter[str], list[int]]] = {}
+def summarize_profile(raw: Path, top: int, rate: int, elapsed: float) -> str:
+    """Self and inclusive time per function from py-spy's collapsed stacks (recorded with
+    ``--idle --threads``), for the main thread, the main process's helper threads and the
+    render workers. Idle samples are kept: a main thread waiting on a render shows up as
+    ``Condition.wait``, a worker waiting for work as ``Connection._recv``."""
+    roles: dict[str, tuple[Counter[str], Counter[str], list[int], set[str]]] = {}
     for line in raw.read_text(encoding="utf-8", errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
         frames = stack.split(";")
-        role = "main process"
-        if frames and frames[0].startswith("process "):
-            head = frames.pop(0)
-            role = "render workers" if "multiprocessing" in head or "spawn_main" in head \
-                or "forkserver" in head else role
+        processes = [f for f in frames if f.startswith("process ")]
+        threads = [f for f in frames if f.startswith("thread ")]
+        frames = [f for f in frames if not f.startswith(("process ", "thread "))]
         if any("_process_worker" in f for f in frames):
             role = "render workers"
-        frames = [f for f in frames if not f.startswith("thread ")]
-        self_c, incl_c, total = per_role.setdefault(role, (Counter(), Counter(), [0]))
+            frames = frames[next(i for i, f in enumerate(frames) if "_process_worker" in f):]
+        elif any(f.startswith("Thread._bootstrap ") for f in frames):
+            role = "main process, helper threads (pool manager, queue feeder)"
+        else:
+            role = "main process, main thread"
+        self_c, incl_c, total, ids = roles.setdefault(role, (Counter(), Counter(), [0], set()))
         total[0] += count
+        ids.add((processes[-1] if processes else "") + (threads[-1] if threads else ""))
         if frames:
             self_c[_short(frames[-1])] += count
         for name in {_short(f) for f in frames}:
             incl_c[name] += count
-    out = []
-    for role, (self_c, incl_c, total) in per_role.items():
-        out.append(f"\n### {role}: {total[0]:,} samples\n")
-        out.append("| self % | function |\n|---:|---|")
-        out += [f"| {100 * c / total[0]:.1f} | `{n}` |" for n, c in self_c.most_common(top)]
-        out.append("\n| inclusive % | function |\n|---:|---|")
-        out += [f"| {100 * c / total[0]:.1f} | `{n}` |" for n, c in incl_c.most_common(top * 2)]
+    out = [f"py-spy: {rate} samples/s per thread, idle included; send took {elapsed:.1f} s "
+           "under the profiler"]
+    for role in sorted(roles):
+        self_c, incl_c, total, ids = roles[role]
+        seconds = total[0] / rate
+        out.append(f"\n### {role}: {seconds:.1f} s sampled over {len(ids)} thread(s)\n")
+        out.append("| self % | self s | function |\n|---:|---:|---|")
+        out += [f"| {100 * c / total[0]:.1f} | {c / rate:.2f} | `{n}` |"
+                for n, c in self_c.most_common(top)]
+        out.append("\n| inclusive % | incl. s | function |\n|---:|---:|---|")
+        shown = [(n, c) for n, c in incl_c.most_common() if c < 0.97 * total[0]][: top * 2]
+        out += [f"| {100 * c / total[0]:.1f} | {c / rate:.2f} | `{n}` |" for n, c in shown]
     return "\n".join(out)
 
 
 def profile_send(ws: Workspace, customers_n: int, items: int, top: int, output: Path) -> None:
+    """One unprofiled send for reference, then one under py-spy (raw collapsed stacks, summarized
+    here) and one more for a speedscope file (https://www.speedscope.app)."""
     assert ws.peer_bin is not None
+    rate = 200
     customers = make_customers(customers_n, seed=5)
     template = ws.loaded_home("profile-base", customers, items)
     sink = Sink(ws.peer_bin / "python")
+    spy = [str(ws.peer_bin / "py-spy"), "record", "--subprocesses", "--idle", "--threads",
+           "--nonblocking", "--rate", str(rate)]
+    raw = output.with_suffix(".txt")
+    speedscope = output.with_suffix(".speedscope.json")
     try:
-        home = ws.clone(template, "profile-run")
-        env = base_env(home, **smtp_env(sink.port))
-        elapsed = run(send_cmd(), env)
-        ws.log(f"  unprofiled send: {elapsed:.2f} s")
-        raw = output.with_suffix(".txt")
-        home = ws.clone(template, "profile-run-2")
-        env = base_env(home, **smtp_env(sink.port))
-        spy = [str(ws.peer_bin / "py-spy"), "record", "--subprocesses", "--rate", "250",
-               "--format", "raw", "--nonblocking", "-o", str(raw), "--"]
-        elapsed = run(spy + send_cmd(), env)
+        env = base_env(ws.clone(template, "profile-0"), **smtp_env(sink.port))
+        ws.log(f"  unprofiled send: {run(send_cmd(), env):.2f} s")
+        env = base_env(ws.clone(template, "profile-1"), **smtp_env(sink.port))
+        elapsed = run([*spy, "--format", "raw", "-o", str(raw), "--", *send_cmd()], env)
         ws.log(f"  profiled send: {elapsed:.2f} s -> {raw}")
-        speedscope = output.with_suffix(".speedscope.json")
-        home = ws.clone(template, "profile-run-3")
-        env = base_env(home, **smtp_env(sink.port))
-        run([str(ws.peer_bin / "py-spy"), "record", "--subprocesses", "--rate", "250",
-             "--format", "speedscope", "--nonblocking", "-o", str(speedscope), "--",
-             *send_cmd()], env)
+        env = base_env(ws.clone(template, "profile-2"), **smtp_env(sink.port))
+        run([*spy, "--format", "speedscope", "-o", str(speedscope), "--", *send_cmd()], env)
         ws.log(f"  speedscope profile -> {speedscope}")
     finally:
         sink.close()
-    print(summarize_profile(raw, top))
+    print(summarize_profile(raw, top, rate, elapsed))
 
 
 # =========================================================================================

@@ -251,7 +251,11 @@ def send(
         outbox_dir=settings.outbox_dir,
         keep_pdfs=mode == "dry-run" or not settings["smtp.host"],
     )
-    factory = transport_factory(settings, mode, options.run_folder, interactive)
+    from rotomail.history import sent_today
+
+    factory = transport_factory(
+        settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)
+    )
     report = _run_with_progress(
         st.engine, company, options, factory, candidates, describe(settings, mode)
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 
 from sqlalchemy import Engine, select
 
@@ -50,3 +50,15 @@ def retry_targets(engine: Engine, run_id: int) -> tuple[str, date, list[str]]:
     if not clientes:
         raise DataError(f"La corrida {run_id} no tiene clientes fallidos.")
     return run.sociedad, run.statement_date, clientes
+
+
+def sent_today(engine: Engine) -> int:
+    """Messages sent since midnight (all runs): seeds the transport's daily cap."""
+    from sqlalchemy import func
+
+    midnight = datetime.combine(date.today(), time.min)
+    query = select(func.count()).where(
+        _delivery.c.status == "sent", _delivery.c.updated_at >= midnight
+    )
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar() or 0)

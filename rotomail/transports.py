@@ -59,13 +59,22 @@ def password_for(settings: Settings, interactive: bool) -> str | None:
 
 
 def transport_factory(
-    settings: Settings, mode: str, folder_for: Callable[[int], Path], interactive: bool
+    settings: Settings,
+    mode: str,
+    folder_for: Callable[[int], Path],
+    interactive: bool,
+    sent_today: Callable[[], int] = lambda: 0,
 ) -> Callable[[int], Transport]:
-    """A function run_id -> Transport; the password is obtained now, before the run."""
+    """A function run_id -> Transport; the password is obtained now, before the run.
+
+    ``sent_today`` counts what earlier runs sent today, so a daily cap holds across runs.
+    """
     from rotomail.mailer import OutboxTransport, SmtpTransport
 
     if not uses_smtp(settings, mode):
         return lambda run_id: OutboxTransport(folder_for(run_id))
     smtp = smtp_settings(settings)
     password = password_for(settings, interactive)
-    return lambda run_id: SmtpTransport(smtp, password)
+    return lambda run_id: SmtpTransport(
+        smtp, password, sent_today=sent_today() if smtp.daily_cap else 0
+    )

@@ -333,3 +333,17 @@ def test_log_mail_failure_does_not_fail_customers(smtp: SmtpServer, loaded: Cli)
     assert "Aviso: no se pudo enviar el registro al operador:" in result.stderr
     assert set(statuses(loaded, 1).values()) == {"enviado"}
     assert "Registro: " in result.stdout
+
+
+def test_daily_cap_stops_the_run_and_holds_across_runs(
+    smtp: SmtpServer, loaded: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROTOMAIL_SMTP_DAILY_CAP", "2")
+    first = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert first.exit_code == 1, first.output
+    assert "Corrida detenida:" in first.stderr
+    assert sorted(statuses(loaded, 1).values()) == ["enviado", "enviado", "pendiente"]
+    second = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert second.exit_code == 1
+    assert sorted(statuses(loaded, 2).values()) == ["omitido", "omitido", "pendiente"]
+    assert len([m for m in smtp.messages if m.message["Subject"] == SUBJECT]) == 2

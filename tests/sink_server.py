@@ -41,6 +41,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -152,9 +153,19 @@ class Sink:
     def start(self) -> Sink:
         self.outfile.parent.mkdir(parents=True, exist_ok=True)
         self.outfile.touch()
-        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port)
-        self._controller.start()
-        return self
+        fixed = bool(self.port)
+        for _ in range(5):  # another process may grab the free port in between
+            controller = Controller(_Handler(self), hostname=self.host, port=self.port)
+            try:
+                controller.start()
+            except (OSError, RuntimeError):
+                if fixed:
+                    raise
+                self.port = free_port()
+                continue
+            self._controller = controller
+            return self
+        raise RuntimeError("no free port for the sink")
 
     def stop(self) -> None:
         if self._controller is not None:
@@ -272,11 +283,13 @@ def send_args(*extra: str) -> list[str]:
             "--date", DATE, *extra]
 
 
-def start(args: list[str], env: Mapping[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+def start(
+    args: list[str], env: Mapping[str, str], cwd: Path, *, umask: int = -1
+) -> subprocess.Popen[bytes]:
     """A real process in its own process group (its rendering workers die with it)."""
     return subprocess.Popen(
-        args, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        args, env=dict(env), cwd=cwd, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, umask=umask,
     )
 
 
@@ -288,15 +301,47 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def run(args: list[str], env: Mapping[str, str], cwd: Path, timeout: float = 60) -> tuple[int, str, str]:
-    process = start(args, env, cwd)
+def run(
+    args: list[str], env: Mapping[str, str], cwd: Path, *,
+    input: bytes = b"", timeout: float = 60, umask: int = -1,  # noqa: A002
+) -> tuple[int, str, str]:
+    """Run to the end; (exit code, stdout, stderr)."""
+    process = start(args, env, cwd, umask=umask)
     try:
-        out, err = process.communicate(timeout=timeout)
+        out, err = process.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
         kill_group(process)
         out, err = process.communicate()
-        raise AssertionError(f"{args} did not finish in {timeout}s:\n{out.decode()}\n{err.decode()}")
+        raise AssertionError(
+            f"{args} did not finish in {timeout}s:\n{out.decode()}\n{err.decode()}"
+        ) from None
     return process.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class ProcessCli:
+    """Like tests/conftest.py's ``Cli``, but each command is a real ``rotomail`` process."""
+
+    def __init__(self, env: Mapping[str, str], cwd: Path, umask: int = -1) -> None:
+        self.env, self.cwd, self.umask = dict(env), cwd, umask
+        self.results: list[Result] = []
+
+    def __call__(self, *args: str, input: bytes | str | None = None) -> Result:  # noqa: A002
+        data = input.encode() if isinstance(input, str) else input or b""
+        command = [sys.executable, "-m", "rotomail", *args]
+        result = Result(*run(command, self.env, self.cwd, input=data, umask=self.umask))
+        self.results.append(result)
+        return result
 
 
 def outcome_lines(stdout: str) -> dict[str, str]:

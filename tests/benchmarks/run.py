@@ -47,7 +47,7 @@ import threading
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -56,9 +56,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
-ROTOMAIL = [str(BIN / "rotomail")] if (BIN / "rotomail").exists() else [
-    sys.executable, "-m", "rotomail"
-]
+ROTOMAIL = (
+    [str(BIN / "rotomail")] if (BIN / "rotomail").exists() else [sys.executable, "-m", "rotomail"]
+)
 PEER_VENV = Path(os.environ.get("ROTOMAIL_BENCH_VENV", "/tmp/rotomail-bench-venv"))
 PEER_PACKAGES = ["mailmerge", "sqlite-utils", "aiosmtpd", "py-spy"]
 
@@ -84,24 +84,71 @@ phone = "800 000 0000 opción 2"
 # =========================================================================================
 
 BUSINESSES = [
-    "Ferretería", "Materiales", "Plomería", "Agroequipos", "Construcciones", "Hidráulica",
-    "Distribuidora", "Tlapalería", "Acabados", "Comercializadora", "Aceros", "Riego",
-    "Grupo Constructor", "Pinturas", "Eléctrica", "Maderería",
+    "Ferretería",
+    "Materiales",
+    "Plomería",
+    "Agroequipos",
+    "Construcciones",
+    "Hidráulica",
+    "Distribuidora",
+    "Tlapalería",
+    "Acabados",
+    "Comercializadora",
+    "Aceros",
+    "Riego",
+    "Grupo Constructor",
+    "Pinturas",
+    "Eléctrica",
+    "Maderería",
 ]
 SURNAMES = [
-    "López", "Hernández", "García", "Martínez", "Ramírez", "Núñez", "Peña", "Ibáñez",
-    "Orozco", "Zúñiga", "Cervantes", "Villaseñor", "Olvera", "Treviño", "Domínguez",
-    "Quiñones", "Salazar", "Montaño", "Cázares", "Bermúdez",
+    "López",
+    "Hernández",
+    "García",
+    "Martínez",
+    "Ramírez",
+    "Núñez",
+    "Peña",
+    "Ibáñez",
+    "Orozco",
+    "Zúñiga",
+    "Cervantes",
+    "Villaseñor",
+    "Olvera",
+    "Treviño",
+    "Domínguez",
+    "Quiñones",
+    "Salazar",
+    "Montaño",
+    "Cázares",
+    "Bermúdez",
 ]
 PLACES = [
-    "del Bajío", "del Norte", "de Occidente", "Peninsular", "del Golfo", "Central",
-    "del Pacífico", "Huasteca", "de la Laguna", "Mixteca", "del Sureste", "Altiplano",
+    "del Bajío",
+    "del Norte",
+    "de Occidente",
+    "Peninsular",
+    "del Golfo",
+    "Central",
+    "del Pacífico",
+    "Huasteca",
+    "de la Laguna",
+    "Mixteca",
+    "del Sureste",
+    "Altiplano",
 ]
 SUFFIXES = ["S.A. de C.V.", "S. de R.L. de C.V.", "S.A.P.I. de C.V.", "S.C.", ""]
 MAILBOXES = ["cxp", "pagos", "compras", "facturas", "tesoreria", "contabilidad"]
 TEXTS = [
-    "Tinacos 1100 L", "Cisternas 2800 L", "Tubería PVC", "Conexiones", "Flete",
-    "Tanques industriales", "Bonificación por daño", "Pago a cuenta", "Pedido",
+    "Tinacos 1100 L",
+    "Cisternas 2800 L",
+    "Tubería PVC",
+    "Conexiones",
+    "Flete",
+    "Tanques industriales",
+    "Bonificación por daño",
+    "Pago a cuenta",
+    "Pedido",
 ]
 
 
@@ -119,7 +166,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", ascii_text.lower())[:18] or "cliente"
 
 
-def make_customers(count: int, sociedades: Sequence[str] = (SOCIEDAD,), seed: int = 5) -> list[FakeCustomer]:
+def make_customers(
+    count: int, sociedades: Sequence[str] = (SOCIEDAD,), seed: int = 5
+) -> list[FakeCustomer]:
     """``count`` customers spread evenly over ``sociedades``; names and RFCs are made up."""
     rng = random.Random(seed)
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -138,10 +187,15 @@ def make_customers(count: int, sociedades: Sequence[str] = (SOCIEDAD,), seed: in
         )
         domain = f"{_slug(business + who)}{index}.example.{rng.choice(('mx', 'mx', 'com'))}"
         boxes = rng.sample(MAILBOXES, rng.choice((1, 1, 2)))
-        out.append(FakeCustomer(
-            sociedad, f"{1_000_000 + index:010d}", nombre, rfc,
-            tuple(f"{box}@{domain}" for box in boxes),
-        ))
+        out.append(
+            FakeCustomer(
+                sociedad,
+                f"{1_000_000 + index:010d}",
+                nombre,
+                rfc,
+                tuple(f"{box}@{domain}" for box in boxes),
+            )
+        )
     return out
 
 
@@ -191,14 +245,29 @@ def ledger_tsv(customers: Sequence[FakeCustomer], items: int, seed: int = 11) ->
             if clase in ("DG", "DZ"):
                 amount = -amount
             currency = "USD" if rng.random() < 0.15 else "MXN"
-            local = (amount * Decimal("17.2345")).quantize(Decimal("0.01")) if currency == "USD" else amount
+            local = amount
+            if currency == "USD":
+                local = (amount * Decimal("17.2345")).quantize(Decimal("0.01"))
             total += local
             prefix = {"RV": "A", "DR": "D", "DG": "NC", "DZ": "PAGO"}[clase]
-            lines.append("\t".join([
-                customer.sociedad, customer.cliente, f"{document:010d}", clase,
-                f"{prefix}-{rng.randint(1000, 99999)}", f"{issued:%d.%m.%Y}", f"{due:%d.%m.%Y}",
-                sap_amount(amount), currency, sap_amount(local), "MXN", rng.choice(TEXTS),
-            ]))
+            lines.append(
+                "\t".join(
+                    [
+                        customer.sociedad,
+                        customer.cliente,
+                        f"{document:010d}",
+                        clase,
+                        f"{prefix}-{rng.randint(1000, 99999)}",
+                        f"{issued:%d.%m.%Y}",
+                        f"{due:%d.%m.%Y}",
+                        sap_amount(amount),
+                        currency,
+                        sap_amount(local),
+                        "MXN",
+                        rng.choice(TEXTS),
+                    ]
+                )
+            )
         lines.append(f"*\t{customer.cliente}\t\t\t\t\t\t\t\t{sap_amount(total)}\tMXN\t")
         lines.append("")
     return "\n".join(lines) + "\n"
@@ -215,6 +284,7 @@ def catalog_paste(customers: Sequence[FakeCustomer]) -> str:
 # Processes
 # =========================================================================================
 
+
 def base_env(home: Path | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROTOMAIL_")}
     env.update(LC_ALL="C.UTF-8", LANG="C.UTF-8", PYTHONIOENCODING="utf-8", COLUMNS="200")
@@ -225,12 +295,17 @@ def base_env(home: Path | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
-def run(cmd: Sequence[str], env: dict[str, str], cwd: Path | None = None,
-        ok: Sequence[int] = (0,), stdout: object = subprocess.DEVNULL) -> float:
+def run(
+    cmd: Sequence[str], env: dict[str, str], cwd: Path | None = None, ok: Sequence[int] = (0,)
+) -> float:
     """Run ``cmd`` to completion; wall-clock seconds. Fails loudly on an unexpected exit."""
     start = time.perf_counter()
     proc = subprocess.run(
-        list(cmd), env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout,
+        list(cmd),
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     elapsed = time.perf_counter() - start
@@ -251,16 +326,21 @@ def peer_venv(log: Callable[[str], None]) -> Path:
         log(f"installing {', '.join(missing)} into {PEER_VENV} ...")
         subprocess.run(
             [str(python), "-m", "pip", "install", "-q", *missing],
-            check=True, stdout=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
     return PEER_VENV / "bin"
 
 
 def _installed(python: Path, package: str) -> bool:
-    return subprocess.run(
-        [str(python), "-m", "pip", "show", "-q", package],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    ).returncode == 0
+    return (
+        subprocess.run(
+            [str(python), "-m", "pip", "show", "-q", package],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ).returncode
+        == 0
+    )
 
 
 class Sink:
@@ -269,7 +349,9 @@ class Sink:
     def __init__(self, python: Path) -> None:
         self.proc = subprocess.Popen(
             [str(python), str(HERE / "smtp_sink.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().split()
@@ -299,6 +381,7 @@ class Sink:
 
 # -- memory ----------------------------------------------------------------------------------
 
+
 def _children_map() -> dict[int, list[int]]:
     children: dict[int, list[int]] = defaultdict(list)
     for entry in os.listdir("/proc"):
@@ -309,7 +392,7 @@ def _children_map() -> dict[int, list[int]]:
                 stat = handle.read()
         except OSError:
             continue
-        ppid = int(stat[stat.rfind(b")") + 2:].split()[1])
+        ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
         children[ppid].append(int(entry))
     return children
 
@@ -337,7 +420,10 @@ def run_measuring_memory(cmd: Sequence[str], env: dict[str, str]) -> tuple[float
     peak = MemoryPeak()
     start = time.perf_counter()
     proc = subprocess.Popen(
-        list(cmd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        list(cmd),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     done = threading.Event()
@@ -373,6 +459,7 @@ def run_measuring_memory(cmd: Sequence[str], env: dict[str, str]) -> tuple[float
 # rotomail homes
 # =========================================================================================
 
+
 @dataclass
 class Workspace:
     root: Path
@@ -399,8 +486,9 @@ class Workspace:
         shutil.copy2(template / "rotomail.db", target / "rotomail.db")
         return target
 
-    def loaded_home(self, name: str, customers: list[FakeCustomer], items: int,
-                    catalog: bool = True) -> Path:
+    def loaded_home(
+        self, name: str, customers: list[FakeCustomer], items: int, catalog: bool = True
+    ) -> Path:
         """A home with customers, open items and (optionally) the catalog imported."""
         home = self.home(name)
         files = self.root / f"{name}-files"
@@ -410,13 +498,21 @@ class Workspace:
         self.rotomail(home, "customers", "import", str(files / "clientes.tsv"))
         if items:
             (files / "partidas.tsv").write_text(ledger_tsv(customers, items), encoding="utf-8")
-            self.rotomail(home, "ledger", "import", str(files / "partidas.tsv"),
-                          "--date", STATEMENT_DATE.isoformat())
+            self.rotomail(
+                home,
+                "ledger",
+                "import",
+                str(files / "partidas.tsv"),
+                "--date",
+                STATEMENT_DATE.isoformat(),
+            )
         if catalog:
             (files / "catalogo.tsv").write_text(catalog_paste(customers), encoding="utf-8")
             self.rotomail(home, "catalog", "import", str(files / "catalogo.tsv"), "--yes")
-        self.log(f"  set-up {name}: {len(customers):,} customers x {items} items "
-                 f"({time.perf_counter() - started:.1f} s)")
+        self.log(
+            f"  set-up {name}: {len(customers):,} customers x {items} items "
+            f"({time.perf_counter() - started:.1f} s)"
+        )
         return home
 
 
@@ -430,13 +526,21 @@ def smtp_env(port: int) -> dict[str, str]:
 
 
 def send_cmd() -> list[str]:
-    return [*ROTOMAIL, "send", "--sociedad", SOCIEDAD, "--all",
-            "--date", STATEMENT_DATE.isoformat()]
+    return [
+        *ROTOMAIL,
+        "send",
+        "--sociedad",
+        SOCIEDAD,
+        "--all",
+        "--date",
+        STATEMENT_DATE.isoformat(),
+    ]
 
 
 # =========================================================================================
 # Results
 # =========================================================================================
+
 
 @dataclass
 class Row:
@@ -483,8 +587,9 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(out)
 
 
-def alternate(first: Callable[[], float], second: Callable[[], float] | None,
-              reps: int, warmup: int = 1) -> tuple[list[float], list[float]]:
+def alternate(
+    first: Callable[[], float], second: Callable[[], float] | None, reps: int, warmup: int = 1
+) -> tuple[list[float], list[float]]:
     """``first`` and ``second`` in turn (ABAB...), after ``warmup`` unmeasured rounds."""
     a: list[float] = []
     b: list[float] = []
@@ -504,6 +609,7 @@ def spread(values: Sequence[float]) -> str:
 # =========================================================================================
 # The benchmarks
 # =========================================================================================
+
 
 @dataclass
 class Config:
@@ -533,13 +639,21 @@ def bench_startup(ws: Workspace, cfg: Config) -> list[Row]:
     ours, theirs = alternate(
         lambda: run([*ROTOMAIL, "--help"], env),
         lambda: run(mailmerge, base_env()),
-        cfg.startup_reps, warmup=2,
+        cfg.startup_reps,
+        warmup=2,
     )
     ws.log(f"  rotomail --help {spread(ours)}; mailmerge --help {spread(theirs)}")
     ratio = statistics.median(ours) / statistics.median(theirs)
-    return [Row("start-up: `--help`", statistics.median(ours), statistics.median(theirs),
-                target="ratio ≤ 1.0", passed=ratio <= 1.0,
-                note=f"median of {cfg.startup_reps}, alternated")]
+    return [
+        Row(
+            "start-up: `--help`",
+            statistics.median(ours),
+            statistics.median(theirs),
+            target="ratio ≤ 1.0",
+            passed=ratio <= 1.0,
+            note=f"median of {cfg.startup_reps}, alternated",
+        )
+    ]
 
 
 def _paste_setup(ws: Workspace) -> tuple[Path, Path]:
@@ -555,6 +669,7 @@ def _paste_setup(ws: Workspace) -> tuple[Path, Path]:
 
 def bench_paste(ws: Workspace, cfg: Config) -> list[Row]:
     assert ws.peer_bin is not None
+    sqlite_utils = str(ws.peer_bin / "sqlite-utils")
     base, paste = _paste_setup(ws)
     counter = iter(range(10_000))
 
@@ -564,16 +679,23 @@ def bench_paste(ws: Workspace, cfg: Config) -> list[Row]:
 
     def theirs() -> float:
         db = ws.root / f"sqlite-utils-{next(counter)}.db"
-        return run([str(ws.peer_bin / "sqlite-utils"), "insert", str(db), "catalog",
-                    str(paste), "--tsv"], base_env())
+        return run([sqlite_utils, "insert", str(db), "catalog", str(paste), "--tsv"], base_env())
 
     a, b = alternate(ours, theirs, cfg.paste_reps, warmup=0 if cfg.quick else 1)
     ws.log(f"  catalog import {spread(a)}; sqlite-utils insert {spread(b)}")
     ratio = statistics.median(a) / statistics.median(b)
     ws._cache["catalog50k"] = ws.root / "paste-0"  # a home with the imported catalog
-    return [Row("bulk paste: 50,000 rows", statistics.median(a), statistics.median(b),
-                target="ratio ≤ 3", passed=ratio <= 3,
-                note=f"`catalog import --yes` vs `sqlite-utils insert --tsv`, median of {cfg.paste_reps}")]
+    return [
+        Row(
+            "bulk paste: 50,000 rows",
+            statistics.median(a),
+            statistics.median(b),
+            target="ratio ≤ 3",
+            passed=ratio <= 3,
+            note="`catalog import --yes` vs `sqlite-utils insert --tsv`, "
+            f"median of {cfg.paste_reps}",
+        )
+    ]
 
 
 def bench_search(ws: Workspace, cfg: Config) -> list[Row]:
@@ -590,11 +712,19 @@ def bench_search(ws: Workspace, cfg: Config) -> list[Row]:
     a, b = alternate(lambda: run(one, env), lambda: run(every, env), cfg.search_reps)
     ws.log(f"  search --sociedad {spread(a)} ({lines - 1:,} rows); all {spread(b)}")
     return [
-        Row("catalog search --sociedad, 50,000-entry catalog", statistics.median(a),
-            target="< 0.5 s", passed=statistics.median(a) < 0.5,
-            note=f"{lines - 1:,} rows out, tsv"),
-        Row("catalog search, no filter", statistics.median(b), target="(< 0.5 s)",
-            note="all 50,000 rows out, tsv"),
+        Row(
+            "catalog search --sociedad, 50,000-entry catalog",
+            statistics.median(a),
+            target="< 0.5 s",
+            passed=statistics.median(a) < 0.5,
+            note=f"{lines - 1:,} rows out, tsv",
+        ),
+        Row(
+            "catalog search, no filter",
+            statistics.median(b),
+            target="(< 0.5 s)",
+            note="all 50,000 rows out, tsv",
+        ),
     ]
 
 
@@ -606,8 +736,16 @@ def _mailmerge_dir(ws: Workspace, home: Path, customers: list[FakeCustomer], por
         shutil.rmtree(folder)
     folder.mkdir()
     dry = ws.clone(home, "send-dry-run")
-    ws.rotomail(dry, "send", "--sociedad", SOCIEDAD, "--all", "--dry-run",
-                "--date", STATEMENT_DATE.isoformat())
+    ws.rotomail(
+        dry,
+        "send",
+        "--sociedad",
+        SOCIEDAD,
+        "--all",
+        "--dry-run",
+        "--date",
+        STATEMENT_DATE.isoformat(),
+    )
     pdfs = {p.name.split("_")[0]: p for p in (dry / "outbox" / "corrida-1").glob("*.pdf")}
     rows = ["email,name,attachment"]
     for c in customers:
@@ -676,8 +814,13 @@ def bench_send(ws: Workspace, cfg: Config) -> list[Row]:
             env = base_env(home, **smtp_env(sink.port))
             return counted("rotomail", lambda: run(send_cmd(), env))
 
-        mm_cmd = [str(ws.peer_bin / "mailmerge"), "--no-limit", "--no-dry-run",
-                  "--output-format", "text"]
+        mm_cmd = [
+            str(ws.peer_bin / "mailmerge"),
+            "--no-limit",
+            "--no-dry-run",
+            "--output-format",
+            "text",
+        ]
 
         def theirs() -> float:
             return counted("mailmerge", lambda: run(mm_cmd, base_env(), cwd=mm))
@@ -686,8 +829,10 @@ def bench_send(ws: Workspace, cfg: Config) -> list[Row]:
     finally:
         sink.close()
     for who, times in (("rotomail", a), ("mailmerge", b)):
-        ws.log(f"  {who}: {spread(times)}; messages received {received[who]}, "
-               f"{connections[who]} SMTP connections, {sizes[who] / 1024:.1f} KiB per message")
+        ws.log(
+            f"  {who}: {spread(times)}; messages received {received[who]}, "
+            f"{connections[who]} SMTP connections, {sizes[who] / 1024:.1f} KiB per message"
+        )
     n = cfg.send_customers
     bad = [x for x in received["rotomail"] if x < n] + [x for x in received["mailmerge"] if x < n]
     note = f"{n:,} customers × {cfg.send_items} items, median of {cfg.send_reps}"
@@ -695,8 +840,14 @@ def bench_send(ws: Workspace, cfg: Config) -> list[Row]:
         note += f"; MISSING MESSAGES {dict(received)}"
     ours_s, theirs_s = statistics.median(a), statistics.median(b)
     return [
-        Row("send to SMTP sink", ours_s, theirs_s, target="ratio ≤ 1.5",
-            passed=ours_s / theirs_s <= 1.5 and not bad, note=note),
+        Row(
+            "send to SMTP sink",
+            ours_s,
+            theirs_s,
+            target="ratio ≤ 1.5",
+            passed=ours_s / theirs_s <= 1.5 and not bad,
+            note=note,
+        ),
         Row("send throughput", n / ours_s, n / theirs_s, unit="msg/s", note="messages per second"),
     ]
 
@@ -714,19 +865,36 @@ def bench_memory(ws: Workspace, cfg: Config) -> list[Row]:
         got = sink.count()[0] - before
     finally:
         sink.close()
-    ws.log(f"  {n:,}-customer send: {elapsed:.1f} s, {got:,} messages, main {peak.main_kib} KiB, "
-           f"largest {peak.largest_kib} KiB, tree {peak.tree_kib} KiB ({peak.processes} processes)")
+    ws.log(
+        f"  {n:,}-customer send: {elapsed:.1f} s, {got:,} messages, main {peak.main_kib} KiB, "
+        f"largest {peak.largest_kib} KiB, tree {peak.tree_kib} KiB ({peak.processes} processes)"
+    )
     mb = 1024
     note = f"{n:,} customers × {cfg.memory_items} items, {elapsed:.0f} s, {n / elapsed:.0f} msg/s"
     if got < n:
         note += f"; only {got:,} messages arrived"
     return [
-        Row("peak RSS, main process", peak.main_kib / mb, unit="MB", target="< 250 MB",
-            passed=peak.main_kib / mb < 250 and got >= n, note=note),
-        Row("peak RSS, largest single process", peak.largest_kib / mb, unit="MB",
-            target="(< 250 MB)", note="ru_maxrss from wait4: main or a render worker"),
-        Row("peak RSS, whole process tree", peak.tree_kib / mb, unit="MB",
-            note=f"sampled sum over {peak.processes} processes"),
+        Row(
+            "peak RSS, main process",
+            peak.main_kib / mb,
+            unit="MB",
+            target="< 250 MB",
+            passed=peak.main_kib / mb < 250 and got >= n,
+            note=note,
+        ),
+        Row(
+            "peak RSS, largest single process",
+            peak.largest_kib / mb,
+            unit="MB",
+            target="(< 250 MB)",
+            note="ru_maxrss from wait4: main or a render worker",
+        ),
+        Row(
+            "peak RSS, whole process tree",
+            peak.tree_kib / mb,
+            unit="MB",
+            note=f"sampled sum over {peak.processes} processes",
+        ),
     ]
 
 
@@ -736,7 +904,10 @@ _RENDER_LINE = re.compile(r"^\s*(\d+) items: median\s+([\d.]+) ms")
 def bench_render(ws: Workspace, cfg: Config) -> list[Row]:
     out = subprocess.run(
         [sys.executable, str(HERE / "bench_render.py"), "--runs", str(cfg.render_runs)],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     ).stdout
     medians = {int(m[1]): float(m[2]) for m in map(_RENDER_LINE.match, out.splitlines()) if m}
     ws.log("  " + out.strip().replace("\n", "\n  "))
@@ -744,13 +915,27 @@ def bench_render(ws: Workspace, cfg: Config) -> list[Row]:
     for count, limit in ((40, 10.0), (500, 150.0)):
         value = medians.get(count)
         if value is None:
-            rows.append(Row(f"render {count}-item statement", float("nan"), unit="ms",
-                            target=f"< {limit:g} ms", passed=False,
-                            note="bench_render.py printed no figure"))
+            rows.append(
+                Row(
+                    f"render {count}-item statement",
+                    float("nan"),
+                    unit="ms",
+                    target=f"< {limit:g} ms",
+                    passed=False,
+                    note="bench_render.py printed no figure",
+                )
+            )
             continue
-        rows.append(Row(f"render {count}-item statement", value, unit="ms",
-                        target=f"< {limit:g} ms", passed=value < limit,
-                        note=f"bench_render.py, median of {cfg.render_runs}"))
+        rows.append(
+            Row(
+                f"render {count}-item statement",
+                value,
+                unit="ms",
+                target=f"< {limit:g} ms",
+                passed=value < limit,
+                note=f"bench_render.py, median of {cfg.render_runs}",
+            )
+        )
     return rows
 
 
@@ -785,12 +970,37 @@ def _short(frame: str) -> str:
     return f"{match['func']} ({path})"
 
 
+# Where the main thread's time goes: the first rule whose text occurs in a sample's stack.
+MAIN_THREAD_BUCKETS = [
+    ("waiting for a render (Future.result)", ("Future.result",)),
+    ("handing jobs to the pool (submit: pickle + pipe)", ("ProcessPoolExecutor.submit",)),
+    ("building the e-mail (build_statement_message)", ("build_statement_message",)),
+    ("serializing the e-mail (message_bytes / as_bytes)", ("message_bytes", "_dot_stuff")),
+    (
+        "database (claims, delivery records, SQLAlchemy)",
+        ("sqlalchemy/", "rotomail/claims.py", "rotomail/db.py"),
+    ),
+    ("SMTP conversation (smtplib, sockets)", ("SmtpTransport", "smtplib.py")),
+    ("run log (write_log / mail_log)", ("rotomail/runlog.py",)),
+    ("progress lines (typer.echo)", ("outcome_line", "typer/utils.py", "click/utils.py")),
+    ("imports (start-up)", ("_find_and_load",)),
+]
+
+
+def _bucket(stack: str) -> str:
+    for name, needles in MAIN_THREAD_BUCKETS:
+        if any(needle in stack for needle in needles):
+            return name
+    return "other"
+
+
 def summarize_profile(raw: Path, top: int, rate: int, elapsed: float) -> str:
     """Self and inclusive time per function from py-spy's collapsed stacks (recorded with
     ``--idle --threads``), for the main thread, the main process's helper threads and the
     render workers. Idle samples are kept: a main thread waiting on a render shows up as
     ``Condition.wait``, a worker waiting for work as ``Connection._recv``."""
     roles: dict[str, tuple[Counter[str], Counter[str], list[int], set[str]]] = {}
+    buckets: Counter[str] = Counter()
     for line in raw.read_text(encoding="utf-8", errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -798,31 +1008,44 @@ def summarize_profile(raw: Path, top: int, rate: int, elapsed: float) -> str:
         count = int(count_text)
         frames = stack.split(";")
         processes = [f for f in frames if f.startswith("process ")]
-        threads = [f for f in frames if f.startswith("thread ")]
         frames = [f for f in frames if not f.startswith(("process ", "thread "))]
         if any("_process_worker" in f for f in frames):
             role = "render workers"
-            frames = frames[next(i for i, f in enumerate(frames) if "_process_worker" in f):]
+            frames = frames[next(i for i, f in enumerate(frames) if "_process_worker" in f) :]
         elif any(f.startswith("Thread._bootstrap ") for f in frames):
             role = "main process, helper threads (pool manager, queue feeder)"
         else:
             role = "main process, main thread"
         self_c, incl_c, total, ids = roles.setdefault(role, (Counter(), Counter(), [0], set()))
         total[0] += count
-        ids.add((processes[-1] if processes else "") + (threads[-1] if threads else ""))
+        ids.add(processes[-1].split(":")[0] if processes else "")
+        if role == "main process, main thread":
+            buckets[_bucket(";".join(frames))] += count
         if frames:
             self_c[_short(frames[-1])] += count
         for name in {_short(f) for f in frames}:
             incl_c[name] += count
-    out = [f"py-spy: {rate} samples/s per thread, idle included; send took {elapsed:.1f} s "
-           "under the profiler"]
+    out = [
+        f"py-spy: {rate} samples/s per thread, idle included; send took {elapsed:.1f} s "
+        "under the profiler"
+    ]
+    main_total = sum(buckets.values())
+    if main_total:
+        out.append("\n### where the main thread's time goes\n")
+        out.append("| % | s | activity |\n|---:|---:|---|")
+        out += [
+            f"| {100 * c / main_total:.1f} | {c / rate:.2f} | {n} |"
+            for n, c in buckets.most_common()
+        ]
     for role in sorted(roles):
         self_c, incl_c, total, ids = roles[role]
         seconds = total[0] / rate
-        out.append(f"\n### {role}: {seconds:.1f} s sampled over {len(ids)} thread(s)\n")
+        out.append(f"\n### {role}: {seconds:.1f} s sampled, {len(ids)} process(es)\n")
         out.append("| self % | self s | function |\n|---:|---:|---|")
-        out += [f"| {100 * c / total[0]:.1f} | {c / rate:.2f} | `{n}` |"
-                for n, c in self_c.most_common(top)]
+        out += [
+            f"| {100 * c / total[0]:.1f} | {c / rate:.2f} | `{n}` |"
+            for n, c in self_c.most_common(top)
+        ]
         out.append("\n| inclusive % | incl. s | function |\n|---:|---:|---|")
         shown = [(n, c) for n, c in incl_c.most_common() if c < 0.97 * total[0]][: top * 2]
         out += [f"| {100 * c / total[0]:.1f} | {c / rate:.2f} | `{n}` |" for n, c in shown]
@@ -837,8 +1060,16 @@ def profile_send(ws: Workspace, customers_n: int, items: int, top: int, output: 
     customers = make_customers(customers_n, seed=5)
     template = ws.loaded_home("profile-base", customers, items)
     sink = Sink(ws.peer_bin / "python")
-    spy = [str(ws.peer_bin / "py-spy"), "record", "--subprocesses", "--idle", "--threads",
-           "--nonblocking", "--rate", str(rate)]
+    spy = [
+        str(ws.peer_bin / "py-spy"),
+        "record",
+        "--subprocesses",
+        "--idle",
+        "--threads",
+        "--nonblocking",
+        "--rate",
+        str(rate),
+    ]
     raw = output.with_suffix(".txt")
     speedscope = output.with_suffix(".speedscope.json")
     try:
@@ -857,18 +1088,26 @@ def profile_send(ws: Workspace, customers_n: int, items: int, top: int, output: 
 
 # =========================================================================================
 
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller runs")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(ORDER)}")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--profile", action="store_true",
-                        help="profile one send with py-spy instead of benchmarking")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile one send with py-spy instead of benchmarking",
+    )
     parser.add_argument("--customers", type=int, default=1000, help="customers for --profile")
     parser.add_argument("--top", type=int, default=15, help="functions listed by --profile")
-    parser.add_argument("--profile-output", type=Path, default=Path("/tmp/rotomail-send-profile"),
-                        help="py-spy output (raw .txt and .speedscope.json) for --profile")
+    parser.add_argument(
+        "--profile-output",
+        type=Path,
+        default=Path("/tmp/rotomail-send-profile"),
+        help="py-spy output (raw .txt and .speedscope.json) for --profile",
+    )
     args = parser.parse_args(argv)
     cfg = Config.make(args.quick)
     names = ORDER if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
@@ -900,15 +1139,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
     total = time.perf_counter() - started
-    print(f"\nrotomail benchmarks — {'quick' if cfg.quick else 'full'} run, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"{date.today().isoformat()}, {total:.0f} s in all, load average "
-          f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after\n")
+    print(
+        f"\nrotomail benchmarks — {'quick' if cfg.quick else 'full'} run, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{date.today().isoformat()}, {total:.0f} s in all, load average "
+        f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after\n"
+    )
     print(table(rows))
     if args.json:
-        args.json.write_text(json.dumps(
-            [dict(r.__dict__, ratio=r.ratio) for r in rows], ensure_ascii=False, indent=2,
-        ), encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                [dict(r.__dict__, ratio=r.ratio) for r in rows],
+                ensure_ascii=False,
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
     return 1 if any(r.passed is False for r in rows) else 0
 
 

@@ -60,7 +60,10 @@ def main() -> None:
     for _ in range(10):
         port = free_port()
         controller = _Controller(
-            counter, hostname=HOST, port=port, server_hostname="sink.example.com",
+            counter,
+            hostname=HOST,
+            port=port,
+            server_hostname="sink.example.com",
             data_size_limit=0,  # no limit
         )
         try:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -114,6 +115,7 @@ class Sink:
         self.delay = delay
         self.rcpt_delay = rcpt_delay
         self.port = port or free_port()
+        self._fixed_port = bool(port)
         self.host = HOST
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -153,13 +155,12 @@ class Sink:
     def start(self) -> Sink:
         self.outfile.parent.mkdir(parents=True, exist_ok=True)
         self.outfile.touch()
-        fixed = bool(self.port)
         for _ in range(5):  # another process may grab the free port in between
             controller = Controller(_Handler(self), hostname=self.host, port=self.port)
             try:
                 controller.start()
             except (OSError, RuntimeError):
-                if fixed:
+                if self._fixed_port:
                     raise
                 self.port = free_port()
                 continue
@@ -278,9 +279,10 @@ def rotomail_env(port: int, **extra: str) -> dict[str, str]:
     return env
 
 
-def send_args(*extra: str) -> list[str]:
+def send_args(*extra: str, date: str = DATE) -> list[str]:
+    """``rotomail send --sociedad SM02 --all --date <date>`` as a real process."""
     return [sys.executable, "-m", "rotomail", "send", "--sociedad", SOCIEDAD, "--all",
-            "--date", DATE, *extra]
+            "--date", date, *extra]
 
 
 def start(
@@ -295,15 +297,13 @@ def start(
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the process and the workers it started (its own process group)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def run(
     args: list[str], env: Mapping[str, str], cwd: Path, *,
-    input: bytes = b"", timeout: float = 60, umask: int = -1,  # noqa: A002
+    input: bytes = b"", timeout: float = 60, umask: int = -1,
 ) -> tuple[int, str, str]:
     """Run to the end; (exit code, stdout, stderr)."""
     process = start(args, env, cwd, umask=umask)
@@ -336,7 +336,7 @@ class ProcessCli:
         self.env, self.cwd, self.umask = dict(env), cwd, umask
         self.results: list[Result] = []
 
-    def __call__(self, *args: str, input: bytes | str | None = None) -> Result:  # noqa: A002
+    def __call__(self, *args: str, input: bytes | str | None = None) -> Result:
         data = input.encode() if isinstance(input, str) else input or b""
         command = [sys.executable, "-m", "rotomail", *args]
         result = Result(*run(command, self.env, self.cwd, input=data, umask=self.umask))

@@ -33,6 +33,7 @@ hottest functions (self and inclusive time, main process and render workers).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -416,7 +417,11 @@ class MemoryPeak:
     processes: int = 0
 
 
-def run_measuring_memory(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, MemoryPeak]:
+def run_measuring_memory(
+    cmd: Sequence[str], env: dict[str, str], probe: Callable[[float], None] | None = None
+) -> tuple[float, MemoryPeak]:
+    """Run ``cmd``, sampling its process tree's memory every 0.1 s; ``probe(elapsed)`` is
+    called about once a second from the sampling thread."""
     peak = MemoryPeak()
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -429,7 +434,12 @@ def run_measuring_memory(cmd: Sequence[str], env: dict[str, str]) -> tuple[float
     done = threading.Event()
 
     def sample() -> None:
+        last_probe = 0.0
         while not done.is_set():
+            now = time.perf_counter() - start
+            if probe is not None and now - last_probe >= 1.0:
+                probe(now)
+                last_probe = now
             tree, todo, children = [], [proc.pid], _children_map()
             while todo:
                 pid = todo.pop()
@@ -858,22 +868,48 @@ def bench_memory(ws: Workspace, cfg: Config) -> list[Row]:
     customers = make_customers(n, seed=9)
     template = ws.loaded_home(f"memory-{n}", customers, cfg.memory_items)
     sink = Sink(ws.peer_bin / "python")
+    progress: list[tuple[float, int]] = []  # (seconds, messages received so far)
+    wal_peak = [0]
     try:
         home = ws.clone(template, "memory-run")
         before = sink.count()[0]
-        elapsed, peak = run_measuring_memory(send_cmd(), base_env(home, **smtp_env(sink.port)))
+        wal = home / "rotomail.db-wal"
+
+        def probe(elapsed: float) -> None:
+            progress.append((elapsed, sink.count()[0] - before))
+            with contextlib.suppress(OSError):
+                wal_peak[0] = max(wal_peak[0], wal.stat().st_size)
+
+        elapsed, peak = run_measuring_memory(
+            send_cmd(), base_env(home, **smtp_env(sink.port)), probe
+        )
         got = sink.count()[0] - before
     finally:
         sink.close()
     ws.log(
         f"  {n:,}-customer send: {elapsed:.1f} s, {got:,} messages, main {peak.main_kib} KiB, "
-        f"largest {peak.largest_kib} KiB, tree {peak.tree_kib} KiB ({peak.processes} processes)"
+        f"largest {peak.largest_kib} KiB, tree {peak.tree_kib} KiB ({peak.processes} processes), "
+        f"SQLite WAL up to {wal_peak[0] / 2**20:.0f} MiB"
     )
+    first, last = _quarter_rates(progress, got)
     mb = 1024
     note = f"{n:,} customers × {cfg.memory_items} items, {elapsed:.0f} s, {n / elapsed:.0f} msg/s"
     if got < n:
         note += f"; only {got:,} messages arrived"
+    rates = []
+    if first and last:
+        ws.log(f"  throughput: first quarter {first:.0f} msg/s, last quarter {last:.0f} msg/s")
+        rates.append(
+            Row(
+                "send throughput, last vs first quarter of the run",
+                last,
+                first,
+                unit="msg/s",
+                note=f"{n:,}-customer send; a ratio well under 1 means per-message cost grows",
+            )
+        )
     return [
+        *rates,
         Row(
             "peak RSS, main process",
             peak.main_kib / mb,
@@ -896,6 +932,19 @@ def bench_memory(ws: Workspace, cfg: Config) -> list[Row]:
             note=f"sampled sum over {peak.processes} processes",
         ),
     ]
+
+
+def _quarter_rates(progress: list[tuple[float, int]], total: int) -> tuple[float, float]:
+    """Messages per second while the first and the last quarter of ``total`` arrived."""
+
+    def when(count: float) -> float | None:
+        return next((t for t, c in progress if c >= count), None)
+
+    q1, q3, end = when(total * 0.25), when(total * 0.75), when(total * 0.999)
+    start = next((t for t, c in progress if c > 0), None)
+    if None in (q1, q3, end, start) or q1 <= start or end <= q3:  # type: ignore[operator]
+        return 0.0, 0.0
+    return total * 0.25 / (q1 - start), total * 0.25 / (end - q3)  # type: ignore[operator]
 
 
 _RENDER_LINE = re.compile(r"^\s*(\d+) items: median\s+([\d.]+) ms")
@@ -1100,6 +1149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="profile one send with py-spy instead of benchmarking",
     )
+    parser.add_argument(
+        "--memory-customers", type=int, help="customers in the memory run (20,000; quick 2,000)"
+    )
     parser.add_argument("--customers", type=int, default=1000, help="customers for --profile")
     parser.add_argument("--top", type=int, default=15, help="functions listed by --profile")
     parser.add_argument(
@@ -1110,6 +1162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     cfg = Config.make(args.quick)
+    if args.memory_customers:
+        cfg.memory_customers = args.memory_customers
     names = ORDER if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:

@@ -1,0 +1,156 @@
+"""The SMTP password never leaves the environment variable it came from, and what a run
+writes is readable by its owner only.
+
+Real ``rotomail`` processes (started with a permissive umask of 022, as from a login shell
+or cron) send through an aiosmtpd server that requires AUTH; then every file under
+ROTOMAIL_HOME, every row of the database and everything printed is searched for the
+password in clear and in its base64/AUTH encodings.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from sink_server import DATE, ProcessCli, addresses, rotomail_env, seed
+from smtp_server import SmtpServer
+from sqlalchemy import MetaData, create_engine, select
+
+from tests.conftest import PG_URL
+
+PASSWORD = "S3cr3t-Pa55-rotomail"
+USER = "portal@example.mx"
+CUSTOMERS = 3
+
+
+def encodings(secret: str) -> dict[str, bytes]:
+    """The password as it could be written down: clear, and as AUTH PLAIN/LOGIN send it."""
+    b64 = lambda raw: base64.b64encode(raw.encode())  # noqa: E731
+    return {
+        "clear": secret.encode(),
+        "utf-16": secret.encode("utf-16-le"),
+        "base64": b64(secret),
+        "AUTH PLAIN": b64(f"\0{USER}\0{secret}"),
+        "AUTH PLAIN (authzid)": b64(f"{USER}\0{USER}\0{secret}"),
+        "hex": secret.encode().hex().encode(),
+    }
+
+
+def leaks(blob: bytes, where: str) -> list[str]:
+    return [f"{where}: password ({name})" for name, form in encodings(PASSWORD).items()
+            if form in blob]
+
+
+def database_rows(url: str) -> bytes:
+    """Every row of every table, as text (covers PostgreSQL, where there is no file)."""
+    engine = create_engine(url)
+    try:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        chunks = []
+        with engine.connect() as connection:
+            for table in metadata.sorted_tables:
+                for row in connection.execute(select(table)):
+                    chunks.append(repr(tuple(row)))
+        return "\n".join(chunks).encode()
+    finally:
+        engine.dispose()
+
+
+def test_password_never_written_or_printed(home: Path, db_url: str, tmp_path: Path) -> None:
+    with SmtpServer(auth=(USER, PASSWORD)) as server:
+        env = rotomail_env(
+            server.port, ROTOMAIL_SMTP_USER=USER, ROTOMAIL_SMTP_PASSWORD=PASSWORD
+        )
+        cli = ProcessCli(env, tmp_path, umask=0o022)
+        seed(cli, home, CUSTOMERS)
+
+        sent = cli("send", "--sociedad", "SM02", "--all", "--date", DATE)
+        assert sent.exit_code == 0, sent.output
+        statements = [m for m in server.messages if m.rcpt_tos != ["operador@example.mx"]]
+        assert sorted(tuple(m.rcpt_tos) for m in statements) == sorted(
+            tuple(addresses(c)) for c in ("2000001", "2000002", "2000003")
+        )
+        assert server.auth_attempts >= 1
+        assert "Registro enviado a operador@example.mx." in sent.stdout
+
+        again = cli("send", "--sociedad", "SM02", "--all", "--date", DATE)  # all skipped
+        assert again.exit_code == 0, again.output
+        tested = cli("config", "test-smtp")
+        assert tested.exit_code == 0, tested.output
+        rehearsal = cli("send", "--sociedad", "SM02", "--all", "--date", DATE, "--dry-run")
+        assert rehearsal.exit_code == 0, rehearsal.output  # PDFs and .eml in the outbox
+        assert cli("history").exit_code == 0
+        assert cli("history", "1", "--format", "json").exit_code == 0
+
+    # A server that refuses the password: the error paths must not echo it either.
+    with SmtpServer(auth=(USER, "otra-contraseña")) as refusing:
+        wrong = ProcessCli({**env, "ROTOMAIL_SMTP_PORT": str(refusing.port)}, tmp_path, 0o022)
+        refused = wrong("send", "--sociedad", "SM02", "--all", "--date", "2026-12-31")
+        assert refused.exit_code == 1, refused.output
+        assert "Corrida detenida:" in refused.stderr
+        assert wrong("config", "test-smtp").exit_code != 0
+        assert refusing.messages == []
+
+    shown = cli("config", "show")
+    assert shown.exit_code == 0, shown.output
+    [row] = [line for line in shown.stdout.splitlines() if line.startswith("smtp.password")]
+    assert "(oculta)" in row and "ROTOMAIL_SMTP_PASSWORD" in row
+
+    problems: list[str] = []
+    for n, result in enumerate([*cli.results, *wrong.results]):
+        problems += leaks(result.stdout.encode(), f"stdout of command {n}")
+        problems += leaks(result.stderr.encode(), f"stderr of command {n}")
+    files = sorted(p for p in home.rglob("*") if p.is_file())
+    assert any(p.suffix == ".txt" for p in files) and any(p.suffix == ".eml" for p in files)
+    for path in files:
+        problems += leaks(path.read_bytes(), str(path.relative_to(home)))
+    problems += leaks(database_rows(db_url), "database rows")
+    assert not problems, "\n".join(problems)
+
+
+def test_password_cannot_come_from_argv(home: Path, tmp_path: Path) -> None:
+    """No option takes the password: it can only come from the environment or the keyring."""
+    cli = ProcessCli(rotomail_env(2525), tmp_path)
+    for args in (["send", "--help"], ["config", "--help"], ["--help"], ["config", "show", "--help"]):
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+        assert "--password" not in result.stdout and "--smtp-password" not in result.stdout
+    for option in ("--password", "--smtp-password", "--pass"):
+        result = cli("send", "--sociedad", "SM02", "--all", option, PASSWORD)
+        assert result.exit_code == 2, result.output
+        assert "No such option" in result.stderr or "no existe" in result.stderr.lower()
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="the database file exists on SQLite only")
+def test_database_logs_and_outbox_are_private(home: Path, tmp_path: Path) -> None:
+    """Created by real processes under umask 022: still owner-only (0600 files, 0700 dirs)."""
+    with SmtpServer() as server:
+        cli = ProcessCli(rotomail_env(server.port), tmp_path, umask=0o022)
+        seed(cli, home, CUSTOMERS)
+        sent = cli("send", "--sociedad", "SM02", "--all", "--date", DATE)
+        assert sent.exit_code == 0, sent.output
+    outbox = cli("send", "--sociedad", "SM02", "--all", "--date", DATE, "--dry-run")
+    assert outbox.exit_code == 0, outbox.output
+
+    database = home / "rotomail.db"
+    wanted = {database: 0o600}
+    wanted.update({p: 0o600 for p in home.glob("rotomail.db-*")})  # -wal, -shm, -journal
+    for folder in ("logs", "outbox"):
+        root = home / folder
+        assert root.is_dir(), f"{root} missing"
+        wanted[root] = 0o700
+        for path in root.rglob("*"):
+            wanted[path] = 0o700 if path.is_dir() else 0o600
+    assert any(p.suffix == ".pdf" for p in wanted) and any(p.suffix == ".txt" for p in wanted)
+    wrong = {
+        str(p.relative_to(home)): oct(_mode(p)) for p, mode in wanted.items() if _mode(p) != mode
+    }
+    assert not wrong, f"not owner-only: {json.dumps(wrong, indent=1)}"

@@ -2,19 +2,25 @@
 
 A claim moves ``claimed`` -> ``in_flight`` (just before SMTP DATA) -> ``sent`` or ``failed``.
 Each move is a compare-and-set on (run_id, status), so two runs, or two operators on one
-PostgreSQL database, can never both reach DATA for the same customer and date:
+PostgreSQL database, can never both reach DATA for the same customer and date.
+
+What a run finds when it wants a customer someone else claimed:
 
 * ``sent``: skipped unless ``--force``.
-* ``in_flight``: the message may or may not have gone out (a crash or a dropped connection
-  after DATA); reported as uncertain and taken over only with ``--force``/``--retry-failed``.
-* ``failed``: any later run may take it over.
-* ``claimed`` by another run: nothing was sent yet; taken over once the claim is older than
-  ``LEASE`` (its run died before DATA). The owner's own move to ``in_flight`` then fails, so
-  even a slow live owner never sends a stolen customer.
+* ``failed``: taken over.
+* ``claimed`` or ``in_flight`` by a run that is still alive: skipped ("en proceso").
+* ``claimed`` by a dead run (killed before DATA): nothing went out; taken over at once.
+* ``in_flight`` by a dead run: the message may or may not have gone out; reported as
+  uncertain and taken over only with ``--force``/``--retry-failed``.
+
+A run is alive while its status is ``running`` and its process exists (same host) or its
+heartbeat is recent (another host sharing the PostgreSQL database).
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -22,10 +28,36 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select, update
 
 from rotomail.db import insert_ignore
-from rotomail.models import StatementClaim
+from rotomail.models import SendRun, StatementClaim
 
-LEASE = timedelta(minutes=5)
+HEARTBEAT_EVERY = timedelta(seconds=20)
+HEARTBEAT_STALE = timedelta(seconds=90)
+HOST = socket.gethostname()[:255]
 _claim = StatementClaim.__table__  # type: ignore[attr-defined]
+_run = SendRun.__table__  # type: ignore[attr-defined]
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
+
+
+def run_alive(connection: Connection, run_id: int) -> bool:
+    row = connection.execute(
+        select(_run.c.status, _run.c.host, _run.c.pid, _run.c.heartbeat_at).where(
+            _run.c.id == run_id
+        )
+    ).first()
+    if row is None or row.status != "running":
+        return False
+    if row.host == HOST:
+        return row.pid == os.getpid() or _process_exists(row.pid)
+    return row.heartbeat_at is not None and datetime.now() - row.heartbeat_at < HEARTBEAT_STALE
 
 
 @dataclass(frozen=True)
@@ -44,8 +76,9 @@ class ClaimKey:
 
 @dataclass(frozen=True)
 class ClaimDenied:
-    status: str  # sent | in_flight | claimed
+    status: str  # sent | in_flight | claimed | failed
     run_id: int
+    alive: bool  # the claiming run is still running
 
 
 def existing_claims(engine: Engine, sociedad: str, statement_date: date) -> dict[str, ClaimDenied]:
@@ -54,40 +87,38 @@ def existing_claims(engine: Engine, sociedad: str, statement_date: date) -> dict
         _claim.c.sociedad == sociedad, _claim.c.statement_date == statement_date
     )
     with engine.connect() as connection:
-        return {
-            row.cliente: ClaimDenied(row.status, row.run_id) for row in connection.execute(query)
-        }
+        rows = connection.execute(query).all()
+        alive = {run_id: run_alive(connection, run_id) for run_id in {r.run_id for r in rows}}
+    return {r.cliente: ClaimDenied(r.status, r.run_id, alive[r.run_id]) for r in rows}
 
 
 def take(
     engine: Engine, key: ClaimKey, run_id: int, *, force: bool = False, retry: bool = False
 ) -> ClaimDenied | None:
     """Claim ``key`` for ``run_id``; None when granted, else what stands in the way."""
-    now = datetime.now()
     values = {
         "sociedad": key.sociedad,
         "cliente": key.cliente,
         "statement_date": key.statement_date,
         "run_id": run_id,
         "status": "claimed",
-        "updated_at": now,
+        "updated_at": datetime.now(),
     }
     with engine.begin() as connection:
         if insert_ignore(connection, _claim, values):
             return None
-        row = connection.execute(
-            select(_claim.c.status, _claim.c.run_id, _claim.c.updated_at).where(*key.where())
-        ).one()
+        row = connection.execute(select(_claim.c.status, _claim.c.run_id).where(*key.where())).one()
+        alive = row.run_id != run_id and run_alive(connection, row.run_id)
         allowed = (
             row.status == "failed"
             or row.run_id == run_id
             or (row.status == "sent" and force)
-            or (row.status == "in_flight" and (force or retry))
-            or (row.status == "claimed" and now - row.updated_at > LEASE)
+            or (row.status == "in_flight" and not alive and (force or retry))
+            or (row.status == "claimed" and not alive)
         )
         if allowed and _move(connection, key, row.run_id, row.status, run_id, "claimed"):
             return None
-        return ClaimDenied(row.status, row.run_id)
+        return ClaimDenied(row.status, row.run_id, alive)
 
 
 def _move(

@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from rotomail.errors import UsageError
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 _MIGRATION_LOCK = 7_365_001  # PostgreSQL advisory-lock key: one upgrade at a time
 
 

@@ -92,7 +92,10 @@ class SendRun(SQLModel, table=True):
     statement_date: date
     mode: str = Field(max_length=10)  # send | test | dry-run
     transport: str = Field(max_length=255)
-    status: str = Field(default="running", max_length=20)  # running | finished | aborted
+    status: str = Field(default="running", max_length=20)  # running|finished|aborted|interrupted
+    host: str = Field(default="", max_length=255)
+    pid: int = 0
+    heartbeat_at: datetime | None = _timestamp(nullable=True)
     sent: int = 0
     failed: int = 0
     skipped: int = 0

@@ -8,6 +8,7 @@ a test.
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from rotomail import claims
 from rotomail.company import CompanyProfile
@@ -164,6 +166,33 @@ def render_stream(jobs: Iterable[RenderJob], count: int) -> Iterator[Rendered]:
 # --- the run -----------------------------------------------------------------------------
 
 
+class _Heartbeat:
+    """Refreshes the run's heartbeat while it runs, so other hosts see it alive."""
+
+    def __init__(self, engine: Engine, run_id: int) -> None:
+        self.engine, self.run_id = engine, run_id
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stopped.wait(claims.HEARTBEAT_EVERY.total_seconds()):
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        update(_run).where(_run.c.id == self.run_id).values(heartbeat_at=_now())
+                    )
+            except SQLAlchemyError:  # a busy database: the next beat will do
+                pass
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+
 class ClaimLost(Exception):
     """Another run took this customer over between our claim and DATA."""
 
@@ -250,6 +279,9 @@ class SendRunner:
                     mode=self.options.mode,
                     transport=transport_name[:255],
                     status="running",
+                    host=claims.HOST,
+                    pid=os.getpid(),
+                    heartbeat_at=_now(),
                 )
             ).inserted_primary_key
             assert primary_key is not None
@@ -316,18 +348,20 @@ class SendRunner:
         self.on_outcome(outcome)
 
     def run(self, candidates: list[Candidate], transport_name: str) -> RunReport:
+        self._close_dead_runs()
         run_id = self._start(candidates, transport_name)
         report = RunReport(run_id, self.options, transport_name, _now())
-        to_render = self._preflight(report, candidates)
-        transport = self.make_transport(run_id) if to_render else None
-        try:
-            for candidate, rendered in self._rendered(to_render):
-                if report.aborted:
-                    break
-                self._deliver(report, transport, candidate, rendered)
-        finally:
-            if transport is not None:
-                transport.close()
+        with _Heartbeat(self.engine, run_id):
+            to_render = self._preflight(report, candidates)
+            transport = self.make_transport(run_id) if to_render else None
+            try:
+                for candidate, rendered in self._rendered(to_render):
+                    if report.aborted:
+                        break
+                    self._deliver(report, transport, candidate, rendered)
+            finally:
+                if transport is not None:
+                    transport.close()
         if report.aborted:
             done = {o.cliente for o in report.outcomes}
             for candidate in to_render:
@@ -347,6 +381,21 @@ class SendRunner:
         report.log_path = write_log(report)
         self._finish(report)
         return report
+
+    def _close_dead_runs(self) -> None:
+        """Runs killed mid-way stay "running": mark them interrupted, their in-flight
+        customers uncertain, so history tells the truth."""
+        with self.engine.begin() as connection:
+            running = connection.execute(select(_run.c.id).where(_run.c.status == "running"))
+            dead = [r for (r,) in running.all() if not claims.run_alive(connection, r)]
+            if not dead:
+                return
+            connection.execute(update(_run).where(_run.c.id.in_(dead)).values(status="interrupted"))
+            connection.execute(
+                update(_delivery)
+                .where(_delivery.c.run_id.in_(dead), _delivery.c.status == "in_flight")
+                .values(status="uncertain", detail="incierto: la corrida se interrumpió tras DATA")
+            )
 
     def _preflight(self, report: RunReport, candidates: list[Candidate]) -> list[Candidate]:
         """Skip what must not be sent again; returns the customers to render."""
@@ -374,21 +423,24 @@ class SendRunner:
         return keep
 
     def _denied_outcome(self, candidate: Candidate, denied: claims.ClaimDenied) -> Outcome | None:
+        """Why ``candidate`` must not be sent now, or None when its claim can be taken."""
         status, run = denied.status, denied.run_id
         if status == "sent" and not self.options.force:
-            detail = f"ya enviado para esta fecha (corrida {run}); use --force para reenviar"
-            return Outcome(
-                candidate.cliente, candidate.nombre, candidate.correos, "skipped", detail
+            result, detail = (
+                "skipped",
+                f"ya enviado para esta fecha (corrida {run}); use --force para reenviar",
             )
-        if status == "in_flight" and not (self.options.force or self.options.retry_of):
-            detail = (
+        elif status in ("claimed", "in_flight") and denied.alive:
+            result, detail = "skipped", f"en proceso en la corrida {run}"
+        elif status == "in_flight" and not (self.options.force or self.options.retry_of):
+            result, detail = (
+                "uncertain",
                 f"incierto: la corrida {run} pudo haberlo enviado; "
-                "revise y use --force o --retry-failed"
+                "revise y use --force o --retry-failed",
             )
-            return Outcome(
-                candidate.cliente, candidate.nombre, candidate.correos, "uncertain", detail
-            )
-        return None
+        else:
+            return None
+        return Outcome(candidate.cliente, candidate.nombre, candidate.correos, result, detail)
 
     def _rendered(self, candidates: list[Candidate]) -> Iterator[tuple[Candidate, Rendered]]:
         from rotomail.ledger import iter_items_by_customer
@@ -432,7 +484,10 @@ class SendRunner:
         if self.options.keep_pdfs:
             folder = self.options.run_folder(report.run_id)
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            (folder / rendered.filename).write_bytes(rendered.pdf)
+            path = folder / rendered.filename
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:  # owner-only even without the CLI's umask
+                handle.write(rendered.pdf)
         base = Outcome(
             candidate.cliente,
             candidate.nombre,

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sample_data import CUSTOMERS_TSV
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
@@ -60,15 +61,6 @@ class Cli:
 @pytest.fixture
 def cli(home: Path) -> Cli:
     return Cli()
-
-
-CUSTOMERS_TSV = (
-    "Sociedad\tCliente\tNombre\tRFC\tCorreo\tIdioma\n"
-    "SM02\t0001006210\tAgroequipos del Bajío S.A. de C.V.\tABA010101AB1\tcompras@agro.example.mx\tS\n"
-    "SM02\t0001001400\tPlomería Central S.A. de C.V.\tPCE020202CD2\t\tS\n"
-    "SM02\t0001004273\tFerretería López\tLOFE800101XY3\tpagos@ferrelopez.example.mx\tS\n"
-    "SB01\t0002000001\tHidráulica Paulista Ltda.\t\tfinanceiro@paulista.example.com\tP\n"
-)
 
 
 @pytest.fixture

@@ -50,6 +50,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from sample_data import COMPANY_CONFIG as CONFIG
 
 HOST = "127.0.0.1"
 LOG_SUBJECT_PREFIX = "Log "  # the operator's copy of the run log (templates/es/log.subject)
@@ -205,16 +206,6 @@ def statements_by_cliente(records: Iterable[Mapping[str, Any]]) -> Counter[str]:
 SOCIEDAD = "SM02"
 DATE = "2026-11-30"
 OPERATOR_EMAIL = "operador@example.mx"
-CONFIG = """
-[operator]
-email = "operador@example.mx"
-
-[companies.SM02]
-name = "Tinacos Ejemplo S.A. de C.V."
-rfc = "TEJ010101AB1"
-sender = "portal@example.mx"
-reply_to = "cobranza@example.mx"
-"""
 
 
 def clientes(count: int) -> list[str]:

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sample_data import CUSTOMERS_TSV, LEDGER_TSV
 from sqlalchemy import Engine, text
 
 from rotomail.catalog import apply_import, plan_import
@@ -17,8 +18,6 @@ from rotomail.db import open_engine
 from rotomail.errors import DataError
 from rotomail.importers import parse_catalog_paste, parse_customers, parse_ledger
 from rotomail.ledger import import_ledger
-from tests.conftest import CUSTOMERS_TSV
-from tests.test_send import LEDGER_TSV
 
 PASTE = "SM02\t1006210\ta@agro.example.mx\nSM02\t1004273\tb@ferre.example.mx\nSM02\t1001400\n"
 FUZZ = settings(

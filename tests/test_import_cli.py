@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from sample_data import CUSTOMERS_TSV
 
-from tests.conftest import CUSTOMERS_TSV, Cli
+from tests.conftest import Cli
 
 LEDGER_HEADER = (
     "Sociedad\tCuenta\tNº documento\tClase\tReferencia\tFecha doc.\tVencimiento neto\t"

@@ -11,32 +11,12 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from sample_data import COMPANY_CONFIG as CONFIG
+from sample_data import LEDGER_TSV
 from smtp_server import SmtpServer
 
 from tests.conftest import Cli
 
-LEDGER_TSV = (
-    "Partidas individuales de deudores\n"
-    "\n"
-    "Sociedad\tCuenta\tNº documento\tClase\tReferencia\tFecha doc.\tVencimiento neto\t"
-    "Importe en ML\tML\n"
-    "SM02\t0001006210\t1800000001\tRV\tA-1001\t01.10.2026\t31.10.2026\t1.160,00\tMXN\n"
-    "SM02\t0001006210\t1800000002\tDG\tNC-17\t05.11.2026\t05.11.2026\t160,00-\tMXN\n"
-    "SM02\t0001006210\t1800000003\tRV\tB-77\t10.11.2026\t10.12.2026\t500,00\tUSD\n"
-    "SM02\t0001004273\t1800000004\tRV\tA-1002\t01.09.2026\t01.10.2026\t2.500,50\tMXN\n"
-    "\t\t\t\t\t\t*\t3.500,50\tMXN\n"
-)
-CONFIG = """
-[operator]
-email = "operador@example.mx"
-
-[companies.SM02]
-name = "Tinacos Ejemplo S.A. de C.V."
-rfc = "TEJ010101AB1"
-sender = "portal@example.mx"
-reply_to = "cobranza@example.mx"
-phone = "800 000 0000 opción 2"
-"""
 DATE = "2026-11-30"
 SUBJECT = "Estado de Cuenta Tinacos Ejemplo S.A. de C.V."
 

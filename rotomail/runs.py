@@ -497,15 +497,20 @@ class SendRunner:
         )
         rehearsal = self.options.mode == "test"
         recipients = [self.options.operator_email] if rehearsal else list(candidate.correos)
-        message = mailer.build_statement_message(
-            self.company,
-            candidate.nombre,
-            recipients,
-            rendered.pdf,
-            rendered.filename,
-            rehearsal_for=list(candidate.correos) if rehearsal else None,
-            override_dir=self.options.templates_dir,
-        )
+        try:
+            message = mailer.build_statement_message(
+                self.company,
+                candidate.nombre,
+                recipients,
+                rendered.pdf,
+                rendered.filename,
+                rehearsal_for=list(candidate.correos) if rehearsal else None,
+                override_dir=self.options.templates_dir,
+            )
+        except DataError as exc:  # e.g. an address edited into the database by hand
+            base.detail = exc.message
+            self._emit(report, base)
+            return
         base.message_id = str(message["Message-ID"])
         if self.options.mode != "send":
             self._deliver_unclaimed(report, transport, base, message)

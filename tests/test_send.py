@@ -327,3 +327,25 @@ def test_daily_cap_stops_the_run_and_holds_across_runs(
     assert second.exit_code == 1
     assert sorted(statuses(loaded, 2).values()) == ["omitido", "omitido", "pendiente"]
     assert len([m for m in smtp.messages if m.message["Subject"] == SUBJECT]) == 2
+
+
+def test_a_bad_address_in_the_database_fails_only_that_customer(loaded: Cli) -> None:
+    import os
+
+    from sqlalchemy import text
+
+    from rotomail.db import open_engine
+
+    engine = open_engine(os.environ["ROTOMAIL_DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE catalog_entry SET correos = 'x@a.example.mx\r\nBcc: y@evil.example.com' "
+                "WHERE cliente = '1004273'"
+            )
+        )
+    engine.dispose()
+    result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert result.exit_code == 1, result.output
+    assert statuses(loaded, 1) == {"1001400": "enviado", "1004273": "fallido", "1006210": "enviado"}
+    assert "✗ 1004273 Ferretería López: fallido - " in result.stdout

@@ -1,20 +1,23 @@
 """Exactly once: a claim per (sociedad, cliente, statement date) guards every real send.
 
-A claim moves ``claimed`` -> ``in_flight`` (just before SMTP DATA) -> ``sent`` or ``failed``.
-Each move is a compare-and-set on (run_id, status), so two runs, or two operators on one
-PostgreSQL database, can never both reach DATA for the same customer and date.
+The claim is inserted as ``in_flight`` right before SMTP DATA, in the same transaction that
+records the customer as in flight, and moves to ``sent`` after the server's final 250 (or
+to ``failed``). Taking it is an insert-or-compare-and-set, so two runs, or two operators on
+one PostgreSQL database, can never both reach DATA for the same customer and date: the
+loser resets its SMTP transaction and reports the customer as skipped.
 
-What a run finds when it wants a customer someone else claimed:
+What a run finds when it wants a customer that already has a claim:
 
 * ``sent``: skipped unless ``--force``.
 * ``failed``: taken over.
-* ``claimed`` or ``in_flight`` by a run that is still alive: skipped ("en proceso").
-* ``claimed`` by a dead run (killed before DATA): nothing went out; taken over at once.
-* ``in_flight`` by a dead run: the message may or may not have gone out; reported as
-  uncertain and taken over only with ``--force``/``--retry-failed``.
+* ``in_flight`` by a run that is still alive: skipped ("en proceso").
+* ``in_flight`` by a dead run (killed, or its connection lost after DATA): the message may
+  or may not have gone out; reported as uncertain and taken over only with ``--force`` or
+  ``--retry-failed``.
 
-A run is alive while its status is ``running`` and its process exists (same host) or its
-heartbeat is recent (another host sharing the PostgreSQL database).
+A crash before DATA leaves no claim, so the next run simply sends. A run is alive while its
+status is ``running`` and its process exists (same host) or its heartbeat is recent
+(another host sharing the PostgreSQL database).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from rotomail.db import insert_ignore
 from rotomail.models import SendRun, StatementClaim
@@ -76,7 +79,7 @@ class ClaimKey:
 
 @dataclass(frozen=True)
 class ClaimDenied:
-    status: str  # sent | in_flight | claimed | failed
+    status: str  # sent | in_flight | failed
     run_id: int
     alive: bool  # the claiming run is still running
 
@@ -93,32 +96,30 @@ def existing_claims(engine: Engine, sociedad: str, statement_date: date) -> dict
 
 
 def take(
-    engine: Engine, key: ClaimKey, run_id: int, *, force: bool = False, retry: bool = False
+    connection: Connection, key: ClaimKey, run_id: int, *, force: bool = False, retry: bool = False
 ) -> ClaimDenied | None:
-    """Claim ``key`` for ``run_id``; None when granted, else what stands in the way."""
+    """Claim ``key`` as in flight for ``run_id``; None when granted, else what stands in the way."""
     values = {
         "sociedad": key.sociedad,
         "cliente": key.cliente,
         "statement_date": key.statement_date,
         "run_id": run_id,
-        "status": "claimed",
+        "status": "in_flight",
         "updated_at": datetime.now(),
     }
-    with engine.begin() as connection:
-        if insert_ignore(connection, _claim, values):
-            return None
-        row = connection.execute(select(_claim.c.status, _claim.c.run_id).where(*key.where())).one()
-        alive = row.run_id != run_id and run_alive(connection, row.run_id)
-        allowed = (
-            row.status == "failed"
-            or row.run_id == run_id
-            or (row.status == "sent" and force)
-            or (row.status == "in_flight" and not alive and (force or retry))
-            or (row.status == "claimed" and not alive)
-        )
-        if allowed and _move(connection, key, row.run_id, row.status, run_id, "claimed"):
-            return None
-        return ClaimDenied(row.status, row.run_id, alive)
+    if insert_ignore(connection, _claim, values):
+        return None
+    row = connection.execute(select(_claim.c.status, _claim.c.run_id).where(*key.where())).one()
+    alive = row.run_id != run_id and run_alive(connection, row.run_id)
+    allowed = (
+        row.run_id == run_id  # our own claim: DATA retried after a temporary failure
+        or row.status == "failed"
+        or (row.status == "sent" and force)
+        or (row.status == "in_flight" and not alive and (force or retry))
+    )
+    if allowed and _move(connection, key, row.run_id, row.status, run_id, "in_flight"):
+        return None
+    return ClaimDenied(row.status, row.run_id, alive)
 
 
 def _move(
@@ -135,13 +136,3 @@ def _move(
 def advance(connection: Connection, key: ClaimKey, run_id: int, old: str, new: str) -> bool:
     """Compare-and-set this run's claim from ``old`` to ``new``."""
     return _move(connection, key, run_id, old, run_id, new)
-
-
-def release(engine: Engine, key: ClaimKey, run_id: int) -> None:
-    """Give back a claim that never reached DATA (run stopped, or message not built)."""
-    with engine.begin() as connection:
-        connection.execute(
-            delete(_claim).where(
-                *key.where(), _claim.c.run_id == run_id, _claim.c.status == "claimed"
-            )
-        )

@@ -126,20 +126,24 @@ def items_for(engine: Engine, sociedad: str, cliente: str) -> list[StatementItem
 
 
 def iter_items_by_customer(
-    engine: Engine, sociedad: str, clientes: set[str]
+    engine: Engine, sociedad: str, clientes: set[str], chunk: int = 500
 ) -> Iterator[tuple[str, list[StatementItem]]]:
-    """(cliente, items) for the wanted customers, streamed in one query ordered by cliente."""
-    query = (
-        select(_item)
-        .where(_item.c.sociedad == sociedad)
-        .order_by(_item.c.cliente, _item.c.id)
-        .execution_options(yield_per=2000)
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(query)
+    """(cliente, items) for the wanted customers that have items, a chunk of customers per
+    query. No read transaction stays open across the run: on SQLite a long-lived reader
+    would stop WAL checkpoints and every write of the run would get slower."""
+    ordered = sorted(clientes)
+    for start in range(0, len(ordered), chunk):
+        query = (
+            select(_item)
+            .where(
+                _item.c.sociedad == sociedad, _item.c.cliente.in_(ordered[start : start + chunk])
+            )
+            .order_by(_item.c.cliente, _item.c.id)
+        )
+        with engine.connect() as connection:
+            rows = connection.execute(query).all()
         for cliente, group in groupby(rows, key=lambda row: row.cliente):
-            if cliente in clientes:
-                yield cliente, [_to_item(row) for row in group]
+            yield cliente, [_to_item(row) for row in group]
 
 
 def snapshot_date(engine: Engine, sociedad: str) -> date | None:

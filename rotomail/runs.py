@@ -430,7 +430,7 @@ class SendRunner:
                 "skipped",
                 f"ya enviado para esta fecha (corrida {run}); use --force para reenviar",
             )
-        elif status in ("claimed", "in_flight") and denied.alive:
+        elif status == "in_flight" and denied.alive:
             result, detail = "skipped", f"en proceso en la corrida {run}"
         elif status == "in_flight" and not (self.options.force or self.options.retry_of):
             result, detail = (
@@ -516,27 +516,21 @@ class SendRunner:
             self._deliver_unclaimed(report, transport, base, message)
             return
         key = claims.ClaimKey(candidate.sociedad, candidate.cliente, self.options.statement_date)
-        denied = claims.take(
-            self.engine,
-            key,
-            report.run_id,
-            force=self.options.force,
-            retry=self.options.retry_of is not None,
-        )
-        if denied is not None:
-            outcome = self._denied_outcome(candidate, denied) or Outcome(
-                candidate.cliente,
-                candidate.nombre,
-                candidate.correos,
-                "skipped",
-                f"en proceso en la corrida {denied.run_id}",
-            )
-            self._emit(report, outcome)
-            return
+        denied: list[claims.ClaimDenied] = []
 
         def before_data() -> None:
+            # The claim is taken here, in the same transaction that records the customer
+            # as in flight: whoever commits it first is the only one to send DATA.
             with self.engine.begin() as connection:
-                if not claims.advance(connection, key, report.run_id, "claimed", "in_flight"):
+                refusal = claims.take(
+                    connection,
+                    key,
+                    report.run_id,
+                    force=self.options.force,
+                    retry=self.options.retry_of is not None,
+                )
+                if refusal is not None:
+                    denied.append(refusal)
                     raise ClaimLost
                 base.status, base.detail = "in_flight", "DATA enviado; esperando respuesta"
                 self._record(report.run_id, base, connection)
@@ -544,26 +538,31 @@ class SendRunner:
         try:
             delivery = transport.send(message, before_data=before_data)
         except ClaimLost:
-            base.status, base.detail = "skipped", "tomado por otra corrida"
+            outcome = self._denied_outcome(candidate, denied[0])
+            base.status, base.detail = (
+                (outcome.status, outcome.detail)
+                if outcome
+                else ("skipped", f"en proceso en la corrida {denied[0].run_id}")
+            )
         except mailer.Uncertain as exc:
             base.status, base.detail = "uncertain", f"incierto: {exc.reply}"
         except (mailer.AuthenticationFailed, mailer.DailyCapReached) as exc:
-            claims.release(self.engine, key, report.run_id)
             report.aborted = exc.reply
             base.status, base.detail = "pending", f"no se intentó: {exc.reply}"
         except mailer.SendError as exc:
             with self.engine.begin() as connection:
-                for old in ("claimed", "in_flight"):
-                    claims.advance(connection, key, report.run_id, old, "failed")
-            base.status, base.detail = "failed", exc.reply
+                claims.advance(connection, key, report.run_id, "in_flight", "failed")
+                base.status, base.detail = "failed", exc.reply
+                self._record(report.run_id, base, connection)
+            self._emit(report, base, record=False)
+            return
         else:
             with self.engine.begin() as connection:
                 claims.advance(connection, key, report.run_id, "in_flight", "sent")
                 base.status, base.detail = "sent", delivery.reply
                 base.refused = dict(delivery.refused)
                 self._record(report.run_id, base, connection)
-            report.outcomes.append(base)
-            self.on_outcome(base)
+            self._emit(report, base, record=False)
             return
         self._emit(report, base)
 

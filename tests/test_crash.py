@@ -238,7 +238,7 @@ def test_kill_mid_data_is_uncertain_and_not_resent(cli: Cli, home: Path, tmp_pat
 
 
 def test_kill_after_claim_before_data_is_not_lost(cli: Cli, home: Path, tmp_path: Path) -> None:
-    """Deterministic: SIGKILL after the customer was claimed and before DATA.
+    """Deterministic: SIGKILL during RCPT, before DATA (before the claim is taken).
 
     Nothing can have been delivered, so running the same send again must deliver it (or
     at least not report success while it is still undelivered).
@@ -247,7 +247,7 @@ def test_kill_after_claim_before_data_is_not_lost(cli: Cli, home: Path, tmp_path
     with Sink(tmp_path / "sink.jsonl", rcpt_delay=2.0) as sink:
         env = rotomail_env(sink.port)
         process = start(send_args(), env, tmp_path)
-        assert wait_event_or_exit(sink, "rcpt", 1, process)  # claimed, waiting for RCPT
+        assert wait_event_or_exit(sink, "rcpt", 1, process)  # in the SMTP transaction, before DATA
         kill_group(process)
         process.communicate()
         sink.rcpt_delay = 0

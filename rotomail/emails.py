@@ -12,6 +12,7 @@ import re
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
+from email_validator.syntax import validate_email_local_part
 
 from rotomail.errors import DataError
 
@@ -62,6 +63,7 @@ def _strip_decoration(token: str) -> str:
     return address
 
 
+_DOT_ATOM_CHARS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
 _MAX_FAST_LENGTH = 200  # ASCII and below the 254 limit: no length rule can differ
 _PROBE_DOMAIN = "a.mx"  # short: the probe domain is validated again on every call
 _PROBE_LOCAL = "postmaster"
@@ -88,6 +90,17 @@ def _full(address: str) -> str | None:
 
 @lru_cache(maxsize=131_072)
 def _local_part(local: str) -> str | None:
+    # A plain dot-atom goes straight to email-validator's own local-part rules (30x faster
+    # than a whole validate_email call); anything quoted or unusual takes the full path.
+    if not _DOT_ATOM_CHARS.fullmatch(local):
+        return _full_local_part(local)
+    try:
+        return validate_email_local_part(local, allow_smtputf8=False)["local_part"]
+    except EmailNotValidError:
+        return None
+
+
+def _full_local_part(local: str) -> str | None:
     try:
         return validate_email(f"{local}@{_PROBE_DOMAIN}", check_deliverability=False).local_part
     except EmailNotValidError:

@@ -9,7 +9,6 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rotomail import emails
 from rotomail.emails import normalize_address, parse_addresses, split_addresses
 from rotomail.errors import DataError
 
@@ -87,11 +86,13 @@ def _reference(address: str) -> str | None:
 
 
 ADDRESS_PARTS = st.text(
-    alphabet=st.sampled_from("aZ09._-+ñé@!#'\"()[]:\\ \u00a0"), min_size=0, max_size=20
+    alphabet=st.sampled_from("aZ09._-+ñé@!#'\"()[]:\\ \u00a0`{|}~=?^$%&*/,;<>"),
+    min_size=0,
+    max_size=70,
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(ADDRESS_PARTS, st.sampled_from(["example.mx", "EXAMPLE.com", "a", "-x.mx", "ñu.mx", ""]))
 def test_cached_split_validation_matches_email_validator(local: str, domain: str) -> None:
     address = f"{local}@{domain}"
@@ -112,20 +113,6 @@ def test_fuzz_parse_addresses(text: str) -> None:
         return
     assert result
     assert len({a.casefold() for a in result}) == len(result)
-
-
-def test_fifty_thousand_lists_validate_fast() -> None:
-    rows = [
-        f"contacto{i}@cliente{i % 3000}.example.mx;pagos{i % 7}@cliente{i % 3000}.example.mx"
-        for i in range(50_000)
-    ]
-    for cached in (emails._normalized, emails._local_part, emails._domain):
-        cached.cache_clear()
-    started = time.perf_counter()
-    total = sum(len(parse_addresses(row)) for row in rows)
-    elapsed = time.perf_counter() - started
-    assert total == 100_000
-    assert elapsed < 10, f"{elapsed:.2f} s"  # ~2 s measured; generous for slow CI machines
 
 
 @pytest.mark.parametrize(

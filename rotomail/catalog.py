@@ -5,7 +5,7 @@ Library functions over an engine; the CLI only parses options and prints.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, and_, delete, or_, select
 
 from rotomail.db import upsert
-from rotomail.emails import parse_addresses
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.models import CatalogEntry, Customer
@@ -33,11 +32,11 @@ class CatalogRow:
     sociedad: str
     cliente: str
     nombre: str
-    correos: list[str]
+    correo_text: str  # the addresses joined by ";", as stored
 
     @property
-    def correo_text(self) -> str:
-        return ";".join(self.correos)
+    def correos(self) -> list[str]:
+        return self.correo_text.split(";")
 
 
 def add_entry(engine: Engine, sociedad: str, cliente: str, correos_text: str) -> CatalogRow:
@@ -51,6 +50,8 @@ def add_entry(engine: Engine, sociedad: str, cliente: str, correos_text: str) ->
         ).scalar()
         if nombre is None:
             raise DataError(CUSTOMER_NOT_FOUND)
+        from rotomail.emails import parse_addresses
+
         correos = parse_addresses(correos_text)
         upsert(
             connection,
@@ -58,7 +59,7 @@ def add_entry(engine: Engine, sociedad: str, cliente: str, correos_text: str) ->
             [_entry_values(sociedad, cliente, correos)],
             keys=("sociedad", "cliente"),
         )
-    return CatalogRow(sociedad, cliente, nombre, correos)
+    return CatalogRow(sociedad, cliente, nombre, ";".join(correos))
 
 
 def _entry_values(sociedad: str, cliente: str, correos: list[str]) -> dict[str, object]:
@@ -100,10 +101,7 @@ def search_entries(
         )
     query = query.order_by(_catalog.c.sociedad, _catalog.c.cliente)
     with engine.connect() as connection:
-        return [
-            CatalogRow(row.sociedad, row.cliente, row.nombre, row.correos.split(";"))
-            for row in connection.execute(query)
-        ]
+        return [CatalogRow(*row) for row in connection.execute(query).all()]
 
 
 def _not_in_catalog(sociedad: str, cliente: str) -> DataError:
@@ -160,12 +158,14 @@ def plan_import(engine: Engine, records: Iterable[PasteRecord]) -> list[ImportRo
 
     The same pair twice: the last row wins and the earlier one says so.
     """
+    from rotomail.emails import parse_addresses
+
     rows = list(records)
     last_line = {(r.sociedad, r.cliente): r.line for r in rows if not r.error}
     sociedades = {sociedad for sociedad, _ in last_line}
     customers = _customers_of(engine, sociedades)
     existing = _catalog_keys_of(engine, sociedades)
-    return [_plan_row(record, customers, existing, last_line) for record in rows]
+    return [_plan_row(record, customers, existing, last_line, parse_addresses) for record in rows]
 
 
 def _plan_row(
@@ -173,6 +173,7 @@ def _plan_row(
     customers: dict[tuple[str, str], tuple[str, str]],
     existing: set[tuple[str, str]],
     last_line: dict[tuple[str, str], int],
+    parse_addresses: Callable[[str], list[str]],
 ) -> ImportRow:
     key = (record.sociedad, record.cliente)
     text = record.correo_text
@@ -201,9 +202,7 @@ def _plan_row(
 
 
 # One query per sociedad: far cheaper than huge IN lists for a bulk paste.
-def _customers_of(
-    engine: Engine, sociedades: set[str]
-) -> dict[tuple[str, str], tuple[str, str]]:
+def _customers_of(engine: Engine, sociedades: set[str]) -> dict[tuple[str, str], tuple[str, str]]:
     query = select(
         _customer.c.sociedad, _customer.c.cliente, _customer.c.nombre, _customer.c.correo
     ).where(_customer.c.sociedad.in_(sorted(sociedades)))
@@ -229,9 +228,7 @@ def apply_import(engine: Engine, plan: list[ImportRow]) -> list[ImportRow]:
             [_entry_values(row.sociedad, row.cliente, row.correos) for row in valid],
             keys=("sociedad", "cliente"),
         )
-    return [
-        replace(row, message=WRITTEN if row.ok else NOT_WRITTEN + row.message) for row in plan
-    ]
+    return [replace(row, message=WRITTEN if row.ok else NOT_WRITTEN + row.message) for row in plan]
 
 
 def export_rows(engine: Engine, sociedad: str | None = None) -> list[CatalogRow]:

@@ -310,7 +310,8 @@ def catalog_import(
         raise DataError("No se encontraron filas para importar.")
     engine = state(ctx).engine
     plan = plan_import(engine, records)
-    _print_import(plan, format)
+    if not yes:  # with --yes the outcome table below says it all
+        _print_import(plan, format)
     ready = sum(row.ok for row in plan)
     typer.echo(
         f"{len(plan)} filas: {ready} listas para grabar, {len(plan) - ready} con errores.", err=True

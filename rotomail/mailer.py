@@ -38,6 +38,7 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
@@ -108,20 +109,33 @@ class MailTemplate(string.Template):
 
 
 def load_template(name: str, language: str, override_dir: Path | None = None) -> MailTemplate:
-    """``<override_dir>/<lang>/<name>`` when an admin put one there, else the packaged one."""
+    """``<override_dir>/<lang>/<name>`` when an admin put one there, else the packaged one.
+
+    Files are read once per version (path and modification time), not once per message.
+    """
     if not _TEMPLATE_NAME.fullmatch(name):
         raise ValueError(f"invalid template name: {name!r}")
     lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
     if override_dir is not None:
         path = override_dir / lang / name
         if path.is_file():
-            try:
-                text = path.read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise UsageError(
-                    f"No se pudo leer la plantilla {path}: guárdela como texto UTF-8 ({exc})."
-                ) from None
-            return MailTemplate(text, str(path))
+            return _override_template(path, path.stat().st_mtime_ns)
+    return _packaged_template(lang, name)
+
+
+@lru_cache(maxsize=64)
+def _override_template(path: Path, mtime_ns: int) -> MailTemplate:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"No se pudo leer la plantilla {path}: guárdela como texto UTF-8 ({exc})."
+        ) from None
+    return MailTemplate(text, str(path))
+
+
+@lru_cache(maxsize=64)
+def _packaged_template(lang: str, name: str) -> MailTemplate:
     packaged = resources.files("rotomail").joinpath("templates", lang, name)
     return MailTemplate(packaged.read_text(encoding="utf-8"), f"rotomail/templates/{lang}/{name}")
 
@@ -275,6 +289,27 @@ def envelope_of(msg: EmailMessage) -> tuple[str, list[str]]:
     return senders[0], recipients
 
 
+@dataclass(frozen=True)
+class PreparedMessage:
+    """A message serialised once (possibly in another process), ready for any transport."""
+
+    envelope_from: str
+    recipients: list[str]
+    data: bytes
+    message_id: str
+    name: str | None = None  # outbox file stem, e.g. the PDF's name without ".pdf"
+
+
+def prepare(msg: EmailMessage | PreparedMessage, name: str | None = None) -> PreparedMessage:
+    if isinstance(msg, PreparedMessage):
+        return msg
+    envelope_from, recipients = envelope_of(msg)
+    stem = name or _first_attachment_stem(msg)
+    return PreparedMessage(
+        envelope_from, recipients, message_bytes(msg), str(msg.get("Message-ID", "")), stem
+    )
+
+
 def message_bytes(msg: EmailMessage) -> bytes:
     if msg.get("Bcc") is not None:
         msg = copy.deepcopy(msg)
@@ -335,7 +370,7 @@ class DailyCapReached(SendError):
 class Transport(Protocol):
     def send(
         self,
-        msg: EmailMessage,
+        msg: EmailMessage | PreparedMessage,
         *,
         before_data: Callable[[], None] | None = None,
         name: str | None = None,
@@ -376,14 +411,14 @@ class OutboxTransport:
 
     def send(
         self,
-        msg: EmailMessage,
+        msg: EmailMessage | PreparedMessage,
         *,
         before_data: Callable[[], None] | None = None,
         name: str | None = None,
     ) -> Delivery:
-        _, recipients = envelope_of(msg)
-        data = message_bytes(msg)
-        stem = name or _first_attachment_stem(msg) or str(msg.get("Message-ID", "mensaje"))
+        prepared = prepare(msg, name)
+        recipients, data = prepared.recipients, prepared.data
+        stem = prepared.name or prepared.message_id or "mensaje"
         _make_private_dir(self.folder)
         if before_data is not None:
             before_data()
@@ -545,14 +580,15 @@ class SmtpTransport:
 
     def send(
         self,
-        msg: EmailMessage,
+        msg: EmailMessage | PreparedMessage,
         *,
         before_data: Callable[[], None] | None = None,
         name: str | None = None,
     ) -> Delivery:
         """Deliver one message; see the module docstring for how each fault is handled."""
-        envelope_from, recipients = envelope_of(msg)
-        data = _dot_stuff(message_bytes(msg))
+        prepared = prepare(msg, name)
+        envelope_from, recipients = prepared.envelope_from, prepared.recipients
+        data = _dot_stuff(prepared.data)
         cap = self.settings.daily_cap
         if cap and self.sent >= cap:
             raise DailyCapReached(

@@ -27,6 +27,8 @@ def is_terminal(stream: TextIO | None = None) -> bool:
 
 
 def _cell(value: Any) -> str:
+    if type(value) is str:
+        return value
     if isinstance(value, list):
         return ";".join(str(v) for v in value)
     return "" if value is None else str(value)
@@ -58,8 +60,9 @@ def render(
         )
     buffer = io.StringIO()
     if fmt is Format.tsv:
-        for row in [headers, *rows]:
-            buffer.write("\t".join(_cell(v).replace("\t", " ") for v in row) + "\n")
+        buffer.writelines(
+            "\t".join([_cell(v).replace("\t", " ") for v in row]) + "\n" for row in [headers, *rows]
+        )
     else:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(headers)

@@ -23,13 +23,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rotomail import claims
 from rotomail.company import CompanyProfile
-from rotomail.errors import DataError
+from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.models import CatalogEntry, Customer, Delivery, SendRun
 from rotomail.statements import StatementCustomer, StatementItem
 
 if TYPE_CHECKING:
-    from rotomail.mailer import Transport
+    from rotomail.mailer import PreparedMessage, Transport
 
 _run = SendRun.__table__  # type: ignore[attr-defined]
 _delivery = Delivery.__table__  # type: ignore[attr-defined]
@@ -123,24 +123,48 @@ class RenderJob:
     customer: StatementCustomer
     items: tuple[StatementItem, ...]
     statement_date: date
+    recipients: tuple[str, ...]
+    rehearsal_for: tuple[str, ...] | None  # --test: the customer's real addresses
+    templates_dir: Path | None
+    keep_pdf: bool
 
 
 @dataclass(frozen=True)
 class Rendered:
     cliente: str
     filename: str
-    pdf: bytes
-    is_zero: bool
+    message: PreparedMessage | None  # None when the message could not be built
+    error: str = ""
+    pdf: bytes = b""  # only when the run keeps a copy of the PDFs
 
 
 def render(job: RenderJob) -> Rendered:
-    """Build one statement PDF (a top-level function: it runs in worker processes)."""
+    """Build one statement PDF and its whole e-mail, serialised.
+
+    A top-level function: it runs in worker processes, so the main process only talks to
+    the database and the SMTP server.
+    """
+    from rotomail.mailer import build_statement_message, prepare
     from rotomail.pdf import render_statement_pdf
     from rotomail.statements import build_statement
 
     statement = build_statement(job.company, job.customer, job.items, job.statement_date)
+    pdf = render_statement_pdf(statement)
+    try:
+        message = build_statement_message(
+            job.company,
+            job.customer.nombre,
+            list(job.recipients),
+            pdf,
+            statement.filename,
+            rehearsal_for=list(job.rehearsal_for) if job.rehearsal_for is not None else None,
+            override_dir=job.templates_dir,
+        )
+    except DataError as exc:  # e.g. an address edited into the database by hand
+        return Rendered(job.customer.cliente, statement.filename, None, exc.message)
+    prepared = prepare(message, statement.filename.removesuffix(".pdf"))
     return Rendered(
-        job.customer.cliente, statement.filename, render_statement_pdf(statement), statement.is_zero
+        job.customer.cliente, statement.filename, prepared, pdf=pdf if job.keep_pdf else b""
     )
 
 
@@ -153,6 +177,10 @@ def render_stream(jobs: Iterable[RenderJob], count: int) -> Iterator[Rendered]:
     if count < POOL_THRESHOLD or workers < 2:
         yield from map(render, jobs)
         return
+    # Loaded once here and inherited by the forked workers, instead of once per worker.
+    import rotomail.mailer
+    import rotomail.pdf  # noqa: F401
+
     window: deque[Future[Rendered]] = deque()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for job in jobs:
@@ -347,7 +375,25 @@ class SendRunner:
         report.outcomes.append(outcome)
         self.on_outcome(outcome)
 
+    def _check_message_setup(self) -> None:
+        """Templates and the sender are checked once, before anything is recorded: a typo
+        in an admin's template is a configuration error, not a thousand failed customers."""
+        from rotomail.mailer import build_statement_message
+
+        try:
+            build_statement_message(
+                self.company,
+                "Cliente",
+                [self.company.sender],
+                b"",
+                "prueba.pdf",
+                override_dir=self.options.templates_dir,
+            )
+        except DataError as exc:
+            raise UsageError(f"Sociedad {self.company.code}: {exc.message}") from None
+
     def run(self, candidates: list[Candidate], transport_name: str) -> RunReport:
+        self._check_message_setup()
         self._close_dead_runs()
         run_id = self._start(candidates, transport_name)
         report = RunReport(run_id, self.options, transport_name, _now())
@@ -462,6 +508,7 @@ class SendRunner:
             yield by_cliente[rendered.cliente], rendered
 
     def _job(self, candidate: Candidate, items: list[StatementItem]) -> RenderJob:
+        rehearsal = self.options.mode == "test"
         return RenderJob(
             self.company,
             StatementCustomer(
@@ -469,6 +516,10 @@ class SendRunner:
             ),
             tuple(items),
             self.options.statement_date,
+            (self.options.operator_email,) if rehearsal else candidate.correos,
+            candidate.correos if rehearsal else None,
+            self.options.templates_dir,
+            self.options.keep_pdfs,
         )
 
     def _deliver(
@@ -493,25 +544,14 @@ class SendRunner:
             candidate.nombre,
             candidate.correos,
             "failed",
+            detail=rendered.error,
             archivo=rendered.filename,
         )
-        rehearsal = self.options.mode == "test"
-        recipients = [self.options.operator_email] if rehearsal else list(candidate.correos)
-        try:
-            message = mailer.build_statement_message(
-                self.company,
-                candidate.nombre,
-                recipients,
-                rendered.pdf,
-                rendered.filename,
-                rehearsal_for=list(candidate.correos) if rehearsal else None,
-                override_dir=self.options.templates_dir,
-            )
-        except DataError as exc:  # e.g. an address edited into the database by hand
-            base.detail = exc.message
+        message = rendered.message
+        if message is None:
             self._emit(report, base)
             return
-        base.message_id = str(message["Message-ID"])
+        base.message_id = message.message_id
         if self.options.mode != "send":
             self._deliver_unclaimed(report, transport, base, message)
             return
@@ -567,13 +607,13 @@ class SendRunner:
         self._emit(report, base)
 
     def _deliver_unclaimed(
-        self, report: RunReport, transport: Transport, base: Outcome, message: object
+        self, report: RunReport, transport: Transport, base: Outcome, message: PreparedMessage
     ) -> None:
         """--test and --dry-run: nothing counts as the customer's statement being sent."""
         from rotomail import mailer
 
         try:
-            delivery = transport.send(message)  # type: ignore[arg-type]
+            delivery = transport.send(message)
         except mailer.SendError as exc:
             base.status, base.detail = "failed", exc.reply
             if isinstance(exc, (mailer.AuthenticationFailed, mailer.DailyCapReached)):

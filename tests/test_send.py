@@ -349,3 +349,22 @@ def test_a_bad_address_in_the_database_fails_only_that_customer(loaded: Cli) -> 
     assert result.exit_code == 1, result.output
     assert statuses(loaded, 1) == {"1001400": "enviado", "1004273": "fallido", "1006210": "enviado"}
     assert "✗ 1004273 Ferretería López: fallido - " in result.stdout
+
+
+def test_admin_template_override_and_its_typos(loaded: Cli, home: Path) -> None:
+    folder = home / "templates" / "es"
+    folder.mkdir(parents=True)
+    (folder / "statement.subject").write_text("Su estado de cuenta, ${customer}", encoding="utf-8")
+    result = loaded("send", "--sociedad", "SM02", "--cliente", "1004273", "--date", DATE)
+    assert result.exit_code == 0, result.output
+    eml = next((home / "outbox" / "corrida-1").glob("1004273_*.eml")).read_bytes()
+    assert (
+        b"Subject: Su estado de cuenta, =?utf-8?" in eml
+        or b"Subject: Su estado de cuenta, Ferreter" in eml
+    )
+
+    (folder / "statement.txt").write_text("Hola ${nombre_que_no_existe}", encoding="utf-8")
+    typo = loaded("send", "--sociedad", "SM02", "--cliente", "1006210", "--date", DATE)
+    assert typo.exit_code == 2
+    assert "usa la variable ${nombre_que_no_existe}, que no existe" in typo.stderr
+    assert len(history(loaded)) == 1  # nothing recorded for the rejected run

@@ -110,7 +110,7 @@ def decode_text(data: bytes) -> str:
                 text = data.decode("cp1252")
             except UnicodeDecodeError:
                 text = data.decode("latin-1")
-    text = text.removeprefix("\ufeff")
+    text = text.removeprefix("\ufeff").replace("\x00", "")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -238,7 +238,7 @@ def cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return value.replace("\x00", "")
     if isinstance(value, bool):
         return "VERDADERO" if value else "FALSO"
     if isinstance(value, int):

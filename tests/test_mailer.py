@@ -7,7 +7,7 @@ import stat
 import traceback
 from collections.abc import Iterator
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from rotomail.mailer import (
     build_log_message,
     build_statement_message,
     load_template,
+    message_bytes,
 )
 
 PDF = b"%PDF-1.4\n% fake statement for tests\n%%EOF\n"
@@ -76,7 +77,8 @@ def statement(
     rehearsal_for: list[str] | None = None,
     override_dir: Path | None = None,
 ) -> EmailMessage:
-    return build_statement_message(
+    """The statement message as it goes over the wire, parsed back."""
+    built = build_statement_message(
         company,
         CUSTOMER,
         to or [A],
@@ -85,6 +87,7 @@ def statement(
         rehearsal_for=rehearsal_for,
         override_dir=override_dir,
     )
+    return parse(message_bytes(built))
 
 
 def parse(data: bytes) -> EmailMessage:
@@ -93,11 +96,14 @@ def parse(data: bytes) -> EmailMessage:
     return msg
 
 
-def bodies(msg: EmailMessage) -> tuple[str, str]:
+def bodies(built: Message) -> tuple[str, str]:
+    """The text and HTML bodies of a message as it goes over the wire."""
+    msg = parse(message_bytes(built))
     text = msg.get_body(preferencelist=("plain",))
     html = msg.get_body(preferencelist=("html",))
     assert text is not None and html is not None
-    return text.get_content(), html.get_content()
+    # On the wire every line ends in CRLF; compare the text as the reader sees it.
+    return tuple(part.get_content().replace("\r\n", "\n") for part in (text, html))  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------------------
@@ -727,12 +733,12 @@ def test_header_injection_never_reaches_a_header(tmp_path: Path, company: Compan
         "../../x\r\nBcc: y.pdf",
         override_dir=tmp_path,
     )
-    data = msg.as_bytes()
+    data = message_bytes(msg)
     headers = data.split(b"\r\n\r\n", 1)[0]
     assert not re.search(rb"^(Bcc|Cc):", headers, re.MULTILINE | re.IGNORECASE)
     assert msg["Subject"] == "Estado Tinacos Bcc: victima@example.com Cc: otro@example.com"
     assert b"\x00" not in data
-    [attachment] = list(msg.iter_attachments())
+    [attachment] = list(parse(data).iter_attachments())
     assert attachment.get_filename() == "x_Bcc__y.pdf"
     assert "ACME Bcc: victima@example.com" in bodies(msg)[0]
 

@@ -363,3 +363,10 @@ def test_fuzz_read_rows_text(text: str) -> None:
 def test_fuzz_zip_magic(data: bytes) -> None:
     with contextlib.suppress(DataError):
         read_rows(b"PK\x03\x04" + data)
+
+
+def test_nul_characters_are_dropped() -> None:
+    # PostgreSQL refuses NUL in text; a paste never means one (found by Hypothesis on PG).
+    from rotomail.tabular import decode_text
+
+    assert decode_text(b"SM02\x00\t1006210\n") == "SM02\t1006210\n"

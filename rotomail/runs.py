@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +24,7 @@ from rotomail.company import CompanyProfile
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.models import CatalogEntry, Customer, Delivery, SendRun
+from rotomail.rendering import Rendered, RenderJob, render_stream
 from rotomail.statements import StatementCustomer, StatementItem
 
 if TYPE_CHECKING:
@@ -46,7 +45,6 @@ STATUS_TEXT = {
     "uncertain": "incierto",
     "built": "generado",
 }
-POOL_THRESHOLD = 16  # below this many statements, rendering in-process is faster
 
 
 @dataclass(frozen=True)
@@ -112,83 +110,6 @@ def list_candidates(
     if missing:
         raise DataError(f"No están en el catálogo de la sociedad {sociedad}: {', '.join(missing)}")
     return [found[c] for c in dict.fromkeys(wanted)]
-
-
-# --- rendering ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RenderJob:
-    company: CompanyProfile
-    customer: StatementCustomer
-    items: tuple[StatementItem, ...]
-    statement_date: date
-    recipients: tuple[str, ...]
-    rehearsal_for: tuple[str, ...] | None  # --test: the customer's real addresses
-    templates_dir: Path | None
-    keep_pdf: bool
-
-
-@dataclass(frozen=True)
-class Rendered:
-    cliente: str
-    filename: str
-    message: PreparedMessage | None  # None when the message could not be built
-    error: str = ""
-    pdf: bytes = b""  # only when the run keeps a copy of the PDFs
-
-
-def render(job: RenderJob) -> Rendered:
-    """Build one statement PDF and its whole e-mail, serialised.
-
-    A top-level function: it runs in worker processes, so the main process only talks to
-    the database and the SMTP server.
-    """
-    from rotomail.mailer import build_statement_message, prepare
-    from rotomail.pdf import render_statement_pdf
-    from rotomail.statements import build_statement
-
-    statement = build_statement(job.company, job.customer, job.items, job.statement_date)
-    pdf = render_statement_pdf(statement)
-    try:
-        message = build_statement_message(
-            job.company,
-            job.customer.nombre,
-            list(job.recipients),
-            pdf,
-            statement.filename,
-            rehearsal_for=list(job.rehearsal_for) if job.rehearsal_for is not None else None,
-            override_dir=job.templates_dir,
-        )
-    except DataError as exc:  # e.g. an address edited into the database by hand
-        return Rendered(job.customer.cliente, statement.filename, None, exc.message)
-    prepared = prepare(message, statement.filename.removesuffix(".pdf"))
-    return Rendered(
-        job.customer.cliente, statement.filename, prepared, pdf=pdf if job.keep_pdf else b""
-    )
-
-
-def render_stream(jobs: Iterable[RenderJob], count: int) -> Iterator[Rendered]:
-    """Render in job order; with many jobs, on every core while the caller sends.
-
-    At most a few jobs per worker are in flight, so memory stays flat for any run size.
-    """
-    workers = os.cpu_count() or 1
-    if count < POOL_THRESHOLD or workers < 2:
-        yield from map(render, jobs)
-        return
-    # Loaded once here and inherited by the forked workers, instead of once per worker.
-    import rotomail.mailer
-    import rotomail.pdf  # noqa: F401
-
-    window: deque[Future[Rendered]] = deque()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for job in jobs:
-            window.append(pool.submit(render, job))
-            if len(window) >= workers * 4:
-                yield window.popleft().result()
-        while window:
-            yield window.popleft().result()
 
 
 # --- the run -----------------------------------------------------------------------------

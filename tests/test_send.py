@@ -368,3 +368,31 @@ def test_admin_template_override_and_its_typos(loaded: Cli, home: Path) -> None:
     assert typo.exit_code == 2
     assert "usa la variable ${nombre_que_no_existe}, que no existe" in typo.stderr
     assert len(history(loaded)) == 1  # nothing recorded for the rejected run
+
+
+def test_config_test_smtp_sends_one_message_to_the_operator(smtp: SmtpServer, loaded: Cli) -> None:
+    result = loaded("config", "test-smtp")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Mensaje de prueba enviado a operador@example.mx: 250")
+    [message] = smtp.messages
+    assert message.rcpt_tos == ["operador@example.mx"]
+    assert message.message["Subject"] == "rotomail: mensaje de prueba"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["config", "test-smtp"],
+            "Error: No hay servidor SMTP configurado (smtp.host o ROTOMAIL_SMTP_HOST).\n",
+        ),
+        (
+            ["config", "set-password"],
+            "Error: Configure primero smtp.host y smtp.user en config.toml.\n",
+        ),
+    ],
+)
+def test_smtp_commands_without_configuration(loaded: Cli, args: list[str], message: str) -> None:
+    result = loaded(*args)
+    assert result.exit_code == 2
+    assert result.stderr == message

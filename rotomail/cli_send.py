@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rotomail.cli import app, config_app, read_input, state
+from rotomail.cli import State, app, config_app, read_input, state
 from rotomail.errors import DataError, UsageError
 from rotomail.output import Format, is_terminal, print_table
 
@@ -489,7 +489,8 @@ def demo(ctx: typer.Context) -> None:
 
     folder = examples_dir()
     home = make_home()
-    ctx.find_root().obj.__init__(
+    # Everything below runs on the throwaway home: its own SQLite file, no SMTP server.
+    ctx.find_root().obj = State(
         {"home": home, "database_url": f"sqlite:///{home / 'rotomail.db'}", "smtp.host": ""}
     )
     typer.echo(f"Carpeta de la demostración: {home}")

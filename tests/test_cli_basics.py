@@ -125,3 +125,21 @@ def test_bad_database_url_is_exit_2(cli: Cli) -> None:
     result = cli("--database-url", "postgresql+psycopg://nadie@127.0.0.1:1/x", "catalog", "search")
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: No se pudo abrir la base de datos")
+
+
+def test_demo_runs_the_whole_job_on_the_examples(cli: Cli) -> None:
+    import shutil
+
+    result = cli("demo")
+    home = Path(result.stdout.splitlines()[0].removeprefix("Carpeta de la demostración: "))
+    try:
+        assert result.exit_code == 0, result.output
+        assert "Clientes: 13 importados de clientes_sap.csv" in result.stdout
+        assert "Catálogo: 6 de 6 filas de catalogo_pegado.tsv" in result.stdout
+        run_folder = home / "outbox" / "corrida-1"
+        assert len(list(run_folder.glob("*.pdf"))) == 5
+        assert len(list(run_folder.glob("100*.eml"))) == 5
+        assert f"Archivos (PDF y .eml): {run_folder}" in result.stdout
+        assert next((home / "logs").glob("*.txt")).read_text(encoding="utf-8").count("enviado") == 5
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

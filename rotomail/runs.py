@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from rotomail import claims
@@ -215,6 +216,7 @@ class SendRunner:
         self.options = options
         self.make_transport = make_transport
         self.on_outcome = on_outcome
+        self._connection: Connection | None = None  # open while the run sends
 
     # The run record and the per-customer records.
     def _start(self, candidates: list[Candidate], transport_name: str) -> int:
@@ -253,7 +255,7 @@ class SendRunner:
                 connection.execute(insert(_delivery), rows[start : start + 2000])
         return run_id
 
-    def _record(self, run_id: int, outcome: Outcome, connection: object = None) -> None:
+    def _record(self, run_id: int, outcome: Outcome, connection: Connection | None = None) -> None:
         values = {
             "status": outcome.status,
             "detail": outcome.detail,
@@ -269,10 +271,20 @@ class SendRunner:
             .values(**values)
         )
         if connection is not None:
-            connection.execute(statement)  # type: ignore[attr-defined]
+            connection.execute(statement)
         else:
-            with self.engine.begin() as own:
+            with self._transaction() as own:
                 own.execute(statement)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A transaction on the run's own connection (no pool round trip per customer)."""
+        if self._connection is None:
+            with self.engine.begin() as connection:
+                yield connection
+        else:
+            with self._connection.begin():
+                yield self._connection
 
     def _finish(self, report: RunReport) -> None:
         with self.engine.begin() as connection:
@@ -318,7 +330,8 @@ class SendRunner:
         self._close_dead_runs()
         run_id = self._start(candidates, transport_name)
         report = RunReport(run_id, self.options, transport_name, _now())
-        with _Heartbeat(self.engine, run_id):
+        with _Heartbeat(self.engine, run_id), self.engine.connect() as connection:
+            self._connection = connection
             to_render = self._preflight(report, candidates)
             transport = self.make_transport(run_id) if to_render else None
             try:
@@ -327,6 +340,7 @@ class SendRunner:
                         break
                     self._deliver(report, transport, candidate, rendered)
             finally:
+                self._connection = None
                 if transport is not None:
                     transport.close()
         if report.aborted:
@@ -482,7 +496,7 @@ class SendRunner:
         def before_data() -> None:
             # The claim is taken here, in the same transaction that records the customer
             # as in flight: whoever commits it first is the only one to send DATA.
-            with self.engine.begin() as connection:
+            with self._transaction() as connection:
                 refusal = claims.take(
                     connection,
                     key,
@@ -511,14 +525,14 @@ class SendRunner:
             report.aborted = exc.reply
             base.status, base.detail = "pending", f"no se intentó: {exc.reply}"
         except mailer.SendError as exc:
-            with self.engine.begin() as connection:
+            with self._transaction() as connection:
                 claims.advance(connection, key, report.run_id, "in_flight", "failed")
                 base.status, base.detail = "failed", exc.reply
                 self._record(report.run_id, base, connection)
             self._emit(report, base, record=False)
             return
         else:
-            with self.engine.begin() as connection:
+            with self._transaction() as connection:
                 claims.advance(connection, key, report.run_id, "in_flight", "sent")
                 base.status, base.detail = "sent", delivery.reply
                 base.refused = dict(delivery.refused)

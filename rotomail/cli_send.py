@@ -177,7 +177,7 @@ def send(
 ) -> None:
     """Envío masivo de estados de cuenta de una sociedad."""
     from rotomail.runs import SendOptions, list_candidates
-    from rotomail.transports import describe, transport_factory
+    from rotomail.transports import describe, transport_factory, uses_smtp
 
     st = state(ctx)
     settings = st.settings
@@ -249,7 +249,7 @@ def send(
         templates_dir=settings.templates_dir,
         logs_dir=settings.logs_dir,
         outbox_dir=settings.outbox_dir,
-        keep_pdfs=mode == "dry-run" or not settings["smtp.host"],
+        keep_pdfs=not uses_smtp(settings, mode),
     )
     from rotomail.history import sent_today
 
@@ -262,7 +262,7 @@ def send(
     print_summary(report)
     if report.aborted:
         typer.echo(f"Corrida detenida: {report.aborted}", err=True)
-    if mode == "dry-run" or not settings["smtp.host"]:
+    if options.keep_pdfs:
         typer.echo(f"Archivos (PDF y .eml): {options.run_folder(report.run_id)}")
     if mode == "dry-run":
         typer.echo("Simulación: no se envió nada.")

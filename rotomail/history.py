@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, select
 
 from rotomail.errors import DataError
 from rotomail.models import Delivery, SendRun
@@ -13,13 +14,13 @@ _run = SendRun.__table__  # type: ignore[attr-defined]
 _delivery = Delivery.__table__  # type: ignore[attr-defined]
 
 
-def list_runs(engine: Engine, limit: int = 30) -> list:
+def list_runs(engine: Engine, limit: int = 30) -> list[Row[Any]]:
     query = select(_run).order_by(_run.c.id.desc()).limit(limit)
     with engine.connect() as connection:
         return list(connection.execute(query))
 
 
-def get_run(engine: Engine, run_id: int):
+def get_run(engine: Engine, run_id: int) -> Row[Any]:
     with engine.connect() as connection:
         run = connection.execute(select(_run).where(_run.c.id == run_id)).first()
     if run is None:
@@ -27,7 +28,7 @@ def get_run(engine: Engine, run_id: int):
     return run
 
 
-def run_deliveries(engine: Engine, run_id: int) -> list:
+def run_deliveries(engine: Engine, run_id: int) -> list[Row[Any]]:
     get_run(engine, run_id)
     query = select(_delivery).where(_delivery.c.run_id == run_id).order_by(_delivery.c.id)
     with engine.connect() as connection:

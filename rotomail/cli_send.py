@@ -187,11 +187,12 @@ def send(
     clientes = list(cliente or [])
     if retry_failed is not None:
         from rotomail.history import retry_targets
+        from rotomail.ids import normalize_sociedad
 
         run_sociedad, statement_date, clientes = retry_targets(st.engine, retry_failed)
-        sociedad = sociedad or run_sociedad
-        if sociedad != run_sociedad:
+        if sociedad and normalize_sociedad(sociedad) != run_sociedad:
             raise UsageError(f"La corrida {retry_failed} es de la sociedad {run_sociedad}.")
+        sociedad = run_sociedad
     if not sociedad:
         raise UsageError("Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.")
     candidates = list_candidates(st.engine, sociedad, clientes or None)

@@ -215,7 +215,9 @@ def clientes(count: int) -> list[str]:
 def addresses(cliente: str) -> list[str]:
     """One or two addresses per customer (a statement is one message to all of them)."""
     first = f"cxc{cliente}@cliente{cliente}.example.mx"
-    return [first, f"pagos{cliente}@cliente{cliente}.example.mx"] if int(cliente) % 3 == 0 else [first]
+    return (
+        [first, f"pagos{cliente}@cliente{cliente}.example.mx"] if int(cliente) % 3 == 0 else [first]
+    )
 
 
 def seed(cli: Any, home: Path, count: int) -> list[str]:
@@ -272,8 +274,18 @@ def rotomail_env(port: int, **extra: str) -> dict[str, str]:
 
 def send_args(*extra: str, date: str = DATE) -> list[str]:
     """``rotomail send --sociedad SM02 --all --date <date>`` as a real process."""
-    return [sys.executable, "-m", "rotomail", "send", "--sociedad", SOCIEDAD, "--all",
-            "--date", date, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "rotomail",
+        "send",
+        "--sociedad",
+        SOCIEDAD,
+        "--all",
+        "--date",
+        date,
+        *extra,
+    ]
 
 
 def start(
@@ -281,8 +293,14 @@ def start(
 ) -> subprocess.Popen[bytes]:
     """A real process in its own process group (its rendering workers die with it)."""
     return subprocess.Popen(
-        args, env=dict(env), cwd=cwd, stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, umask=umask,
+        args,
+        env=dict(env),
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        umask=umask,
     )
 
 
@@ -293,8 +311,13 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def run(
-    args: list[str], env: Mapping[str, str], cwd: Path, *,
-    input: bytes = b"", timeout: float = 60, umask: int = -1,
+    args: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    *,
+    input: bytes = b"",
+    timeout: float = 60,
+    umask: int = -1,
 ) -> tuple[int, str, str]:
     """Run to the end; (exit code, stdout, stderr)."""
     process = start(args, env, cwd, umask=umask)
@@ -354,6 +377,7 @@ def run_id_of(stdout: str) -> int | None:
 
 
 # --- standalone --------------------------------------------------------------------------
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)

@@ -68,7 +68,8 @@ def test_two_processes_same_sociedad_same_date(cli: Cli, home: Path, tmp_path: P
             stamp = date.replace("-", "")
             results = race(env, tmp_path, date)
             received = [
-                r for r in sink.records()
+                r
+                for r in sink.records()
                 if not r["subject"].startswith("Log ") and r["attachment"].endswith(f"_{stamp}.pdf")
             ]
             counts = statements_by_cliente(received)
@@ -87,17 +88,21 @@ def test_two_processes_same_sociedad_same_date(cli: Cli, home: Path, tmp_path: P
                     line = lines.get(cliente, "")
                     estado = rows.get(cliente, {}).get("estado", "(missing)")
                     if SYMBOL_STATUS.get(line[:1]) != estado:
-                        disagree.append(f"{date} {cliente}: run {run_id} printed {line!r}, "
-                                        f"history says {estado}")
+                        disagree.append(
+                            f"{date} {cliente}: run {run_id} printed {line!r}, "
+                            f"history says {estado}"
+                        )
                     states.append((run_id, estado, line, rows.get(cliente, {})))
                 sent = [s for s in states if s[1] == "enviado"]
                 if len(sent) != 1:
                     double.append(f"{date} {cliente}: 'enviado' in {len(sent)} runs: {states}")
                     continue
                 if sent[0][3].get("message_id") != message_ids.get(cliente):
-                    disagree.append(f"{date} {cliente}: run {sent[0][0]} recorded "
-                                    f"{sent[0][3].get('message_id')}, the server got "
-                                    f"{message_ids.get(cliente)}")
+                    disagree.append(
+                        f"{date} {cliente}: run {sent[0][0]} recorded "
+                        f"{sent[0][3].get('message_id')}, the server got "
+                        f"{message_ids.get(cliente)}"
+                    )
                 for run_id, estado, line, _ in states:
                     if estado != "enviado" and estado != "omitido":
                         misreported.append(f"{date} run {run_id}: {line}")

@@ -127,10 +127,15 @@ def test_sigkill_at_random_points_then_rerun(cli: Cli, home: Path, tmp_path: Pat
             final_lines = outcome_lines(out)
             final_run = run_id_of(out)
             assert final_run is not None, out + err
-            open_ = sorted(c for c, line in final_lines.items()
-                           if not line.startswith("✓") and "ya enviado" not in line)
-            if code == 0 or open_ == previous or all(
-                ": incierto - " in final_lines[c] for c in open_
+            open_ = sorted(
+                c
+                for c, line in final_lines.items()
+                if not line.startswith("✓") and "ya enviado" not in line
+            )
+            if (
+                code == 0
+                or open_ == previous
+                or all(": incierto - " in final_lines[c] for c in open_)
             ):
                 break
             previous = open_
@@ -151,15 +156,17 @@ def test_sigkill_at_random_points_then_rerun(cli: Cli, home: Path, tmp_path: Pat
             problems.append(f"unexpected statement {record}")
         elif record["rcpt_tos"] != addresses(cliente):
             problems.append(f"{cliente}: sent to {record['rcpt_tos']}")
-    per_address = Counter(a for r in records if not r["subject"].startswith("Log ")
-                          for a in r["rcpt_tos"])
+    per_address = Counter(
+        a for r in records if not r["subject"].startswith("Log ") for a in r["rcpt_tos"]
+    )
     problems += [f"{a} received {n} statements" for a, n in per_address.items() if n > 1]
 
     # No double send.
     problems += [f"{c}: received {n} statements" for c, n in counts.items() if n > 1]
 
-    received = {r["attachment"].split("_", 1)[0]: r for r in records
-                if not r["subject"].startswith("Log ")}
+    received = {
+        r["attachment"].split("_", 1)[0]: r for r in records if not r["subject"].startswith("Log ")
+    }
     for cliente in ids:
         row = final.get(cliente)
         line = final_lines.get(cliente, "(no line in the final run's output)")
@@ -177,16 +184,16 @@ def test_sigkill_at_random_points_then_rerun(cli: Cli, home: Path, tmp_path: Pat
             # The killed run is closed as "interrupted" by the next run, its in-flight
             # customer marked "incierto"; it never finished on its own.
             if owned.get("estado") not in ("en curso", "incierto"):
-                problems.append(f"{cliente}: uncertain, but run {owner} has it {owned.get('estado')}")
+                problems.append(
+                    f"{cliente}: uncertain, but run {owner} has it {owned.get('estado')}"
+                )
             if runs.get(owner, {}).get("estado") not in (None, "running", "interrupted"):
                 problems.append(f"{cliente}: uncertain, but run {owner} finished")
             if counts[cliente] == 1 and received[cliente]["message_id"] != owned.get("message_id"):
                 problems.append(f"{cliente}: the message received is not the one in flight")
             continue
         if counts[cliente] != 1:
-            problems.append(
-                f"{cliente}: LOST: received {counts[cliente]}, final run says: {line}"
-            )
+            problems.append(f"{cliente}: LOST: received {counts[cliente]}, final run says: {line}")
             continue
         # Sent exactly once: the run that claims it sent it recorded the same message.
         if row["estado"] == "enviado":
@@ -201,7 +208,9 @@ def test_sigkill_at_random_points_then_rerun(cli: Cli, home: Path, tmp_path: Pat
         if recorded.get("estado") != "enviado" or (
             recorded.get("message_id") != received[cliente]["message_id"]
         ):
-            problems.append(f"{cliente}: run {sender} recorded {recorded}, received {received[cliente]}")
+            problems.append(
+                f"{cliente}: run {sender} recorded {recorded}, received {received[cliente]}"
+            )
 
     zero = sorted(c for c in uncertain if counts[c] == 0)
     print(
@@ -213,9 +222,7 @@ def test_sigkill_at_random_points_then_rerun(cli: Cli, home: Path, tmp_path: Pat
         f"{len(uncertain) - len(zero)} arrived once); final run {final_run} exit {code}; "
         f"{time.monotonic() - began:.1f}s"
     )
-    assert not problems, (
-        f"seed {SEED}, kills: {kills}\n" + "\n".join(problems)
-    )
+    assert not problems, f"seed {SEED}, kills: {kills}\n" + "\n".join(problems)
 
 
 def test_kill_mid_data_is_uncertain_and_not_resent(cli: Cli, home: Path, tmp_path: Path) -> None:
@@ -256,7 +263,6 @@ def test_kill_after_claim_before_data_is_not_lost(cli: Cli, home: Path, tmp_path
     counts = statements_by_cliente(records)
     delivered = all(counts[c] == 1 for c in ids)
     assert code != 0 or delivered, (
-        f"rerun exited 0 but {ids[0]} never received its statement:\n"
-        f"{outcome_lines(out)[ids[0]]}"
+        f"rerun exited 0 but {ids[0]} never received its statement:\n{outcome_lines(out)[ids[0]]}"
     )
     assert delivered, f"received {dict(counts)}; rerun said:\n{out}"

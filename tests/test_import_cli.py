@@ -76,8 +76,12 @@ def test_customers_search_by_name(customers: Cli) -> None:
 
 
 def test_ledger_with_rejected_rows_imports_nothing(customers: Cli) -> None:
-    assert customers("ledger", "import", "-", input=(LEDGER_HEADER + GOOD_ROW).encode()).exit_code == 0
-    result = customers("ledger", "import", "-", input=(LEDGER_HEADER + BAD_ROWS + GOOD_ROW).encode())
+    assert (
+        customers("ledger", "import", "-", input=(LEDGER_HEADER + GOOD_ROW).encode()).exit_code == 0
+    )
+    result = customers(
+        "ledger", "import", "-", input=(LEDGER_HEADER + BAD_ROWS + GOOD_ROW).encode()
+    )
     assert result.exit_code == 1
     assert result.stderr == (
         "Error: 2 filas rechazadas; no se importó nada (use --skip-bad para importar las demás):\n"
@@ -113,9 +117,16 @@ def test_ledger_import_replaces_the_sociedad_snapshot(customers: Cli, tmp_path) 
     ("args", "code", "message"),
     [
         (["statement", "SM02", "7777777"], 1, "Error: Sociedad no encontrada para este cliente\n"),
-        (["ledger", "import", "no-existe.txt"], 1, "Error: No se encontró el archivo: no-existe.txt\n"),
-        (["ledger", "import", "-", "--date", "2026-13-01"], 2,
-         "Error: Fecha inválida «2026-13-01»: use AAAA-MM-DD, por ejemplo 2026-11-30.\n"),
+        (
+            ["ledger", "import", "no-existe.txt"],
+            1,
+            "Error: No se encontró el archivo: no-existe.txt\n",
+        ),
+        (
+            ["ledger", "import", "-", "--date", "2026-13-01"],
+            2,
+            "Error: Fecha inválida «2026-13-01»: use AAAA-MM-DD, por ejemplo 2026-11-30.\n",
+        ),
     ],
 )
 def test_errors(customers: Cli, args: list[str], code: int, message: str) -> None:

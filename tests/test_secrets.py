@@ -40,8 +40,9 @@ def encodings(secret: str) -> dict[str, bytes]:
 
 
 def leaks(blob: bytes, where: str) -> list[str]:
-    return [f"{where}: password ({name})" for name, form in encodings(PASSWORD).items()
-            if form in blob]
+    return [
+        f"{where}: password ({name})" for name, form in encodings(PASSWORD).items() if form in blob
+    ]
 
 
 def database_rows(url: str) -> bytes:
@@ -62,9 +63,7 @@ def database_rows(url: str) -> bytes:
 
 def test_password_never_written_or_printed(home: Path, db_url: str, tmp_path: Path) -> None:
     with SmtpServer(auth=(USER, PASSWORD)) as server:
-        env = rotomail_env(
-            server.port, ROTOMAIL_SMTP_USER=USER, ROTOMAIL_SMTP_PASSWORD=PASSWORD
-        )
+        env = rotomail_env(server.port, ROTOMAIL_SMTP_USER=USER, ROTOMAIL_SMTP_PASSWORD=PASSWORD)
         cli = ProcessCli(env, tmp_path, umask=0o022)
         seed(cli, home, CUSTOMERS)
 
@@ -115,7 +114,12 @@ def test_password_never_written_or_printed(home: Path, db_url: str, tmp_path: Pa
 def test_password_cannot_come_from_argv(home: Path, tmp_path: Path) -> None:
     """No option takes the password: it can only come from the environment or the keyring."""
     cli = ProcessCli(rotomail_env(2525), tmp_path)
-    for args in (["send", "--help"], ["config", "--help"], ["--help"], ["config", "show", "--help"]):
+    for args in (
+        ["send", "--help"],
+        ["config", "--help"],
+        ["--help"],
+        ["config", "show", "--help"],
+    ):
         result = cli(*args)
         assert result.exit_code == 0, result.output
         assert "--password" not in result.stdout and "--smtp-password" not in result.stdout

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rotomail.mailer import PreparedMessage
 
 POOL_THRESHOLD = 16  # below this many statements, rendering in-process is faster
-WORKER_NICENESS = 10
+WORKER_NICENESS = 19
 BATCH_SIZE = 8  # statements per task sent to a worker
 
 
@@ -101,10 +101,6 @@ def render_stream(jobs: Iterable[RenderJob], count: int) -> Iterator[Rendered]:
     if count < POOL_THRESHOLD or workers < 2:
         yield from map(render, jobs)
         return
-    # Loaded once here and inherited by the forked workers, instead of once per worker.
-    import rotomail.mailer
-    import rotomail.pdf  # noqa: F401
-
     window: deque[Future[list[Rendered]]] = deque()
     # Workers run at a lower priority: the sending process is the critical path, and on a
     # small machine it must not wait for a core while the renderers are ahead anyway.

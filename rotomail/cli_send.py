@@ -227,6 +227,7 @@ def send(
         raise UsageError(
             "Para --test configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
         )
+    _check_ledger(st.engine, candidates[0].sociedad, statement_date)
     company = settings.company(candidates[0].sociedad)
     if not company.sender:
         raise UsageError(
@@ -270,6 +271,24 @@ def send(
     typer.echo(f"Registro: {report.log_path}")
     _mail_log(report, settings, company, factory)
     raise typer.Exit(report.exit_code)
+
+
+def _check_ledger(engine: Engine, sociedad: str, statement_date: date) -> None:
+    """Without open items every customer would get "sin saldo pendiente": refuse that."""
+    from rotomail.ledger import snapshot_date
+
+    snapshot = snapshot_date(engine, sociedad)
+    if snapshot is None:
+        raise DataError(
+            f"No hay partidas abiertas importadas para la sociedad {sociedad}; "
+            "impórtelas primero con «rotomail ledger import»."
+        )
+    if snapshot != statement_date:
+        typer.echo(
+            f"Aviso: las partidas abiertas de {sociedad} son al {snapshot:%d/%m/%Y} y la "
+            f"fecha de corte es {statement_date:%d/%m/%Y}.",
+            err=True,
+        )
 
 
 def _run_with_progress(

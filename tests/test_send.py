@@ -396,3 +396,25 @@ def test_smtp_commands_without_configuration(loaded: Cli, args: list[str], messa
     result = loaded(*args)
     assert result.exit_code == 2
     assert result.stderr == message
+
+
+def test_send_without_open_items_is_refused(customers: Cli, home: Path) -> None:
+    (home / "config.toml").write_text(CONFIG, encoding="utf-8")
+    assert (
+        customers("catalog", "add", "SM02", "1004273", "pagos@ferrelopez.example.mx").exit_code == 0
+    )
+    result = customers("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: No hay partidas abiertas importadas para la sociedad SM02; "
+        "impórtelas primero con «rotomail ledger import».\n"
+    )
+    assert history(customers) == []
+
+
+def test_statement_date_other_than_the_ledger_warns(loaded: Cli) -> None:
+    result = loaded("send", "--sociedad", "SM02", "--cliente", "1004273", "--date", "2026-12-15")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "Aviso: las partidas abiertas de SM02 son al 30/11/2026 y la fecha de corte es 15/12/2026.\n"
+    )

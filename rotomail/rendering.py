@@ -17,7 +17,7 @@ from rotomail.errors import DataError
 from rotomail.statements import StatementCustomer, StatementItem
 
 if TYPE_CHECKING:
-    from rotomail.mailer import PreparedMessage
+    from rotomail.messages import PreparedMessage
 
 POOL_THRESHOLD = 16  # below this many statements, rendering in-process is faster
 WORKER_NICENESS = 19
@@ -51,7 +51,7 @@ def render(job: RenderJob) -> Rendered:
     A top-level function: it runs in worker processes, so the main process only talks to
     the database and the SMTP server.
     """
-    from rotomail.mailer import build_statement_message, prepare
+    from rotomail.messages import build_statement_message, prepare
     from rotomail.pdf import render_statement_pdf
     from rotomail.statements import build_statement
 

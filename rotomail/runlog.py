@@ -100,7 +100,7 @@ def mail_log(
     A failure here never changes any customer's outcome: the log file is already written.
     """
     from rotomail.errors import RotomailError
-    from rotomail.mailer import build_log_message, render_template
+    from rotomail.messages import build_log_message, render_template
 
     assert report.log_path is not None
     options = report.options

@@ -29,7 +29,8 @@ from rotomail.rendering import Rendered, RenderJob, render_stream
 from rotomail.statements import StatementCustomer, StatementItem
 
 if TYPE_CHECKING:
-    from rotomail.mailer import PreparedMessage, Transport
+    from rotomail.mailer import Transport
+    from rotomail.messages import PreparedMessage
 
 _run = SendRun.__table__  # type: ignore[attr-defined]
 _delivery = Delivery.__table__  # type: ignore[attr-defined]
@@ -311,7 +312,7 @@ class SendRunner:
     def _check_message_setup(self) -> None:
         """Templates and the sender are checked once, before anything is recorded: a typo
         in an admin's template is a configuration error, not a thousand failed customers."""
-        from rotomail.mailer import build_statement_message
+        from rotomail.messages import build_statement_message
 
         try:
             build_statement_message(

@@ -1,4 +1,4 @@
-"""rotomail.mailer and rotomail.secrets against a real aiosmtpd server on 127.0.0.1."""
+"""rotomail.messages, rotomail.mailer and rotomail.secrets against a real aiosmtpd server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ from rotomail.mailer import (
     SmtpTransport,
     TemporaryFailure,
     Uncertain,
+)
+from rotomail.messages import (
     build_log_message,
     build_statement_message,
     load_template,

@@ -1,0 +1,342 @@
+"""The statement and run-log e-mails: templates, address hygiene, MIME building.
+
+Templates (``string.Template``, ``$name``) live in ``rotomail/templates/<lang>/`` and an
+admin overrides any of them with ``ROTOMAIL_HOME/templates/<lang>/<name>``. Variables:
+
+* ``statement.subject`` / ``statement.txt`` / ``statement.html``: ``company`` (legal
+  name), ``customer``, ``phone``, ``reply_to``, ``rfc``, ``sociedad``, ``filename``; the
+  HTML one also ``subject``. Values are escaped for the HTML alternative.
+* ``log.subject`` / ``log.txt``: whatever the caller passes to :func:`render_template`
+  (the send command uses ``run``, ``operator``, ``date``, ``sociedad``, ``sent``,
+  ``failed``, ``skipped``, ``log_name``).
+
+Nothing a user typed is pasted into raw header text: names are reduced to one line
+without control characters, addresses with control characters are rejected, and the
+``email`` package encodes every header.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email import policy
+from email.charset import QP, Charset
+from email.header import Header
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import formataddr, formatdate, getaddresses, make_msgid
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from rotomail.company import LANGUAGES, CompanyProfile
+from rotomail.errors import DataError, UsageError
+
+DEFAULT_LANGUAGE = "es"
+REHEARSAL_PREFIX = "[PRUEBA] "
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+# ---------------------------------------------------------------------------------------
+# Text and address hygiene
+# ---------------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_LOCAL_PART = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ADDR_SPEC = re.compile(rf"{_LOCAL_PART}@{_LABEL}(?:\.{_LABEL})+")
+_NAME_ADDR = re.compile(r"^(?P<name>[^<>]*)<(?P<addr>[^<>]*)>$")
+
+
+def clean_line(value: str) -> str:
+    """One line of text: control characters (CR, LF, tab, ...) become blanks, runs collapse."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def parse_address(value: str, *, what: str = "correo") -> Address:
+    """``user@example.mx`` or ``Name <user@example.mx>``; DataError when it is not valid.
+
+    An address with CR, LF or any control character is rejected, never repaired: it is
+    either a typo or an injection attempt, and guessing could mail the wrong party.
+    """
+    if _CONTROL.search(value):
+        raise DataError(f"Dirección de {what} inválida (caracteres de control): {value!r}")
+    text = value.strip()
+    display = ""
+    match = _NAME_ADDR.match(text)
+    if match:
+        display = clean_line(match.group("name").strip().strip('"'))
+        text = match.group("addr").strip()
+    if not _ADDR_SPEC.fullmatch(text) or len(text) > 254:
+        raise DataError(f"Dirección de {what} inválida: {value!r}")
+    local, domain = text.rsplit("@", 1)
+    return Address(display_name=display, username=local, domain=domain)
+
+
+def safe_attachment_name(filename: str, default: str = "adjunto") -> str:
+    """A file name that cannot carry a path or a header break: ``../x\\r\\n.pdf`` -> ``x_.pdf``."""
+    base = re.split(r"[\\/]", filename)[-1]
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", clean_line(base)).lstrip("._")
+    return base[:150] or default
+
+
+# ---------------------------------------------------------------------------------------
+# Templates
+# ---------------------------------------------------------------------------------------
+
+_TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z]+")
+
+
+class MailTemplate(string.Template):
+    """A ``string.Template`` that remembers where it came from (for error messages)."""
+
+    def __init__(self, template: str, source: str) -> None:
+        super().__init__(template)
+        self.source = source
+
+
+def load_template(name: str, language: str, override_dir: Path | None = None) -> MailTemplate:
+    """``<override_dir>/<lang>/<name>`` when an admin put one there, else the packaged one.
+
+    Files are read once per version (path and modification time), not once per message.
+    """
+    if not _TEMPLATE_NAME.fullmatch(name):
+        raise ValueError(f"invalid template name: {name!r}")
+    lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    if override_dir is not None:
+        path = override_dir / lang / name
+        if path.is_file():
+            return _override_template(path, path.stat().st_mtime_ns)
+    return _packaged_template(lang, name)
+
+
+@lru_cache(maxsize=64)
+def _override_template(path: Path, mtime_ns: int) -> MailTemplate:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"No se pudo leer la plantilla {path}: guárdela como texto UTF-8 ({exc})."
+        ) from None
+    return MailTemplate(text, str(path))
+
+
+@lru_cache(maxsize=64)
+def _packaged_template(lang: str, name: str) -> MailTemplate:
+    packaged = resources.files("rotomail").joinpath("templates", lang, name)
+    return MailTemplate(packaged.read_text(encoding="utf-8"), f"rotomail/templates/{lang}/{name}")
+
+
+def render(template: string.Template, values: Mapping[str, str]) -> str:
+    """Substitute every ``$name``; a typo in an admin's template is a clear UsageError."""
+    source = getattr(template, "source", "(plantilla)")
+    try:
+        return template.substitute(values)
+    except KeyError as exc:
+        known = ", ".join(f"${{{key}}}" for key in sorted(values))
+        raise UsageError(
+            f"La plantilla {source} usa la variable ${{{exc.args[0]}}}, que no existe. "
+            f"Variables disponibles: {known}."
+        ) from None
+    except ValueError:
+        raise UsageError(
+            f"La plantilla {source} tiene un «$» suelto; escriba $$ para un signo de pesos."
+        ) from None
+
+
+def render_template(
+    name: str, language: str, values: Mapping[str, str], override_dir: Path | None = None
+) -> str:
+    return render(load_template(name, language, override_dir), values)
+
+
+# ---------------------------------------------------------------------------------------
+# Messages
+# ---------------------------------------------------------------------------------------
+
+
+def _new_message(sender: Address, subject: str) -> EmailMessage:
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = sender
+    msg["Subject"] = clean_line(subject)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain=sender.domain)
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
+    return msg
+
+
+def _rehearsal_note(real_recipients: Iterable[str]) -> str:
+    # Addressed to the operator, who reads Spanish whatever the customer's language.
+    shown = ", ".join(clean_line(a) for a in real_recipients if clean_line(a)) or "(sin correos)"
+    return (
+        f"PRUEBA: este mensaje es un ensayo enviado al operador. En el envío real iría a: {shown}"
+    )
+
+
+def _insert_after_body_tag(document: str, fragment: str) -> str:
+    match = re.search(r"<body\b[^>]*>", document, re.IGNORECASE)
+    if not match:
+        return fragment + "\n" + document
+    return document[: match.end()] + "\n" + fragment + document[match.end() :]
+
+
+def build_statement_message(
+    company: CompanyProfile,
+    customer_name: str,
+    to: list[str],
+    pdf: bytes,
+    filename: str,
+    *,
+    rehearsal_for: list[str] | None = None,
+    override_dir: Path | None = None,
+) -> Message:
+    """One customer's statement e-mail: text + HTML alternatives and the PDF attached.
+
+    ``rehearsal_for`` (``send --test``): the message goes to ``to`` (the operator); the
+    subject is prefixed ``[PRUEBA] `` and the body names the real recipients.
+    """
+    sender = parse_address(company.sender, what="remitente (sender)")
+    reply_to = (
+        parse_address(company.reply_to, what="Reply-To") if company.reply_to.strip() else None
+    )
+    recipients = [parse_address(address, what="destinatario") for address in to]
+    if not recipients:
+        raise DataError(
+            f"El cliente {clean_line(customer_name)!r} no tiene correos a los cuales enviar."
+        )
+    attachment = safe_attachment_name(filename, default="estado_de_cuenta.pdf")
+    language = company.language
+    values = {
+        "company": clean_line(company.name),
+        "customer": clean_line(customer_name),
+        "phone": clean_line(company.phone),
+        "reply_to": reply_to.addr_spec if reply_to else "",
+        "rfc": clean_line(company.rfc),
+        "sociedad": clean_line(company.code),
+        "filename": attachment,
+    }
+    subject = clean_line(render_template("statement.subject", language, values, override_dir))
+    if rehearsal_for is not None:
+        subject = REHEARSAL_PREFIX + subject
+    values["subject"] = subject
+    text = render_template("statement.txt", language, values, override_dir)
+    escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
+    html_body = render_template("statement.html", language, escaped, override_dir)
+    if rehearsal_for is not None:
+        note = _rehearsal_note(rehearsal_for)
+        text = f"{note}\n\n{text}"
+        html_body = _insert_after_body_tag(
+            html_body, f'<p style="color: #b00020;"><strong>{html.escape(note)}</strong></p>'
+        )
+
+    # Built with the compat32 MIME classes: for thousands of statements they cost half of
+    # EmailMessage's header parsing. Every value was cleaned or parsed above, so nothing
+    # here can carry a line break into a header.
+    msg = MIMEMultipart("mixed")
+    msg["From"] = _header_address(sender)
+    msg["To"] = ", ".join(_header_address(address) for address in recipients)
+    if reply_to is not None:
+        msg["Reply-To"] = _header_address(reply_to)
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain=sender.domain)
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
+    body = MIMEMultipart("alternative")
+    # quoted-printable keeps the message 7-bit clean for relays without 8BITMIME.
+    body.attach(_text_part(text, "plain"))
+    body.attach(_text_part(html_body, "html"))
+    msg.attach(body)
+    part = MIMEApplication(pdf, "pdf")
+    part.add_header("Content-Disposition", "attachment", filename=attachment)
+    msg.attach(part)
+    return msg
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(text, _UTF8_QP)
+    return part
+
+
+def _header_address(address: Address) -> str:
+    return formataddr((address.display_name, address.addr_spec), charset="utf-8")
+
+
+def build_log_message(
+    sender: str, operator: str, subject: str, body: str, log_path: Path
+) -> EmailMessage:
+    """The operator's copy of the run log, the .txt file attached."""
+    msg = _new_message(parse_address(sender, what="remitente (sender)"), subject)
+    msg["To"] = parse_address(operator, what="operador")
+    msg.set_content(body, cte="quoted-printable")
+    log_text = log_path.read_text(encoding="utf-8", errors="replace")
+    msg.add_attachment(
+        log_text,
+        subtype="plain",
+        cte="quoted-printable",
+        filename=safe_attachment_name(log_path.name, default="log.txt"),
+    )
+    return msg
+
+
+def envelope_of(msg: Message) -> tuple[str, list[str]]:
+    """(MAIL FROM, RCPT TO list) from the From, To, Cc and Bcc headers, deduplicated."""
+    senders = [addr for _, addr in getaddresses([str(h) for h in msg.get_all("From", [])])]
+    if not senders or not senders[0]:
+        raise DataError("El mensaje no tiene remitente (From).")
+    recipients: list[str] = []
+    seen: set[str] = set()
+    headers = [str(h) for name in ("To", "Cc", "Bcc") for h in msg.get_all(name, [])]
+    for _, addr in getaddresses(headers):
+        if addr and addr.lower() not in seen:
+            seen.add(addr.lower())
+            recipients.append(addr)
+    for address in [senders[0], *recipients]:
+        parse_address(address)  # control characters or garbage never reach MAIL/RCPT
+    if not recipients:
+        raise DataError("El mensaje no tiene destinatarios.")
+    return senders[0], recipients
+
+
+@dataclass(frozen=True)
+class PreparedMessage:
+    """A message serialised once (possibly in another process), ready for any transport."""
+
+    envelope_from: str
+    recipients: list[str]
+    data: bytes
+    message_id: str
+    name: str | None = None  # outbox file stem, e.g. the PDF's name without ".pdf"
+
+
+def prepare(msg: Message | PreparedMessage, name: str | None = None) -> PreparedMessage:
+    if isinstance(msg, PreparedMessage):
+        return msg
+    envelope_from, recipients = envelope_of(msg)
+    stem = name or _first_attachment_stem(msg)
+    return PreparedMessage(
+        envelope_from, recipients, message_bytes(msg), str(msg.get("Message-ID", "")), stem
+    )
+
+
+def message_bytes(msg: Message) -> bytes:
+    """The message as sent: CRLF line ends, no Bcc header."""
+    if msg.get("Bcc") is not None:
+        msg = copy.deepcopy(msg)
+        del msg["Bcc"]
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+
+def _first_attachment_stem(msg: Message) -> str | None:
+    for part in msg.walk():
+        filename = part.get_filename() if part.get_content_disposition() == "attachment" else None
+        if filename:
+            return Path(safe_attachment_name(filename)).stem
+    return None

@@ -229,7 +229,3 @@ def apply_import(engine: Engine, plan: list[ImportRow]) -> list[ImportRow]:
             keys=("sociedad", "cliente"),
         )
     return [replace(row, message=WRITTEN if row.ok else NOT_WRITTEN + row.message) for row in plan]
-
-
-def export_rows(engine: Engine, sociedad: str | None = None) -> list[CatalogRow]:
-    return search_entries(engine, sociedad=sociedad)

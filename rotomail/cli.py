@@ -337,12 +337,12 @@ def catalog_export(
     ] = None,
 ) -> None:
     """Exporta el catálogo en un formato que «catalog import» vuelve a leer."""
-    from rotomail.catalog import export_rows
+    from rotomail.catalog import search_entries
 
     if format not in ("tsv", "csv", "xlsx"):
         raise UsageError(f"Formato «{format}» no válido: use tsv, csv o xlsx.")
     rows = [
-        [r.sociedad, r.cliente, r.correo_text] for r in export_rows(state(ctx).engine, sociedad)
+        [r.sociedad, r.cliente, r.correo_text] for r in search_entries(state(ctx).engine, sociedad)
     ]
     headers = ["Sociedad", "Cliente", "Correo"]
     if format == "xlsx":

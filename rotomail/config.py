@@ -195,9 +195,3 @@ def load_settings(
         )
     settings.values["smtp.security"] = security
     return settings
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) readable by its owner only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path

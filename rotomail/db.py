@@ -8,8 +8,6 @@ upgrades an older schema in place before use.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +96,6 @@ def open_engine(url: str) -> Engine:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise UsageError(f"No se pudo abrir la base de datos {redacted(url)}: {reason}") from None
     return engine
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    with engine.begin() as connection:
-        yield connection
 
 
 def upsert(

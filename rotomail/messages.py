@@ -162,14 +162,15 @@ def render_template(
 # ---------------------------------------------------------------------------------------
 
 
-def _new_message(sender: Address, subject: str) -> EmailMessage:
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = sender
-    msg["Subject"] = clean_line(subject)
+def _stamp(msg: Message, sender: Address, subject: str) -> None:
+    """The headers every message carries. ``subject`` must already be one clean line."""
+    msg["From"] = _header_address(sender)
+    # EmailMessage encodes headers itself; the compat32 classes need encoded words.
+    plain = subject.isascii() or isinstance(msg, EmailMessage)
+    msg["Subject"] = subject if plain else Header(subject, "utf-8").encode()
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain=sender.domain)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
-    return msg
 
 
 def _rehearsal_note(real_recipients: Iterable[str]) -> str:
@@ -240,14 +241,10 @@ def build_statement_message(
     # EmailMessage's header parsing. Every value was cleaned or parsed above, so nothing
     # here can carry a line break into a header.
     msg = MIMEMultipart("mixed")
-    msg["From"] = _header_address(sender)
+    _stamp(msg, sender, subject)
     msg["To"] = ", ".join(_header_address(address) for address in recipients)
     if reply_to is not None:
         msg["Reply-To"] = _header_address(reply_to)
-    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
-    msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = make_msgid(domain=sender.domain)
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
     body = MIMEMultipart("alternative")
     # quoted-printable keeps the message 7-bit clean for relays without 8BITMIME.
     body.attach(_text_part(text, "plain"))
@@ -273,8 +270,9 @@ def build_log_message(
     sender: str, operator: str, subject: str, body: str, log_path: Path
 ) -> EmailMessage:
     """The operator's copy of the run log, the .txt file attached."""
-    msg = _new_message(parse_address(sender, what="remitente (sender)"), subject)
-    msg["To"] = parse_address(operator, what="operador")
+    msg = EmailMessage(policy=policy.SMTP)
+    _stamp(msg, parse_address(sender, what="remitente (sender)"), clean_line(subject))
+    msg["To"] = _header_address(parse_address(operator, what="operador"))
     msg.set_content(body, cte="quoted-printable")
     log_text = log_path.read_text(encoding="utf-8", errors="replace")
     msg.add_attachment(

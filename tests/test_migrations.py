@@ -50,3 +50,16 @@ def test_models_and_migrations_agree(db_url: str) -> None:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_catalog_views_match_the_models() -> None:
+    """catalog.py queries lightweight views of two tables; each column must exist with the
+    same Python type as in the models, or a renamed column would only fail at run time."""
+    from rotomail import catalog
+
+    for view in (catalog._catalog, catalog._customer):
+        model_table = SQLModel.metadata.tables[view.name]
+        for view_column in view.columns:
+            model_type = model_table.c[view_column.name].type
+            model_type = getattr(model_type, "impl", model_type)  # SQLModel's AutoString
+            assert model_type.python_type is view_column.type.python_type, view_column.name

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from babel import Locale
 
 DEFAULT_LANGUAGE = "es"
-AMOUNT_PATTERN = "#,##0.00"
 DATE_PATTERN = "dd/MM/yyyy"
 _LOCALES = {"es": "es_MX", "pt": "pt_BR", "en": "en_US"}
 
@@ -192,24 +191,34 @@ def labels(lang: str | None) -> Labels:
 
 
 @cache
-def _babel(lang: str) -> tuple[Locale, Any, Any]:
-    """The Babel locale and the parsed amount and date patterns for a language."""
+def _babel(lang: str) -> tuple[Locale, Any]:
+    """The Babel locale and the parsed date pattern for a language."""
     from babel import Locale
-    from babel.dates import parse_pattern as parse_date_pattern
-    from babel.numbers import parse_pattern as parse_number_pattern
+    from babel.dates import parse_pattern
 
-    locale = Locale.parse(_LOCALES[lang])
-    return locale, parse_number_pattern(AMOUNT_PATTERN), parse_date_pattern(DATE_PATTERN)
+    return Locale.parse(_LOCALES[lang]), parse_pattern(DATE_PATTERN)
+
+
+@cache
+def _amount_marks(lang: str) -> dict[int, str]:
+    """Python's ``"{:,.2f}"`` marks mapped to the locale's (CLDR data, through Babel)."""
+    symbols = _babel(lang)[0].number_symbols["latn"]
+    return str.maketrans(
+        {",": symbols["group"], ".": symbols["decimal"], "-": symbols["minusSign"]}
+    )
 
 
 def format_amount(value: Decimal, lang: str | None = DEFAULT_LANGUAGE) -> str:
-    """``Decimal("-1234.5")`` -> ``"-1,234.50"`` (es, en) or ``"-1.234,50"`` (pt)."""
-    locale, pattern, _ = _babel(resolve_language(lang))
-    return str(pattern.apply(value, locale))
+    """``Decimal("-1234.5")`` -> ``"-1,234.50"`` (es, en) or ``"-1.234,50"`` (pt).
+
+    The same text as Babel's ``#,##0.00`` pattern (tests/test_i18n.py checks it) at a tenth
+    of the cost: a statement prints dozens of amounts.
+    """
+    return f"{value:,.2f}".translate(_amount_marks(resolve_language(lang)))
 
 
 @lru_cache(maxsize=4096)
 def format_date(value: date, lang: str | None = DEFAULT_LANGUAGE) -> str:
     """``date(2024, 3, 5)`` -> ``"05/03/2024"`` in every language."""
-    locale, _, pattern = _babel(resolve_language(lang))
+    locale, pattern = _babel(resolve_language(lang))
     return str(pattern.apply(value, locale))

@@ -6,7 +6,7 @@ import io
 import re
 import warnings
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -231,3 +231,21 @@ def test_long_contact_line_is_cut_before_the_page_number() -> None:
     assert "Cuentas por Cobrar: tel. 800 000 0000" in text
     assert "…" in text
     assert "Página 1 de 1" in text
+
+
+@pytest.mark.parametrize("lang", ["es", "pt", "en"])
+def test_fast_text_writes_what_fpdf_text_writes(lang: str) -> None:
+    """pdf.py writes most text straight into the page; the document must be byte for byte
+    the one FPDF.text() would give, here over three pages with characters PDF escapes."""
+    from rotomail.pdf import _Renderer
+
+    company = replace(COMPANY, language=lang, name="Tinacos (Ejemplo) \\ S.A. — Ōsaka")
+    customer = replace(CUSTOMER, nombre="Ferretería (Ñandú) \\ Hermanos €")
+    st = statement(120, company=company, customer=customer)
+    documents = []
+    for fast_text in (True, False):
+        renderer = _Renderer(st, fast_text=fast_text)
+        renderer.pdf.set_creation_date(datetime(2024, 3, 31, tzinfo=UTC))
+        documents.append(renderer.render())
+    assert len(pages_text(documents[0])) == 3
+    assert documents[0] == documents[1]

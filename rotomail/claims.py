@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from rotomail.db import insert_ignore
 from rotomail.models import SendRun, StatementClaim
@@ -122,13 +122,39 @@ def take(
     return ClaimDenied(row.status, row.run_id, alive)
 
 
+# The compare-and-set of a claim, built once (see db.insert_ignore).
+_MOVE = (
+    update(_claim)
+    .where(
+        _claim.c.sociedad == bindparam("key_sociedad"),
+        _claim.c.cliente == bindparam("key_cliente"),
+        _claim.c.statement_date == bindparam("key_date"),
+        _claim.c.run_id == bindparam("old_run"),
+        _claim.c.status == bindparam("old_status"),
+    )
+    .values(
+        run_id=bindparam("new_run"),
+        status=bindparam("new_status"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
 def _move(
     connection: Connection, key: ClaimKey, run_id: int, status: str, new_run: int, new_status: str
 ) -> bool:
     result = connection.execute(
-        update(_claim)
-        .where(*key.where(), _claim.c.run_id == run_id, _claim.c.status == status)
-        .values(run_id=new_run, status=new_status, updated_at=datetime.now())
+        _MOVE,
+        {
+            "key_sociedad": key.sociedad,
+            "key_cliente": key.cliente,
+            "key_date": key.statement_date,
+            "old_run": run_id,
+            "old_status": status,
+            "new_run": new_run,
+            "new_status": new_status,
+            "now": datetime.now(),
+        },
     )
     return result.rowcount == 1
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from rotomail import claims
@@ -36,6 +36,13 @@ _run = SendRun.__table__  # type: ignore[attr-defined]
 _delivery = Delivery.__table__  # type: ignore[attr-defined]
 _catalog = CatalogEntry.__table__  # type: ignore[attr-defined]
 _customer = Customer.__table__  # type: ignore[attr-defined]
+
+# One customer's outcome, built once: SQLAlchemy reuses the compiled statement (a statement
+# built per customer costs ~0.15 ms). The SET columns are the other keys of the parameters.
+_RECORD_DELIVERY = update(_delivery).where(
+    _delivery.c.run_id == bindparam("where_run"),
+    _delivery.c.cliente == bindparam("where_cliente"),
+)
 
 # Status words, as stored and as shown (Spanish) in the log and history.
 STATUS_TEXT = {
@@ -258,6 +265,8 @@ class SendRunner:
 
     def _record(self, run_id: int, outcome: Outcome, connection: Connection | None = None) -> None:
         values = {
+            "where_run": run_id,
+            "where_cliente": outcome.cliente,
             "status": outcome.status,
             "detail": outcome.detail,
             "archivo": outcome.archivo,
@@ -266,16 +275,11 @@ class SendRunner:
             "correos": ";".join(outcome.correos),
             "updated_at": _now(),
         }
-        statement = (
-            update(_delivery)
-            .where(_delivery.c.run_id == run_id, _delivery.c.cliente == outcome.cliente)
-            .values(**values)
-        )
         if connection is not None:
-            connection.execute(statement)
+            connection.execute(_RECORD_DELIVERY, values)
         else:
             with self._transaction() as own:
-                own.execute(statement)
+                own.execute(_RECORD_DELIVERY, values)
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:

@@ -16,8 +16,34 @@ class CompanyProfile:
     reply_to: str = ""  # the AR mailbox, shown in the body and used as Reply-To
     phone: str = ""  # AR phone line, e.g. "800 000 0000 opción 2"
     language: str = "es"  # es | pt | en
+    bank: str = ""  # payment instructions on the statement: the bank's name ...
+    clabe: str = ""  # ... and the 18-digit CLABE (checked by ``normalize_clabe``)
     configured: bool = True  # False when the sociedad has no table (code used as name)
 
     @classmethod
     def fallback(cls, code: str) -> CompanyProfile:
         return cls(code=code, name=code, configured=False)
+
+
+_CLABE_WEIGHTS = (3, 7, 1) * 5 + (3, 7)  # one per digit before the check digit
+
+
+def normalize_clabe(text: str) -> str:
+    """A CLABE as 18 digits (spaces and dashes dropped); ValueError, in Spanish, when it
+    cannot be one: wrong length, not digits, or a check digit that does not match."""
+    clabe = "".join(text.replace("-", " ").split())
+    if not clabe.isdigit() or not clabe.isascii():
+        raise ValueError("la CLABE solo lleva dígitos")
+    if len(clabe) != 18:
+        raise ValueError(f"la CLABE lleva 18 dígitos y esta tiene {len(clabe)}")
+    total = sum(
+        int(digit) * weight % 10 for digit, weight in zip(clabe[:17], _CLABE_WEIGHTS, strict=True)
+    )
+    if (10 - total % 10) % 10 != int(clabe[17]):
+        raise ValueError("el dígito verificador de la CLABE no coincide; revise los 18 dígitos")
+    return clabe
+
+
+def format_clabe(clabe: str) -> str:
+    """Grouped as bank, branch, account and check digit: "999 180 00123456789 9"."""
+    return f"{clabe[:3]} {clabe[3:6]} {clabe[6:17]} {clabe[17]}"

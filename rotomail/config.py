@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rotomail.company import LANGUAGES, CompanyProfile
+from rotomail.company import LANGUAGES, CompanyProfile, normalize_clabe
 from rotomail.errors import UsageError
 
 APP_NAME = "rotomail"
@@ -148,6 +148,12 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
             raise UsageError(
                 f"{path}: [companies.{code}] language = «{language}»; use es, pt o en."
             )
+        clabe = str(entry.get("clabe", "")).strip()
+        if clabe:
+            try:
+                clabe = normalize_clabe(clabe)
+            except ValueError as exc:
+                raise UsageError(f"{path}: [companies.{code}] clabe = «{clabe}»: {exc}.") from None
         sociedad = normalize_sociedad(code)
         result[sociedad] = CompanyProfile(
             code=sociedad,
@@ -157,6 +163,8 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
             reply_to=str(entry.get("reply_to", "")),
             phone=str(entry.get("phone", "")),
             language=language,
+            bank=str(entry.get("bank", "")).strip(),
+            clabe=clabe,
         )
     return result
 

@@ -21,6 +21,8 @@ sender = "portal@example.mx"
 reply_to = "cobranza@example.mx"
 phone = "800 000 0000 opción 2"
 language = "es"
+bank = "Banco Ejemplo"
+clabe = "999180001234567899"
 
 [companies.SB01]
 name = "Reservatórios Exemplo Ltda."

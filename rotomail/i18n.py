@@ -57,6 +57,10 @@ class Labels:
     contact_phone: str  # placeholder {phone}
     contact_email: str  # placeholder {email}
     continued: str
+    payment: str
+    bank: str
+    beneficiary: str
+    payment_reference: str
 
     @property
     def buckets(self) -> tuple[str, str, str, str, str]:
@@ -107,6 +111,10 @@ _LABELS: dict[str, Labels] = {
         contact_phone="Cuentas por Cobrar: tel. {phone}",
         contact_email="Cuentas por Cobrar: {email}",
         continued="(continúa)",
+        payment="Instrucciones de pago",
+        bank="Banco",
+        beneficiary="Beneficiario",
+        payment_reference="Referencia (su número de cliente)",
     ),
     "pt": Labels(
         title="Extrato de conta",
@@ -140,6 +148,10 @@ _LABELS: dict[str, Labels] = {
         contact_phone="Contas a Receber: tel. {phone}",
         contact_email="Contas a Receber: {email}",
         continued="(continua)",
+        payment="Instruções de pagamento",
+        bank="Banco",
+        beneficiary="Beneficiário",
+        payment_reference="Referência (seu número de cliente)",
     ),
     "en": Labels(
         title="Account statement",
@@ -173,6 +185,10 @@ _LABELS: dict[str, Labels] = {
         contact_phone="Accounts Receivable: phone {phone}",
         contact_email="Accounts Receivable: {email}",
         continued="(continued)",
+        payment="Payment instructions",
+        bank="Bank",
+        beneficiary="Beneficiary",
+        payment_reference="Reference (your customer number)",
     ),
 }
 

@@ -27,6 +27,7 @@ from fpdf import FPDF
 from fpdf.fonts import CORE_FONTS_CHARWIDTHS
 from fpdf.util import escape_parens
 
+from rotomail.company import format_clabe
 from rotomail.i18n import Labels, format_amount, format_date, labels, resolve_language
 from rotomail.statements import Statement, StatementLine
 
@@ -380,6 +381,29 @@ class _Renderer:
             self.y += 10
         self.y += 6
 
+    def payment(self) -> None:
+        """Bank, CLABE, beneficiary and reference, when the company gave a CLABE and the
+        customer owes something."""
+        st, lb = self.st, self.lb
+        company = st.company
+        if not company.clabe or not any(summary.balance > 0 for summary in st.summaries):
+            return
+        self.section_title(lb.payment)
+        half = CONTENT_W / 2
+        pairs = [
+            ((lb.bank, company.bank), ("CLABE", format_clabe(company.clabe))),
+            ((lb.beneficiary, company.name), (lb.payment_reference, st.cliente)),
+        ]
+        self.fill(self.y, 2 * ROW_H + 2, TOTAL_FILL)
+        self.y += 1
+        for left, right in pairs:
+            for x, (label, value) in ((MARGIN, left), (MARGIN + half, right)):
+                if value:
+                    self.font("", 9)
+                    self.text(x, self.y, half, ROW_H, f"{label}: {value}")
+            self.y += ROW_H
+        self.y += 7
+
     def detail_header(self) -> None:
         lb = self.lb
         self.header_row(
@@ -472,6 +496,7 @@ class _Renderer:
         self.letterhead()
         self.customer_block()
         self.summary()
+        self.payment()
         self.detail()
         return bytes(self.pdf.output())
 

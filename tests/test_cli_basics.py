@@ -109,6 +109,17 @@ def test_config_precedence_option_env_file_default(
         ('[smtp]\nport = "abc"\n', "Configuración inválida: smtp.port = «abc»"),
         ('[smtp]\nsecurity = "tls"\n', "smtp.security = «tls»"),
         ('[companies.SM02]\nlanguage = "fr"\n', "language = «fr»; use es, pt o en."),
+        (
+            '[companies.SM02]\nclabe = "99918000123456789"\n',
+            "[companies.SM02] clabe = «99918000123456789»: la CLABE lleva 18 dígitos y "
+            "esta tiene 17.",
+        ),
+        (
+            '[companies.SM02]\nclabe = "999180001234567898"\n',
+            "clabe = «999180001234567898»: el dígito verificador de la CLABE no coincide; "
+            "revise los 18 dígitos.",
+        ),
+        ('[companies.SM02]\nclabe = "9991800012345678 9O"\n', "la CLABE solo lleva dígitos."),
     ],
 )
 def test_bad_config_is_exit_2_with_a_message(

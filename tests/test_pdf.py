@@ -249,3 +249,64 @@ def test_fast_text_writes_what_fpdf_text_writes(lang: str) -> None:
         documents.append(renderer.render())
     assert len(pages_text(documents[0])) == 3
     assert documents[0] == documents[1]
+
+
+PAYING = replace(COMPANY, bank="Banco Ejemplo", clabe="999180001234567899")
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        (
+            "es",
+            [
+                "Instrucciones de pago",
+                "Banco: Banco Ejemplo",
+                "CLABE: 999 180 00123456789 9",
+                "Beneficiario: Tinacos Ejemplo S.A. de C.V.",
+                "Referencia (su número de cliente): 1006210",
+            ],
+        ),
+        ("pt", ["Instruções de pagamento", "Referência (seu número de cliente): 1006210"]),
+        ("en", ["Payment instructions", "Beneficiary: Tinacos", "Reference (your customer"]),
+    ],
+)
+def test_payment_instructions(lang: str, expected: list[str]) -> None:
+    first_page = pages_text(
+        render_statement_pdf(statement(company=replace(PAYING, language=lang)))
+    )[0]
+    for text in expected:
+        assert text in first_page
+
+
+@pytest.mark.parametrize(
+    ("company", "count"),
+    [
+        (COMPANY, 12),  # no CLABE configured
+        (PAYING, 0),  # nothing open: nothing to pay
+    ],
+)
+def test_no_payment_instructions(company: CompanyProfile, count: int) -> None:
+    text = "\n".join(pages_text(render_statement_pdf(statement(count, company=company))))
+    assert "Instrucciones de pago" not in text
+    assert "CLABE" not in text
+
+
+def test_no_payment_instructions_when_the_customer_is_in_credit() -> None:
+    credit = [replace(item, importe=-abs(item.importe)) for item in items(6)]
+    text = pages_text(render_statement_pdf(build_statement(PAYING, CUSTOMER, credit, CUT)))[0]
+    assert "Instrucciones de pago" not in text
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("999180001234567899", "999180001234567899"),
+        ("999 180 00123456789 9", "999180001234567899"),
+        ("999-180-00123456789-9", "999180001234567899"),
+    ],
+)
+def test_normalize_clabe(raw: str, expected: str) -> None:
+    from rotomail.company import normalize_clabe
+
+    assert normalize_clabe(raw) == expected

@@ -480,7 +480,7 @@ def set_password(ctx: typer.Context) -> None:
 def test_smtp(ctx: typer.Context) -> None:
     """Envía un mensaje de prueba al correo del operador."""
     from rotomail.runlog import test_message
-    from rotomail.transports import password_for, smtp_settings
+    from rotomail.transports import smtp_credentials, smtp_settings
 
     settings = state(ctx).settings
     if not settings["smtp.host"]:
@@ -492,7 +492,8 @@ def test_smtp(ctx: typer.Context) -> None:
         )
     from rotomail.mailer import SendError, SmtpTransport
 
-    transport = SmtpTransport(smtp_settings(settings), password_for(settings, sys.stdin.isatty()))
+    password, oauth_token = smtp_credentials(settings, sys.stdin.isatty())
+    transport = SmtpTransport(smtp_settings(settings), password, oauth_token=oauth_token)
     try:
         delivery = transport.send(test_message(settings["smtp.user"] or operator, operator))
     except SendError as exc:

@@ -26,14 +26,19 @@ class Option:
     env: str | None
     default: Any
     kind: type = str
+    choices: tuple[str, ...] = ()  # allowed values (case-insensitive), when limited
 
 
 OPTIONS: tuple[Option, ...] = (
     Option("database_url", "ROTOMAIL_DATABASE_URL", ""),
     Option("smtp.host", "ROTOMAIL_SMTP_HOST", ""),
     Option("smtp.port", "ROTOMAIL_SMTP_PORT", 587, int),
-    Option("smtp.security", "ROTOMAIL_SMTP_SECURITY", "starttls"),
+    Option(
+        "smtp.security", "ROTOMAIL_SMTP_SECURITY", "starttls", choices=("starttls", "ssl", "none")
+    ),
     Option("smtp.user", "ROTOMAIL_SMTP_USER", ""),
+    Option("smtp.auth", "ROTOMAIL_SMTP_AUTH", "password", choices=("password", "xoauth2")),
+    Option("smtp.oauth_token_command", "ROTOMAIL_SMTP_OAUTH_TOKEN_COMMAND", ""),
     Option("smtp.timeout", "ROTOMAIL_SMTP_TIMEOUT", 30.0, float),
     Option("smtp.rate_per_minute", "ROTOMAIL_SMTP_RATE_PER_MINUTE", 30, int),
     Option("smtp.max_per_connection", "ROTOMAIL_SMTP_MAX_PER_CONNECTION", 100, int),
@@ -43,7 +48,6 @@ OPTIONS: tuple[Option, ...] = (
     Option("operator.email", "ROTOMAIL_OPERATOR_EMAIL", ""),
     Option("operator.name", "ROTOMAIL_OPERATOR", ""),
 )
-SECURITY_MODES = ("starttls", "ssl", "none")
 
 
 def default_home() -> Path:
@@ -193,13 +197,13 @@ def load_settings(
             value, source = _coerce(option, env[option.env], option.env), option.env
         if overrides.get(option.key) is not None:
             value, source = _coerce(option, overrides[option.key], "opción"), "opción"
+        if option.choices:
+            value = value.lower()
+            if value not in option.choices:
+                allowed = ", ".join(option.choices[:-1]) + f" o {option.choices[-1]}"
+                raise UsageError(
+                    f"Configuración inválida: {option.key} = «{value}» ({source}); use {allowed}."
+                )
         settings.values[option.key] = value
         settings.sources[option.key] = source
-    security = settings.values["smtp.security"].lower()
-    if security not in SECURITY_MODES:
-        raise UsageError(
-            f"Configuración inválida: smtp.security = «{security}» "
-            f"({settings.sources['smtp.security']}); use starttls, ssl o none."
-        )
-    settings.values["smtp.security"] = security
     return settings

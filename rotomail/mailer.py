@@ -75,6 +75,11 @@ class DailyCapReached(SendError):
     """``daily_cap`` messages were already sent today."""
 
 
+# Failures that would repeat for every customer: the run stops, untried customers stay
+# pending for the next run.
+RUN_STOPPERS = (AuthenticationFailed, ConfigurationError, DailyCapReached)
+
+
 class Transport(Protocol):
     def send(
         self,
@@ -158,6 +163,7 @@ class SmtpSettings:
     port: int = 587
     security: str = "starttls"  # starttls | ssl | none
     user: str = ""
+    auth: str = "password"  # password | xoauth2
     timeout: float = 30.0
     rate_per_minute: int = 30  # 0 = unlimited
     max_per_connection: int = 100  # 0 = unlimited
@@ -245,7 +251,10 @@ class SmtpTransport:
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
         sent_today: int = 0,
+        oauth_token: Callable[[], str] | None = None,
     ) -> None:
+        """``password`` for ``auth = "password"``; ``oauth_token`` (called for every new
+        connection: tokens are short-lived) for ``auth = "xoauth2"``."""
         if settings.security not in SECURITY_MODES:
             raise ConfigurationError(
                 clean_line(settings.security),
@@ -254,6 +263,8 @@ class SmtpTransport:
             )
         self.settings = settings
         self._password = _Secret(password)
+        self._oauth_token = oauth_token
+        self._token = _Secret(None)  # the token of the current connection, for _scrub
         self._ssl_context = ssl_context
         self._sleep = sleep
         self._rng = rng
@@ -345,16 +356,21 @@ class SmtpTransport:
     # -- replies --------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        """Remove the password (and its AUTH encodings) from anything a server echoes."""
-        secret = self._password.reveal()
-        if not secret:
-            return text
+        """Remove the password or token (and their AUTH encodings) from anything a server
+        echoes."""
         user = self.settings.user
-        forms = {
-            secret,
-            base64.b64encode(secret.encode()).decode(),
-            base64.b64encode(f"\0{user}\0{secret}".encode()).decode(),
-        }
+        forms: set[str] = set()
+        secret = self._password.reveal()
+        if secret:
+            forms |= {
+                secret,
+                base64.b64encode(secret.encode()).decode(),
+                base64.b64encode(f"\0{user}\0{secret}".encode()).decode(),
+            }
+        token = self._token.reveal()
+        if token:
+            initial = f"user={user}\x01auth=Bearer {token}\x01\x01"
+            forms |= {token, base64.b64encode(initial.encode()).decode()}
         for form in sorted(forms, key=len, reverse=True):
             text = text.replace(form, "***")
         return text
@@ -435,7 +451,9 @@ class SmtpTransport:
                     )
                 conn.starttls(context=self._context())
                 conn.ehlo()
-            if s.user:
+            if s.user and s.auth == "xoauth2":
+                self._login_xoauth2(conn, where)
+            elif s.user:
                 password = self._password.reveal()
                 if not password:
                     raise ConfigurationError(
@@ -448,8 +466,9 @@ class SmtpTransport:
             reply = self._reply(exc.smtp_code, exc.smtp_error)
             if 400 <= exc.smtp_code < 500:
                 raise _Retry(reply, throttle=True) from None
+            what = "el token OAuth2" if s.auth == "xoauth2" else "el usuario o la contraseña"
             raise AuthenticationFailed(
-                reply, f"El servidor {where} rechazó el usuario o la contraseña: {reply}"
+                reply, f"El servidor {where} rechazó {what} de {s.user}: {reply}"
             ) from None
         except smtplib.SMTPNotSupportedError:
             raise ConfigurationError(
@@ -478,6 +497,36 @@ class SmtpTransport:
             ) from None
         except OSError as exc:  # timeouts, resets, TLS errors
             raise _Retry(self._scrub(f"conexión con {where} fallida: {exc}")) from None
+
+    def _login_xoauth2(self, conn: smtplib.SMTP, where: str) -> None:
+        """SASL XOAUTH2 with a fresh token from the administrator's command."""
+        from rotomail.secrets import OAuthTokenError
+
+        mechanisms = conn.esmtp_features.get("auth", "").upper().split()
+        if "XOAUTH2" not in mechanisms:
+            raise ConfigurationError(
+                f"{where}: XOAUTH2 not offered",
+                f"El servidor {where} no ofrece XOAUTH2 (ofrece: "
+                f"{' '.join(mechanisms) or 'ninguno'}); revise smtp.auth.",
+            )
+        if self._oauth_token is None:
+            raise ConfigurationError(
+                "no token command",
+                "smtp.auth = xoauth2 necesita smtp.oauth_token_command.",
+            )
+        try:
+            token = self._oauth_token()
+        except OAuthTokenError as exc:
+            raise AuthenticationFailed(str(exc), str(exc)) from None
+        self._token = _Secret(token)
+        initial = f"user={self.settings.user}\x01auth=Bearer {token}\x01\x01"
+
+        def respond(challenge: bytes | None = None) -> str:
+            # After a refusal the server sends a 334 with its error details (JSON) and
+            # waits for an empty line before its final 535.
+            return initial if challenge is None else ""
+
+        conn.auth("XOAUTH2", respond, initial_response_ok=True)
 
     def _open_checked(self) -> smtplib.SMTP:
         """Connect; a refused greeting (SMTPConnectError) or network error is classified."""
@@ -608,6 +657,7 @@ class SmtpTransport:
 
 
 __all__ = [
+    "RUN_STOPPERS",
     "AuthenticationFailed",
     "ConfigurationError",
     "DailyCapReached",

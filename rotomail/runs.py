@@ -526,7 +526,7 @@ class SendRunner:
             )
         except mailer.Uncertain as exc:
             base.status, base.detail = "uncertain", f"incierto: {exc.reply}"
-        except (mailer.AuthenticationFailed, mailer.DailyCapReached) as exc:
+        except mailer.RUN_STOPPERS as exc:
             report.aborted = exc.reply
             base.status, base.detail = "pending", f"no se intentó: {exc.reply}"
         except mailer.SendError as exc:
@@ -556,7 +556,7 @@ class SendRunner:
             delivery = transport.send(message)
         except mailer.SendError as exc:
             base.status, base.detail = "failed", exc.reply
-            if isinstance(exc, (mailer.AuthenticationFailed, mailer.DailyCapReached)):
+            if isinstance(exc, mailer.RUN_STOPPERS):
                 report.aborted = exc.reply
         else:
             base.status = "built" if self.options.mode == "dry-run" else "sent"

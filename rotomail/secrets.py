@@ -1,4 +1,5 @@
-"""The SMTP password: environment, then the OS keyring, then a prompt. Never a file.
+"""SMTP credentials: the password (environment, then the OS keyring, then a prompt; never
+a file), or an OAuth2 access token from an administrator's command (XOAUTH2).
 
 Order (../shared/reference/delivery.md): ``ROTOMAIL_SMTP_PASSWORD`` first (cron), then the
 keyring (service ``rotomail``, user ``<user>@<host>``; a missing or broken backend, as on
@@ -11,9 +12,12 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Mapping
+import shlex
+import subprocess
+from collections.abc import Callable, Mapping
 
 from rotomail.errors import UsageError
+from rotomail.messages import clean_line
 
 SERVICE = "rotomail"
 ENV_VAR = "ROTOMAIL_SMTP_PASSWORD"
@@ -88,3 +92,57 @@ def set_smtp_password(user: str, host: str, password: str) -> None:
             f"No se pudo guardar la contraseña en el llavero ({type(exc).__name__}); "
             "use la variable ROTOMAIL_SMTP_PASSWORD."
         ) from None
+
+
+class OAuthTokenError(Exception):
+    """The token command could not give an access token; the message is Spanish."""
+
+
+TOKEN_COMMAND_TIMEOUT = 60.0
+
+
+def oauth_token_command(command: str) -> Callable[[], str]:
+    """A function that runs ``command`` (no shell) and returns the access token it prints.
+
+    SMTP XOAUTH2 (Microsoft 365, Google Workspace) takes short-lived tokens: the command,
+    an administrator's helper such as ``mutt_oauth2.py`` or a script around MSAL, keeps and
+    refreshes them. rotomail calls it again for every new SMTP connection, so a run of
+    many hours never presents an expired token. The token never reaches a file, the
+    database, a log or a command line.
+    """
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise UsageError(f"smtp.oauth_token_command no se puede leer: {exc}.") from None
+    if not argv:
+        raise UsageError(
+            "smtp.auth = xoauth2 necesita smtp.oauth_token_command: el comando que imprime "
+            "el token de acceso."
+        )
+
+    def fetch() -> str:
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, text=True, timeout=TOKEN_COMMAND_TIMEOUT, check=False
+            )
+        except OSError as exc:
+            raise OAuthTokenError(
+                f"No se pudo ejecutar smtp.oauth_token_command ({argv[0]}): {exc.strerror}."
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise OAuthTokenError(
+                f"smtp.oauth_token_command no respondió en {TOKEN_COMMAND_TIMEOUT:.0f} s."
+            ) from None
+        token = done.stdout.strip()
+        if done.returncode != 0:
+            # Its last line of errors helps the administrator; its output may be a token.
+            errors = done.stderr.strip().splitlines()
+            reason = f": {clean_line(errors[-1])[:200]}" if errors else ""
+            raise OAuthTokenError(
+                f"smtp.oauth_token_command terminó con código {done.returncode}{reason}"
+            )
+        if not token or any(ch.isspace() for ch in token) or not token.isprintable():
+            raise OAuthTokenError("smtp.oauth_token_command no imprimió un token de acceso.")
+        return token
+
+    return fetch

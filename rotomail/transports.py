@@ -32,6 +32,7 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
         port=settings["smtp.port"],
         security=settings["smtp.security"],
         user=settings["smtp.user"],
+        auth=settings["smtp.auth"],
         timeout=settings["smtp.timeout"],
         rate_per_minute=settings["smtp.rate_per_minute"],
         max_per_connection=settings["smtp.max_per_connection"],
@@ -58,6 +59,25 @@ def password_for(settings: Settings, interactive: bool) -> str | None:
     return password
 
 
+def smtp_credentials(
+    settings: Settings, interactive: bool
+) -> tuple[str | None, Callable[[], str] | None]:
+    """(password, token source) for the configured ``smtp.auth``, obtained and checked
+    before anything is sent: a missing password or a failing token command is exit 2."""
+    if settings["smtp.auth"] != "xoauth2":
+        return password_for(settings, interactive), None
+    from rotomail.secrets import OAuthTokenError, oauth_token_command
+
+    if not settings["smtp.user"]:
+        raise UsageError("smtp.auth = xoauth2 necesita smtp.user: el buzón que envía.")
+    fetch = oauth_token_command(settings["smtp.oauth_token_command"])
+    try:
+        fetch()
+    except OAuthTokenError as exc:
+        raise UsageError(str(exc)) from None
+    return None, fetch
+
+
 def transport_factory(
     settings: Settings,
     mode: str,
@@ -74,7 +94,10 @@ def transport_factory(
     if not uses_smtp(settings, mode):
         return lambda run_id: OutboxTransport(folder_for(run_id))
     smtp = smtp_settings(settings)
-    password = password_for(settings, interactive)
+    password, oauth_token = smtp_credentials(settings, interactive)
     return lambda run_id: SmtpTransport(
-        smtp, password, sent_today=sent_today() if smtp.daily_cap else 0
+        smtp,
+        password,
+        oauth_token=oauth_token,
+        sent_today=sent_today() if smtp.daily_cap else 0,
     )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sample_data import CUSTOMERS_TSV
+from sample_data import COMPANY_CONFIG, CUSTOMERS_TSV, LEDGER_TSV
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
@@ -68,3 +68,18 @@ def customers(cli: Cli) -> Cli:
     result = cli("customers", "import", "-", input=CUSTOMERS_TSV.encode())
     assert result.exit_code == 0, result.output
     return cli
+
+
+@pytest.fixture
+def loaded(customers: Cli, home: Path) -> Cli:
+    """The test company configured, open items at 2026-11-30 and three catalog entries."""
+    (home / "config.toml").write_text(COMPANY_CONFIG, encoding="utf-8")
+    result = customers("ledger", "import", "-", "--date", "2026-11-30", input=LEDGER_TSV.encode())
+    assert result.exit_code == 0, result.output
+    for cliente, correos in [
+        ("1006210", "a@agro.example.mx;b@agro.example.mx"),
+        ("1004273", "pagos@ferrelopez.example.mx"),
+        ("1001400", "cxp@plomeria.example.mx"),
+    ]:
+        assert customers("catalog", "add", "SM02", cliente, correos).exit_code == 0
+    return customers

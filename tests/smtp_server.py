@@ -6,7 +6,10 @@
         ...
         assert server.messages[0].rcpt_tos == ["a@example.com"]
 
-Options: ``auth=(user, password)`` requires AUTH (PLAIN/LOGIN); ``starttls=True``
+Options: ``auth=(user, password)`` requires AUTH (PLAIN/LOGIN); ``xoauth2=(user, tokens)``
+requires AUTH XOAUTH2 with one of ``tokens`` and offers nothing else, as Microsoft 365 does
+once basic authentication is off (``tokens_presented`` lists what clients sent);
+``starttls=True``
 offers STARTTLS with a self-signed certificate for 127.0.0.1 (trust it with
 ``server.client_context()``); ``implicit_tls=True`` speaks TLS from the first byte
 (port-465 style). Without ``starttls`` no STARTTLS is offered.
@@ -22,9 +25,11 @@ Faults (each ``times`` = how many times, ``None`` = always): ``reply_at_mail``,
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import functools
 import ipaddress
+import json
 import socket
 import ssl
 import tempfile
@@ -135,6 +140,26 @@ def _take(faults: list[Fault]) -> Fault | None:
 class _Handler:
     owner: SmtpServer
 
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        """SASL XOAUTH2 as Microsoft 365 and Gmail answer it: on a bad token, a 334 with
+        the error in JSON, then 535 once the client sends its empty line."""
+        owner = self.owner
+        owner.auth_attempts += 1
+        if owner.xoauth2 is None or len(args) != 2:
+            return AuthResult(success=False, handled=False)
+        try:
+            fields = base64.b64decode(args[1], validate=True).decode().split("\x01")
+        except ValueError:
+            await server.push("501 5.5.2 Can't decode base64")
+            return AuthResult(success=False, handled=True)
+        user, tokens = owner.xoauth2
+        token = fields[1].removeprefix("auth=Bearer ") if len(fields) == 4 else ""
+        owner.tokens_presented.append(token)
+        if fields[0] == f"user={user}" and token in tokens and fields[2:] == ["", ""]:
+            return AuthResult(success=True)
+        await server.challenge_auth(json.dumps({"status": "401", "schemes": "bearer"}))
+        return AuthResult(success=False, handled=False)
+
     async def _apply(self, fault: Fault | None) -> str | None:
         if fault is None:
             return None
@@ -194,6 +219,7 @@ class _CountingController(Controller):
 @dataclass
 class SmtpServer:
     auth: tuple[str, str] | None = None
+    xoauth2: tuple[str, set[str]] | None = None
     starttls: bool = False
     implicit_tls: bool = False
 
@@ -203,6 +229,7 @@ class SmtpServer:
     mail_attempts: int = 0
     data_attempts: int = 0
     auth_attempts: int = 0
+    tokens_presented: list[str] = field(default_factory=list)
     rcpt_attempts: Counter[str] = field(default_factory=Counter)
     mail_faults: list[Fault] = field(default_factory=list)
     rcpt_faults: dict[str, list[Fault]] = field(default_factory=dict)
@@ -222,6 +249,14 @@ class SmtpServer:
                 auth_required=True,
                 auth_require_tls=self.starttls,
             )
+        if self.xoauth2 is not None:
+            kwargs.update(
+                auth_required=True,
+                auth_require_tls=self.starttls,
+                auth_exclude_mechanism=["PLAIN", "LOGIN"],
+            )
+        else:
+            kwargs["auth_exclude_mechanism"] = ["XOAUTH2"]
         if self.starttls:
             kwargs["tls_context"] = self._server_context()
         if self.implicit_tls:
@@ -322,7 +357,8 @@ class SmtpServer:
             "host": HOST,
             "port": self.port,
             "security": "ssl" if self.implicit_tls else "starttls" if self.starttls else "none",
-            "user": self.auth[0] if self.auth else "",
+            "user": self.auth[0] if self.auth else self.xoauth2[0] if self.xoauth2 else "",
+            "auth": "xoauth2" if self.xoauth2 else "password",
             "timeout": 5.0,
             "rate_per_minute": 0,
             "backoff": FAST_BACKOFF,

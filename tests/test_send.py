@@ -14,27 +14,12 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 from sample_data import COMPANY_CONFIG as CONFIG
-from sample_data import LEDGER_TSV
 from smtp_server import SmtpServer
 
 from tests.conftest import Cli
 
 DATE = "2026-11-30"
 SUBJECT = "Estado de Cuenta Tinacos Ejemplo S.A. de C.V."
-
-
-@pytest.fixture
-def loaded(customers: Cli, home: Path) -> Cli:
-    (home / "config.toml").write_text(CONFIG, encoding="utf-8")
-    result = customers("ledger", "import", "-", "--date", DATE, input=LEDGER_TSV.encode())
-    assert result.exit_code == 0, result.output
-    for cliente, correos in [
-        ("1006210", "a@agro.example.mx;b@agro.example.mx"),
-        ("1004273", "pagos@ferrelopez.example.mx"),
-        ("1001400", "cxp@plomeria.example.mx"),
-    ]:
-        assert customers("catalog", "add", "SM02", cliente, correos).exit_code == 0
-    return customers
 
 
 @pytest.fixture
@@ -306,6 +291,24 @@ def test_authentication_failure_stops_the_run_and_leaves_customers_pending(
         assert set(statuses(loaded, 1).values()) == {"pendiente"}
         assert server.messages == []
         assert "equivocada" not in result.output
+
+
+def test_unsafe_server_stops_the_run_instead_of_failing_everyone(
+    loaded: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SmtpServer(auth=("portal@example.mx", "correcta")) as server:  # no STARTTLS
+        monkeypatch.setenv("ROTOMAIL_SMTP_HOST", server.host)
+        monkeypatch.setenv("ROTOMAIL_SMTP_PORT", str(server.port))
+        monkeypatch.setenv("ROTOMAIL_SMTP_SECURITY", "starttls")
+        monkeypatch.setenv("ROTOMAIL_SMTP_USER", "portal@example.mx")
+        monkeypatch.setenv("ROTOMAIL_SMTP_PASSWORD", "correcta")
+        result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+        assert result.exit_code == 1, result.output
+        assert "Corrida detenida: " in result.stderr
+        assert "no ofrece STARTTLS" in result.stderr
+        assert set(statuses(loaded, 1).values()) == {"pendiente"}
+        assert server.connections == 2  # the first customer's, then the operator's log
+        assert server.messages == []
 
 
 def test_log_mail_failure_does_not_fail_customers(smtp: SmtpServer, loaded: Cli) -> None:

@@ -123,7 +123,12 @@ def oauth_token_command(command: str) -> Callable[[], str]:
     def fetch() -> str:
         try:
             done = subprocess.run(
-                argv, capture_output=True, text=True, timeout=TOKEN_COMMAND_TIMEOUT, check=False
+                argv,
+                stdin=subprocess.DEVNULL,  # a helper that wants to ask must fail, not hang
+                capture_output=True,
+                text=True,
+                timeout=TOKEN_COMMAND_TIMEOUT,
+                check=False,
             )
         except OSError as exc:
             raise OAuthTokenError(

@@ -506,7 +506,7 @@ def test_smtp(ctx: typer.Context) -> None:
 @app.command("demo")
 def demo(ctx: typer.Context) -> None:
     """Todo el trabajo sobre examples/ en una carpeta temporal: PDF, .eml y registro."""
-    from rotomail.demo import examples_dir, load_examples, make_home
+    from rotomail.demo import DEMO_SOCIEDADES, examples_dir, load_examples, make_home
 
     folder = examples_dir()
     home = make_home()
@@ -517,8 +517,11 @@ def demo(ctx: typer.Context) -> None:
     typer.echo(f"Carpeta de la demostración: {home}")
     for line in load_examples(state(ctx).engine, folder):
         typer.echo(line)
-    try:
-        ctx.invoke(send, ctx, sociedad="SM02", all_=True)
-    except typer.Exit as exit_:
-        typer.echo(f"Demostración terminada. Para explorarla: rotomail --home {home} history")
-        raise typer.Exit(exit_.exit_code) from None
+    exit_code = 0
+    for sociedad in DEMO_SOCIEDADES:  # a Mexican company in Spanish, a Brazilian one in Portuguese
+        try:
+            ctx.invoke(send, ctx, sociedad=sociedad, all_=True)
+        except typer.Exit as exit_:
+            exit_code = max(exit_code, exit_.exit_code or 0)
+    typer.echo(f"Demostración terminada. Para explorarla: rotomail --home {home} history")
+    raise typer.Exit(exit_code)

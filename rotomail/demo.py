@@ -32,6 +32,7 @@ reply_to = "cobranca@example.com"
 phone = "0800 000 0000"
 language = "pt"
 """
+DEMO_SOCIEDADES = ("SM02", "SB01")
 FILES = ("clientes_sap.csv", "partidas_abiertas.txt", "catalogo_pegado.tsv")
 
 

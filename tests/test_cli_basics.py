@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -151,6 +153,12 @@ def test_demo_runs_the_whole_job_on_the_examples(cli: Cli) -> None:
         assert len(list(run_folder.glob("*.pdf"))) == 5
         assert len(list(run_folder.glob("100*.eml"))) == 5
         assert f"Archivos (PDF y .eml): {run_folder}" in result.stdout
-        assert next((home / "logs").glob("*.txt")).read_text(encoding="utf-8").count("enviado") == 5
+        first_log = sorted((home / "logs").glob("*.txt"))[0]
+        assert first_log.read_text(encoding="utf-8").count("enviado") == 5
+        # the Brazilian company: its own run, in Portuguese
+        [eml] = (home / "outbox" / "corrida-2").glob("2000145*.eml")
+        message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+        assert message["Subject"] == "Extrato de Conta Reservatórios Exemplo Ltda."
+        assert "Demostración terminada." in result.stdout
     finally:
         shutil.rmtree(home, ignore_errors=True)

@@ -365,3 +365,15 @@ class SmtpServer:
         }
         values.update(overrides)
         return SmtpSettings(**values)
+
+
+def assert_never_shown(exc: BaseException, transport: object, *secrets: str) -> None:
+    """None of ``secrets`` in the error's text, repr, reply, args or traceback, nor in the
+    transport's repr: what a user or a log could ever print."""
+    import traceback
+
+    formatted = "".join(traceback.format_exception(exc))
+    texts = [str(exc), repr(exc), str(getattr(exc, "reply", "")), str(exc.args), formatted]
+    for text in [*texts, repr(transport)]:
+        for secret in secrets:
+            assert secret not in text

@@ -29,13 +29,13 @@ class Option:
     choices: tuple[str, ...] = ()  # allowed values (case-insensitive), when limited
 
 
+SECURITY_MODES = ("starttls", "ssl", "none")
+
 OPTIONS: tuple[Option, ...] = (
     Option("database_url", "ROTOMAIL_DATABASE_URL", ""),
     Option("smtp.host", "ROTOMAIL_SMTP_HOST", ""),
     Option("smtp.port", "ROTOMAIL_SMTP_PORT", 587, int),
-    Option(
-        "smtp.security", "ROTOMAIL_SMTP_SECURITY", "starttls", choices=("starttls", "ssl", "none")
-    ),
+    Option("smtp.security", "ROTOMAIL_SMTP_SECURITY", "starttls", choices=SECURITY_MODES),
     Option("smtp.user", "ROTOMAIL_SMTP_USER", ""),
     Option("smtp.auth", "ROTOMAIL_SMTP_AUTH", "password", choices=("password", "xoauth2")),
     Option("smtp.oauth_token_command", "ROTOMAIL_SMTP_OAUTH_TOKEN_COMMAND", ""),

@@ -21,6 +21,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Protocol
 
+from rotomail.config import SECURITY_MODES
 from rotomail.errors import DataError, RotomailError
 from rotomail.ids import safe_filename_part
 from rotomail.messages import PreparedMessage, clean_line, prepare
@@ -152,7 +153,6 @@ class OutboxTransport:
 # SMTP
 # ---------------------------------------------------------------------------------------
 
-SECURITY_MODES = ("starttls", "ssl", "none")
 _THROTTLE = re.compile(r"too many|throttl|rate.?limit|\b4\.7\.\d+|\b4\.5\.3\b", re.IGNORECASE)
 _MAX_THROTTLE_WAIT = 300.0
 

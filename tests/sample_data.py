@@ -1,5 +1,17 @@
 """Made-up data shared by the tests (example.mx / example.com addresses only)."""
 
+from rotomail.company import CompanyProfile
+
+# The tests' company, as a profile and (below) as config.toml.
+COMPANY = CompanyProfile(
+    code="SM02",
+    name="Tinacos Ejemplo S.A. de C.V.",
+    rfc="TEJ010101AB1",
+    sender="portal@example.mx",
+    reply_to="cobranza@example.mx",
+    phone="800 000 0000 opción 2",
+)
+
 # config.toml of the tests' company (made up, example.mx addresses).
 COMPANY_CONFIG = """
 [operator]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import stat
 from collections.abc import Iterator
+from dataclasses import replace
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from keyring.backend import KeyringBackend
+from sample_data import COMPANY
 from smtp_server import SmtpServer, assert_never_shown
 
 from rotomail import secrets
@@ -44,15 +46,7 @@ USER = "portal@example.mx"
 
 @pytest.fixture
 def company() -> CompanyProfile:
-    return CompanyProfile(
-        code="SM02",
-        name="Tinacos Ejemplo S.A. de C.V.",
-        rfc="TEJ010101AB1",
-        sender="portal@example.mx",
-        reply_to="cobranza@example.mx",
-        phone="800 000 0000 opción 2",
-        language="es",
-    )
+    return COMPANY
 
 
 @pytest.fixture
@@ -173,7 +167,7 @@ def test_html_alternative_escapes_values(company: CompanyProfile) -> None:
     ],
 )
 def test_languages(company: CompanyProfile, language: str, subject: str, greeting: str) -> None:
-    profile = CompanyProfile(**{**company.__dict__, "language": language})
+    profile = replace(company, language=language)
     msg = statement(profile)
     assert msg["Subject"] == subject
     assert greeting in bodies(msg)[0]
@@ -182,7 +176,7 @@ def test_languages(company: CompanyProfile, language: str, subject: str, greetin
 def test_message_ids_are_unique_and_reply_to_is_optional(company: CompanyProfile) -> None:
     ids = {statement(company)["Message-ID"] for _ in range(50)}
     assert len(ids) == 50
-    no_ar = CompanyProfile(**{**company.__dict__, "reply_to": ""})
+    no_ar = replace(company, reply_to="")
     assert statement(no_ar)["Reply-To"] is None
 
 
@@ -757,11 +751,11 @@ def test_bad_addresses_are_rejected(company: CompanyProfile, address: str) -> No
     with pytest.raises(DataError):
         statement(company, [address])
     with pytest.raises(DataError):
-        statement(CompanyProfile(**{**company.__dict__, "sender": address}))
+        statement(replace(company, sender=address))
 
 
 def test_display_names_in_addresses_are_kept(company: CompanyProfile) -> None:
-    profile = CompanyProfile(**{**company.__dict__, "sender": "Portal Tinacos <portal@example.mx>"})
+    profile = replace(company, sender="Portal Tinacos <portal@example.mx>")
     msg = statement(profile, ['"Compras, Centro" <compras@example.mx>'])
     assert msg["From"].addresses[0].addr_spec == "portal@example.mx"
     assert msg["From"].addresses[0].display_name == "Portal Tinacos"

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
+from sample_data import COMPANY
 
 from rotomail.company import CompanyProfile
 from rotomail.i18n import format_amount
@@ -18,14 +19,6 @@ from rotomail.pdf import pdf_text, render_statement_pdf
 from rotomail.statements import Statement, StatementCustomer, StatementItem, build_statement
 
 CUT = date(2024, 3, 31)
-COMPANY = CompanyProfile(
-    code="SM02",
-    name="Tinacos Ejemplo S.A. de C.V.",
-    rfc="TEJ010101AB1",
-    sender="portal@example.mx",
-    reply_to="cobranza@example.mx",
-    phone="800 000 0000 opción 2",
-)
 CUSTOMER = StatementCustomer("SM02", "0001006210", "Ferretería Ñandú S.A. de C.V.", "FNA990101XY2")
 
 

@@ -7,56 +7,56 @@ from __future__ import annotations
 import base64
 import shlex
 import sys
+from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 
 import pytest
+from sample_data import COMPANY
 from smtp_server import SmtpServer, assert_never_shown
 from test_secrets import database_rows
 
-from rotomail.company import CompanyProfile
 from rotomail.mailer import AuthenticationFailed, ConfigurationError, SmtpTransport
 from rotomail.messages import build_statement_message
+from tests.conftest import Cli
 
-USER = "portal@example.mx"
+USER = COMPANY.sender
+# The loaded CLI, the XOAUTH2-only server it sends through, and the test's monkeypatch.
+XoauthCli = tuple[Cli, SmtpServer, pytest.MonkeyPatch]
 TOKEN = "eyJ0eXAiOiJKV1QiLCJub25jZSI6InJvdG9tYWlsLXRlc3QifQ.token-1"
 
 
-@pytest.fixture
-def company() -> CompanyProfile:
-    return CompanyProfile(code="SM02", name="Tinacos Ejemplo S.A. de C.V.", sender=USER)
-
-
-def statement(company: CompanyProfile):
+def statement() -> Message:
     return build_statement_message(
-        company, "Ferretería López", ["pagos@ferrelopez.example.mx"], b"%PDF-1.4", "1.pdf"
+        COMPANY, "Ferretería López", ["pagos@ferrelopez.example.mx"], b"%PDF-1.4", "1.pdf"
     )
 
 
-def test_xoauth2_login_and_send(company: CompanyProfile) -> None:
+def test_xoauth2_login_and_send() -> None:
     with SmtpServer(xoauth2=(USER, {TOKEN})) as server:
-        SmtpTransport(server.settings(), None, oauth_token=lambda: TOKEN).send(statement(company))
+        SmtpTransport(server.settings(), None, oauth_token=lambda: TOKEN).send(statement())
         assert server.tokens_presented == [TOKEN]
         assert [m.rcpt_tos for m in server.messages] == [["pagos@ferrelopez.example.mx"]]
 
 
-def test_every_new_connection_asks_for_a_fresh_token(company: CompanyProfile) -> None:
+def test_every_new_connection_asks_for_a_fresh_token() -> None:
     tokens = iter(["token-a", "token-b", "token-c"])
     with SmtpServer(xoauth2=(USER, {"token-a", "token-b", "token-c"})) as server:
         transport = SmtpTransport(
             server.settings(max_per_connection=1), None, oauth_token=lambda: next(tokens)
         )
         for _ in range(3):
-            transport.send(statement(company))
+            transport.send(statement())
         transport.close()
         assert server.tokens_presented == ["token-a", "token-b", "token-c"]
         assert len(server.messages) == 3
 
 
-def test_refused_token_stops_and_is_never_shown(company: CompanyProfile) -> None:
+def test_refused_token_stops_and_is_never_shown() -> None:
     with SmtpServer(xoauth2=(USER, {"another-token"})) as server:
         transport = SmtpTransport(server.settings(), None, oauth_token=lambda: TOKEN)
         with pytest.raises(AuthenticationFailed) as caught:
-            transport.send(statement(company))
+            transport.send(statement())
         assert server.connections == 1  # not retried
         assert server.messages == []
     exc = caught.value
@@ -66,11 +66,11 @@ def test_refused_token_stops_and_is_never_shown(company: CompanyProfile) -> None
     assert_never_shown(exc, transport, TOKEN)
 
 
-def test_server_without_xoauth2_is_a_configuration_error(company: CompanyProfile) -> None:
+def test_server_without_xoauth2_is_a_configuration_error() -> None:
     with SmtpServer(auth=(USER, "password")) as server:
         transport = SmtpTransport(server.settings(auth="xoauth2"), None, oauth_token=lambda: TOKEN)
         with pytest.raises(ConfigurationError) as caught:
-            transport.send(statement(company))
+            transport.send(statement())
         assert "no ofrece XOAUTH2 (ofrece: LOGIN PLAIN)" in str(caught.value)
         assert server.tokens_presented == []
 
@@ -97,7 +97,7 @@ def token_command(tmp_path: Path, body: str) -> str:
     ],
 )
 def test_failing_token_command_is_exit_2_before_anything_is_recorded(
-    loaded_xoauth2: tuple, tmp_path: Path, body: str, message: str
+    loaded_xoauth2: XoauthCli, tmp_path: Path, body: str, message: str
 ) -> None:
     cli, server, monkeypatch = loaded_xoauth2
     monkeypatch.setenv("ROTOMAIL_SMTP_OAUTH_TOKEN_COMMAND", token_command(tmp_path, body))
@@ -127,7 +127,7 @@ def test_failing_token_command_is_exit_2_before_anything_is_recorded(
         ),
     ],
 )
-def test_xoauth2_configuration_errors(loaded_xoauth2: tuple, env: dict, message: str) -> None:
+def test_xoauth2_configuration_errors(loaded_xoauth2: XoauthCli, env: dict, message: str) -> None:
     cli, server, monkeypatch = loaded_xoauth2
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -138,7 +138,7 @@ def test_xoauth2_configuration_errors(loaded_xoauth2: tuple, env: dict, message:
 
 
 def test_send_and_test_smtp_with_xoauth2(
-    loaded_xoauth2: tuple, tmp_path: Path, home: Path, db_url: str
+    loaded_xoauth2: XoauthCli, tmp_path: Path, home: Path, db_url: str
 ) -> None:
     cli, server, monkeypatch = loaded_xoauth2
     counter = tmp_path / "calls"
@@ -169,7 +169,7 @@ def test_send_and_test_smtp_with_xoauth2(
 
 
 @pytest.fixture
-def loaded_xoauth2(loaded, monkeypatch: pytest.MonkeyPatch):
+def loaded_xoauth2(loaded: Cli, monkeypatch: pytest.MonkeyPatch) -> Iterator[XoauthCli]:
     """The test company loaded, sending through a server that takes only XOAUTH2."""
     with SmtpServer(xoauth2=(USER, {f"token-{n}" for n in range(1, 10)})) as server:
         for name, value in {

@@ -19,8 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # tests/: sample_data
 
-from rotomail.company import CompanyProfile
+from sample_data import COMPANY
+
 from rotomail.pdf import render_statement_pdf
 from rotomail.statements import (
     Statement,
@@ -30,14 +32,6 @@ from rotomail.statements import (
 )
 
 STATEMENT_DATE = date(2024, 3, 31)
-COMPANY = CompanyProfile(
-    code="SM02",
-    name="Tinacos Ejemplo S.A. de C.V.",
-    rfc="TEJ010101AB1",
-    sender="portal@example.mx",
-    reply_to="cobranza@example.mx",
-    phone="800 000 0000 opción 2",
-)
 CUSTOMER = StatementCustomer("SM02", "0001006210", "Ferretería Ñandú Hermanos S.A. de C.V.")
 
 

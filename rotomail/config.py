@@ -2,7 +2,7 @@
 
 ``load_settings`` returns every effective value together with where it came from, so
 ``rotomail config show`` can say so. The SMTP password is deliberately not a setting: it
-comes from ``rotomail.secrets`` and is never stored or printed.
+comes from ``rotomail.delivery.secrets`` and is never stored or printed.
 """
 
 from __future__ import annotations

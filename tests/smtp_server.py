@@ -46,7 +46,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from rotomail.mailer import SmtpSettings
+from rotomail.delivery.mailer import SmtpSettings
 
 HOST = "127.0.0.1"
 FAST_BACKOFF = (0.01, 0.02, 0.04)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from rotomail.checklist import (
+from rotomail.cli.checklist import (
     ChecklistItem,
     choose_customers,
     filter_items,
@@ -50,7 +50,7 @@ Script = Callable[[Any, Any], Awaitable[None]]
 
 def drive(script: Script, items: list[ChecklistItem] | None = None) -> Any:
     """Run the app headless, let ``script(pilot, app)`` press keys; return the app."""
-    from rotomail.checklist import CustomerChecklist
+    from rotomail.cli.checklist import CustomerChecklist
 
     app = CustomerChecklist(ITEMS if items is None else items, "Estados de cuenta — SM02")
 
@@ -105,7 +105,7 @@ def test_filter_matches_number_or_name_ignoring_case_and_accents() -> None:
 
 
 def test_import_does_not_load_textual() -> None:
-    code = "import sys, rotomail.checklist; sys.exit('textual' in sys.modules)"
+    code = "import sys, rotomail.cli.checklist; sys.exit('textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
@@ -117,7 +117,7 @@ def test_choose_customers_empty_list_and_no_terminal(monkeypatch: pytest.MonkeyP
 
 
 def test_duplicate_keys_rejected() -> None:
-    from rotomail.checklist import CustomerChecklist
+    from rotomail.cli.checklist import CustomerChecklist
 
     with pytest.raises(ValueError):
         CustomerChecklist([ITEMS[0], ITEMS[0]], "x")

@@ -1,4 +1,4 @@
-"""rotomail.emails: address lists as typed or pasted, validated with email-validator."""
+"""rotomail.inputs.addresses: address lists as typed or pasted, validated with email-validator."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rotomail.emails import normalize_address, parse_addresses, split_addresses
 from rotomail.errors import DataError
+from rotomail.inputs.addresses import normalize_address, parse_addresses, split_addresses
 
 SPLIT = [
     ("a@example.mx;b@example.mx", ["a@example.mx", "b@example.mx"]),

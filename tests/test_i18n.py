@@ -11,7 +11,7 @@ from babel.numbers import parse_pattern
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rotomail.i18n import _LOCALES, LANGUAGES, format_amount, format_date
+from rotomail.statement.labels import _LOCALES, LANGUAGES, format_amount, format_date
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from sample_data import CUSTOMERS_TSV, LEDGER_TSV
 from sqlalchemy import Engine, text
 
-from rotomail.catalog import apply_import, plan_import
-from rotomail.customers import import_customers
-from rotomail.db import open_engine
 from rotomail.errors import DataError
-from rotomail.importers import parse_catalog_paste, parse_customers, parse_ledger
-from rotomail.ledger import import_ledger
+from rotomail.inputs.parsers import parse_catalog_paste, parse_customers, parse_ledger
+from rotomail.store.catalog import apply_import, plan_import
+from rotomail.store.customers import import_customers
+from rotomail.store.db import open_engine
+from rotomail.store.ledger import import_ledger
 
 PASTE = "SM02\t1006210\ta@agro.example.mx\nSM02\t1004273\tb@ferre.example.mx\nSM02\t1001400\n"
 FUZZ = settings(

@@ -1,4 +1,4 @@
-"""rotomail.importers: customer master, FBL5N open items and pasted catalogue rows."""
+"""rotomail.inputs.parsers: customer master, FBL5N open items and pasted catalogue rows."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from rotomail.errors import DataError
-from rotomail.importers import (
+from rotomail.inputs.parsers import (
     CustomerRecord,
     OpenItemRecord,
     PasteRecord,

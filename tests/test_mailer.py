@@ -1,4 +1,4 @@
-"""rotomail.messages, rotomail.mailer and rotomail.secrets against a real aiosmtpd server on 127.0.0.1."""
+"""rotomail.delivery.messages, rotomail.delivery.mailer and rotomail.delivery.secrets against a real aiosmtpd server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -16,10 +16,9 @@ from keyring.backend import KeyringBackend
 from sample_data import COMPANY
 from smtp_server import SmtpServer, assert_never_shown
 
-from rotomail import secrets
 from rotomail.company import CompanyProfile
-from rotomail.errors import DataError, UsageError
-from rotomail.mailer import (
+from rotomail.delivery import secrets
+from rotomail.delivery.mailer import (
     AuthenticationFailed,
     ConfigurationError,
     DailyCapReached,
@@ -30,12 +29,13 @@ from rotomail.mailer import (
     TemporaryFailure,
     Uncertain,
 )
-from rotomail.messages import (
+from rotomail.delivery.messages import (
     build_log_message,
     build_statement_message,
     load_template,
     message_bytes,
 )
+from rotomail.errors import DataError, UsageError
 
 PDF = b"%PDF-1.4\n% fake statement for tests\n%%EOF\n"
 CUSTOMER = "PLUMBERS CENTER SA DE CV"

@@ -9,8 +9,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from rotomail import models  # noqa: F401 - registers the tables on SQLModel.metadata
-from rotomail.db import HEAD_REVISION, create_db_engine, current_revision, open_engine, upgrade
+from rotomail.store import models  # noqa: F401 - registers the tables on SQLModel.metadata
+from rotomail.store.db import (
+    HEAD_REVISION,
+    create_db_engine,
+    current_revision,
+    open_engine,
+    upgrade,
+)
 
 
 def test_upgrade_from_part_one_schema_keeps_the_catalog(db_url: str) -> None:
@@ -55,7 +61,7 @@ def test_models_and_migrations_agree(db_url: str) -> None:
 def test_catalog_views_match_the_models() -> None:
     """catalog.py queries lightweight views of two tables; each column must exist with the
     same Python type as in the models, or a renamed column would only fail at run time."""
-    from rotomail import catalog
+    from rotomail.store import catalog
 
     for view in (catalog._catalog, catalog._customer):
         model_table = SQLModel.metadata.tables[view.name]

@@ -7,7 +7,7 @@ import json
 import pytest
 from tabulate import tabulate
 
-from rotomail.output import Format, plain_table, render
+from rotomail.cli.output import Format, plain_table, render
 
 TABLES = [
     (["Sociedad", "Cliente"], [["SM02", "1006210"]]),

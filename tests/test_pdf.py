@@ -14,9 +14,9 @@ from pypdf import PdfReader
 from sample_data import COMPANY
 
 from rotomail.company import CompanyProfile
-from rotomail.i18n import format_amount
-from rotomail.pdf import pdf_text, render_statement_pdf
-from rotomail.statements import Statement, StatementCustomer, StatementItem, build_statement
+from rotomail.statement.labels import format_amount
+from rotomail.statement.model import Statement, StatementCustomer, StatementItem, build_statement
+from rotomail.statement.pdf import pdf_text, render_statement_pdf
 
 CUT = date(2024, 3, 31)
 CUSTOMER = StatementCustomer("SM02", "0001006210", "Ferretería Ñandú S.A. de C.V.", "FNA990101XY2")
@@ -230,7 +230,7 @@ def test_long_contact_line_is_cut_before_the_page_number() -> None:
 def test_fast_text_writes_what_fpdf_text_writes(lang: str) -> None:
     """pdf.py writes most text straight into the page; the document must be byte for byte
     the one FPDF.text() would give, here over three pages with characters PDF escapes."""
-    from rotomail.pdf import _Renderer
+    from rotomail.statement.pdf import _Renderer
 
     company = replace(COMPANY, language=lang, name="Tinacos (Ejemplo) \\ S.A. — Ōsaka")
     customer = replace(CUSTOMER, nombre="Ferretería (Ñandú) \\ Hermanos €")

@@ -329,7 +329,7 @@ def test_a_bad_address_in_the_database_fails_only_that_customer(loaded: Cli) -> 
 
     from sqlalchemy import text
 
-    from rotomail.db import open_engine
+    from rotomail.store.db import open_engine
 
     engine = open_engine(os.environ["ROTOMAIL_DATABASE_URL"])
     with engine.begin() as connection:

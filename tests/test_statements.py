@@ -10,8 +10,8 @@ import pytest
 
 from rotomail.company import CompanyProfile
 from rotomail.errors import DataError
-from rotomail.i18n import format_amount, format_date, labels, resolve_language
-from rotomail.statements import (
+from rotomail.statement.labels import format_amount, format_date, labels, resolve_language
+from rotomail.statement.model import (
     StatementCustomer,
     StatementItem,
     bucket_for,

@@ -1,4 +1,4 @@
-"""rotomail.tabular: bytes in, rows of text cells out, whatever the file looked like."""
+"""rotomail.inputs.tabular: bytes in, rows of text cells out, whatever the file looked like."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from rotomail import tabular
 from rotomail.errors import DataError
-from rotomail.tabular import (
+from rotomail.inputs import tabular
+from rotomail.inputs.tabular import (
     Row,
     cell_text,
     decode_text,
@@ -367,6 +367,6 @@ def test_fuzz_zip_magic(data: bytes) -> None:
 
 def test_nul_characters_are_dropped() -> None:
     # PostgreSQL refuses NUL in text; a paste never means one (found by Hypothesis on PG).
-    from rotomail.tabular import decode_text
+    from rotomail.inputs.tabular import decode_text
 
     assert decode_text(b"SM02\x00\t1006210\n") == "SM02\t1006210\n"

@@ -16,8 +16,8 @@ from sample_data import COMPANY
 from smtp_server import SmtpServer, assert_never_shown
 from test_secrets import database_rows
 
-from rotomail.mailer import AuthenticationFailed, ConfigurationError, SmtpTransport
-from rotomail.messages import build_statement_message
+from rotomail.delivery.mailer import AuthenticationFailed, ConfigurationError, SmtpTransport
+from rotomail.delivery.messages import build_statement_message
 from tests.conftest import Cli
 
 USER = COMPANY.sender

@@ -23,13 +23,13 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # tests/: sample_d
 
 from sample_data import COMPANY
 
-from rotomail.pdf import render_statement_pdf
-from rotomail.statements import (
+from rotomail.statement.model import (
     Statement,
     StatementCustomer,
     StatementItem,
     build_statement,
 )
+from rotomail.statement.pdf import render_statement_pdf
 
 STATEMENT_DATE = date(2024, 3, 31)
 CUSTOMER = StatementCustomer("SM02", "0001006210", "Ferretería Ñandú Hermanos S.A. de C.V.")

@@ -10,11 +10,11 @@ from itertools import groupby
 
 from sqlalchemy import Engine, delete, func, insert, select
 
-from rotomail.db import upsert
 from rotomail.errors import DataError
-from rotomail.importers import OpenItemRecord, ParseResult
-from rotomail.models import LedgerSnapshot, OpenItem
-from rotomail.statements import StatementItem
+from rotomail.inputs.parsers import OpenItemRecord, ParseResult
+from rotomail.statement.model import StatementItem
+from rotomail.store.db import upsert
+from rotomail.store.models import LedgerSnapshot, OpenItem
 
 _item = OpenItem.__table__  # type: ignore[attr-defined]
 _snapshot = LedgerSnapshot.__table__  # type: ignore[attr-defined]

@@ -14,14 +14,14 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from rotomail.cli.output import Format, print_table
 from rotomail.errors import DataError, RotomailError, UsageError
-from rotomail.output import Format, print_table
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from rotomail.catalog import ImportRow
     from rotomail.config import Settings
+    from rotomail.store.catalog import ImportRow
 
 
 class _Group(TyperGroup):
@@ -75,7 +75,7 @@ class State:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from rotomail.db import open_engine
+            from rotomail.store.db import open_engine
 
             self._engine = open_engine(self.settings.database_url)
         return self._engine
@@ -112,7 +112,7 @@ def root(
 
 def read_input(source: str | None, what: str) -> tuple[bytes, str]:
     """Bytes of FILE, or of standard input for ``-`` / no FILE when something is piped."""
-    from rotomail.tabular import read_bytes
+    from rotomail.inputs.tabular import read_bytes
 
     if source in (None, "-"):
         if sys.stdin.isatty():
@@ -155,8 +155,8 @@ def customers_import(
     ],
 ) -> None:
     """Importa el maestro de clientes (alta o actualización por sociedad y cliente)."""
-    from rotomail.customers import import_customers
-    from rotomail.importers import parse_customers
+    from rotomail.inputs.parsers import parse_customers
+    from rotomail.store.customers import import_customers
 
     data, name = read_input(file, "clientes")
     parsed = parse_customers(data, name)
@@ -182,7 +182,7 @@ def customers_search(
     ] = Format.table,
 ) -> None:
     """Busca en el maestro de clientes."""
-    from rotomail.customers import search_customers
+    from rotomail.store.customers import search_customers
 
     rows = search_customers(state(ctx).engine, sociedad, cliente, nombre)
     print_table(
@@ -206,7 +206,7 @@ def catalog_add(
     correos: Annotated[str, typer.Argument(help='Uno o varios correos separados por ";".')],
 ) -> None:
     """Alta individual: guarda (o reemplaza) los correos de un cliente."""
-    from rotomail.catalog import SAVED, add_entry
+    from rotomail.store.catalog import SAVED, add_entry
 
     add_entry(state(ctx).engine, sociedad, cliente, correos)
     typer.echo(SAVED)
@@ -223,7 +223,7 @@ def catalog_search(
     ] = Format.table,
 ) -> None:
     """Búsqueda en el catálogo por sociedad, cliente, nombre o correo."""
-    from rotomail.catalog import search_entries
+    from rotomail.store.catalog import search_entries
 
     rows = search_entries(state(ctx).engine, sociedad, cliente, correo)
     print_table(
@@ -247,7 +247,7 @@ def catalog_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="No pedir confirmación.")] = False,
 ) -> None:
     """Borrado: quita un cliente del catálogo."""
-    from rotomail.catalog import delete_entry, get_entry
+    from rotomail.store.catalog import delete_entry, get_entry
 
     engine = state(ctx).engine
     if not yes:
@@ -301,8 +301,8 @@ def catalog_import(
     ] = Format.table,
 ) -> None:
     """Alta masiva: filas pegadas desde Excel (Sociedad, Cliente y/o Correo)."""
-    from rotomail.catalog import apply_import, plan_import
-    from rotomail.importers import parse_catalog_paste
+    from rotomail.inputs.parsers import parse_catalog_paste
+    from rotomail.store.catalog import apply_import, plan_import
 
     data, name = read_input(file, "filas del catálogo")
     records = parse_catalog_paste(data, name)
@@ -337,7 +337,7 @@ def catalog_export(
     ] = None,
 ) -> None:
     """Exporta el catálogo en un formato que «catalog import» vuelve a leer."""
-    from rotomail.catalog import search_entries
+    from rotomail.store.catalog import search_entries
 
     if format not in ("tsv", "csv", "xlsx"):
         raise UsageError(f"Formato «{format}» no válido: use tsv, csv o xlsx.")
@@ -358,7 +358,7 @@ def catalog_export(
         book.save(output)
         typer.echo(f"{len(rows)} registros en {output}")
         return
-    from rotomail.output import render
+    from rotomail.cli.output import render
 
     text = render(headers, rows, Format(format))
     if output is None:
@@ -374,7 +374,7 @@ def catalog_export(
 @config_app.command("show")
 def config_show(ctx: typer.Context) -> None:
     """Muestra la configuración efectiva y de dónde viene cada valor (nunca la contraseña)."""
-    from rotomail.db import redacted
+    from rotomail.store.db import redacted
 
     settings = state(ctx).settings
     rows: list[list[str]] = [["home", str(settings.home), settings.home_source]]
@@ -405,4 +405,4 @@ def main() -> None:
 
 
 # The send job's commands register themselves on ``app``.
-from rotomail import cli_send  # noqa: E402, F401
+from rotomail.cli import send  # noqa: E402, F401

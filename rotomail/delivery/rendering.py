@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from rotomail.company import CompanyProfile
 from rotomail.errors import DataError
-from rotomail.statements import StatementCustomer, StatementItem
+from rotomail.statement.model import StatementCustomer, StatementItem
 
 if TYPE_CHECKING:
-    from rotomail.messages import PreparedMessage
+    from rotomail.delivery.messages import PreparedMessage
 
 POOL_THRESHOLD = 16  # below this many statements, rendering in-process is faster
 WORKER_NICENESS = 19
@@ -51,9 +51,9 @@ def render(job: RenderJob) -> Rendered:
     A top-level function: it runs in worker processes, so the main process only talks to
     the database and the SMTP server.
     """
-    from rotomail.messages import build_statement_message, prepare
-    from rotomail.pdf import render_statement_pdf
-    from rotomail.statements import build_statement
+    from rotomail.delivery.messages import build_statement_message, prepare
+    from rotomail.statement.model import build_statement
+    from rotomail.statement.pdf import render_statement_pdf
 
     statement = build_statement(job.company, job.customer, job.items, job.statement_date)
     pdf = render_statement_pdf(statement)

@@ -1,6 +1,6 @@
 """The statement and run-log e-mails: templates, address hygiene, MIME building.
 
-Templates (``string.Template``, ``$name``) live in ``rotomail/templates/<lang>/`` and an
+Templates (``string.Template``, ``$name``) live in ``rotomail/delivery/templates/<lang>/`` and an
 admin overrides any of them with ``ROTOMAIL_HOME/templates/<lang>/<name>``. Variables:
 
 * ``statement.subject`` / ``statement.txt`` / ``statement.html``: ``company`` (legal
@@ -131,8 +131,10 @@ def _override_template(path: Path, mtime_ns: int) -> MailTemplate:
 
 @lru_cache(maxsize=64)
 def _packaged_template(lang: str, name: str) -> MailTemplate:
-    packaged = resources.files("rotomail").joinpath("templates", lang, name)
-    return MailTemplate(packaged.read_text(encoding="utf-8"), f"rotomail/templates/{lang}/{name}")
+    packaged = resources.files("rotomail.delivery").joinpath("templates", lang, name)
+    return MailTemplate(
+        packaged.read_text(encoding="utf-8"), f"rotomail/delivery/templates/{lang}/{name}"
+    )
 
 
 def render(template: string.Template, values: Mapping[str, str]) -> str:

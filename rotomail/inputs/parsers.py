@@ -1,6 +1,6 @@
 """Pure parsers for the three inputs: customer master, open items (FBL5N) and a pasted catalogue.
 
-No database here. Each parser reads rows through :mod:`rotomail.tabular`, finds the header
+No database here. Each parser reads rows through :mod:`rotomail.inputs.tabular`, finds the header
 through an alias table (headers drift with SAP release, language and layout), and returns
 records plus the rows it refused, each refusal naming its line and field in Spanish.
 """
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Generic, TypeVar
 
-from rotomail.emails import normalize_address, split_addresses
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
-from rotomail.tabular import (
+from rotomail.inputs.addresses import normalize_address, split_addresses
+from rotomail.inputs.tabular import (
     Row,
     cell_at,
     find_header,

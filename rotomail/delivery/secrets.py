@@ -16,8 +16,8 @@ import shlex
 import subprocess
 from collections.abc import Callable, Mapping
 
+from rotomail.delivery.messages import clean_line
 from rotomail.errors import UsageError
-from rotomail.messages import clean_line
 
 SERVICE = "rotomail"
 ENV_VAR = "ROTOMAIL_SMTP_PASSWORD"

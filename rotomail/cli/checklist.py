@@ -4,7 +4,7 @@ Mirrors the portal's "Envío masivo" screen: every customer of the sociedad is l
 selected by default; the user unticks the ones that must not receive their statement.
 
 Textual is imported lazily (on first use of :func:`choose_customers` or of the
-``CustomerChecklist`` attribute), so ``import rotomail.checklist`` stays cheap for the CLI.
+``CustomerChecklist`` attribute), so ``import rotomail.cli.checklist`` stays cheap for the CLI.
 
 Keys (also shown in the Footer, in Spanish):
 
@@ -280,7 +280,7 @@ def _app_class() -> _AppFactory:
 
 
 def __getattr__(name: str) -> Any:
-    """``rotomail.checklist.CustomerChecklist`` builds the Textual class on first access."""
+    """``rotomail.cli.checklist.CustomerChecklist`` builds the Textual class on first access."""
     if name == "CustomerChecklist":
         return _app_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,8 +28,8 @@ from fpdf.fonts import CORE_FONTS_CHARWIDTHS
 from fpdf.util import escape_parens
 
 from rotomail.company import format_clabe
-from rotomail.i18n import Labels, format_amount, format_date, labels, resolve_language
-from rotomail.statements import Statement, StatementLine
+from rotomail.statement.labels import Labels, format_amount, format_date, labels, resolve_language
+from rotomail.statement.model import Statement, StatementLine
 
 FONT = "helvetica"
 ENCODING = "windows-1252"  # fpdf2 declares core fonts as WinAnsiEncoding

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from rotomail.cli import State, app, config_app, read_input, state
+from rotomail.cli.output import Format, is_terminal, print_table
 from rotomail.errors import DataError, UsageError
-from rotomail.output import Format, is_terminal, print_table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
     from rotomail.company import CompanyProfile
     from rotomail.config import Settings
-    from rotomail.mailer import Transport
-    from rotomail.runs import Candidate, Outcome, RunReport, SendOptions
+    from rotomail.delivery.mailer import Transport
+    from rotomail.delivery.report import Outcome, RunReport, SendOptions
+    from rotomail.delivery.runs import Candidate
 
 ledger_app = typer.Typer(
     help="Partidas abiertas (exportación FBL5N de SAP).",
@@ -62,8 +63,8 @@ def ledger_import(
     ] = False,
 ) -> None:
     """Importa las partidas abiertas; reemplaza las de cada sociedad del archivo."""
-    from rotomail.importers import parse_ledger
-    from rotomail.ledger import import_ledger
+    from rotomail.inputs.parsers import parse_ledger
+    from rotomail.store.ledger import import_ledger
 
     snapshot = parse_date(date_)
     data, name = read_input(file, "partidas abiertas")
@@ -88,10 +89,10 @@ def statement(
     ] = None,
 ) -> None:
     """Genera el estado de cuenta de un cliente en PDF, para revisarlo."""
-    from rotomail.customers import search_customers
-    from rotomail.ledger import items_for
-    from rotomail.pdf import render_statement_pdf
-    from rotomail.statements import StatementCustomer, build_statement
+    from rotomail.statement.model import StatementCustomer, build_statement
+    from rotomail.statement.pdf import render_statement_pdf
+    from rotomail.store.customers import search_customers
+    from rotomail.store.ledger import items_for
 
     st = state(ctx)
     found = search_customers(st.engine, sociedad=sociedad, cliente=cliente)
@@ -123,7 +124,7 @@ SYMBOL = {
 
 
 def outcome_line(outcome: Outcome) -> str:
-    from rotomail.runs import STATUS_TEXT
+    from rotomail.delivery.report import STATUS_TEXT
 
     text = f"{SYMBOL.get(outcome.status, '?')} {outcome.cliente} {outcome.nombre}"
     if outcome.status in ("sent", "built"):
@@ -176,8 +177,9 @@ def send(
     ] = None,
 ) -> None:
     """Envío masivo de estados de cuenta de una sociedad."""
-    from rotomail.runs import SendOptions, list_candidates
-    from rotomail.transports import describe, transport_factory, uses_smtp
+    from rotomail.delivery.report import SendOptions
+    from rotomail.delivery.runs import list_candidates
+    from rotomail.delivery.transports import describe, transport_factory, uses_smtp
 
     st = state(ctx)
     settings = st.settings
@@ -186,8 +188,8 @@ def send(
     statement_date = parse_date(date_)
     clientes = list(cliente or [])
     if retry_failed is not None:
-        from rotomail.history import retry_targets
         from rotomail.ids import normalize_sociedad
+        from rotomail.store.history import retry_targets
 
         run_sociedad, statement_date, clientes = retry_targets(st.engine, retry_failed)
         if sociedad and normalize_sociedad(sociedad) != run_sociedad:
@@ -202,7 +204,7 @@ def send(
             raise UsageError(
                 "Sin terminal no hay lista interactiva: use --all o indique --cliente."
             )
-        from rotomail.checklist import ChecklistItem, choose_customers
+        from rotomail.cli.checklist import ChecklistItem, choose_customers
 
         chosen = choose_customers(
             [
@@ -253,7 +255,7 @@ def send(
         outbox_dir=settings.outbox_dir,
         keep_pdfs=not uses_smtp(settings, mode),
     )
-    from rotomail.history import sent_today
+    from rotomail.store.history import sent_today
 
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)
@@ -275,7 +277,7 @@ def send(
 
 def _check_ledger(engine: Engine, sociedad: str, statement_date: date) -> None:
     """Without open items every customer would get "sin saldo pendiente": refuse that."""
-    from rotomail.ledger import snapshot_date
+    from rotomail.store.ledger import snapshot_date
 
     snapshot = snapshot_date(engine, sociedad)
     if snapshot is None:
@@ -299,7 +301,7 @@ def _run_with_progress(
     candidates: list[Candidate],
     transport_name: str,
 ) -> RunReport:
-    from rotomail.runs import SendRunner
+    from rotomail.delivery.runs import SendRunner
 
     if not is_terminal():
         runner = SendRunner(
@@ -339,7 +341,7 @@ def _mail_log(
     company: CompanyProfile,
     factory: Callable[[int], Transport],
 ) -> None:
-    from rotomail.runlog import mail_log
+    from rotomail.delivery.runlog import mail_log
 
     if report.options.mode == "dry-run":
         return
@@ -366,8 +368,8 @@ def history(
     ] = Format.table,
 ) -> None:
     """Corridas anteriores; con RUN, el resultado de cada cliente."""
-    from rotomail.history import list_runs, run_deliveries
-    from rotomail.runs import STATUS_TEXT
+    from rotomail.delivery.report import STATUS_TEXT
+    from rotomail.store.history import list_runs, run_deliveries
 
     engine = state(ctx).engine
     if run is None:
@@ -462,7 +464,7 @@ def history(
 @config_app.command("set-password")
 def set_password(ctx: typer.Context) -> None:
     """Guarda la contraseña SMTP en el llavero del sistema (keyring)."""
-    from rotomail.secrets import set_smtp_password
+    from rotomail.delivery.secrets import set_smtp_password
 
     settings = state(ctx).settings
     if not settings["smtp.host"] or not settings["smtp.user"]:
@@ -479,8 +481,8 @@ def set_password(ctx: typer.Context) -> None:
 @config_app.command("test-smtp")
 def test_smtp(ctx: typer.Context) -> None:
     """Envía un mensaje de prueba al correo del operador."""
-    from rotomail.runlog import test_message
-    from rotomail.transports import smtp_credentials, smtp_settings
+    from rotomail.delivery.runlog import test_message
+    from rotomail.delivery.transports import smtp_credentials, smtp_settings
 
     settings = state(ctx).settings
     if not settings["smtp.host"]:
@@ -490,7 +492,7 @@ def test_smtp(ctx: typer.Context) -> None:
         raise UsageError(
             "Configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
         )
-    from rotomail.mailer import SendError, SmtpTransport
+    from rotomail.delivery.mailer import SendError, SmtpTransport
 
     password, oauth_token = smtp_credentials(settings, sys.stdin.isatty())
     transport = SmtpTransport(smtp_settings(settings), password, oauth_token=oauth_token)
@@ -506,7 +508,7 @@ def test_smtp(ctx: typer.Context) -> None:
 @app.command("demo")
 def demo(ctx: typer.Context) -> None:
     """Todo el trabajo sobre examples/ en una carpeta temporal: PDF, .eml y registro."""
-    from rotomail.demo import DEMO_SOCIEDADES, examples_dir, load_examples, make_home
+    from rotomail.cli.demo import DEMO_SOCIEDADES, examples_dir, load_examples, make_home
 
     folder = examples_dir()
     home = make_home()

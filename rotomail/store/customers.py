@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import Engine, or_, select
 
-from rotomail.db import upsert
 from rotomail.ids import normalize_cliente, normalize_sociedad
-from rotomail.importers import CustomerRecord, ParseResult, Reject
-from rotomail.models import Customer
+from rotomail.inputs.parsers import CustomerRecord, ParseResult, Reject
+from rotomail.store.db import upsert
+from rotomail.store.models import Customer
 
 _customer = Customer.__table__  # type: ignore[attr-defined]
 

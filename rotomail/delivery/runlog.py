@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from email.message import EmailMessage
 
     from rotomail.company import CompanyProfile
-    from rotomail.mailer import Transport
-    from rotomail.runs import RunReport
+    from rotomail.delivery.mailer import Transport
+    from rotomail.delivery.report import RunReport
 
 MODE_TEXT = {
     "send": "envío",
@@ -27,7 +27,7 @@ def render_log(report: RunReport) -> str:
 
     from tabulate import tabulate
 
-    from rotomail.runs import STATUS_TEXT
+    from rotomail.delivery.report import STATUS_TEXT
 
     options = report.options
     finished = datetime.now()
@@ -99,8 +99,8 @@ def mail_log(
 
     A failure here never changes any customer's outcome: the log file is already written.
     """
+    from rotomail.delivery.messages import build_log_message, render_template
     from rotomail.errors import RotomailError
-    from rotomail.messages import build_log_message, render_template
 
     assert report.log_path is not None
     options = report.options

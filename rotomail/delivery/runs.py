@@ -12,25 +12,25 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from rotomail import claims
 from rotomail.company import CompanyProfile
+from rotomail.delivery import claims
+from rotomail.delivery.rendering import Rendered, RenderJob, render_stream
+from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad
-from rotomail.models import CatalogEntry, Customer, Delivery, SendRun
-from rotomail.rendering import Rendered, RenderJob, render_stream
-from rotomail.statements import StatementCustomer, StatementItem
+from rotomail.statement.model import StatementCustomer, StatementItem
+from rotomail.store.models import CatalogEntry, Customer, Delivery, SendRun
 
 if TYPE_CHECKING:
-    from rotomail.mailer import Transport
-    from rotomail.messages import PreparedMessage
+    from rotomail.delivery.mailer import Transport
+    from rotomail.delivery.messages import PreparedMessage
 
 _run = SendRun.__table__  # type: ignore[attr-defined]
 _delivery = Delivery.__table__  # type: ignore[attr-defined]
@@ -44,17 +44,6 @@ _RECORD_DELIVERY = update(_delivery).where(
     _delivery.c.cliente == bindparam("where_cliente"),
 )
 
-# Status words, as stored and as shown (Spanish) in the log and history.
-STATUS_TEXT = {
-    "pending": "pendiente",
-    "in_flight": "en curso",
-    "sent": "enviado",
-    "failed": "fallido",
-    "skipped": "omitido",
-    "uncertain": "incierto",
-    "built": "generado",
-}
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -67,7 +56,7 @@ class Candidate:
 
     @property
     def balance_text(self) -> str:
-        from rotomail.i18n import format_amount
+        from rotomail.statement.labels import format_amount
 
         if not any(self.balance.values()):
             return "sin saldo"
@@ -81,7 +70,7 @@ def list_candidates(
     engine: Engine, sociedad: str, clientes: Iterable[str] | None = None
 ) -> list[Candidate]:
     """Catalog entries of ``sociedad`` (narrowed to ``clientes``) with name and balance."""
-    from rotomail.ledger import balances
+    from rotomail.store.ledger import balances
 
     sociedad = normalize_sociedad(sociedad)
     wanted = [normalize_cliente(c) for c in clientes] if clientes else None
@@ -153,57 +142,6 @@ class _Heartbeat:
 
 class ClaimLost(Exception):
     """Another run took this customer over between our claim and DATA."""
-
-
-@dataclass(frozen=True)
-class SendOptions:
-    sociedad: str
-    statement_date: date
-    mode: str = "send"  # send | test | dry-run
-    force: bool = False
-    skip_zero: bool = False
-    retry_of: int | None = None
-    operator: str = ""
-    operator_email: str = ""
-    templates_dir: Path | None = None
-    logs_dir: Path = Path("logs")
-    outbox_dir: Path = Path("outbox")
-    keep_pdfs: bool = False  # also write each PDF into the run's outbox folder
-
-    def run_folder(self, run_id: int) -> Path:
-        return self.outbox_dir / f"corrida-{run_id}"
-
-
-@dataclass
-class Outcome:
-    cliente: str
-    nombre: str
-    correos: tuple[str, ...]
-    status: str
-    detail: str = ""
-    archivo: str = ""
-    refused: dict[str, str] = field(default_factory=dict)
-    message_id: str = ""
-
-
-@dataclass
-class RunReport:
-    run_id: int
-    options: SendOptions
-    transport: str
-    started_at: datetime
-    outcomes: list[Outcome] = field(default_factory=list)
-    aborted: str = ""
-    log_path: Path | None = None
-    log_error: str = ""
-
-    def count(self, status: str) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.status == status)
-
-    @property
-    def exit_code(self) -> int:
-        bad = {"failed", "uncertain", "pending"}
-        return 1 if self.aborted or any(o.status in bad for o in self.outcomes) else 0
 
 
 def _now() -> datetime:
@@ -316,7 +254,7 @@ class SendRunner:
     def _check_message_setup(self) -> None:
         """Templates and the sender are checked once, before anything is recorded: a typo
         in an admin's template is a configuration error, not a thousand failed customers."""
-        from rotomail.messages import build_statement_message
+        from rotomail.delivery.messages import build_statement_message
 
         try:
             build_statement_message(
@@ -362,7 +300,7 @@ class SendRunner:
                             f"no se intentó: {report.aborted}",
                         ),
                     )
-        from rotomail.runlog import write_log
+        from rotomail.delivery.runlog import write_log
 
         report.log_path = write_log(report)
         self._finish(report)
@@ -429,7 +367,7 @@ class SendRunner:
         return Outcome(candidate.cliente, candidate.nombre, candidate.correos, result, detail)
 
     def _rendered(self, candidates: list[Candidate]) -> Iterator[tuple[Candidate, Rendered]]:
-        from rotomail.ledger import iter_items_by_customer
+        from rotomail.store.ledger import iter_items_by_customer
 
         by_cliente = {c.cliente: c for c in candidates}
         seen: set[str] = set()
@@ -469,7 +407,7 @@ class SendRunner:
         candidate: Candidate,
         rendered: Rendered,
     ) -> None:
-        from rotomail import mailer
+        from rotomail.delivery import mailer
 
         assert transport is not None
         if self.options.keep_pdfs:
@@ -550,7 +488,7 @@ class SendRunner:
         self, report: RunReport, transport: Transport, base: Outcome, message: PreparedMessage
     ) -> None:
         """--test and --dry-run: nothing counts as the customer's statement being sent."""
-        from rotomail import mailer
+        from rotomail.delivery import mailer
 
         try:
             delivery = transport.send(message)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, select
 
 from rotomail.errors import DataError
-from rotomail.models import Delivery, SendRun
+from rotomail.store.models import Delivery, SendRun
 
 _run = SendRun.__table__  # type: ignore[attr-defined]
 _delivery = Delivery.__table__  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from rotomail.errors import UsageError
 
 if TYPE_CHECKING:
     from rotomail.config import Settings
-    from rotomail.mailer import SmtpSettings, Transport
+    from rotomail.delivery.mailer import SmtpSettings, Transport
 
 
 def uses_smtp(settings: Settings, mode: str) -> bool:
@@ -25,7 +25,7 @@ def describe(settings: Settings, mode: str) -> str:
 
 
 def smtp_settings(settings: Settings) -> SmtpSettings:
-    from rotomail.mailer import SmtpSettings
+    from rotomail.delivery.mailer import SmtpSettings
 
     return SmtpSettings(
         host=settings["smtp.host"],
@@ -44,7 +44,7 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
 
 def password_for(settings: Settings, interactive: bool) -> str | None:
     """The SMTP password (environment, keyring, prompt), asked once before a run starts."""
-    from rotomail.secrets import get_smtp_password
+    from rotomail.delivery.secrets import get_smtp_password
 
     if not settings["smtp.user"]:
         return None
@@ -66,7 +66,7 @@ def smtp_credentials(
     before anything is sent: a missing password or a failing token command is exit 2."""
     if settings["smtp.auth"] != "xoauth2":
         return password_for(settings, interactive), None
-    from rotomail.secrets import OAuthTokenError, oauth_token_command
+    from rotomail.delivery.secrets import OAuthTokenError, oauth_token_command
 
     if not settings["smtp.user"]:
         raise UsageError("smtp.auth = xoauth2 necesita smtp.user: el buzón que envía.")
@@ -89,7 +89,7 @@ def transport_factory(
 
     ``sent_today`` counts what earlier runs sent today, so a daily cap holds across runs.
     """
-    from rotomail.mailer import OutboxTransport, SmtpTransport
+    from rotomail.delivery.mailer import OutboxTransport, SmtpTransport
 
     if not uses_smtp(settings, mode):
         return lambda run_id: OutboxTransport(folder_for(run_id))

@@ -1,4 +1,4 @@
-"""Alembic environment: rotomail always hands in an open connection (see rotomail.db)."""
+"""Alembic environment: rotomail always hands in an open connection (see rotomail.store.db)."""
 
 from alembic import context
 

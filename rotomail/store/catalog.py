@@ -12,19 +12,19 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, Engine, String, and_, column, delete, or_, select, table
 
-from rotomail.db import upsert
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
+from rotomail.store.db import upsert
 
 if TYPE_CHECKING:
-    from rotomail.importers import PasteRecord
+    from rotomail.inputs.parsers import PasteRecord
 
 CUSTOMER_NOT_FOUND = "Sociedad no encontrada para este cliente"
 SAVED = "La información se actualizó exitosamente."
 
 # Lightweight views (sqlalchemy.table) of the columns these functions touch, instead of
 # the SQLModel classes: importing SQLModel and the ORM costs ~0.1 s, a fifth of the 0.5 s
-# budget for `catalog search`. tests/test_migrations.py checks them against rotomail.models.
+# budget for `catalog search`. tests/test_migrations.py checks them against rotomail.store.models.
 _catalog = table(
     "catalog_entry",
     column("sociedad", String),
@@ -64,7 +64,7 @@ def add_entry(engine: Engine, sociedad: str, cliente: str, correos_text: str) ->
         ).scalar()
         if nombre is None:
             raise DataError(CUSTOMER_NOT_FOUND)
-        from rotomail.emails import parse_addresses
+        from rotomail.inputs.addresses import parse_addresses
 
         correos = parse_addresses(correos_text)
         upsert(
@@ -172,7 +172,7 @@ def plan_import(engine: Engine, records: Iterable[PasteRecord]) -> list[ImportRo
 
     The same pair twice: the last row wins and the earlier one says so.
     """
-    from rotomail.emails import parse_addresses
+    from rotomail.inputs.addresses import parse_addresses
 
     rows = list(records)
     last_line = {(r.sociedad, r.cliente): r.line for r in rows if not r.error}

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Protocol
 
 from rotomail.config import SECURITY_MODES
+from rotomail.delivery.messages import PreparedMessage, clean_line, prepare
 from rotomail.errors import DataError, RotomailError
 from rotomail.ids import safe_filename_part
-from rotomail.messages import PreparedMessage, clean_line, prepare
 
 # ---------------------------------------------------------------------------------------
 # Delivery results and errors
@@ -500,7 +500,7 @@ class SmtpTransport:
 
     def _login_xoauth2(self, conn: smtplib.SMTP, where: str) -> None:
         """SASL XOAUTH2 with a fresh token from the administrator's command."""
-        from rotomail.secrets import OAuthTokenError
+        from rotomail.delivery.secrets import OAuthTokenError
 
         mechanisms = conn.esmtp_features.get("auth", "").upper().split()
         if "XOAUTH2" not in mechanisms:

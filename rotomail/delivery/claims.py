@@ -30,8 +30,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from rotomail.db import insert_ignore
-from rotomail.models import SendRun, StatementClaim
+from rotomail.store.db import insert_ignore
+from rotomail.store.models import SendRun, StatementClaim
 
 HEARTBEAT_EVERY = timedelta(seconds=20)
 HEARTBEAT_STALE = timedelta(seconds=90)

@@ -37,7 +37,7 @@ FILES = ("clientes_sap.csv", "partidas_abiertas.txt", "catalogo_pegado.tsv")
 
 
 def examples_dir() -> Path:
-    folder = Path(__file__).resolve().parent.parent / "examples"
+    folder = Path(__file__).resolve().parents[2] / "examples"
     if not all((folder / name).is_file() for name in FILES):
         raise UsageError(
             f"No se encontraron los ejemplos en {folder}; ejecute desde una copia del repositorio."
@@ -55,10 +55,10 @@ def load_examples(engine: Engine, folder: Path) -> list[str]:
     """Customers, open items and the catalog paste; returns one line per step."""
     from datetime import date
 
-    from rotomail.catalog import apply_import, plan_import
-    from rotomail.customers import import_customers
-    from rotomail.importers import parse_catalog_paste, parse_customers, parse_ledger
-    from rotomail.ledger import import_ledger
+    from rotomail.inputs.parsers import parse_catalog_paste, parse_customers, parse_ledger
+    from rotomail.store.catalog import apply_import, plan_import
+    from rotomail.store.customers import import_customers
+    from rotomail.store.ledger import import_ledger
 
     customers = import_customers(
         engine, parse_customers((folder / FILES[0]).read_bytes(), FILES[0])

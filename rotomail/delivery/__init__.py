@@ -1,0 +1,1 @@
+"""Sending: the run, claims, rendering workers, e-mails, transports, secrets, run log."""

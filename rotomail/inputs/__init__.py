@@ -1,0 +1,1 @@
+"""Reading SAP exports, spreadsheets and pasted rows into records; address parsing."""

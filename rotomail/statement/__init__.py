@@ -1,0 +1,1 @@
+"""The statement of account: its data, labels and formats, and the PDF."""

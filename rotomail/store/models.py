@@ -1,5 +1,5 @@
 """Database tables (SQLModel). Every schema change comes with an Alembic revision in
-``rotomail/migrations/versions``; ``tests/test_migrations.py`` checks they agree."""
+``rotomail/store/migrations/versions``; ``tests/test_migrations.py`` checks they agree."""
 
 from __future__ import annotations
 
@@ -142,4 +142,25 @@ class StatementClaim(SQLModel, table=True):
     statement_date: date = Field(primary_key=True)
     run_id: int = Field(foreign_key="send_run.id")
     status: str = Field(max_length=20)  # in_flight | sent | failed
+    updated_at: datetime = _timestamp()
+
+
+class DeliveryAddress(SQLModel, table=True):
+    """What happened to one address of one customer's statement within a run.
+
+    Written by the send (accepted / refused / deferred, with the SMTP reply) and later by
+    ``rotomail bounces`` (bounced / delayed, with the report's status and diagnostic).
+    """
+
+    __tablename__ = "delivery_address"
+    __table_args__ = (Index("ux_delivery_address", "run_id", "cliente", "correo", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="send_run.id")
+    cliente: str = Field(max_length=20)
+    correo: str = Field(max_length=320)
+    # accepted | refused | deferred | bounced | delayed
+    status: str = Field(max_length=20)
+    code: str = Field(default="", max_length=20)  # "452 4.5.3" (SMTP) or "5.1.1" (report)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     updated_at: datetime = _timestamp()

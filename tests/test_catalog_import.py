@@ -181,3 +181,38 @@ def test_export_round_trips_into_import(customers: Cli, tmp_path, fmt: str) -> N
     result = customers("catalog", "import", str(path), "--yes")
     assert result.exit_code == 0, result.output
     assert catalog(customers) == before
+
+
+@pytest.mark.parametrize("from_file", [False, True], ids=["pipe", "file"])
+def test_import_tsv_is_the_same_command_as_import(
+    customers: Cli, tmp_path, from_file: bool
+) -> None:
+    """The design names the paste command ``catalog import-tsv``; both names do the same."""
+    path = tmp_path / "pegado.tsv"
+    path.write_text(EXCEL_PASTE, encoding="utf-8")
+    outcomes = {}
+    for name in ("import", "import-tsv"):
+        preview = (
+            customers("catalog", name, str(path))
+            if from_file
+            else customers("catalog", name, input=EXCEL_PASTE.encode())
+        )
+        saved = (
+            customers("catalog", name, str(path), "--yes")
+            if from_file
+            else customers("catalog", name, "--yes", input=EXCEL_PASTE.encode())
+        )
+        outcomes[name] = (
+            preview.exit_code,
+            preview.stdout,
+            preview.stderr,
+            saved.exit_code,
+            saved.stdout,
+            saved.stderr,
+            catalog(customers),
+        )
+        for key in outcomes[name][-1]:
+            assert customers("catalog", "delete", *key.split(), "--yes").exit_code == 0
+    assert outcomes["import-tsv"] == outcomes["import"]
+    assert outcomes["import"][0] == 2 and outcomes["import"][3] == 0
+    assert len(outcomes["import"][-1]) == 2

@@ -289,6 +289,7 @@ def _confirmed() -> bool:
 
 
 @catalog_app.command("import")
+@catalog_app.command("import-tsv")
 def catalog_import(
     ctx: typer.Context,
     file: Annotated[

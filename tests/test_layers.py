@@ -1,0 +1,85 @@
+"""The package's layers: data flows inputs -> store -> statement -> delivery, the CLI on top.
+
+A module may import its own layer and the layers below it, never one above. The import
+graph between rotomail's modules has no circles. Both are read from the source (every
+import statement, including those inside functions and under TYPE_CHECKING)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "rotomail"
+
+# Lowest first. The root modules (config, errors, ids, company) are the foundation.
+LAYERS = ("", "inputs", "statement", "store", "delivery", "cli")
+ENTRY_POINTS = {"rotomail.__main__"}  # may import anything: it only starts the CLI
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer(module: str) -> int:
+    parts = module.split(".")
+    sub = parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYERS) else ""
+    return LAYERS.index(sub) if sub in LAYERS else 0
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """rotomail modules that ``path`` imports, resolved to the module (not the attribute)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] == "rotomail":
+                while name not in known and "." in name:
+                    name = name.rsplit(".", 1)[0]
+                found.add(name)
+    return found
+
+
+SOURCES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+GRAPH = {
+    module: imported_modules(path, set(SOURCES)) - {module} for module, path in SOURCES.items()
+}
+
+
+def test_the_layer_table_knows_every_subpackage() -> None:
+    subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert subpackages <= set(LAYERS) | {"migrations"}
+
+
+@pytest.mark.parametrize("module", sorted(set(SOURCES) - ENTRY_POINTS))
+def test_no_module_imports_an_upper_layer(module: str) -> None:
+    upward = sorted(name for name in GRAPH[module] if layer(name) > layer(module))
+    assert upward == [], f"{module} ({LAYERS[layer(module)] or 'root'}) imports {upward}"
+
+
+def test_no_import_circles() -> None:
+    circles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for name in sorted(GRAPH.get(module, ())):
+            if name in ENTRY_POINTS or name == "rotomail":
+                continue
+            if state.get(name) == 1:
+                circles.append([*path[path.index(name) :], name])
+            elif name not in state:
+                visit(name, [*path, name])
+        state[module] = 2
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            visit(module, [module])
+    assert circles == []

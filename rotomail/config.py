@@ -60,13 +60,12 @@ def _number_text(value: float | None) -> str:
 
 
 SECURITY_MODES = ("starttls", "ssl", "none")
-_PORT = {"low": 1, "high": 65535}
 
 OPTIONS: tuple[Option, ...] = (
     Option("database_url", "ROTOMAIL_DATABASE_URL", ""),
     Option("busy_timeout", "ROTOMAIL_BUSY_TIMEOUT", 60.0, float, low=0, note="segundos"),
     Option("smtp.host", "ROTOMAIL_SMTP_HOST", ""),
-    Option("smtp.port", "ROTOMAIL_SMTP_PORT", 587, int, **_PORT),
+    Option("smtp.port", "ROTOMAIL_SMTP_PORT", 587, int, low=1, high=65535),
     Option("smtp.security", "ROTOMAIL_SMTP_SECURITY", "starttls", choices=SECURITY_MODES),
     Option("smtp.user", "ROTOMAIL_SMTP_USER", ""),
     Option("smtp.auth", "ROTOMAIL_SMTP_AUTH", "password", choices=("password", "xoauth2")),
@@ -113,7 +112,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("operator.email", "ROTOMAIL_OPERATOR_EMAIL", ""),
     Option("operator.name", "ROTOMAIL_OPERATOR", ""),
     Option("bounces.imap_host", "ROTOMAIL_BOUNCES_IMAP_HOST", ""),
-    Option("bounces.imap_port", "ROTOMAIL_BOUNCES_IMAP_PORT", 993, int, **_PORT),
+    Option("bounces.imap_port", "ROTOMAIL_BOUNCES_IMAP_PORT", 993, int, low=1, high=65535),
     Option("bounces.imap_user", "ROTOMAIL_BOUNCES_IMAP_USER", ""),
     Option("bounces.imap_security", "ROTOMAIL_BOUNCES_IMAP_SECURITY", "ssl"),
     Option("bounces.imap_auth", "ROTOMAIL_BOUNCES_IMAP_AUTH", "password"),

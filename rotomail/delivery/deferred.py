@@ -38,7 +38,7 @@ _address = DeliveryAddress.__table__  # type: ignore[attr-defined]
 
 
 def reply_code(reply: str) -> str:
-    """"452 4.5.3 Too many" -> "452 4.5.3"; "550 no" -> "550"."""
+    """The code of a reply: "452 4.5.3 Too many" gives "452 4.5.3", "550 no" gives "550"."""
     words = reply.split()
     if len(words) > 1 and words[1][:1].isdigit() and "." in words[1]:
         return " ".join(words[:2])
@@ -235,9 +235,7 @@ class DeferredRetry:
             )
             if accepted:  # DATA went out in this round: the claim is ours, in flight
                 status, _ = waiting.status()
-                claims.advance(
-                    connection, waiting.key, report.run_id, "in_flight", status
-                )
+                claims.advance(connection, waiting.key, report.run_id, "in_flight", status)
 
     def finish(self, report: RunReport) -> None:
         """Each waiting customer's final status, recorded and reported."""

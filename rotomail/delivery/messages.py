@@ -39,6 +39,7 @@ from pathlib import Path
 
 from rotomail.company import LANGUAGES, CompanyProfile
 from rotomail.errors import DataError, UsageError
+from rotomail.inputs.addresses import ascii_address
 
 DEFAULT_LANGUAGE = "es"
 REHEARSAL_PREFIX = "[PRUEBA] "
@@ -50,8 +51,13 @@ _UTF8_QP.body_encoding = QP
 # ---------------------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_LOCAL_PART = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# Letters beyond ASCII are allowed: an IDN domain travels as punycode, a local part with
+# accents needs SMTPUTF8 (decided per address at send time, smtp_dialogue).
+_LOCAL_PART = (
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00a1-\uffff-]+"
+    r"(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00a1-\uffff-]+)*"
+)
+_LABEL = r"[A-Za-z0-9\u00a1-\uffff](?:[A-Za-z0-9\u00a1-\uffff-]{0,61}[A-Za-z0-9\u00a1-\uffff])?"
 _ADDR_SPEC = re.compile(rf"{_LOCAL_PART}@{_LABEL}(?:\.{_LABEL})+")
 _NAME_ADDR = re.compile(r"^(?P<name>[^<>]*)<(?P<addr>[^<>]*)>$")
 
@@ -273,7 +279,10 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
 
 
 def _header_address(address: Address) -> str:
-    return formataddr((address.display_name, address.addr_spec), charset="utf-8")
+    spec = ascii_address(address.addr_spec)  # an IDN domain as punycode
+    if spec is None:  # accents before the @: only for SMTPUTF8 servers, the bare address
+        return address.addr_spec
+    return formataddr((address.display_name, spec), charset="utf-8")
 
 
 def build_log_message(

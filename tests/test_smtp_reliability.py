@@ -224,7 +224,7 @@ def test_one_unreachable_customer_among_working_ones_does_not_stop_the_run(
 
 
 def test_idn_domain_goes_as_punycode_and_shows_in_unicode(
-    loaded: Cli, monkeypatch: pytest.MonkeyPatch
+    loaded: Cli, monkeypatch: pytest.MonkeyPatch, db_url: str
 ) -> None:
     assert loaded("catalog", "add", "SM02", "1004273", "pagos@compañía.example.mx")
     with SmtpServer() as server:
@@ -236,6 +236,7 @@ def test_idn_domain_goes_as_punycode_and_shows_in_unicode(
     assert "xn--compaa-7va5a.example.mx" in str(sent[0].message["To"])
     assert "→ pagos@compañía.example.mx" in result.stdout
     assert history(loaded, 1)[0]["correos"] == "pagos@compañía.example.mx"
+    assert addresses(db_url, 1) == {"pagos@compañía.example.mx": ("accepted", "250 2.0.0")}
 
 
 def test_accented_local_part_is_accepted_with_a_warning(loaded: Cli) -> None:
@@ -259,6 +260,9 @@ def test_accented_local_part_needs_smtputf8_the_other_addresses_still_go(
         sent = statements(server)
     assert result.exit_code == 0, result.output
     rows = addresses(db_url, 1)
+    # Only the address with accents is encoded in To; the other stays readable.
+    assert "pagos@example.mx" in sent[0].data.split(b"\r\n\r\n")[0].decode("ascii")
+    assert sent[0].message["To"] == "josé.pérez@example.mx, pagos@example.mx"
     if smtputf8:
         assert [m.rcpt_tos for m in sent] == [["josé.pérez@example.mx", "pagos@example.mx"]]
         assert rows["josé.pérez@example.mx"] == ("accepted", "250 2.0.0")

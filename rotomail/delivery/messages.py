@@ -39,7 +39,7 @@ from pathlib import Path
 
 from rotomail.company import LANGUAGES, CompanyProfile
 from rotomail.errors import DataError, UsageError
-from rotomail.inputs.addresses import ascii_address
+from rotomail.inputs.addresses import ascii_address, unicode_address
 
 DEFAULT_LANGUAGE = "es"
 REHEARSAL_PREFIX = "[PRUEBA] "
@@ -251,7 +251,7 @@ def build_statement_message(
     # here can carry a line break into a header.
     msg = MIMEMultipart("mixed", boundary=_boundary())
     _stamp(msg, sender, subject)
-    msg["To"] = ", ".join(_header_address(address) for address in recipients)
+    msg["To"] = _to_header([_header_address(address) for address in recipients])
     if reply_to is not None:
         msg["Reply-To"] = _header_address(reply_to)
     body = MIMEMultipart("alternative", boundary=_boundary())
@@ -276,6 +276,20 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     part = MIMENonMultipart("text", subtype)
     part.set_payload(text, _UTF8_QP)
     return part
+
+
+def _to_header(addresses: list[str]) -> str | Header:
+    """The To header; an address with accents before the @ becomes a chunk of its own so
+    it alone is encoded and the others stay readable."""
+    if all(address.isascii() for address in addresses):
+        return ", ".join(addresses)
+    header = Header()
+    for n, address in enumerate(addresses):
+        header.append(
+            address + ("," if n < len(addresses) - 1 else ""),
+            "utf-8" if not address.isascii() else "us-ascii",
+        )
+    return header
 
 
 def _header_address(address: Address) -> str:
@@ -312,6 +326,7 @@ def envelope_of(msg: Message) -> tuple[str, list[str]]:
     seen: set[str] = set()
     headers = [str(h) for name in ("To", "Cc", "Bcc") for h in msg.get_all(name, [])]
     for _, addr in getaddresses(headers):
+        addr = unicode_address(addr)  # the To header carries IDN domains as punycode
         if addr and addr.lower() not in seen:
             seen.add(addr.lower())
             recipients.append(addr)

@@ -175,3 +175,14 @@ def ascii_address(address: str) -> str | None:
         return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
     except idna.IDNAError:
         return None
+
+
+def unicode_address(address: str) -> str:
+    """The address as people read it: a punycode (``xn--``) domain shown in Unicode."""
+    local, at, domain = address.rpartition("@")
+    if not at or "xn--" not in domain.lower():
+        return address
+    try:
+        return f"{local}@{idna.decode(domain)}"
+    except idna.IDNAError:
+        return address

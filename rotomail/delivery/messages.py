@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email import policy
 from email.charset import QP, Charset
-from email.header import Header
+from email.header import Header, decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.mime.application import MIMEApplication
@@ -278,7 +278,7 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     return part
 
 
-def _to_header(addresses: list[str]) -> str | Header:
+def _to_header(addresses: list[str]) -> str:
     """The To header; an address with accents before the @ becomes a chunk of its own so
     it alone is encoded and the others stay readable."""
     if all(address.isascii() for address in addresses):
@@ -289,7 +289,7 @@ def _to_header(addresses: list[str]) -> str | Header:
             address + ("," if n < len(addresses) - 1 else ""),
             "utf-8" if not address.isascii() else "us-ascii",
         )
-    return header
+    return header.encode(linesep="\r\n")
 
 
 def _header_address(address: Address) -> str:
@@ -317,6 +317,14 @@ def build_log_message(
     return msg
 
 
+def _decoded(value: object) -> str:
+    """A header as text; encoded words (an address with accents before the @) decoded."""
+    text = str(value)
+    if "=?" not in text:
+        return text
+    return str(make_header(decode_header(text)))
+
+
 def envelope_of(msg: Message) -> tuple[str, list[str]]:
     """(MAIL FROM, RCPT TO list) from the From, To, Cc and Bcc headers, deduplicated."""
     senders = [addr for _, addr in getaddresses([str(h) for h in msg.get_all("From", [])])]
@@ -324,7 +332,7 @@ def envelope_of(msg: Message) -> tuple[str, list[str]]:
         raise DataError("El mensaje no tiene remitente (From).")
     recipients: list[str] = []
     seen: set[str] = set()
-    headers = [str(h) for name in ("To", "Cc", "Bcc") for h in msg.get_all(name, [])]
+    headers = [_decoded(h) for name in ("To", "Cc", "Bcc") for h in msg.get_all(name, [])]
     for _, addr in getaddresses(headers):
         addr = unicode_address(addr)  # the To header carries IDN domains as punycode
         if addr and addr.lower() not in seen:

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, insert, select, update
 
 from rotomail.delivery import claims
 from rotomail.delivery.messages import PreparedMessage
@@ -35,6 +35,7 @@ from rotomail.store.db import insert_ignore
 from rotomail.store.models import DeliveryAddress
 
 _address = DeliveryAddress.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_address)  # built once: SQLAlchemy reuses the compiled statement
 
 
 def reply_code(reply: str) -> str:
@@ -53,21 +54,35 @@ def record_addresses(
     refused: dict[str, str],
     deferred: dict[str, str],
     reply: str = "",
+    *,
+    fresh: bool = True,
 ) -> None:
-    """One ``delivery_address`` row per address: inserted, or updated on a later round."""
+    """One ``delivery_address`` row per address: inserted (all at once when the customer
+    has none yet, ``fresh``), or updated on a later round."""
     now = datetime.now()
     answers = [(a, "accepted", reply) for a in accepted]
     answers += [(a, "refused", r) for a, r in refused.items()]
     answers += [(a, "deferred", r) for a, r in deferred.items()]
-    for correo, status, text in answers:
-        values = {
+    rows = [
+        {
+            "run_id": run_id,
+            "cliente": cliente,
+            "correo": correo[:320],
             "status": status,
             "code": reply_code(text),
             "detail": text,
             "updated_at": now,
         }
-        key = {"run_id": run_id, "cliente": cliente, "correo": correo[:320]}
-        if not insert_ignore(connection, _address, {**key, **values}):
+        for correo, status, text in answers
+    ]
+    if fresh:
+        if rows:
+            connection.execute(_INSERT, rows)
+        return
+    for row in rows:
+        key = {k: row[k] for k in ("run_id", "cliente", "correo")}
+        values = {k: v for k, v in row.items() if k not in key}
+        if not insert_ignore(connection, _address, row):
             connection.execute(
                 update(_address)
                 .where(*(getattr(_address.c, k) == v for k, v in key.items()))
@@ -232,6 +247,7 @@ class DeferredRetry:
                 refused,
                 deferred,
                 waiting.reply,
+                fresh=False,
             )
             if accepted:  # DATA went out in this round: the claim is ours, in flight
                 status, _ = waiting.status()

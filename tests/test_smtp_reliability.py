@@ -206,7 +206,9 @@ def test_customers_in_a_row_without_a_connection_stop_the_run(
         # operator's log, which has a transport of its own.
         assert server.connections == 7
     if kind == "silent":
-        assert elapsed < 5 * 0.5 + 2.0
+        # Each silent connection costs one timeout: 7 of them, where the run used to try
+        # every customer 3 times (12 timeouts with the log's 3, more with more customers).
+        assert elapsed < 7 * 0.5 + 10.0
 
 
 def test_one_unreachable_customer_among_working_ones_does_not_stop_the_run(

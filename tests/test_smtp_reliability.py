@@ -138,6 +138,22 @@ def test_one_address_refused_for_good_while_another_is_deferred_then_accepted(
     }
 
 
+def test_every_address_refused_is_failed_with_a_row_per_address(
+    loaded: Cli, monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    with SmtpServer() as server:
+        server.reply_at_rcpt("a@agro.example.mx", "550 5.1.1 No such user")
+        server.reply_at_rcpt("b@agro.example.mx", "553 5.1.3 Bad address")
+        use_server(monkeypatch, server.port)
+        result = loaded("send", "--sociedad", "SM02", "--cliente", "1006210", "--date", DATE)
+    assert result.exit_code == 1, result.output
+    assert history(loaded, 1)[0]["estado"] == "fallido"
+    assert addresses(db_url, 1) == {
+        "a@agro.example.mx": ("refused", "550 5.1.1"),
+        "b@agro.example.mx": ("refused", "553 5.1.3"),
+    }
+
+
 # --- servers that do not answer: the run stops -----------------------------------------------
 
 

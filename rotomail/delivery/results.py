@@ -55,7 +55,13 @@ class ConnectionFailed(TemporaryFailure):
 
 
 class PermanentFailure(SendError):
-    """5xx: not retried."""
+    """5xx: not retried. ``refused``: each address's reply when the recipients were refused."""
+
+    def __init__(
+        self, reply: str, message: str | None = None, *, refused: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(reply, message)
+        self.refused = dict(refused or {})
 
 
 class Uncertain(SendError):

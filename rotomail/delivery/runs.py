@@ -501,11 +501,8 @@ class SendRunner:
             self._deferred.add(report, waiting)
             return
         except mailer.SendError as exc:
-            with self._transaction() as connection:
-                claims.advance(connection, key, report.run_id, "in_flight", "failed")
-                base.status, base.detail = "failed", exc.reply
-                self._record(report.run_id, base, connection)
-            self._emit(report, base, record=False)
+            refused = exc.refused if isinstance(exc, mailer.PermanentFailure) else {}
+            self._fail(report, key, base, exc.reply, refused)
             return
         else:
             self._unreachable = 0
@@ -539,11 +536,20 @@ class SendRunner:
             return
         self._emit(report, base)
 
-    def _fail(self, report: RunReport, key: claims.ClaimKey, base: Outcome, reply: str) -> None:
+    def _fail(
+        self,
+        report: RunReport,
+        key: claims.ClaimKey,
+        base: Outcome,
+        reply: str,
+        refused: dict[str, str] | None = None,
+    ) -> None:
         with self._transaction() as connection:
             claims.advance(connection, key, report.run_id, "in_flight", "failed")
             base.status, base.detail = "failed", reply
             self._record(report.run_id, base, connection)
+            if refused:
+                record_addresses(connection, report.run_id, base.cliente, [], refused, {})
         self._emit(report, base, record=False)
 
     def _deliver_unclaimed(

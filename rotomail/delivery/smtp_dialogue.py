@@ -72,7 +72,9 @@ class Dialogue:
                 if len(refused) > 1
                 else next(iter(refused.values()))
             )
-            raise PermanentFailure(reply, f"Todas las direcciones fueron rechazadas: {reply}")
+            raise PermanentFailure(
+                reply, f"Todas las direcciones fueron rechazadas: {reply}", refused=refused
+            )
         if before_data is not None:
             try:
                 before_data()

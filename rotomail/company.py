@@ -18,6 +18,11 @@ class CompanyProfile:
     language: str = "es"  # es | pt | en
     bank: str = ""  # payment instructions on the statement: the bank's name ...
     clabe: str = ""  # ... and the 18-digit CLABE (checked by ``normalize_clabe``)
+    logo: str = ""  # path of an image for the statement's letterhead
+    address: str = ""  # postal address on the statement
+    bcc: str = ""  # a copy of every statement to this mailbox
+    bounce_address: str = ""  # envelope sender (Return-Path) that collects bounces
+    verp: bool = False  # one envelope sender per recipient, so a bounce names its address
     configured: bool = True  # False when the sociedad has no table (code used as name)
 
     @classmethod

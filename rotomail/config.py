@@ -7,10 +7,12 @@ comes from ``rotomail.delivery.secrets`` and is never stored or printed.
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,27 +29,104 @@ class Option:
     default: Any
     kind: type = str
     choices: tuple[str, ...] = ()  # allowed values (case-insensitive), when limited
+    low: float | None = None  # smallest allowed number
+    high: float | None = None  # largest allowed number
+    above: bool = False  # ``low`` itself is not allowed (strictly greater)
+    note: str = ""  # what a special value means, e.g. "0 = sin límite"
+
+    def allowed(self) -> str:
+        """The allowed values, in Spanish, for an error message and ``config show``."""
+        if self.choices:
+            return "uno de: " + ", ".join(self.choices)
+        if self.kind is bool:
+            return "true o false"
+        if self.kind is str:
+            return "un texto"
+        what = "un número entero" if self.kind is int else "un número"
+        low, high = _number_text(self.low), _number_text(self.high)
+        if low and high:
+            text = f"{what} entre {low} y {high}"
+        elif low:
+            text = f"{what} mayor que {low}" if self.above else f"{what} ≥ {low}"
+        else:
+            text = what
+        return f"{text} ({self.note})" if self.note else text
+
+
+def _number_text(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 SECURITY_MODES = ("starttls", "ssl", "none")
 
 OPTIONS: tuple[Option, ...] = (
     Option("database_url", "ROTOMAIL_DATABASE_URL", ""),
+    Option("busy_timeout", "ROTOMAIL_BUSY_TIMEOUT", 60.0, float, low=0, note="segundos"),
     Option("smtp.host", "ROTOMAIL_SMTP_HOST", ""),
-    Option("smtp.port", "ROTOMAIL_SMTP_PORT", 587, int),
+    Option("smtp.port", "ROTOMAIL_SMTP_PORT", 587, int, low=1, high=65535),
     Option("smtp.security", "ROTOMAIL_SMTP_SECURITY", "starttls", choices=SECURITY_MODES),
     Option("smtp.user", "ROTOMAIL_SMTP_USER", ""),
     Option("smtp.auth", "ROTOMAIL_SMTP_AUTH", "password", choices=("password", "xoauth2")),
     Option("smtp.oauth_token_command", "ROTOMAIL_SMTP_OAUTH_TOKEN_COMMAND", ""),
-    Option("smtp.timeout", "ROTOMAIL_SMTP_TIMEOUT", 30.0, float),
-    Option("smtp.rate_per_minute", "ROTOMAIL_SMTP_RATE_PER_MINUTE", 30, int),
-    Option("smtp.max_per_connection", "ROTOMAIL_SMTP_MAX_PER_CONNECTION", 100, int),
-    Option("smtp.attempts", "ROTOMAIL_SMTP_ATTEMPTS", 3, int),
-    Option("smtp.retry_wait", "ROTOMAIL_SMTP_RETRY_WAIT", 1.0, float),  # doubles per attempt
-    Option("smtp.daily_cap", "ROTOMAIL_SMTP_DAILY_CAP", 0, int),
+    Option(
+        "smtp.timeout", "ROTOMAIL_SMTP_TIMEOUT", 30.0, float, low=0, above=True, note="segundos"
+    ),
+    Option(
+        "smtp.rate_per_minute",
+        "ROTOMAIL_SMTP_RATE_PER_MINUTE",
+        30,
+        int,
+        low=0,
+        note="0 = sin límite",
+    ),
+    Option(
+        "smtp.max_per_connection",
+        "ROTOMAIL_SMTP_MAX_PER_CONNECTION",
+        100,
+        int,
+        low=0,
+        note="0 = sin límite",
+    ),
+    Option("smtp.attempts", "ROTOMAIL_SMTP_ATTEMPTS", 3, int, low=1, high=100),
+    Option(
+        "smtp.retry_wait",
+        "ROTOMAIL_SMTP_RETRY_WAIT",
+        1.0,
+        float,
+        low=0,
+        high=3600,
+        note="segundos; se duplica en cada intento",
+    ),
+    Option("smtp.daily_cap", "ROTOMAIL_SMTP_DAILY_CAP", 0, int, low=0, note="0 = sin límite"),
+    Option(
+        "smtp.stop_after_failures",
+        "ROTOMAIL_SMTP_STOP_AFTER_FAILURES",
+        3,
+        int,
+        low=0,
+        note="clientes seguidos sin conexión; 0 = nunca detener",
+    ),
+    Option("render.nice", "ROTOMAIL_RENDER_NICE", 0, int, low=0, high=19),
     Option("operator.email", "ROTOMAIL_OPERATOR_EMAIL", ""),
     Option("operator.name", "ROTOMAIL_OPERATOR", ""),
+    Option("bounces.imap_host", "ROTOMAIL_BOUNCES_IMAP_HOST", ""),
+    Option("bounces.imap_port", "ROTOMAIL_BOUNCES_IMAP_PORT", 993, int, low=1, high=65535),
+    Option("bounces.imap_user", "ROTOMAIL_BOUNCES_IMAP_USER", ""),
+    Option("bounces.imap_security", "ROTOMAIL_BOUNCES_IMAP_SECURITY", "ssl"),
+    Option("bounces.imap_auth", "ROTOMAIL_BOUNCES_IMAP_AUTH", "password"),
+    Option("bounces.folder", "ROTOMAIL_BOUNCES_FOLDER", "INBOX"),
+    Option("bounces.processed_folder", "ROTOMAIL_BOUNCES_PROCESSED_FOLDER", ""),
+    Option("bounces.maildir", "ROTOMAIL_BOUNCES_MAILDIR", ""),
 )
+
+# Tables whose keys are free: a name -> text map each ([import.ledger] field = "heading").
+FREE_TABLES = ("import.ledger", "import.customers")
+# [document_types.CODE]: the document type's name in each language.
+DOCUMENT_TYPE_KEYS = ("es", "en", "pt")
+# CompanyProfile fields that are not keys of [companies.X].
+_NOT_COMPANY_KEYS = ("code", "configured")
 
 
 def default_home() -> Path:
@@ -114,14 +193,78 @@ def _lookup(table: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
+def _invalid(key: str, raw: Any, origin: str, allowed: str) -> UsageError:
+    shown = raw if isinstance(raw, str) else repr(raw)
+    return UsageError(f"Configuración inválida: {key} = «{shown}» ({origin}); debe ser {allowed}.")
+
+
+_TRUE = ("true", "1", "yes", "sí", "si", "on")
+_FALSE = ("false", "0", "no", "off", "")
+
+
+def _number(option: Option, raw: Any, origin: str) -> int | float:
+    """A number from TOML (int or float, never bool) or from an environment variable's text."""
+    error = _invalid(option.key, raw, origin, option.allowed())
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise error
+    if isinstance(raw, str):
+        try:
+            raw = int(raw.strip()) if option.kind is int else float(raw.strip())
+        except ValueError:
+            raise error from None
+    if option.kind is int and not isinstance(raw, int):
+        raise error  # 1.5 is not a port, and 1.0 is not written by anyone who means 1
+    value: int | float = raw if option.kind is int else float(raw)
+    if not math.isfinite(value):
+        raise error
+    if option.low is not None and (value < option.low or (option.above and value == option.low)):
+        raise error
+    if option.high is not None and value > option.high:
+        raise error
+    return value
+
+
 def _coerce(option: Option, raw: Any, origin: str) -> Any:
     if option.kind is str:
-        return str(raw).strip()
-    try:
-        return option.kind(raw)
-    except (TypeError, ValueError):
+        if not isinstance(raw, str):
+            raise _invalid(option.key, raw, origin, option.allowed())
+        value = raw.strip()
+        if option.choices:
+            value = value.lower()
+            if value not in option.choices:
+                allowed = ", ".join(option.choices[:-1]) + f" o {option.choices[-1]}"
+                raise UsageError(
+                    f"Configuración inválida: {option.key} = «{value}» ({origin}); use {allowed}."
+                )
+        return value
+    if option.kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise _invalid(option.key, raw, origin, option.allowed())
+    return _number(option, raw, origin)
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _decode_config(data: bytes, path: Path) -> str:
+    """config.toml as UTF-8, with or without a BOM (Notepad writes one)."""
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM) :]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
         raise UsageError(
-            f"Configuración inválida: {option.key} = «{raw}» ({origin}) no es un número."
+            f"El archivo de configuración {path} está guardado en UTF-16; "
+            "guárdelo como UTF-8 (en el Bloc de notas: Guardar como → Codificación UTF-8)."
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UsageError(
+            f"El archivo de configuración {path} no está en UTF-8 (línea {line}; "
+            "¿guardado como ANSI/Windows-1252?); guárdelo como UTF-8."
         ) from None
 
 
@@ -129,12 +272,86 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"El archivo de configuración {path} no es TOML válido: {exc}") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"No se pudo leer {path}: {exc.strerror}") from None
+    try:
+        return tomllib.loads(_decode_config(data, path))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"El archivo de configuración {path} no es TOML válido: {exc}") from None
+
+
+def company_keys() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(CompanyProfile) if f.name not in _NOT_COMPANY_KEYS)
+
+
+def _unknown(key: str, known: Iterable[str], path: Path) -> UsageError:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
+    hint = f"; ¿quiso decir «{close[0]}»?" if close else ""
+    return UsageError(f"{path}: clave desconocida «{key}»{hint}")
+
+
+def check_keys(table: Mapping[str, Any], path: Path) -> None:
+    """Every key and table of config.toml is one rotomail knows: a typo is an error naming
+    the closest known key, never a setting silently ignored."""
+    scalars = {option.key for option in OPTIONS}
+    sections = {key.split(".")[0] for key in scalars if "." in key}
+    sections |= {"companies", "document_types", "import"}
+    companies = [f"companies.SOCIEDAD.{name}" for name in company_keys()]
+    known = sorted(scalars | sections | set(FREE_TABLES) | set(companies))
+    for key, value in table.items():
+        if key in scalars:
+            continue
+        if key not in sections:
+            raise _unknown(key, known, path)
+        if not isinstance(value, Mapping):
+            raise UsageError(f"{path}: [{key}] debe ser una tabla.")
+        for name, inner in value.items():
+            dotted = f"{key}.{name}"
+            if key == "companies":
+                _check_company(name, inner, path)
+            elif key == "document_types":
+                _check_document_type(name, inner, path)
+            elif key == "import":
+                if dotted not in FREE_TABLES:
+                    raise _unknown(dotted, FREE_TABLES, path)
+                _check_free_table(dotted, inner, path)
+            elif dotted not in scalars:
+                raise _unknown(dotted, known, path)
+
+
+def _check_company(code: str, entry: Any, path: Path) -> None:
+    if not isinstance(entry, Mapping):
+        raise UsageError(f"{path}: [companies.{code}] debe ser una tabla.")
+    names = company_keys()
+    for name in entry:
+        if name not in names:
+            raise _unknown(
+                f"companies.{code}.{name}", [f"companies.{code}.{n}" for n in names], path
+            )
+
+
+def _check_document_type(code: str, entry: Any, path: Path) -> None:
+    if not isinstance(entry, Mapping):
+        raise UsageError(
+            f"{path}: [document_types.{code}] debe ser una tabla con es, en y pt "
+            "(el nombre del tipo de documento en cada idioma)."
+        )
+    for name, value in entry.items():
+        dotted = f"document_types.{code}.{name}"
+        if name not in DOCUMENT_TYPE_KEYS:
+            raise _unknown(dotted, [f"document_types.{code}.{k}" for k in DOCUMENT_TYPE_KEYS], path)
+        if not isinstance(value, str):
+            raise _invalid(dotted, value, str(path), "un texto")
+
+
+def _check_free_table(dotted: str, entry: Any, path: Path) -> None:
+    if not isinstance(entry, Mapping):
+        raise UsageError(f'{path}: [{dotted}] debe ser una tabla de campo = "encabezado".')
+    for name, value in entry.items():
+        texts = value if isinstance(value, list) else [value]
+        if not texts or not all(isinstance(text, str) for text in texts):
+            raise _invalid(f"{dotted}.{name}", value, str(path), "un texto o una lista de textos")
 
 
 def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile]:
@@ -147,29 +364,42 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
     for code, entry in raw.items():
         if not isinstance(entry, Mapping):
             raise UsageError(f"{path}: [companies.{code}] debe ser una tabla.")
-        language = str(entry.get("language", "es")).strip().lower()
+        language = entry.get("language", "es")
+        if not isinstance(language, str):
+            raise _invalid(f"companies.{code}.language", language, str(path), "es, pt o en")
+        language = language.strip().lower()
         if language not in LANGUAGES:
             raise UsageError(
                 f"{path}: [companies.{code}] language = «{language}»; use es, pt o en."
             )
-        clabe = str(entry.get("clabe", "")).strip()
+        clabe = entry.get("clabe", "")
+        if not isinstance(clabe, str):
+            raise _invalid(f"companies.{code}.clabe", clabe, str(path), "un texto de 18 dígitos")
+        clabe = clabe.strip()
         if clabe:
             try:
                 clabe = normalize_clabe(clabe)
             except ValueError as exc:
                 raise UsageError(f"{path}: [companies.{code}] clabe = «{clabe}»: {exc}.") from None
         sociedad = normalize_sociedad(code)
-        result[sociedad] = CompanyProfile(
-            code=sociedad,
-            name=str(entry.get("name", sociedad)),
-            rfc=str(entry.get("rfc", "")),
-            sender=str(entry.get("sender", "")),
-            reply_to=str(entry.get("reply_to", "")),
-            phone=str(entry.get("phone", "")),
-            language=language,
-            bank=str(entry.get("bank", "")).strip(),
-            clabe=clabe,
+        values: dict[str, Any] = {}
+        for item in fields(CompanyProfile):
+            if item.name in _NOT_COMPANY_KEYS or item.name not in entry:
+                continue
+            raw, dotted = entry[item.name], f"companies.{code}.{item.name}"
+            if isinstance(item.default, bool):
+                if not isinstance(raw, bool):
+                    raise _invalid(dotted, raw, str(path), "true o false")
+                values[item.name] = raw
+            elif not isinstance(raw, str):
+                raise _invalid(dotted, raw, str(path), "un texto")
+            else:
+                values[item.name] = raw
+        values.update(
+            code=sociedad, name=values.get("name", sociedad), language=language, clabe=clabe
         )
+        values["bank"] = values.get("bank", "").strip()
+        result[sociedad] = CompanyProfile(**values)
     return result
 
 
@@ -187,6 +417,7 @@ def load_settings(
     home = home.expanduser()
     path = home / "config.toml"
     table = read_config_file(path)
+    check_keys(table, path)
     settings = Settings(home=home, home_source=home_source, companies=_companies(table, path))
     for option in OPTIONS:
         value, source = option.default, "predeterminado"
@@ -197,13 +428,6 @@ def load_settings(
             value, source = _coerce(option, env[option.env], option.env), option.env
         if overrides.get(option.key) is not None:
             value, source = _coerce(option, overrides[option.key], "opción"), "opción"
-        if option.choices:
-            value = value.lower()
-            if value not in option.choices:
-                allowed = ", ".join(option.choices[:-1]) + f" o {option.choices[-1]}"
-                raise UsageError(
-                    f"Configuración inválida: {option.key} = «{value}» ({source}); use {allowed}."
-                )
         settings.values[option.key] = value
         settings.sources[option.key] = source
     return settings

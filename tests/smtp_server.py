@@ -17,7 +17,9 @@ offers STARTTLS with a self-signed certificate for 127.0.0.1 (trust it with
 Faults (each ``times`` = how many times, ``None`` = always): ``reply_at_mail``,
 ``reply_at_rcpt(address, ...)``, ``drop_at_rcpt``, ``hang_at_rcpt``, ``reply_at_data``
 (the final reply after the content), ``drop_at_data`` (after the content, before the reply),
-``hang_at_data`` (no reply for ``seconds``). Counters: ``connections``,
+``hang_at_data`` (no reply for ``seconds``); ``max_recipients=N`` answers
+"452 4.5.3 Too many recipients" after N RCPTs in one transaction; ``smtputf8=True`` offers
+SMTPUTF8. Counters: ``connections``,
 ``mail_attempts``, ``rcpt_attempts[address]``, ``data_attempts``, ``auth_attempts``.
 ``disconnect_all()`` hangs up on every client, as an idle timeout would.
 """
@@ -187,6 +189,9 @@ class _Handler:
         reply = await self._apply(_take(self.owner.rcpt_faults.get(address.lower(), [])))
         if reply:
             return reply
+        limit = self.owner.max_recipients
+        if limit and len(envelope.rcpt_tos) >= limit:
+            return "452 4.5.3 Too many recipients"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -222,6 +227,8 @@ class SmtpServer:
     xoauth2: tuple[str, set[str]] | None = None
     starttls: bool = False
     implicit_tls: bool = False
+    smtputf8: bool = False  # offer SMTPUTF8 (addresses with accents before the @)
+    max_recipients: int = 0  # RCPTs per transaction before "452 4.5.3"; 0 = no limit
 
     port: int = 0
     messages: list[Received] = field(default_factory=list)
@@ -242,7 +249,11 @@ class SmtpServer:
     # -- lifecycle ------------------------------------------------------------------
 
     def start(self) -> SmtpServer:
-        kwargs: dict[str, Any] = {"hostname": HOST, "server_hostname": "smtp.example.com"}
+        kwargs: dict[str, Any] = {
+            "hostname": HOST,
+            "server_hostname": "smtp.example.com",
+            "enable_SMTPUTF8": self.smtputf8,
+        }
         if self.auth is not None:
             kwargs.update(
                 authenticator=self._authenticate,

@@ -89,7 +89,7 @@ def test_password_never_written_or_printed(home: Path, db_url: str, tmp_path: Pa
     with SmtpServer(auth=(USER, "otra-contraseña")) as refusing:
         wrong = ProcessCli({**env, "ROTOMAIL_SMTP_PORT": str(refusing.port)}, tmp_path, 0o022)
         refused = wrong("send", "--sociedad", "SM02", "--all", "--date", "2026-12-31")
-        assert refused.exit_code == 1, refused.output
+        assert refused.exit_code == 2, refused.output  # a configuration error
         assert "Corrida detenida:" in refused.stderr
         assert wrong("config", "test-smtp").exit_code != 0
         assert refusing.messages == []

@@ -293,7 +293,7 @@ def test_a_failure_that_would_repeat_stops_the_run_and_leaves_customers_pending(
         monkeypatch.setenv("ROTOMAIL_SMTP_USER", "portal@example.mx")
         monkeypatch.setenv("ROTOMAIL_SMTP_PASSWORD", password)
         result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == 2, result.output  # a configuration error, as the README says
         assert "Corrida detenida: " in result.stderr
         assert reason in result.stderr
         assert set(statuses(loaded, 1).values()) == {"pendiente"}

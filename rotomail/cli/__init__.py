@@ -208,8 +208,22 @@ def catalog_add(
     """Alta individual: guarda (o reemplaza) los correos de un cliente."""
     from rotomail.store.catalog import SAVED, add_entry
 
-    add_entry(state(ctx).engine, sociedad, cliente, correos)
+    row = add_entry(state(ctx).engine, sociedad, cliente, correos)
     typer.echo(SAVED)
+    warn_smtputf8(row.correos)
+
+
+def warn_smtputf8(addresses: list[str]) -> None:
+    """Accents before the @ are valid, but only a server offering SMTPUTF8 delivers them."""
+    from rotomail.inputs.addresses import needs_smtputf8
+
+    for address in addresses:
+        if needs_smtputf8(address):
+            typer.echo(
+                f"Aviso: {address} lleva caracteres no ASCII antes de la @: solo se entrega "
+                "por un servidor SMTP que ofrezca SMTPUTF8.",
+                err=True,
+            )
 
 
 @catalog_app.command("search")
@@ -323,6 +337,7 @@ def catalog_import(
         typer.echo("Cancelado: no se grabó nada.", err=True)
         raise typer.Exit(1)
     _print_import(apply_import(engine, plan), format)
+    warn_smtputf8([address for row in plan if row.ok for address in row.correos])
     typer.echo(f"Grabadas {ready} de {len(plan)} filas.", err=True)
     if ready != len(plan):
         raise typer.Exit(1)

@@ -198,6 +198,16 @@ def send(
     if not sociedad:
         raise UsageError("Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.")
     candidates = list_candidates(st.engine, sociedad, clientes or None)
+    if retry_failed is not None:
+        from dataclasses import replace
+
+        from rotomail.delivery.deferred import deferred_addresses
+
+        # Customers left partial get the statement only at the addresses still deferred.
+        only = deferred_addresses(st.engine, retry_failed)
+        candidates = [
+            replace(c, correos=only[c.cliente]) if c.cliente in only else c for c in candidates
+        ]
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not (all_ or clientes):
         if not interactive:
@@ -254,6 +264,9 @@ def send(
         logs_dir=settings.logs_dir,
         outbox_dir=settings.outbox_dir,
         keep_pdfs=not uses_smtp(settings, mode),
+        stop_after_failures=settings["smtp.stop_after_failures"],
+        attempts=settings["smtp.attempts"],
+        retry_wait=settings["smtp.retry_wait"],
     )
     from rotomail.store.history import sent_today
 

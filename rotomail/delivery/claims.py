@@ -10,6 +10,8 @@ What a run finds when it wants a customer that already has a claim:
 
 * ``sent``: skipped unless ``--force``.
 * ``failed``: taken over.
+* ``partial`` (some addresses still deferred by the server): taken over by ``--retry-failed``
+  (which sends to those addresses only) or ``--force``; skipped otherwise.
 * ``in_flight`` by a run that is still alive: skipped ("en proceso").
 * ``in_flight`` by a dead run (killed, or its connection lost after DATA): the message may
   or may not have gone out; reported as uncertain and taken over only with ``--force`` or
@@ -115,6 +117,7 @@ def take(
         row.run_id == run_id  # our own claim: DATA retried after a temporary failure
         or row.status == "failed"
         or (row.status == "sent" and force)
+        or (row.status == "partial" and (force or retry))
         or (row.status == "in_flight" and not alive and (force or retry))
     )
     if allowed and _move(connection, key, row.run_id, row.status, run_id, "in_flight"):

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email import policy
 from email.charset import QP, Charset
-from email.header import Header
+from email.header import Header, decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.mime.application import MIMEApplication
@@ -39,6 +39,7 @@ from pathlib import Path
 
 from rotomail.company import LANGUAGES, CompanyProfile
 from rotomail.errors import DataError, UsageError
+from rotomail.inputs.addresses import ascii_address, unicode_address
 
 DEFAULT_LANGUAGE = "es"
 REHEARSAL_PREFIX = "[PRUEBA] "
@@ -50,8 +51,13 @@ _UTF8_QP.body_encoding = QP
 # ---------------------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_LOCAL_PART = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# Letters beyond ASCII are allowed: an IDN domain travels as punycode, a local part with
+# accents needs SMTPUTF8 (decided per address at send time, smtp_dialogue).
+_LOCAL_PART = (
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00a1-\uffff-]+"
+    r"(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00a1-\uffff-]+)*"
+)
+_LABEL = r"[A-Za-z0-9\u00a1-\uffff](?:[A-Za-z0-9\u00a1-\uffff-]{0,61}[A-Za-z0-9\u00a1-\uffff])?"
 _ADDR_SPEC = re.compile(rf"{_LOCAL_PART}@{_LABEL}(?:\.{_LABEL})+")
 _NAME_ADDR = re.compile(r"^(?P<name>[^<>]*)<(?P<addr>[^<>]*)>$")
 
@@ -245,7 +251,7 @@ def build_statement_message(
     # here can carry a line break into a header.
     msg = MIMEMultipart("mixed", boundary=_boundary())
     _stamp(msg, sender, subject)
-    msg["To"] = ", ".join(_header_address(address) for address in recipients)
+    msg["To"] = _to_header([_header_address(address) for address in recipients])
     if reply_to is not None:
         msg["Reply-To"] = _header_address(reply_to)
     body = MIMEMultipart("alternative", boundary=_boundary())
@@ -272,8 +278,25 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     return part
 
 
+def _to_header(addresses: list[str]) -> str:
+    """The To header; an address with accents before the @ becomes a chunk of its own so
+    it alone is encoded and the others stay readable."""
+    if all(address.isascii() for address in addresses):
+        return ", ".join(addresses)
+    header = Header()
+    for n, address in enumerate(addresses):
+        header.append(
+            address + ("," if n < len(addresses) - 1 else ""),
+            "utf-8" if not address.isascii() else "us-ascii",
+        )
+    return header.encode(linesep="\r\n")
+
+
 def _header_address(address: Address) -> str:
-    return formataddr((address.display_name, address.addr_spec), charset="utf-8")
+    spec = ascii_address(address.addr_spec)  # an IDN domain as punycode
+    if spec is None:  # accents before the @: only for SMTPUTF8 servers, the bare address
+        return address.addr_spec
+    return formataddr((address.display_name, spec), charset="utf-8")
 
 
 def build_log_message(
@@ -294,6 +317,14 @@ def build_log_message(
     return msg
 
 
+def _decoded(value: object) -> str:
+    """A header as text; encoded words (an address with accents before the @) decoded."""
+    text = str(value)
+    if "=?" not in text:
+        return text
+    return str(make_header(decode_header(text)))
+
+
 def envelope_of(msg: Message) -> tuple[str, list[str]]:
     """(MAIL FROM, RCPT TO list) from the From, To, Cc and Bcc headers, deduplicated."""
     senders = [addr for _, addr in getaddresses([str(h) for h in msg.get_all("From", [])])]
@@ -301,8 +332,9 @@ def envelope_of(msg: Message) -> tuple[str, list[str]]:
         raise DataError("El mensaje no tiene remitente (From).")
     recipients: list[str] = []
     seen: set[str] = set()
-    headers = [str(h) for name in ("To", "Cc", "Bcc") for h in msg.get_all(name, [])]
+    headers = [_decoded(h) for name in ("To", "Cc", "Bcc") for h in msg.get_all(name, [])]
     for _, addr in getaddresses(headers):
+        addr = unicode_address(addr)  # the To header carries IDN domains as punycode
         if addr and addr.lower() not in seen:
             seen.add(addr.lower())
             recipients.append(addr)

@@ -15,6 +15,7 @@ STATUS_TEXT = {
     "pending": "pendiente",
     "in_flight": "en curso",
     "sent": "enviado",
+    "partial": "parcial",
     "failed": "fallido",
     "skipped": "omitido",
     "uncertain": "incierto",
@@ -36,6 +37,9 @@ class SendOptions:
     logs_dir: Path = Path("logs")
     outbox_dir: Path = Path("outbox")
     keep_pdfs: bool = False  # also write each PDF into the run's outbox folder
+    stop_after_failures: int = 3  # customers in a row without a connection stop the run
+    attempts: int = 3  # rounds for deferred recipients at the end of the run
+    retry_wait: float = 1.0  # first wait before a round, doubled each round
 
     def run_folder(self, run_id: int) -> Path:
         return self.outbox_dir / f"corrida-{run_id}"
@@ -61,6 +65,7 @@ class RunReport:
     started_at: datetime
     outcomes: list[Outcome] = field(default_factory=list)
     aborted: str = ""
+    abort_code: int = 1  # 2 when a configuration error (TLS, authentication) stopped the run
     log_path: Path | None = None
     log_error: str = ""
 
@@ -69,5 +74,7 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        bad = {"failed", "uncertain", "pending"}
-        return 1 if self.aborted or any(o.status in bad for o in self.outcomes) else 0
+        if self.aborted:
+            return self.abort_code
+        bad = {"failed", "uncertain", "pending", "partial"}
+        return 1 if any(o.status in bad for o in self.outcomes) else 0

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rotomail.company import CompanyProfile
 from rotomail.delivery import claims
+from rotomail.delivery.deferred import DeferredRetry, Waiting, record_addresses
 from rotomail.delivery.rendering import Rendered, RenderJob, render_stream
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.errors import DataError, UsageError
@@ -163,6 +164,10 @@ class SendRunner:
         self.make_transport = make_transport
         self.on_outcome = on_outcome
         self._connection: Connection | None = None  # open while the run sends
+        self._deferred = DeferredRetry(
+            options, self._transaction, self._record, lambda r, o, rec: self._emit(r, o, rec)
+        )
+        self._unreachable = 0  # customers in a row whose SMTP connection failed
 
     # The run record and the per-customer records.
     def _start(self, candidates: list[Candidate], transport_name: str) -> int:
@@ -282,6 +287,9 @@ class SendRunner:
                     if report.aborted:
                         break
                     self._deliver(report, transport, candidate, rendered)
+                if transport is not None:
+                    self._deferred.retry(report, transport)
+                self._deferred.finish(report)
             finally:
                 self._connection = None
                 if transport is not None:
@@ -353,6 +361,12 @@ class SendRunner:
             result, detail = (
                 "skipped",
                 f"ya enviado para esta fecha (corrida {run}); use --force para reenviar",
+            )
+        elif status == "partial" and not (self.options.force or self.options.retry_of):
+            result, detail = (
+                "skipped",
+                f"parcial en la corrida {run}: use --retry-failed {run} para las direcciones "
+                "aplazadas",
             )
         elif status == "in_flight" and denied.alive:
             result, detail = "skipped", f"en proceso en la corrida {run}"
@@ -465,24 +479,78 @@ class SendRunner:
         except mailer.Uncertain as exc:
             base.status, base.detail = "uncertain", f"incierto: {exc.reply}"
         except mailer.RUN_STOPPERS as exc:
-            report.aborted = exc.reply
+            report.aborted, report.abort_code = exc.reply, exc.exit_code
             base.status, base.detail = "pending", f"no se intentó: {exc.reply}"
+        except mailer.ConnectionFailed as exc:
+            self._unreachable += 1
+            self._fail(report, key, base, exc.reply)
+            limit = self.options.stop_after_failures
+            if limit and self._unreachable >= limit:
+                report.aborted = (
+                    f"el servidor SMTP no respondió a {self._unreachable} clientes seguidos "
+                    f"({exc.reply}); los demás quedan pendientes. Cuando responda, reanude con "
+                    f"«rotomail send --retry-failed {report.run_id}»"
+                )
+            return
+        except mailer.TemporaryFailure as exc:
+            self._unreachable = 0
+            if not exc.deferred:
+                self._fail(report, key, base, exc.reply)
+                return
+            waiting = Waiting(base, message, key, [], exc.refused, exc.deferred, exc.reply)
+            self._deferred.add(report, waiting)
+            return
         except mailer.SendError as exc:
-            with self._transaction() as connection:
-                claims.advance(connection, key, report.run_id, "in_flight", "failed")
-                base.status, base.detail = "failed", exc.reply
-                self._record(report.run_id, base, connection)
-            self._emit(report, base, record=False)
+            refused = exc.refused if isinstance(exc, mailer.PermanentFailure) else {}
+            self._fail(report, key, base, exc.reply, refused)
             return
         else:
+            self._unreachable = 0
+            if delivery.deferred:
+                waiting = Waiting(
+                    base,
+                    message,
+                    key,
+                    list(delivery.accepted),
+                    dict(delivery.refused),
+                    dict(delivery.deferred),
+                    delivery.reply,
+                )
+                self._deferred.add(report, waiting)
+                return
             with self._transaction() as connection:
                 claims.advance(connection, key, report.run_id, "in_flight", "sent")
                 base.status, base.detail = "sent", delivery.reply
                 base.refused = dict(delivery.refused)
                 self._record(report.run_id, base, connection)
+                record_addresses(
+                    connection,
+                    report.run_id,
+                    base.cliente,
+                    delivery.accepted,
+                    delivery.refused,
+                    {},
+                    delivery.reply,
+                )
             self._emit(report, base, record=False)
             return
         self._emit(report, base)
+
+    def _fail(
+        self,
+        report: RunReport,
+        key: claims.ClaimKey,
+        base: Outcome,
+        reply: str,
+        refused: dict[str, str] | None = None,
+    ) -> None:
+        with self._transaction() as connection:
+            claims.advance(connection, key, report.run_id, "in_flight", "failed")
+            base.status, base.detail = "failed", reply
+            self._record(report.run_id, base, connection)
+            if refused:
+                record_addresses(connection, report.run_id, base.cliente, [], refused, {})
+        self._emit(report, base, record=False)
 
     def _deliver_unclaimed(
         self, report: RunReport, transport: Transport, base: Outcome, message: PreparedMessage
@@ -495,7 +563,7 @@ class SendRunner:
         except mailer.SendError as exc:
             base.status, base.detail = "failed", exc.reply
             if isinstance(exc, mailer.RUN_STOPPERS):
-                report.aborted = exc.reply
+                report.aborted, report.abort_code = exc.reply, exc.exit_code
         else:
             base.status = "built" if self.options.mode == "dry-run" else "sent"
             base.detail = delivery.reply

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import idna
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from email_validator.syntax import validate_email_local_part
 
@@ -153,3 +154,35 @@ def parse_addresses(text: str) -> list[str]:
             seen.add(key)
             result.append(normalized)
     return result
+
+
+def needs_smtputf8(address: str) -> bool:
+    """True when the local part (before the @) is not ASCII: only a server offering
+    SMTPUTF8 can take it. A non-ASCII domain is fine anywhere: it travels as punycode."""
+    return not address.rpartition("@")[0].isascii()
+
+
+@lru_cache(maxsize=32_768)
+def ascii_address(address: str) -> str | None:
+    """The address as any SMTP server takes it: the domain in punycode (IDNA); None when
+    the local part is not ASCII (it needs SMTPUTF8) or the domain cannot be encoded."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local.isascii():
+        return None
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError:
+        return None
+
+
+def unicode_address(address: str) -> str:
+    """The address as people read it: a punycode (``xn--``) domain shown in Unicode."""
+    local, at, domain = address.rpartition("@")
+    if not at or "xn--" not in domain.lower():
+        return address
+    try:
+        return f"{local}@{idna.decode(domain)}"
+    except idna.IDNAError:
+        return address

@@ -44,7 +44,7 @@ def retry_targets(engine: Engine, run_id: int) -> tuple[str, date, list[str]]:
         )
     query = select(_delivery.c.cliente).where(
         _delivery.c.run_id == run_id,
-        _delivery.c.status.in_(("failed", "uncertain", "pending", "in_flight")),
+        _delivery.c.status.in_(("failed", "uncertain", "pending", "in_flight", "partial")),
     )
     with engine.connect() as connection:
         clientes = list(connection.execute(query).scalars())

@@ -141,7 +141,7 @@ class StatementClaim(SQLModel, table=True):
     cliente: str = Field(primary_key=True, max_length=20)
     statement_date: date = Field(primary_key=True)
     run_id: int = Field(foreign_key="send_run.id")
-    status: str = Field(max_length=20)  # in_flight | sent | failed
+    status: str = Field(max_length=20)  # in_flight | sent | partial | failed
     updated_at: datetime = _timestamp()
 
 

@@ -1032,7 +1032,7 @@ MAIN_THREAD_BUCKETS = [
     ("waiting for a render (Future.result)", ("Future.result",)),
     ("handing jobs to the pool (submit: pickle + pipe)", ("ProcessPoolExecutor.submit",)),
     ("building the e-mail (build_statement_message)", ("build_statement_message",)),
-    ("serializing the e-mail (message_bytes / as_bytes)", ("message_bytes", "_dot_stuff")),
+    ("serializing the e-mail (message_bytes / as_bytes)", ("message_bytes", "dot_stuff")),
     (
         "database (claims, delivery records, SQLAlchemy)",
         ("sqlalchemy/", "rotomail/claims.py", "rotomail/db.py"),

@@ -1,0 +1,275 @@
+"""Recipients the server put off (4xx for them alone: "452 4.5.3 too many recipients",
+greylisting's 450) are retried at the end of the run, after every other customer, so a
+greylisting server's minutes pass. Each round sends the same message (same Message-ID) to
+the still-deferred addresses only, in a new transaction, with ``attempts`` rounds and
+waits of ``retry_wait`` doubled each round.
+
+Every address ends accepted, refused (5xx) or deferred, one ``delivery_address`` row each. A
+customer is ``sent`` when every address has a final answer and one at least was accepted;
+``partial`` while some address is still deferred (``send --retry-failed RUN`` then sends to
+those addresses only); ``failed`` when none was accepted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, and_, insert, select, update
+
+from rotomail.delivery import claims
+from rotomail.delivery.messages import PreparedMessage
+from rotomail.delivery.report import Outcome, RunReport, SendOptions
+from rotomail.delivery.results import (
+    RUN_STOPPERS,
+    PermanentFailure,
+    SendError,
+    TemporaryFailure,
+    Transport,
+    Uncertain,
+)
+from rotomail.store.db import insert_ignore
+from rotomail.store.models import DeliveryAddress
+
+_address = DeliveryAddress.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_address)  # built once: SQLAlchemy reuses the compiled statement
+
+
+def reply_code(reply: str) -> str:
+    """The code of a reply: "452 4.5.3 Too many" gives "452 4.5.3", "550 no" gives "550"."""
+    words = reply.split()
+    if len(words) > 1 and words[1][:1].isdigit() and "." in words[1]:
+        return " ".join(words[:2])
+    return words[0][:20] if words else ""
+
+
+def record_addresses(
+    connection: Connection,
+    run_id: int,
+    cliente: str,
+    accepted: list[str],
+    refused: dict[str, str],
+    deferred: dict[str, str],
+    reply: str = "",
+    *,
+    fresh: bool = True,
+) -> None:
+    """One ``delivery_address`` row per address: inserted (all at once when the customer
+    has none yet, ``fresh``), or updated on a later round."""
+    now = datetime.now()
+    answers = [(a, "accepted", reply) for a in accepted]
+    answers += [(a, "refused", r) for a, r in refused.items()]
+    answers += [(a, "deferred", r) for a, r in deferred.items()]
+    rows = [
+        {
+            "run_id": run_id,
+            "cliente": cliente,
+            "correo": correo[:320],
+            "status": status,
+            "code": reply_code(text),
+            "detail": text,
+            "updated_at": now,
+        }
+        for correo, status, text in answers
+    ]
+    if fresh:
+        if rows:
+            connection.execute(_INSERT, rows)
+        return
+    for row in rows:
+        key = {k: row[k] for k in ("run_id", "cliente", "correo")}
+        values = {k: v for k, v in row.items() if k not in key}
+        if not insert_ignore(connection, _address, row):
+            connection.execute(
+                update(_address)
+                .where(*(getattr(_address.c, k) == v for k, v in key.items()))
+                .values(**values)
+            )
+
+
+def deferred_addresses(engine: Engine, run_id: int) -> dict[str, tuple[str, ...]]:
+    """cliente -> its addresses still deferred in ``run_id`` (for ``--retry-failed``)."""
+    query = select(_address.c.cliente, _address.c.correo).where(
+        and_(_address.c.run_id == run_id, _address.c.status == "deferred")
+    )
+    result: dict[str, list[str]] = {}
+    with engine.connect() as connection:
+        for cliente, correo in connection.execute(query.order_by(_address.c.id)):
+            result.setdefault(cliente, []).append(correo)
+    return {cliente: tuple(correos) for cliente, correos in result.items()}
+
+
+@dataclass
+class Waiting:
+    """A customer with deferred addresses, and its message kept for the rounds."""
+
+    base: Outcome
+    message: PreparedMessage
+    key: claims.ClaimKey
+    accepted: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    deferred: dict[str, str] = field(default_factory=dict)
+    reply: str = ""
+
+    def status(self) -> tuple[str, str]:
+        if self.deferred:
+            pending = "; ".join(f"{a}: {r}" for a, r in self.deferred.items())
+            if self.accepted:
+                return "partial", f"aplazados: {pending}"
+            return "failed", f"aplazados: {pending}"
+        if self.accepted:
+            return "sent", self.reply
+        return "failed", "; ".join(f"{a}: {r}" for a, r in self.refused.items())
+
+
+class DeferredRetry:
+    """The end-of-run phase. The runner hands it each customer with deferred addresses
+    (``add``), then calls ``retry`` once every other customer is done, and ``finish``."""
+
+    def __init__(
+        self,
+        options: SendOptions,
+        transaction: Callable[[], AbstractContextManager[Connection]],
+        record: Callable[[int, Outcome, Connection], None],
+        emit: Callable[[RunReport, Outcome, bool], None],
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.options = options
+        self._transaction = transaction
+        self._record = record
+        self._emit = emit
+        self._sleep = sleep
+        self.waiting: list[Waiting] = []
+
+    def add(self, report: RunReport, waiting: Waiting) -> None:
+        """Record the customer as partial (its claim too, when DATA went out)."""
+        with self._transaction() as connection:
+            if waiting.accepted:
+                claims.advance(connection, waiting.key, report.run_id, "in_flight", "partial")
+            record_addresses(
+                connection,
+                report.run_id,
+                waiting.base.cliente,
+                waiting.accepted,
+                waiting.refused,
+                waiting.deferred,
+                waiting.reply,
+            )
+            waiting.base.status = "partial"
+            waiting.base.detail = (
+                f"{len(waiting.deferred)} dirección(es) aplazada(s) por el servidor; "
+                "se reintentan al final de la corrida"
+            )
+            waiting.base.refused = dict(waiting.refused)
+            self._record(report.run_id, waiting.base, connection)
+        self.waiting.append(waiting)
+
+    def _waits(self) -> Iterator[float]:
+        for n in range(max(1, self.options.attempts)):
+            yield self.options.retry_wait * 2**n
+
+    def retry(self, report: RunReport, transport: Transport) -> None:
+        for wait in self._waits():
+            todo = [w for w in self.waiting if w.deferred]
+            if not todo or report.aborted:
+                return
+            self._sleep(wait)
+            for waiting in todo:
+                if report.aborted:
+                    return
+                self._round(report, transport, waiting)
+
+    def _round(self, report: RunReport, transport: Transport, waiting: Waiting) -> None:
+        addresses = list(waiting.deferred)
+        message = replace(waiting.message, recipients=addresses)
+
+        def before_data() -> None:
+            with self._transaction() as connection:
+                refusal = claims.take(connection, waiting.key, report.run_id, retry=True)
+                if refusal is not None:
+                    raise _ClaimLost(refusal.run_id)
+
+        try:
+            delivery = transport.send(message, before_data=before_data, retry=False)
+        except _ClaimLost as lost:
+            waiting.base.status = "skipped"
+            waiting.base.detail = f"en proceso en la corrida {lost.run_id}"
+            waiting.deferred = {}
+            return
+        except Uncertain as exc:
+            waiting.deferred = {}
+            waiting.base.status, waiting.base.detail = "uncertain", f"incierto: {exc.reply}"
+            return
+        except RUN_STOPPERS as exc:
+            report.aborted = exc.reply
+            report.abort_code = exc.exit_code
+            return
+        except TemporaryFailure as exc:
+            answered = {a: r for a, r in exc.refused.items()}
+            waiting.refused.update(answered)
+            waiting.deferred = dict(exc.deferred) if exc.deferred else waiting.deferred
+            for address in answered:
+                waiting.deferred.pop(address, None)
+            self._save(report, waiting, [], answered, waiting.deferred)
+            return
+        except PermanentFailure as exc:
+            refused = {a: exc.reply for a in addresses}
+            waiting.refused.update(refused)
+            waiting.deferred = {}
+            self._save(report, waiting, [], refused, {})
+            return
+        except SendError as exc:  # anything else: leave them deferred for --retry-failed
+            waiting.base.detail = exc.reply
+            return
+        waiting.accepted += delivery.accepted
+        waiting.refused.update(delivery.refused)
+        waiting.deferred = dict(delivery.deferred)
+        waiting.reply = delivery.reply
+        self._save(report, waiting, delivery.accepted, delivery.refused, delivery.deferred)
+
+    def _save(
+        self,
+        report: RunReport,
+        waiting: Waiting,
+        accepted: list[str],
+        refused: dict[str, str],
+        deferred: dict[str, str],
+    ) -> None:
+        with self._transaction() as connection:
+            record_addresses(
+                connection,
+                report.run_id,
+                waiting.base.cliente,
+                accepted,
+                refused,
+                deferred,
+                waiting.reply,
+                fresh=False,
+            )
+            if accepted:  # DATA went out in this round: the claim is ours, in flight
+                status, _ = waiting.status()
+                claims.advance(connection, waiting.key, report.run_id, "in_flight", status)
+
+    def finish(self, report: RunReport) -> None:
+        """Each waiting customer's final status, recorded and reported."""
+        for waiting in self.waiting:
+            base = waiting.base
+            final = base.status in ("skipped", "uncertain")
+            if not final:
+                base.status, base.detail = waiting.status()
+                base.refused = dict(waiting.refused)
+            with self._transaction() as connection:
+                if not final:  # a round that failed after taking the claim leaves it in flight
+                    for old in ("in_flight", "partial"):
+                        claims.advance(connection, waiting.key, report.run_id, old, base.status)
+                self._record(report.run_id, base, connection)
+            self._emit(report, base, False)
+
+
+class _ClaimLost(Exception):
+    def __init__(self, run_id: int) -> None:
+        super().__init__(run_id)
+        self.run_id = run_id

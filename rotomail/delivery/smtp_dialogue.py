@@ -1,0 +1,185 @@
+"""One message's SMTP dialogue on an open session: MAIL, RCPT with an answer per recipient
+(accepted, refused 5xx, deferred 4xx), the caller's hook right before DATA, DATA.
+
+Addresses go on the wire as the server can take them: an internationalised domain in
+punycode (IDNA); a local part with accents only to a server offering SMTPUTF8, otherwise
+that address alone is refused with that reason.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rotomail.delivery.results import AuthenticationFailed, Delivery, PermanentFailure, Uncertain
+from rotomail.delivery.smtp_connection import Scrubber, SmtpConnection
+from rotomail.delivery.smtp_policy import TryAgain, is_throttle
+from rotomail.inputs.addresses import ascii_address
+
+NO_SMTPUTF8 = (
+    "553 5.6.7 el servidor no ofrece SMTPUTF8, necesario para una dirección con caracteres "
+    "no ASCII antes de la @"
+)
+
+
+def dot_stuff(data: bytes) -> bytes:
+    data = re.sub(rb"\r\n|\n|\r", b"\r\n", data)
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+@dataclass
+class RecipientAnswers:
+    accepted: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # 5xx
+    deferred: dict[str, str] = field(default_factory=dict)  # 4xx
+
+
+class Dialogue:
+    """MAIL/RCPT/DATA of one message; the session comes from ``connection``."""
+
+    def __init__(self, connection: SmtpConnection, scrub: Scrubber) -> None:
+        self.connection = connection
+        self.scrub = scrub
+
+    def run(
+        self,
+        envelope_from: str,
+        recipients: list[str],
+        data: bytes,
+        before_data: Callable[[], None] | None,
+    ) -> Delivery:
+        """Deliver ``data`` (already dot-stuffed); TryAgain, PermanentFailure or Uncertain."""
+        conn, utf8 = self._mail(envelope_from, recipients)
+        answers = self._recipients(conn, recipients, utf8)
+        if not answers.accepted:
+            self.connection.reset()
+            if answers.deferred:
+                first = next(iter(answers.deferred.values()))
+                raise TryAgain(
+                    first,
+                    throttle=any(is_throttle(r) for r in answers.deferred.values()),
+                    deferred=answers.deferred,
+                    refused=answers.refused,
+                )
+            refused = answers.refused
+            reply = (
+                "; ".join(f"{a}: {r}" for a, r in refused.items())
+                if len(refused) > 1
+                else next(iter(refused.values()))
+            )
+            raise PermanentFailure(
+                reply, f"Todas las direcciones fueron rechazadas: {reply}", refused=refused
+            )
+        if before_data is not None:
+            try:
+                before_data()
+            except BaseException:
+                self.connection.reset()
+                raise
+        reply = self._data(conn, data)
+        return Delivery(answers.accepted, answers.refused, reply, answers.deferred)
+
+    # -- steps ----------------------------------------------------------------------
+
+    def _lost(self, exc: BaseException) -> TryAgain:
+        self.connection.drop()
+        return TryAgain(self.scrub(f"conexión perdida antes de DATA: {exc}"))
+
+    def _mail(self, envelope_from: str, recipients: list[str]) -> tuple[smtplib.SMTP, bool]:
+        reused = self.connection.is_open
+        conn = self.connection.get()
+        try:
+            code, resp, utf8 = self._mail_from(conn, envelope_from, recipients)
+        except OSError as exc:
+            if not reused:
+                raise self._lost(exc) from None
+            self.connection.drop()  # an idle session the server closed: reconnect once
+            conn = self.connection.get()
+            try:
+                code, resp, utf8 = self._mail_from(conn, envelope_from, recipients)
+            except OSError as exc2:
+                raise self._lost(exc2) from None
+        if code != 250:
+            reply = self.scrub.reply(code, resp)
+            if code == 530:
+                self.connection.drop()
+                raise AuthenticationFailed(
+                    reply, f"El servidor exige autenticación (configure smtp.user): {reply}"
+                )
+            raise self.refusal(code, reply)
+        return conn, utf8
+
+    def _mail_from(
+        self, conn: smtplib.SMTP, envelope_from: str, recipients: list[str]
+    ) -> tuple[int, bytes, bool]:
+        utf8 = conn.has_extn("smtputf8") and any(
+            ascii_address(a) is None for a in [envelope_from, *recipients]
+        )
+        conn.command_encoding = "utf-8" if utf8 else "ascii"
+        sender = envelope_from if utf8 else ascii_address(envelope_from) or envelope_from
+        code, resp = conn.mail(sender, ["SMTPUTF8"] if utf8 else [])
+        return code, resp, utf8
+
+    def _recipients(
+        self, conn: smtplib.SMTP, recipients: list[str], utf8: bool
+    ) -> RecipientAnswers:
+        answers = RecipientAnswers()
+        for address in recipients:
+            wire = ascii_address(address)
+            if wire is None and not utf8:
+                answers.refused[address] = NO_SMTPUTF8
+                continue
+            try:
+                code, resp = conn.rcpt(wire or address)
+            except OSError as exc:
+                raise self._lost(exc) from None
+            if code in (250, 251):
+                answers.accepted.append(address)
+                continue
+            reply = self.scrub.reply(code, resp)
+            if code == 421:
+                self.connection.drop()
+                raise TryAgain(reply, throttle=is_throttle(reply))
+            if 400 <= code < 500:
+                answers.deferred[address] = reply
+            else:
+                answers.refused[address] = reply
+        return answers
+
+    def _data(self, conn: smtplib.SMTP, data: bytes) -> str:
+        try:
+            conn.putcmd("data")
+            code, resp = conn.getreply()
+        except OSError as exc:
+            # No content was sent: the server cannot have a message to deliver.
+            raise self._lost(exc) from None
+        if code != 354:
+            raise self.refusal(code, self.scrub.reply(code, resp))
+        try:
+            conn.send(data)
+            code, resp = conn.getreply()
+        except OSError as exc:
+            self.connection.drop()
+            reason = self.scrub(f"la conexión se cortó después de enviar el mensaje: {exc}")
+            raise Uncertain(
+                reason, f"Incierto: {reason}; no se reintenta automáticamente."
+            ) from None
+        reply = self.scrub.reply(code, resp)
+        if code != 250:
+            raise self.refusal(code, reply)
+        return reply
+
+    def refusal(self, code: int, reply: str) -> Exception:
+        """Classify a refusal at MAIL or DATA and leave the session reusable (or dropped)."""
+        if code == 421:  # the server is closing the channel
+            self.connection.drop()
+        else:
+            self.connection.reset()
+        if 400 <= code < 500:
+            return TryAgain(reply, throttle=is_throttle(reply))
+        return PermanentFailure(reply, f"Rechazo permanente del servidor: {reply}")

@@ -1,0 +1,191 @@
+"""The parts of the SMTP transport, each alone: the session (smtp_connection), one message's
+dialogue (smtp_dialogue), the retry policy (smtp_policy), and the settings' ranges; against
+a real aiosmtpd server where a server is involved."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from smtp_server import SmtpServer
+
+from rotomail.config import OPTIONS, Option
+from rotomail.delivery.deferred import reply_code
+from rotomail.delivery.results import PermanentFailure
+from rotomail.delivery.smtp_connection import Scrubber, Secret, SmtpConnection
+from rotomail.delivery.smtp_dialogue import NO_SMTPUTF8, Dialogue, dot_stuff
+from rotomail.delivery.smtp_policy import RetryPolicy, TryAgain, is_throttle
+from rotomail.inputs.addresses import ascii_address, needs_smtputf8
+
+DATA = dot_stuff(b"Subject: prueba\r\nMessage-ID: <1@example.mx>\r\n\r\nHola\r\n")
+SENDER = "portal@example.mx"
+
+
+def parts(server: SmtpServer, **overrides: object) -> tuple[SmtpConnection, Dialogue]:
+    settings = server.settings(**overrides)
+    scrub = Scrubber(settings.user, Secret(None))
+    connection = SmtpConnection(settings, scrub.password, scrub)
+    return connection, Dialogue(connection, scrub)
+
+
+# --- the session --------------------------------------------------------------------------
+
+
+def test_connection_is_reused_and_reopened_after_max_per_connection() -> None:
+    with SmtpServer() as server:
+        connection, _ = parts(server, max_per_connection=2)
+        sessions = []
+        for _ in range(5):
+            sessions.append(connection.get())
+            connection.messages += 1
+        connection.close()
+    assert server.connections == 3
+    assert sessions[0] is sessions[1] and sessions[1] is not sessions[2]
+    assert connection.opened == 3
+
+
+def test_connection_refused_is_a_connect_failure() -> None:
+    with SmtpServer() as server:
+        port = server.port
+    settings = server.settings(port=port)
+    scrub = Scrubber("", Secret(None))
+    with pytest.raises(TryAgain) as caught:
+        SmtpConnection(settings, scrub.password, scrub).get()
+    assert caught.value.connect
+    assert caught.value.reply.startswith(f"conexión con 127.0.0.1:{port} fallida:")
+
+
+def test_scrubber_hides_the_password_and_its_encodings() -> None:
+    scrub = Scrubber("portal@example.mx", Secret("Clave-123"))
+    plain = base64.b64encode(b"\0portal@example.mx\0Clave-123").decode()
+    text = scrub(f"535 bad Clave-123 {plain} {base64.b64encode(b'Clave-123').decode()}")
+    assert text == "535 bad *** *** ***"
+    assert repr(scrub.password) == "'***'"
+
+
+# --- one message's dialogue ---------------------------------------------------------------
+
+
+def test_dialogue_answers_per_recipient() -> None:
+    with SmtpServer() as server:
+        server.reply_at_rcpt("b@example.mx", "550 5.1.1 No such user")
+        server.reply_at_rcpt("c@example.mx", "452 4.5.3 Too many recipients")
+        connection, dialogue = parts(server)
+        delivery = dialogue.run(
+            SENDER, ["a@example.mx", "b@example.mx", "c@example.mx"], DATA, None
+        )
+        connection.close()
+    assert delivery.accepted == ["a@example.mx"]
+    assert delivery.refused == {"b@example.mx": "550 5.1.1 No such user"}
+    assert delivery.deferred == {"c@example.mx": "452 4.5.3 Too many recipients"}
+    assert [m.rcpt_tos for m in server.messages] == [["a@example.mx"]]
+
+
+def test_dialogue_with_every_recipient_deferred_says_try_again_with_their_replies() -> None:
+    with SmtpServer() as server:
+        server.reply_at_rcpt("a@example.mx", "450 4.2.0 Greylisted")
+        server.reply_at_rcpt("b@example.mx", "550 5.1.1 No such user")
+        _, dialogue = parts(server)
+        with pytest.raises(TryAgain) as caught:
+            dialogue.run(SENDER, ["a@example.mx", "b@example.mx"], DATA, None)
+    assert caught.value.deferred == {"a@example.mx": "450 4.2.0 Greylisted"}
+    assert caught.value.refused == {"b@example.mx": "550 5.1.1 No such user"}
+    assert not caught.value.connect
+    assert server.data_attempts == 0
+
+
+def test_dialogue_hook_runs_right_before_data_only_when_someone_was_accepted() -> None:
+    calls: list[int] = []
+    with SmtpServer() as server:
+        server.reply_at_rcpt("a@example.mx", "550 5.1.1 No such user")
+        _, dialogue = parts(server)
+        with pytest.raises(PermanentFailure):
+            dialogue.run(SENDER, ["a@example.mx"], DATA, lambda: calls.append(server.data_attempts))
+        dialogue.run(SENDER, ["b@example.mx"], DATA, lambda: calls.append(server.data_attempts))
+    assert calls == [0]
+
+
+@pytest.mark.parametrize("smtputf8", [False, True])
+def test_dialogue_puts_addresses_on_the_wire_as_the_server_can_take_them(smtputf8: bool) -> None:
+    recipients = ["pagos@compañía.example.mx", "josé@example.mx"]
+    with SmtpServer(smtputf8=smtputf8) as server:
+        _, dialogue = parts(server)
+        delivery = dialogue.run(SENDER, recipients, DATA, None)
+    wire = server.messages[0].rcpt_tos
+    assert wire[0] == "pagos@xn--compaa-7va5a.example.mx"
+    if smtputf8:
+        assert wire == ["pagos@xn--compaa-7va5a.example.mx", "josé@example.mx"]
+        assert delivery.accepted == recipients
+    else:
+        assert wire == ["pagos@xn--compaa-7va5a.example.mx"]
+        assert delivery.refused == {"josé@example.mx": NO_SMTPUTF8}
+        assert delivery.accepted == ["pagos@compañía.example.mx"]  # shown in Unicode
+
+
+def test_dot_stuffing() -> None:
+    assert dot_stuff(b".a\n..b\rc") == b"..a\r\n...b\r\nc\r\n.\r\n"
+
+
+# --- the policy ---------------------------------------------------------------------------
+
+
+def test_retry_policy_backoff_jitter_and_throttle_ceiling() -> None:
+    policy = RetryPolicy((1.0, 2.0, 4.0), rng=lambda: 0.5)  # no jitter at the midpoint
+    assert [policy.wait(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 4.0]
+    assert RetryPolicy((1.0,), rng=lambda: 0.0).wait(1) == 0.8
+    assert RetryPolicy((1.0,), rng=lambda: 1.0).wait(1) == pytest.approx(1.2)
+    assert policy.throttle_wait(20) == 300.0
+    assert is_throttle("421 4.7.0 Too many connections")
+    assert not is_throttle("450 4.2.0 Greylisted")
+
+
+# --- addresses and replies -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "wire", "utf8"),
+    [
+        ("pagos@example.mx", "pagos@example.mx", False),
+        ("pagos@compañía.mx", "pagos@xn--compaa-7va5a.mx", False),
+        ("josé.pérez@example.mx", None, True),
+        ("josé@compañía.mx", None, True),
+    ],
+)
+def test_ascii_address(address: str, wire: str | None, utf8: bool) -> None:
+    assert ascii_address(address) == wire
+    assert needs_smtputf8(address) is utf8
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        ("452 4.5.3 Too many recipients", "452 4.5.3"),
+        ("250 2.0.0 Ok: queued as Q1", "250 2.0.0"),
+        ("550 No such user", "550"),
+        ("", ""),
+    ],
+)
+def test_reply_code(reply: str, code: str) -> None:
+    assert reply_code(reply) == code
+
+
+@pytest.mark.parametrize(
+    ("option", "allowed"),
+    [
+        (Option("p", None, 1, int, low=1, high=65535), "un número entero entre 1 y 65535"),
+        (Option("t", None, 1.0, float, low=0, above=True), "un número mayor que 0"),
+        (
+            Option("r", None, 0, int, low=0, note="0 = sin límite"),
+            "un número entero ≥ 0 (0 = sin límite)",
+        ),
+        (Option("s", None, "", choices=("a", "b")), "uno de: a, b"),
+        (Option("b", None, False, bool), "true o false"),
+    ],
+)
+def test_option_describes_what_it_allows(option: Option, allowed: str) -> None:
+    assert option.allowed() == allowed
+
+
+def test_every_numeric_option_has_a_range() -> None:
+    numeric = [o for o in OPTIONS if o.kind in (int, float)]
+    assert numeric and all(o.low is not None for o in numeric)

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rotomail.cli.checklist import (
+    CONFIRM_GRACE,
     ChecklistItem,
     ChecklistState,
     Columns,
@@ -111,6 +112,12 @@ def shown_keys(app: Any) -> list[str]:
 def footer_labels(app: Any) -> dict[str, str]:
     """Footer entries as drawn: description -> key shown."""
     return {k.description: k.key_display for k in app.screen.query("FooterKey")}
+
+
+async def confirm(pilot: Any, key: str = "e") -> None:
+    """Read the confirmation (keys typed ahead of it do not count), then confirm."""
+    await pilot.pause(CONFIRM_GRACE)
+    await pilot.press(key)
 
 
 async def burst(app: Any, keys: list[str]) -> None:
@@ -219,8 +226,12 @@ def test_confirmation_names_already_sent_and_force() -> None:
 def test_columns_never_cut_the_balance_name_gives_way_first(width: int) -> None:
     wide = [
         *ITEMS,
-        _item("2000199", "COMERCIALIZADORA INTERNACIONAL DEL NOROESTE SA", MXN="1234567.89",
-              USD="12345.00"),
+        _item(
+            "2000199",
+            "COMERCIALIZADORA INTERNACIONAL DEL NOROESTE SA",
+            MXN="1234567.89",
+            USD="12345.00",
+        ),
     ]
     state = ChecklistState(wide, missing=MISSING)
     columns = Columns.fit(state, width)
@@ -229,12 +240,8 @@ def test_columns_never_cut_the_balance_name_gives_way_first(width: int) -> None:
     assert line.endswith("MXN 1,234,567.89 · USD 12,345.00")
     assert len(line) <= width
     natural = Columns.fit(state, 300)
-    if columns.correos == natural.correos:
-        assert columns.nombre <= natural.nombre  # the name shrank first
-    elif columns.correos:
-        assert columns.nombre == 10  # addresses only shrink once the name is down to 10
-    else:
-        assert columns.nombre >= 10  # addresses dropped: the name takes their room
+    assert 10 <= columns.nombre <= natural.nombre
+    assert columns.correos <= natural.correos and columns.correos <= columns.nombre
 
 
 def test_import_does_not_load_textual() -> None:
@@ -268,14 +275,14 @@ def test_opens_all_selected_with_footer_and_enter_asks_first() -> None:
         await pilot.press("tab", "enter")
         seen["confirm"] = screen(app)
         seen["footer_confirm"] = footer_labels(app)
-        await pilot.press("enter")
+        await confirm(pilot, "enter")
 
     app = drive(script)
     assert app.return_value == KEYS
     assert seen["status"] == "8 de 8 seleccionados — MXN 12,821.92 · USD 1,270.50"
     assert seen["footer"] == {
-        "Enviar…": "⏎",
-        "Marcar/desmarcar": "Espacio",
+        "Enviar…": "Enter",
+        "Marcar": "Espacio",
         "Todos": "a",
         "Ninguno": "n",
         "Filtrar": "/",
@@ -298,23 +305,24 @@ def test_observation_2_filtered_enter_confirms_and_says_how_many_are_hidden() ->
         seen["confirm"] = screen(app)
         seen["exited_on_enter"] = app.return_value
         await pilot.press("escape")  # back to the list, nothing sent
-        seen["back"] = app.screen.__class__.__name__
+        seen["back"] = app.screen_mode
         # Send only the one shown: none, then tick it.
         await pilot.press("slash", "ctrl+u", "enter", "n", "slash", *"ferre", "enter", "space")
         await pilot.press("enter")
         seen["confirm_one"] = screen(app)
-        await pilot.press("e")
+        await confirm(pilot)
 
     app = drive(script, mode="send", transport="smtp mail.example.mx:587 (starttls)")
     assert len(seen["rows"]) == 1 and "FERRETERÍA LOS ÁLAMOS" in seen["rows"][0]
     assert seen["exited_on_enter"] is None
     assert "Modo: envío" in seen["confirm"]
     assert "Transporte: smtp mail.example.mx:587 (starttls)" in seen["confirm"]
-    assert "Se enviará el estado de cuenta a 8 clientes (7 ocultos por el filtro)." in (
-        seen["confirm"]
+    assert (
+        "Se enviará el estado de cuenta a 8 clientes (7 ocultos por el filtro)."
+        in (seen["confirm"])
     )
     assert "Saldo: MXN 12,821.92 · USD 1,270.50" in seen["confirm"]
-    assert seen["back"] == "Screen"
+    assert seen["back"] == "list"
     assert "Se enviará el estado de cuenta a 1 cliente." in seen["confirm_one"]
     assert "Saldo: MXN 10,000.00" in seen["confirm_one"]
     assert app.return_value == ["2000101"]
@@ -323,8 +331,9 @@ def test_observation_2_filtered_enter_confirms_and_says_how_many_are_hidden() ->
 def test_enter_with_nothing_selected_stays_in_the_list() -> None:
     async def script(pilot: Any, app: Any) -> None:
         await pilot.press("n", "enter")
-        assert app.screen.__class__.__name__ == "Screen"
-        await pilot.press("e", "escape")
+        assert app.screen_mode == "list"
+        await confirm(pilot)
+        await pilot.press("escape")
 
     assert drive(script).return_value is None
 
@@ -340,7 +349,8 @@ def test_none_then_pick_two_returns_them_in_list_order() -> None:
         seen.append(shown_status(app))
         await pilot.press("up", "up", "space")
         seen.append(shown_status(app))
-        await pilot.press("enter", "e")
+        await pilot.press("enter")
+        await confirm(pilot)
 
     app = drive(script)
     assert app.return_value == ["2000102", "2000104"]
@@ -356,9 +366,10 @@ def test_none_with_filter_only_affects_shown_rows() -> None:
         await pilot.press("slash", *"2000", "down", "n")
         assert shown_status(app) == (
             "3 de 8 seleccionados — MXN 76.25 · USD 20.00  (mostrando 5 de 8; "
-            "3 seleccionados ocultos por el filtro)"
+            "3 seleccionados ocultos)"
         )
-        await pilot.press("enter", "enter")
+        await pilot.press("enter")
+        await confirm(pilot, "enter")
 
     assert drive(script).return_value == ["3000201", "3000202", "3000203"]
 
@@ -371,15 +382,26 @@ def test_none_with_filter_only_affects_shown_rows() -> None:
         # Ctrl-U then type
         ["slash", *"hidra", "ctrl+u", *"pintu"],
         # everything at once, with toggles and a/n in the list between edits
-        ["slash", *"al", "down", "space", "n", "a", "slash", "ctrl+u", *"zz", *["backspace"] * 9,
-         *"bra"],
+        [
+            "slash",
+            *"al",
+            "down",
+            "space",
+            "n",
+            "a",
+            "slash",
+            "ctrl+u",
+            *"zz",
+            *["backspace"] * 9,
+            *"bra",
+        ],
     ],
 )
 def test_observation_3_fast_filter_edits_never_raise(keys: list[str]) -> None:
     async def script(pilot: Any, app: Any) -> None:
         await burst(app, keys)
         await pilot.pause()
-        expected = _fresh_filter(app.query_one("#filter").value)
+        expected = _fresh_filter(app.state.query)
         assert shown_keys(app) == shown_keys_of(expected)
         assert shown_status(app) == app.state.status_text()
         await pilot.press("escape")
@@ -418,8 +440,12 @@ def test_observation_4_clearing_a_filter_on_3000_customers_keeps_the_list_alive(
 
 def test_observation_5_marks_readable_without_colour_balance_whole_at_80x24() -> None:
     wide = [
-        _item("2000199", "COMERCIALIZADORA INTERNACIONAL DEL NOROESTE SA DE CV",
-              MXN="1234567.89", USD="12345.00"),
+        _item(
+            "2000199",
+            "COMERCIALIZADORA INTERNACIONAL DEL NOROESTE SA DE CV",
+            MXN="1234567.89",
+            USD="12345.00",
+        ),
         *ITEMS,
     ]
     seen: dict[str, Any] = {}
@@ -429,8 +455,7 @@ def test_observation_5_marks_readable_without_colour_balance_whole_at_80x24() ->
         seen["screen"] = screen_lines(app)
         await pilot.press("escape")
 
-    drive(script, items=wide, size=(80, 24), already_sent={"2000102"}, missing=MISSING,
-          held=HELD)
+    drive(script, items=wide, size=(80, 24), already_sent={"2000102"}, missing=MISSING, held=HELD)
     lines = [line.rstrip() for line in seen["screen"]]
     rows = {line[3:].split()[0]: line for line in lines if line[:3] in ("[x]", "[ ]", " - ")}
     assert all(len(line) <= 80 for line in seen["screen"])
@@ -449,7 +474,8 @@ def test_missing_rows_cannot_be_ticked_from_the_screen() -> None:
     async def script(pilot: Any, app: Any) -> None:
         await pilot.press("slash", *"sin correo", "enter", "space", "a")
         assert shown_status(app).startswith("8 de 8 seleccionados")
-        await pilot.press("slash", "ctrl+u", "enter", "enter", "e")
+        await pilot.press("slash", "ctrl+u", "enter", "enter")
+        await confirm(pilot)
 
     assert drive(script, missing=MISSING).return_value == KEYS
 
@@ -465,16 +491,26 @@ def test_escape_and_ctrl_c_leave_with_nothing(where: str, key: str) -> None:
             await pilot.press("enter")
             if key == "escape":  # Esc goes back to the list; a second one leaves
                 await pilot.press("escape")
-                assert app.screen.__class__.__name__ == "Screen"
+                assert app.screen_mode == "list"
         await pilot.press(key)
 
     assert drive(script).return_value is None
 
 
-KEY_ALPHABET = [
-    "slash", "backspace", "ctrl+u", "space", "a", "n", "up", "down", "pageup", "pagedown",
-    "home", "end", "tab", "enter", "f", "e", "r", "1", "0", "á",
-]
+KEY_ALPHABET = (
+    "slash backspace ctrl+u ctrl+w space a n up down pageup pagedown home end tab enter escape "
+    "f e r 1 0 á wait"
+).split()
+
+
+def _check_screen(app: Any) -> None:
+    """The count shown is the real selection; a confirmation states what it would send."""
+    shown = shown_status(app)
+    assert shown.startswith(f"{len(app.state.selected)} de 10 seleccionados")
+    assert shown == app.state.status_text()
+    if app.screen_mode == "confirm":
+        count = len(app._confirm_keys)
+        assert f"a {count} cliente" in screen(app)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -483,28 +519,48 @@ def test_random_key_sequences_never_raise_and_the_count_is_true(
     keys: list[str], fast: bool
 ) -> None:
     """Whatever is pressed, at whatever speed: no exception, the count shown is the real one,
-    and anything returned is exactly what the confirmation stated."""
-    confirmed: list[str] = []
+    and what is returned is exactly what the confirmation stated. ``wait`` is a pause long
+    enough for a confirmation to be read; ``fast`` sends every key at once."""
+    stated: list[list[str]] = []
 
     async def script(pilot: Any, app: Any) -> None:
         if fast:
-            await burst(app, keys)
+            await burst(app, [k for k in keys if k not in ("wait", "escape")])
             await pilot.pause()
-        for key in [] if fast else keys:
-            if app.return_value is not None:
+            _check_screen(app)
+            await pilot.press("ctrl+c")
+            return
+        for key in keys:
+            if app.return_value is not None or (key == "escape" and app.screen_mode != "confirm"):
                 break
-            if app.screen.__class__.__name__ == "ConfirmScreen":
-                confirmed[:] = app.state.selected_keys()
-            await pilot.press(key)
-            if app.screen.__class__.__name__ == "Screen":
-                shown = shown_status(app)
-                assert shown.startswith(f"{len(app.state.selected)} de 10 seleccionados")
-                assert shown == app.state.status_text()
+            if app.screen_mode == "confirm":
+                stated.append(list(app._confirm_keys))
+            if key == "wait":
+                await pilot.pause(CONFIRM_GRACE)
+            else:
+                await pilot.press(key)
+            if app.return_value is None:
+                _check_screen(app)
         if app.return_value is None:
             await pilot.press("ctrl+c")
 
     items = [*ITEMS, _item("2000199", "FERRE Ñ", MXN="1"), _item("2000198", "RRR", USD="2")]
     app = drive(script, items=items, missing=MISSING, held=HELD)
-    if app.return_value is not None and not fast:
-        assert app.return_value == confirmed
-        assert set(app.return_value) <= set(KEYS) | {"2000199", "2000198"}
+    if fast:
+        assert app.return_value is None  # typed ahead, a confirmation never confirms
+    elif app.return_value is not None:
+        assert app.return_value == stated[-1]
+        assert set(app.return_value) <= {it.key for it in items}
+
+
+def test_a_double_enter_typed_ahead_does_not_confirm() -> None:
+    """Enter Enter (or Enter e) in one burst opens the confirmation and stops there."""
+
+    async def script(pilot: Any, app: Any) -> None:
+        await burst(app, ["slash", *"ferre", "enter", "enter", "enter", "e"])
+        await pilot.pause()
+        assert app.screen_mode == "confirm"
+        assert app.return_value is None
+        await confirm(pilot)
+
+    assert drive(script).return_value == KEYS

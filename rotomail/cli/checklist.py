@@ -128,9 +128,7 @@ class ChecklistState:
         ]
         self.selectable_count = len(items)
         self._hay = [fold(f"{it.cliente}\t{it.nombre}\t{it.correos}") for it in self.rows]
-        self.selected: set[int] = {
-            i for i, kind in enumerate(self.kinds) if kind == SELECTABLE
-        }
+        self.selected: set[int] = {i for i, kind in enumerate(self.kinds) if kind == SELECTABLE}
         self.shown: list[int] = list(range(len(self.rows)))
         self.query = ""
         self.cursor = 0  # position within ``shown``
@@ -173,7 +171,7 @@ class ChecklistState:
         if self.filtered:
             text += f"  (mostrando {len(self.shown)} de {len(self.rows)}"
             if hidden := self.hidden_selected():
-                text += f"; {hidden} seleccionados ocultos por el filtro"
+                text += f"; {hidden} seleccionados ocultos"
             text += ")"
         return text
 
@@ -250,7 +248,8 @@ def _fit(text: str, width: int) -> str:
 @dataclass(frozen=True)
 class Columns:
     """Column widths for a screen width: the mark, number, state and balance never shrink;
-    the name gives way first, then the addresses, then the language column is dropped."""
+    the name and the addresses give way (the addresses keep at most two fifths of the room),
+    the language column is dropped when the room is tight, then the addresses."""
 
     cliente: int
     nombre: int
@@ -269,22 +268,20 @@ class Columns:
         nombre = min(_NAME_MAX, max([len("Nombre"), *(len(it.nombre) for it in rows)]))
         correos = min(_CORREOS_MAX, max([len("Correo(s)"), *(len(it.correos) for it in rows)]))
         fixed = 3 + 2 + cliente + 2 + saldo + (estado + 2 if estado else 0)
-        room = width - fixed - 2 * (2 + (1 if idioma else 0))  # separators of flex columns
-
-        def over() -> int:
-            return nombre + correos + idioma - room
-
-        if over() > 0:
-            nombre = max(_FLEX_MIN, nombre - over())
-        if over() > 0:
-            correos = max(_FLEX_MIN, correos - over())
-        if over() > 0 and idioma:
-            room += 2
+        flex = width - fixed - 4  # name and addresses, each with its separator
+        if idioma:
+            flex -= idioma + 2
+        if nombre + correos > flex and idioma and flex < 3 * _FLEX_MIN:
+            flex += idioma + 2
             idioma = 0
-        if over() > 0:
-            room += 2
-            correos = 0
-            nombre = max(4, room)
+        if nombre + correos > flex:
+            # The addresses keep up to two fifths of the room; the name takes what is left.
+            correos = min(correos, max(_FLEX_MIN, flex * 2 // 5))
+            nombre = min(nombre, flex - correos)
+            if nombre < _FLEX_MIN:
+                correos = 0
+                nombre = flex + 2
+        nombre = max(nombre, 4)
         return cls(cliente, nombre, correos, idioma, estado, saldo)
 
     def line(self, mark: str, item: ChecklistItem | None, estado: str) -> str:
@@ -348,56 +345,40 @@ def confirmation_text(
 
 _AppFactory = Callable[..., "App[list[str] | None]"]
 
+# Keys that edit the filter or move the cursor, by mode.
+_MOVES = {"up": -1, "down": 1}
+_PAGES = {"pageup": -1, "pagedown": 1}
+CONFIRM_GRACE = 0.3  # seconds: Enter/e typed ahead of the confirmation do not confirm it
+
 
 @cache
 def _app_class() -> _AppFactory:
-    """Build (once) the Textual app class; kept in a function so textual loads lazily."""
+    """Build (once) the Textual app class; kept in a function so textual loads lazily.
+
+    Every key is handled by the app itself, in the order it arrives, from a plain ``mode``
+    (list, filter or confirm) — never by moving the keyboard focus between widgets, which
+    Textual does asynchronously: keys typed faster than a focus change would land in the
+    wrong place.
+    """
     from rich.segment import Segment
     from rich.style import Style
     from textual import events
     from textual.app import App, ComposeResult
     from textual.binding import Binding, BindingType
-    from textual.containers import Vertical
     from textual.content import Content
     from textual.geometry import Size
-    from textual.message import Message
-    from textual.screen import ModalScreen
     from textual.scroll_view import ScrollView
     from textual.strip import Strip
-    from textual.widgets import Footer, Input, Static
+    from textual.widgets import Footer, Static
 
     heading_style = Style(bold=True, dim=True)
     ticked_style = Style(bold=True)
     blocked_style = Style(dim=True, italic=True)
     cursor_style = Style(reverse=True)
 
-    class SelectionChanged(Message):
-        """The ticked rows changed: the status line must be redrawn."""
-
-    class FilterInput(Input):
-        """The filter box: typing filters; down/enter/tab hand the keyboard back to the list."""
-
-        BINDINGS: ClassVar[list[BindingType]] = [
-            Binding("down", "app.focus_list", "Ir a la lista", key_display="↓"),
-            Binding("enter", "app.focus_list", "Ir a la lista", show=False),
-        ]
-
-    class CustomerTable(ScrollView, can_focus=True):
+    class CustomerTable(ScrollView):
         """The virtual table: line 0 is the heading, then the shown rows from ``state``."""
 
-        BINDINGS: ClassVar[list[BindingType]] = [
-            Binding("space", "toggle", "Marcar/desmarcar", key_display="Espacio"),
-            Binding("a", "select_shown(True)", "Todos"),
-            Binding("n", "select_shown(False)", "Ninguno"),
-            Binding("slash", "app.focus_filter", "Filtrar", key_display="/"),
-            Binding("enter", "app.confirm", "Enviar…"),
-            Binding("up", "move(-1)", show=False),
-            Binding("down", "move(1)", show=False),
-            Binding("pageup", "page(-1)", show=False),
-            Binding("pagedown", "page(1)", show=False),
-            Binding("home", "move_to(0)", show=False),
-            Binding("end", "move_to(-1)", show=False),
-        ]
         DEFAULT_CSS = "CustomerTable { overflow-x: hidden; }"
 
         def __init__(self, state: ChecklistState, **kwargs: Any) -> None:
@@ -411,14 +392,15 @@ def _app_class() -> _AppFactory:
 
         def rows_changed(self) -> None:
             """The shown rows or the cursor changed: resize, keep the cursor visible, redraw."""
-            self.virtual_size = Size(self.scrollable_content_region.width, len(self.state.shown) + 1)
-            visible = max(1, self.scrollable_content_region.height - 1)
+            region = self.scrollable_content_region
+            self.virtual_size = Size(region.width, len(self.state.shown) + 1)
+            visible = max(1, region.height - 1)
             top = round(self.scroll_y)
             if self.state.cursor < top:
                 top = self.state.cursor
             elif self.state.cursor >= top + visible:
                 top = self.state.cursor - visible + 1
-            top = max(0, min(top, len(self.state.shown) + 1 - visible - 1))
+            top = max(0, min(top, len(self.state.shown) - visible))
             self.scroll_to(y=top, animate=False, immediate=True)
             self.refresh()
 
@@ -438,89 +420,52 @@ def _app_class() -> _AppFactory:
             style = (
                 ticked_style
                 if row in state.selected
-                else Style() if state.selectable(row) else blocked_style
+                else Style()
+                if state.selectable(row)
+                else blocked_style
             )
-            if position == state.cursor and self.has_focus:
+            if position == state.cursor:
                 style += cursor_style
             return Strip([Segment(_fit(text, width), style)])
-
-        def on_focus(self) -> None:
-            self.refresh()
-
-        def on_blur(self) -> None:
-            self.refresh()
 
         def on_click(self, event: events.Click) -> None:
             position = round(self.scroll_y) + event.y - 1
             if event.y >= 1 and position < len(self.state.shown):
                 self.state.move_to(position)
-                self.action_toggle()
-
-        # -- actions --------------------------------------------------------------------
-        def action_move(self, delta: int) -> None:
-            self.state.move(delta)
-            self.rows_changed()
-
-        def action_move_to(self, position: int) -> None:
-            self.state.move_to(position if position >= 0 else len(self.state.shown))
-            self.rows_changed()
-
-        def action_page(self, direction: int) -> None:
-            self.action_move(direction * max(1, self.scrollable_content_region.height - 2))
-
-        def action_toggle(self) -> None:
-            if self.state.toggle():
-                self.post_message(SelectionChanged())
-            else:
-                self.app.bell()
-            self.refresh()
-
-        def action_select_shown(self, on: bool) -> None:
-            self.state.select_shown(on)
-            self.post_message(SelectionChanged())
-            self.refresh()
-
-    class ConfirmScreen(ModalScreen[bool]):
-        """States what will be sent; Enter/e confirms, Esc goes back to the list."""
-
-        BINDINGS: ClassVar[list[BindingType]] = [
-            Binding("enter,e", "dismiss(True)", "Enviar", key_display="Enter/e"),
-            Binding("escape", "dismiss(False)", "Volver a la lista", key_display="Esc"),
-        ]
-        DEFAULT_CSS = """
-        ConfirmScreen { align: center middle; }
-        ConfirmScreen > Vertical {
-            width: 90%; max-width: 100; height: auto; border: thick $warning;
-            padding: 1 2; background: $surface;
-        }
-        ConfirmScreen #confirm-title { text-style: bold; }
-        """
-
-        def __init__(self, lines: list[str]) -> None:
-            super().__init__()
-            self.lines = lines
-
-        def compose(self) -> ComposeResult:
-            with Vertical():
-                yield Static(Content("Confirmar envío"), id="confirm-title")
-                yield Static(Content("\n".join(self.lines)), id="confirm-text")
-                yield Static(Content("\nEnter o e: enviar · Esc: volver a la lista"))
-            yield Footer()
+                self.app.action_tick()  # type: ignore[attr-defined]
 
     class CustomerChecklist(App[list[str] | None]):
         """Checklist of customers; ``return_value`` is the keys to send, or ``None``."""
 
         ENABLE_COMMAND_PALETTE = False
+        AUTO_FOCUS = None
         CSS = """
         #title { padding: 0 1; text-style: bold; background: $primary; color: $text; }
+        #filter { padding: 0 1; border: round $secondary; }
+        #filter.-active { border: round $accent; }
         #customers { height: 1fr; }
+        #confirm { height: 1fr; padding: 1 2; border: thick $warning; display: none; }
         #status { padding: 0 1; background: $boost; text-style: bold; }
         #notes { padding: 0 1; color: $text-muted; }
         """
+        # Shown in the footer (and run when clicked there); the keys themselves are read by
+        # ``on_event`` below, in arrival order.
         BINDINGS: ClassVar[list[BindingType]] = [
+            Binding("space", "tick", "Marcar", key_display="Espacio"),
+            Binding("a", "select_shown(True)", "Todos"),
+            Binding("n", "select_shown(False)", "Ninguno"),
+            Binding("slash", "start_filter", "Filtrar", key_display="/"),
+            Binding("down", "end_filter", "Ir a la lista", key_display="↓"),
+            Binding("enter", "confirm", "Enviar…", key_display="Enter"),
+            Binding("e", "send", "Enviar", key_display="Enter/e"),
+            Binding("escape", "return_to_list", "Volver a la lista", key_display="Esc"),
             Binding("escape", "cancel", "Cancelar", key_display="Esc"),
-            Binding("ctrl+c", "cancel", "Cancelar", show=False, priority=True),
         ]
+        _ACTIONS_BY_MODE: ClassVar[dict[str, set[str]]] = {
+            "list": {"tick", "select_shown", "start_filter", "confirm", "cancel"},
+            "filter": {"end_filter", "cancel"},
+            "confirm": {"send", "return_to_list"},
+        }
 
         def __init__(
             self,
@@ -542,14 +487,15 @@ def _app_class() -> _AppFactory:
             self.mode = mode
             self.transport = transport
             self.force = force
+            self.screen_mode = "list"  # list | filter | confirm
+            self._confirm_opened = 0.0
+            self._confirm_keys: list[str] = []
 
         def compose(self) -> ComposeResult:
             yield Static(Content(self.checklist_title), id="title")
-            yield FilterInput(
-                placeholder="Filtrar por número, nombre o correo…  (/ para buscar)",
-                id="filter",
-            )
+            yield Static(self._filter_content(), id="filter")
             yield CustomerTable(self.state, id="customers")
+            yield Static(id="confirm")
             yield Static(Content(self.state.status_text()), id="status")
             if notes := self.state.notes_text():
                 yield Static(Content(notes), id="notes")
@@ -557,41 +503,142 @@ def _app_class() -> _AppFactory:
 
         def on_mount(self) -> None:
             self.title = self.checklist_title
-            self.query_one(CustomerTable).focus()
+
+        def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+            """Footer entries of the current mode only (False hides the others)."""
+            modes = [m for m, actions in self._ACTIONS_BY_MODE.items() if action in actions]
+            return not modes or self.screen_mode in modes
+
+        # -- keys ------------------------------------------------------------------------
+        async def on_event(self, event: events.Event) -> None:
+            if isinstance(event, events.Key):
+                event.stop()
+                self._on_key_in_order(event)
+                return
+            await super().on_event(event)
+
+        def _on_key_in_order(self, event: events.Key) -> None:
+            key = event.key
+            if key == "ctrl+c":
+                self.action_cancel()
+            elif self.screen_mode == "confirm":
+                if key == "escape":
+                    self.action_return_to_list()
+                elif key in ("enter", "e") and event.time - self._confirm_opened >= CONFIRM_GRACE:
+                    self.action_send()
+            elif key == "escape":
+                self.action_cancel()
+            elif key in _MOVES and not (self.screen_mode == "filter" and key == "down"):
+                self._move(_MOVES[key])
+            elif key in _PAGES:
+                self._move(_PAGES[key] * max(1, self._table.scrollable_content_region.height - 2))
+            elif self.screen_mode == "filter":
+                self._filter_key(event)
+            elif key == "home":
+                self._move(-len(self.state.shown))
+            elif key == "end":
+                self._move(len(self.state.shown))
+            elif key == "space":
+                self.action_tick()
+            elif key in ("a", "n"):
+                self.action_select_shown(key == "a")
+            elif key == "slash":
+                self.action_start_filter()
+            elif key == "enter":
+                self._open_confirmation(event.time)
+
+        def _filter_key(self, event: events.Key) -> None:
+            query = self.state.query
+            if event.key in ("enter", "tab", "down"):
+                self.action_end_filter()
+                return
+            if event.key == "backspace":
+                query = query[:-1]
+            elif event.key == "ctrl+u":
+                query = ""
+            elif event.key == "ctrl+w":
+                query = query.rstrip().rpartition(" ")[0]
+            elif event.is_printable and event.character:
+                query += event.character
+            else:
+                return
+            self.state.set_filter(query)
+            self._table.rows_changed()
+            self._refresh_filter()
+            self._refresh_status()
+
+        # -- drawing ---------------------------------------------------------------------
+        @property
+        def _table(self) -> Any:
+            return self.query_one("#customers")
+
+        def _filter_content(self) -> Content:
+            if self.screen_mode == "filter" or self.state.query:
+                cursor = "▏" if self.screen_mode == "filter" else ""
+                return Content(f"Filtro: {self.state.query}{cursor}")
+            return Content("/ para filtrar por número, nombre o correo")
+
+        def _refresh_filter(self) -> None:
+            widget = self.query_one("#filter", Static)
+            widget.update(self._filter_content())
+            widget.set_class(self.screen_mode == "filter", "-active")
 
         def _refresh_status(self) -> None:
             self.query_one("#status", Static).update(Content(self.state.status_text()))
 
-        def on_selection_changed(self, event: SelectionChanged) -> None:
-            self._refresh_status()
+        def _set_mode(self, mode: str) -> None:
+            self.screen_mode = mode
+            confirming = mode == "confirm"
+            self.query_one("#confirm").display = confirming
+            self._table.display = not confirming
+            self._refresh_filter()
+            self.refresh_bindings()
 
-        def on_input_changed(self, event: Input.Changed) -> None:
-            self.state.set_filter(event.value)
-            self.query_one(CustomerTable).rows_changed()
-            self._refresh_status()
+        def _move(self, delta: int) -> None:
+            self.state.move(delta)
+            self._table.rows_changed()
 
         # -- actions ---------------------------------------------------------------------
-        def action_focus_list(self) -> None:
-            self.query_one(CustomerTable).focus()
+        def action_tick(self) -> None:
+            if not self.state.toggle():
+                self.bell()
+            self._table.refresh()
+            self._refresh_status()
 
-        def action_focus_filter(self) -> None:
-            self.query_one(FilterInput).focus()
+        def action_select_shown(self, on: bool) -> None:
+            self.state.select_shown(on)
+            self._table.refresh()
+            self._refresh_status()
+
+        def action_start_filter(self) -> None:
+            self._set_mode("filter")
+
+        def action_end_filter(self) -> None:
+            self._set_mode("list")
 
         def action_confirm(self) -> None:
-            if isinstance(self.screen, ConfirmScreen):
-                return
+            self._open_confirmation(0.0)
+
+        def _open_confirmation(self, opened: float) -> None:
+            """Show what will be sent; Enter/e sent before ``opened + CONFIRM_GRACE`` (typed
+            ahead, e.g. a double Enter) does not confirm."""
             if not self.state.selected:
                 self.bell()
                 self.notify("Ningún cliente seleccionado.", severity="warning")
                 return
-            keys = self.state.selected_keys()
+            self._confirm_keys = self.state.selected_keys()
             lines = confirmation_text(self.state, self.mode, self.transport, force=self.force)
+            text = "\n".join(["Confirmar envío", "", *lines, "", "Enter o e: enviar · Esc: volver"])
+            self.query_one("#confirm", Static).update(Content(text))
+            self._confirm_opened = opened
+            self._set_mode("confirm")
 
-            def answered(send: bool | None) -> None:
-                if send:
-                    self.exit(keys)
+        def action_send(self) -> None:
+            if self.screen_mode == "confirm":
+                self.exit(self._confirm_keys)
 
-            self.push_screen(ConfirmScreen(lines), answered)
+        def action_return_to_list(self) -> None:
+            self._set_mode("list")
 
         def action_cancel(self) -> None:
             self.exit(None)

@@ -497,10 +497,10 @@ def test_escape_and_ctrl_c_leave_with_nothing(where: str, key: str) -> None:
     assert drive(script).return_value is None
 
 
-KEY_ALPHABET = (
-    "slash backspace ctrl+u ctrl+w space a n up down pageup pagedown home end tab enter escape "
-    "f e r 1 0 á wait"
-).split()
+KEY_ALPHABET = [
+    *("slash", "backspace", "ctrl+u", "ctrl+w", "space", "a", "n", "tab", "enter", "escape"),
+    *("up", "down", "pageup", "pagedown", "home", "end", "f", "e", "r", "1", "0", "á", "wait"),
+]
 
 
 def _check_screen(app: Any) -> None:

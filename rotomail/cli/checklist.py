@@ -30,6 +30,7 @@ many of the customers to send are hidden ("(N ocultos por el filtro)").
 from __future__ import annotations
 
 import bisect
+import re
 import sys
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 _CENT = Decimal("0.01")
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _NAME_MAX = 48  # widest the name column gets
 _CORREOS_MAX = 40
 _FLEX_MIN = 10  # narrowest a shrinking column gets before the next one gives way
@@ -86,8 +88,9 @@ KIND_TEXT = {SELECTABLE: "", ALREADY_SENT: "ya enviado", HELD: "retenido", MISSI
 
 def fold(text: str) -> str:
     """Lower-case and strip accents so "maria" finds "MARÍA"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():
+        return text.lower()
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.casefold()))
 
 
 def format_money(amount: Decimal) -> str:
@@ -132,7 +135,12 @@ class ChecklistState:
         self.shown: list[int] = list(range(len(self.rows)))
         self.query = ""
         self.cursor = 0  # position within ``shown``
-        self._totals: dict[str, Decimal] | None = None
+        # Balance of the ticked rows per currency, kept up to date on every change so a
+        # toggle costs one row, not a sum over 20,000 (``_per_currency`` counts the rows).
+        self._totals: dict[str, Decimal] = {}
+        self._per_currency: dict[str, int] = {}
+        for i in self.selected:
+            self._count_in(i, 1)
 
     # -- counts -----------------------------------------------------------------------------
     def count(self, kind: str) -> int:
@@ -154,14 +162,17 @@ class ChecklistState:
         return len(self.selected) - shown_selected
 
     def totals(self) -> dict[str, Decimal]:
-        """Open balance of the ticked rows per currency (cached until the selection changes)."""
-        if self._totals is None:
-            totals: dict[str, Decimal] = {}
-            for i in self.selected:
-                for currency, amount in self.rows[i].balance.items():
-                    totals[currency] = totals.get(currency, Decimal(0)) + amount
-            self._totals = totals
-        return self._totals
+        """Open balance of the ticked rows per currency."""
+        return dict(self._totals)
+
+    def _count_in(self, row: int, sign: int) -> None:
+        for currency, amount in self.rows[row].balance.items():
+            rows = self._per_currency.get(currency, 0) + sign
+            total = self._totals.get(currency, Decimal(0)) + sign * amount
+            if rows:
+                self._per_currency[currency], self._totals[currency] = rows, total
+            else:
+                del self._per_currency[currency], self._totals[currency]
 
     def status_text(self) -> str:
         """E.g. ``"3 de 6 seleccionados — MXN 12,345.67 · USD 1,000.00"`` plus filter notes."""
@@ -225,18 +236,21 @@ class ChecklistState:
         row = self.current_row()
         if row is None or not self.selectable(row):
             return False
+        sign = -1 if row in self.selected else 1
         self.selected ^= {row}
-        self._totals = None
+        self._count_in(row, sign)
         return True
 
     def select_shown(self, on: bool) -> None:
         """Tick (``on``) or untick every shown row that can be ticked."""
-        rows = {i for i in self.shown if self.selectable(i)}
+        selected = self.selected
+        changed = [i for i in self.shown if (i in selected) != on and self.selectable(i)]
         if on:
-            self.selected |= rows
+            selected.update(changed)
         else:
-            self.selected -= rows
-        self._totals = None
+            selected.difference_update(changed)
+        for i in changed:
+            self._count_in(i, 1 if on else -1)
 
 
 def _fit(text: str, width: int) -> str:
@@ -259,14 +273,23 @@ class Columns:
     saldo: int
 
     @classmethod
-    def fit(cls, state: ChecklistState, width: int) -> Columns:
+    def natural(cls, state: ChecklistState) -> Columns:
+        """The widths every row fits in (computed once per list: a pass over every row)."""
         rows = state.rows
-        cliente = max([len("Cliente"), *(len(it.cliente) for it in rows)])
-        saldo = max([len("Saldo"), *(len(it.balance_text) for it in rows)])
-        estado = max([0, *(len(KIND_TEXT[k]) for k in set(state.kinds))])
-        idioma = len("Idioma") if any(it.idioma for it in rows) else 0
-        nombre = min(_NAME_MAX, max([len("Nombre"), *(len(it.nombre) for it in rows)]))
-        correos = min(_CORREOS_MAX, max([len("Correo(s)"), *(len(it.correos) for it in rows)]))
+        return cls(
+            cliente=max([len("Cliente"), *(len(it.cliente) for it in rows)]),
+            nombre=min(_NAME_MAX, max([len("Nombre"), *(len(it.nombre) for it in rows)])),
+            correos=min(_CORREOS_MAX, max([len("Correo(s)"), *(len(it.correos) for it in rows)])),
+            idioma=len("Idioma") if any(it.idioma for it in rows) else 0,
+            estado=max([0, *(len(KIND_TEXT[k]) for k in set(state.kinds))]),
+            saldo=max([len("Saldo"), *(len(it.balance_text) for it in rows)]),
+        )
+
+    @classmethod
+    def fit(cls, state: ChecklistState | Columns, width: int) -> Columns:
+        natural = state if isinstance(state, Columns) else cls.natural(state)
+        cliente, nombre, correos = natural.cliente, natural.nombre, natural.correos
+        idioma, estado, saldo = natural.idioma, natural.estado, natural.saldo
         fixed = 3 + 2 + cliente + 2 + saldo + (estado + 2 if estado else 0)
         flex = width - fixed - 4  # name and addresses, each with its separator
         if idioma:
@@ -384,10 +407,11 @@ def _app_class() -> _AppFactory:
         def __init__(self, state: ChecklistState, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.state = state
-            self.columns = Columns.fit(state, 80)
+            self.natural = Columns.natural(state)
+            self.columns = Columns.fit(self.natural, 80)
 
         def on_resize(self, event: events.Resize) -> None:
-            self.columns = Columns.fit(self.state, self.scrollable_content_region.width)
+            self.columns = Columns.fit(self.natural, self.scrollable_content_region.width)
             self.rows_changed()
 
         def rows_changed(self) -> None:
@@ -490,6 +514,7 @@ def _app_class() -> _AppFactory:
             self.screen_mode = "list"  # list | filter | confirm
             self._confirm_opened = 0.0
             self._confirm_keys: list[str] = []
+            self._status_text = self.state.status_text()
 
         def compose(self) -> ComposeResult:
             yield Static(Content(self.checklist_title), id="title")
@@ -564,7 +589,7 @@ def _app_class() -> _AppFactory:
                 return
             self.state.set_filter(query)
             self._table.rows_changed()
-            self._refresh_filter()
+            self.query_one("#filter", Static).update(self._filter_content(), layout=False)
             self._refresh_status()
 
         # -- drawing ---------------------------------------------------------------------
@@ -584,7 +609,14 @@ def _app_class() -> _AppFactory:
             widget.set_class(self.screen_mode == "filter", "-active")
 
         def _refresh_status(self) -> None:
-            self.query_one("#status", Static).update(Content(self.state.status_text()))
+            """Redraw the status line; lay the screen out again only when it wraps differently
+            (a layout costs more than the whole redraw)."""
+            widget = self.query_one("#status", Static)
+            text = self.state.status_text()
+            width = max(1, widget.content_region.width)
+            relayout = -(-len(text) // width) != -(-len(self._status_text) // width)
+            self._status_text = text
+            widget.update(Content(text), layout=relayout)
 
         def _set_mode(self, mode: str) -> None:
             self.screen_mode = mode

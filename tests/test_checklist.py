@@ -212,14 +212,19 @@ def test_confirmation_states_mode_transport_count_and_balance(mode: str, word: s
 
 
 def test_confirmation_names_already_sent_and_force() -> None:
-    state = ChecklistState(ITEMS[:2], already_sent={"2000101"}, missing=MISSING)
+    state = ChecklistState(ITEMS[:3], already_sent={"2000101", "2000102"}, missing=MISSING)
     state.select_shown(True)
     lines = confirmation_text(state, "send", "x")
-    assert "1 ya enviados para esta fecha: se omitirán (use --force para reenviar)." in lines
-    assert "No se envían: sin correo en el catálogo: 2 · ya enviados para esta fecha: 1." in lines
-    assert "1 ya enviados para esta fecha: se reenviarán (--force)." in confirmation_text(
-        state, "send", "x", force=True
+    assert "De ellos, 2 ya enviados para esta fecha: se omiten (use --force para reenviar)." in (
+        lines
     )
+    assert lines[-1] == "No se envían: sin correo en el catálogo: 2."
+    state.move_to(0)
+    state.toggle()
+    assert "De ellos, 1 ya enviado para esta fecha: se reenvían (--force)." in (
+        confirmation_text(state, "send", "x", force=True)
+    )
+    assert not any("ya enviado" in line for line in confirmation_text(state, "dry-run", "x"))
 
 
 @pytest.mark.parametrize("width", [72, 80, 100, 120])

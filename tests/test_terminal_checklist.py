@@ -174,3 +174,24 @@ def test_fast_filter_edits_then_leave_nothing_left_for_the_shell(
     assert "RESTO=[]" in output
     assert "Traceback" not in output
     assert not (home / "outbox").exists()
+
+
+def test_already_sent_start_unticked_and_the_rest_is_sent(
+    checklist: Callable[..., Terminal], loaded: Cli, home: Path
+) -> None:
+    first = loaded("send", "--sociedad", "SM02", "--date", DATE, "--cliente", "1004273")
+    assert first.exit_code == 0, first.output
+    term = checklist()
+    screen = term.text()
+    assert "[ ]  1004273" in screen and "ya enviado" in screen
+    assert "2 de 3 seleccionados" in screen
+    assert "ya enviados para esta fecha: 1" in screen
+    term.send(ENTER)
+    screen = term.wait_for(lambda text: "Confirmar envío" in text and "Enter/e Enviar" in text)
+    assert "Se enviará el estado de cuenta a 2 clientes." in screen
+    time.sleep(0.4)
+    term.send(ENTER)
+    status, output = term.finish()
+    assert status == 0, output
+    sent = sorted(p.name for p in (home / "outbox" / "corrida-2").glob("100*.eml"))
+    assert sent == ["1001400_20261130.eml", "1006210_20261130.eml"]

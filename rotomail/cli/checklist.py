@@ -186,14 +186,15 @@ class ChecklistState:
             text += ")"
         return text
 
-    def notes_text(self) -> str:
-        """Rows that cannot be sent, e.g. ``"sin correo en el catálogo: 2 · retenidos: 1"``."""
+    def notes_text(self, *, unsendable_only: bool = False) -> str:
+        """Rows that cannot be sent (and, unless ``unsendable_only``, those already sent),
+        e.g. ``"sin correo en el catálogo: 2 · retenidos: 1"``."""
         notes = []
         if n := self.count(MISSING):
             notes.append(f"sin correo en el catálogo: {n}")
         if n := self.count(HELD):
             notes.append(f"retenidos: {n}")
-        if n := self.count(ALREADY_SENT):
+        if (n := self.count(ALREADY_SENT)) and not unsendable_only:
             notes.append(f"ya enviados para esta fecha: {n}")
         return " · ".join(notes)
 
@@ -356,12 +357,12 @@ def confirmation_text(
         )
     resend = sum(1 for i in state.selected if state.kinds[i] == ALREADY_SENT)
     if resend and mode == "send":
+        already = "1 ya enviado" if resend == 1 else f"{resend} ya enviados"
         lines.append(
-            f"{resend} ya enviados para esta fecha: se reenviarán (--force)."
-            if force
-            else f"{resend} ya enviados para esta fecha: se omitirán (use --force para reenviar)."
+            f"De ellos, {already} para esta fecha: "
+            + ("se reenvían (--force)." if force else "se omiten (use --force para reenviar).")
         )
-    if notes := state.notes_text():
+    if notes := state.notes_text(unsendable_only=True):
         lines.append(f"No se envían: {notes}.")
     return lines
 

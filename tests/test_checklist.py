@@ -97,6 +97,11 @@ def shown_status(app: Any) -> str:
     return str(app.query_one("#status").render_line(0).text).strip()
 
 
+def filter_line(app: Any) -> str:
+    """The filter box's line as drawn, without its border."""
+    return screen_lines(app)[2].strip("│ ")
+
+
 def table_rows(app: Any) -> list[str]:
     """The drawn table rows (heading excluded), blank lines dropped."""
     table = app.query_one("#customers")
@@ -149,6 +154,16 @@ def test_status_totals_per_currency_never_mixed() -> None:
     assert state.status_text() == "3 de 8 seleccionados — MXN 10,500.00 · USD 1,250.50"
     state.select_shown(False)
     assert state.status_text() == "0 de 8 seleccionados"
+    assert state.filter_text() == ""
+    state.select_shown(True)
+    state.set_filter("álamo")
+    assert state.filter_text() == "mostrando 2 de 8; 6 seleccionados ocultos"
+    state.select_shown(False)
+    assert state.filter_text() == "mostrando 2 de 8; 6 seleccionados ocultos"
+    state.set_filter("")
+    state.select_shown(False)
+    state.set_filter("alamo")
+    assert state.filter_text() == "mostrando 2 de 8"
 
 
 def test_filter_matches_number_name_or_address_ignoring_case_and_accents() -> None:
@@ -369,10 +384,9 @@ def test_none_then_pick_two_returns_them_in_list_order() -> None:
 def test_none_with_filter_only_affects_shown_rows() -> None:
     async def script(pilot: Any, app: Any) -> None:
         await pilot.press("slash", *"2000", "down", "n")
-        assert shown_status(app) == (
-            "3 de 8 seleccionados — MXN 76.25 · USD 20.00  (mostrando 5 de 8; "
-            "3 seleccionados ocultos)"
-        )
+        assert shown_status(app) == "3 de 8 seleccionados — MXN 76.25 · USD 20.00"
+        assert filter_line(app).startswith("Filtro: 2000")
+        assert filter_line(app).endswith("mostrando 5 de 8; 3 seleccionados ocultos")
         await pilot.press("enter")
         await confirm(pilot, "enter")
 
@@ -436,7 +450,7 @@ def test_observation_4_clearing_a_filter_on_3000_customers_keeps_the_list_alive(
     assert seen["filtered"] == 1
     # The whole list is back, the cursor still on the customer the filter had found.
     assert len(seen["rows"]) == 24 - 7  # title, filter box (3), heading, status, footer
-    assert any(row.startswith("[x]  5001234  CLIENTE 1234 SA DE CV") for row in seen["rows"])
+    assert any(row.startswith("[x]  5001234  CLIENTE 1234 SA DE CV") for row in seen["rows"]), seen["rows"]
     assert seen["status"] == "3000 de 3000 seleccionados — MXN 3,000.00"
     assert seen["last"].startswith("[x]  5002999")
     assert "a 3000 clientes." in seen["confirm"]
@@ -513,6 +527,8 @@ def _check_screen(app: Any) -> None:
     shown = shown_status(app)
     assert shown.startswith(f"{len(app.state.selected)} de 10 seleccionados")
     assert shown == app.state.status_text()
+    if app.state.filtered:
+        assert filter_line(app).endswith(app.state.filter_text())
     if app.screen_mode == "confirm":
         count = len(app._confirm_keys)
         assert f"a {count} cliente" in screen(app)

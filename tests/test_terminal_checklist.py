@@ -146,9 +146,11 @@ def test_filtered_enter_states_the_hidden_then_esc_esc_sends_nothing(
     term.send(ESC)
     term.wait_for(lambda text: "Confirmar envío" not in text and "[x]  1004273" in text)
     started = time.monotonic()
-    term.send(ESC)
+    term.send(ESC, pause=0)
+    term.wait_for("Cancelado: no se envió nada.", timeout=10)
+    left_after = time.monotonic() - started
     status, output = term.finish()
-    assert time.monotonic() - started < 2
+    assert left_after < 2  # within a second on an idle machine; the suite runs 2 at a time
     assert status == 1
     assert "Cancelado: no se envió nada." in output
     assert not (home / "outbox").exists()

@@ -175,15 +175,20 @@ class ChecklistState:
                 del self._per_currency[currency], self._totals[currency]
 
     def status_text(self) -> str:
-        """E.g. ``"3 de 6 seleccionados — MXN 12,345.67 · USD 1,000.00"`` plus filter notes."""
+        """E.g. ``"3 de 6 seleccionados — MXN 12,345.67 · USD 1,000.00"``."""
         text = f"{len(self.selected)} de {self.selectable_count} seleccionados"
         if money := money_text(self.totals()):
             text += f" — {money}"
-        if self.filtered:
-            text += f"  (mostrando {len(self.shown)} de {len(self.rows)}"
-            if hidden := self.hidden_selected():
-                text += f"; {hidden} seleccionados ocultos"
-            text += ")"
+        return text
+
+    def filter_text(self) -> str:
+        """What the filter shows and hides, e.g. ``"mostrando 2 de 8; 3 seleccionados
+        ocultos"``; empty without a filter."""
+        if not self.filtered:
+            return ""
+        text = f"mostrando {len(self.shown)} de {len(self.rows)}"
+        if hidden := self.hidden_selected():
+            text += f"; {hidden} seleccionados ocultos"
         return text
 
     def notes_text(self, *, unsendable_only: bool = False) -> str:
@@ -390,9 +395,8 @@ def _app_class() -> _AppFactory:
     from textual.app import App, ComposeResult
     from textual.binding import Binding, BindingType
     from textual.content import Content
-    from textual.geometry import Size
-    from textual.scroll_view import ScrollView
     from textual.strip import Strip
+    from textual.widget import Widget
     from textual.widgets import Footer, Static
 
     heading_style = Style(bold=True, dim=True)
@@ -400,41 +404,38 @@ def _app_class() -> _AppFactory:
     blocked_style = Style(dim=True, italic=True)
     cursor_style = Style(reverse=True)
 
-    class CustomerTable(ScrollView):
-        """The virtual table: line 0 is the heading, then the shown rows from ``state``."""
-
-        DEFAULT_CSS = "CustomerTable { overflow-x: hidden; }"
+    class CustomerTable(Widget):
+        """The virtual table: line 0 is the heading, then the shown rows from ``state``
+        starting at row ``top``. It scrolls itself (no Textual scrolling, whose offsets
+        settle only after the next layout) so the cursor is always on screen."""
 
         def __init__(self, state: ChecklistState, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.state = state
+            self.top = 0
             self.natural = Columns.natural(state)
             self.columns = Columns.fit(self.natural, 80)
 
         def on_resize(self, event: events.Resize) -> None:
-            self.columns = Columns.fit(self.natural, self.scrollable_content_region.width)
+            self.columns = Columns.fit(self.natural, self.size.width)
             self.rows_changed()
 
         def rows_changed(self) -> None:
-            """The shown rows or the cursor changed: resize, keep the cursor visible, redraw."""
-            region = self.scrollable_content_region
-            self.virtual_size = Size(region.width, len(self.state.shown) + 1)
-            visible = max(1, region.height - 1)
-            top = round(self.scroll_y)
-            if self.state.cursor < top:
-                top = self.state.cursor
-            elif self.state.cursor >= top + visible:
-                top = self.state.cursor - visible + 1
-            top = max(0, min(top, len(self.state.shown) - visible))
-            self.scroll_to(y=top, animate=False, immediate=True)
+            """The shown rows or the cursor changed: keep the cursor on screen, redraw."""
+            visible = max(1, self.size.height - 1)
+            cursor = self.state.cursor
+            top = min(self.top, cursor)
+            if cursor >= top + visible:
+                top = cursor - visible + 1
+            self.top = max(0, min(top, len(self.state.shown) - visible))
             self.refresh()
 
         def render_line(self, y: int) -> Strip:
-            width = self.scrollable_content_region.width
+            width = self.size.width
             if y == 0:
                 text = self.columns.line("", None, "Estado")
                 return Strip([Segment(_fit(text, width), heading_style)])
-            position = round(self.scroll_y) + y - 1
+            position = self.top + y - 1
             state = self.state
             if position >= len(state.shown):
                 return Strip.blank(width)
@@ -454,10 +455,18 @@ def _app_class() -> _AppFactory:
             return Strip([Segment(_fit(text, width), style)])
 
         def on_click(self, event: events.Click) -> None:
-            position = round(self.scroll_y) + event.y - 1
+            position = self.top + event.y - 1
             if event.y >= 1 and position < len(self.state.shown):
                 self.state.move_to(position)
                 self.app.action_tick()  # type: ignore[attr-defined]
+
+        def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+            self.state.move(3)
+            self.rows_changed()
+
+        def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+            self.state.move(-3)
+            self.rows_changed()
 
     class CustomerChecklist(App[list[str] | None]):
         """Checklist of customers; ``return_value`` is the keys to send, or ``None``."""
@@ -557,7 +566,7 @@ def _app_class() -> _AppFactory:
             elif key in _MOVES and not (self.screen_mode == "filter" and key == "down"):
                 self._move(_MOVES[key])
             elif key in _PAGES:
-                self._move(_PAGES[key] * max(1, self._table.scrollable_content_region.height - 2))
+                self._move(_PAGES[key] * max(1, self._table.size.height - 2))
             elif self.screen_mode == "filter":
                 self._filter_key(event)
             elif key == "home":
@@ -601,7 +610,11 @@ def _app_class() -> _AppFactory:
         def _filter_content(self) -> Content:
             if self.screen_mode == "filter" or self.state.query:
                 cursor = "▏" if self.screen_mode == "filter" else ""
-                return Content(f"Filtro: {self.state.query}{cursor}")
+                query = f"Filtro: {self.state.query}{cursor}"
+                shown = self.state.filter_text()
+                width = self.query_one("#filter").content_region.width
+                gap = max(2, width - len(query) - len(shown))
+                return Content(f"{query}{' ' * gap}{shown}")
             return Content("/ para filtrar por número, nombre o correo")
 
         def _refresh_filter(self) -> None:
@@ -610,8 +623,10 @@ def _app_class() -> _AppFactory:
             widget.set_class(self.screen_mode == "filter", "-active")
 
         def _refresh_status(self) -> None:
-            """Redraw the status line; lay the screen out again only when it wraps differently
-            (a layout costs more than the whole redraw)."""
+            """Redraw the status and filter lines; lay the screen out again only when the
+            status wraps differently (a layout costs more than the whole redraw)."""
+            if self.state.filtered:
+                self.query_one("#filter", Static).update(self._filter_content(), layout=False)
             widget = self.query_one("#status", Static)
             text = self.state.status_text()
             width = max(1, widget.content_region.width)

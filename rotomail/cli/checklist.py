@@ -1,33 +1,45 @@
 """Interactive customer checklist shown by ``rotomail send`` before anything is sent.
 
 Mirrors the portal's "Envío masivo" screen: every customer of the sociedad is listed and
-selected by default; the user unticks the ones that must not receive their statement.
+selected by default (except those already sent for the date); the user unticks the ones that
+must not receive their statement, presses Enter, and confirms on a second screen that states
+exactly what will be sent.
 
+The state of the list (:class:`ChecklistState`) is plain Python, so it is tested without a
+screen. The table is a virtual widget (Textual's line API): it draws only the rows on screen
+from that state, so filtering or ticking 20,000 customers never rebuilds a widget per row.
 Textual is imported lazily (on first use of :func:`choose_customers` or of the
-``CustomerChecklist`` attribute), so ``import rotomail.cli.checklist`` stays cheap for the CLI.
+``CustomerChecklist`` attribute), so ``import rotomail.cli.checklist`` stays cheap.
 
 Keys (also shown in the Footer, in Spanish):
 
-* In the list (focused on start): ``↑``/``↓`` move, ``space`` ticks/unticks the highlighted
-  customer, ``a`` (or ``ctrl+a``) ticks every *shown* row, ``n`` (or ``ctrl+n``) unticks every
-  shown row, ``/`` jumps to the filter, ``enter`` sends, ``esc`` cancels.
-* In the filter: typing filters live by customer number or name (substring, case- and
-  accent-insensitive); ``↓``, ``enter`` or ``tab`` go back to the list (``enter`` never sends
-  from the filter, so a search cannot fire the mailing by accident); ``esc`` cancels.
+* In the list (focused on start): ``↑``/``↓``/``RePág``/``AvPág``/``Inicio``/``Fin`` move,
+  ``space`` ticks/unticks the highlighted customer, ``a`` ticks every *shown* row, ``n``
+  unticks every shown row, ``/`` jumps to the filter, ``enter`` opens the confirmation,
+  ``esc`` or ``ctrl+c`` cancel.
+* In the filter: typing filters live by customer number, name or address (substring, case-
+  and accent-insensitive); ``↓``, ``enter`` or ``tab`` go back to the list; ``esc`` or
+  ``ctrl+c`` cancel.
+* In the confirmation: ``enter`` or ``e`` sends, ``esc`` goes back to the list, ``ctrl+c``
+  cancels.
 
-Rows hidden by the filter keep their selection state and are still returned.
+Rows hidden by the filter keep their selection state and ARE sent: the confirmation says how
+many of the customers to send are hidden ("(N ocultos por el filtro)").
 """
 
 from __future__ import annotations
 
+import bisect
+import re
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rotomail.delivery.report import MODE_TEXT
 from rotomail.errors import UsageError
 
 if TYPE_CHECKING:
@@ -35,14 +47,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChecklistItem",
+    "ChecklistState",
+    "Columns",
     "choose_customers",
-    "filter_items",
     "format_money",
-    "status_text",
 ]
 
 _CENT = Decimal("0.01")
-_NAME_WIDTH = 48  # longest name shown before truncation with an ellipsis
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_NAME_MAX = 48  # widest the name column gets
+_CORREOS_MAX = 40
+_FLEX_MIN = 10  # narrowest a shrinking column gets before the next one gives way
 
 
 @dataclass(frozen=True)
@@ -60,20 +75,22 @@ class ChecklistItem:
     correos: str
     balance_text: str
     balance: dict[str, Decimal] = field(hash=False)
+    idioma: str = ""
 
 
-def _fold(text: str) -> str:
+# Row kinds: what a row is and whether it can be ticked.
+SELECTABLE = "ok"
+ALREADY_SENT = "sent"  # selectable, starts unticked
+HELD = "held"  # shown, never selectable
+MISSING = "missing"  # open items but no catalog entry: shown, never selectable
+KIND_TEXT = {SELECTABLE: "", ALREADY_SENT: "ya enviado", HELD: "retenido", MISSING: "sin correo"}
+
+
+def fold(text: str) -> str:
     """Lower-case and strip accents so "maria" finds "MARÍA"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def filter_items(items: Iterable[ChecklistItem], query: str) -> list[ChecklistItem]:
-    """Items whose customer number or name contains ``query`` (case/accent-insensitive)."""
-    needle = _fold(query.strip())
-    if not needle:
-        return list(items)
-    return [it for it in items if needle in _fold(it.cliente) or needle in _fold(it.nombre)]
+    if text.isascii():
+        return text.lower()
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.casefold()))
 
 
 def format_money(amount: Decimal) -> str:
@@ -81,197 +98,595 @@ def format_money(amount: Decimal) -> str:
     return f"{amount.quantize(_CENT, rounding=ROUND_HALF_UP):,.2f}"
 
 
-def status_text(items: list[ChecklistItem], selected: set[str], shown: int | None = None) -> str:
-    """The status line: count selected and the selected balance per currency.
+def money_text(totals: dict[str, Decimal]) -> str:
+    """``{"USD": 1, "MXN": 2}`` -> ``"MXN 2.00 · USD 1.00"``; empty -> ``""``."""
+    return " · ".join(f"{cur} {format_money(totals[cur])}" for cur in sorted(totals))
 
-    E.g. ``"3 de 6 seleccionados — MXN 12,345.67 · USD 1,000.00"``; when a filter hides rows,
-    ``shown`` (the number of visible rows) is appended as ``"  (mostrando 2 de 6)"``.
+
+class ChecklistState:
+    """Rows, filter, cursor and selection of the checklist, without any screen.
+
+    Rows are the selectable items in the given order, then the held ones, then the missing
+    ones. ``shown`` holds the indices (ascending) of the rows the filter lets through;
+    ``selected`` the indices of ticked rows, shown or not.
     """
-    totals: dict[str, Decimal] = {}
-    count = 0
-    for item in items:
-        if item.key not in selected:
-            continue
-        count += 1
-        for currency, amount in item.balance.items():
-            totals[currency] = totals.get(currency, Decimal(0)) + amount
-    text = f"{count} de {len(items)} seleccionados"
-    if totals:
-        text += " — " + " · ".join(f"{cur} {format_money(totals[cur])}" for cur in sorted(totals))
-    if shown is not None and shown != len(items):
-        text += f"  (mostrando {shown} de {len(items)})"
-    return text
+
+    def __init__(
+        self,
+        items: Sequence[ChecklistItem],
+        *,
+        missing: Sequence[ChecklistItem] = (),
+        held: Sequence[ChecklistItem] = (),
+        already_sent: Collection[str] = (),
+    ) -> None:
+        keys = [it.key for it in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError("duplicate checklist keys")
+        sent = set(already_sent)
+        self.rows: list[ChecklistItem] = [*items, *held, *missing]
+        self.kinds: list[str] = [
+            *(ALREADY_SENT if it.key in sent else SELECTABLE for it in items),
+            *(HELD for _ in held),
+            *(MISSING for _ in missing),
+        ]
+        self.selectable_count = len(items)
+        self._hay = [fold(f"{it.cliente}\t{it.nombre}\t{it.correos}") for it in self.rows]
+        self.selected: set[int] = {i for i, kind in enumerate(self.kinds) if kind == SELECTABLE}
+        self.shown: list[int] = list(range(len(self.rows)))
+        self.query = ""
+        self.cursor = 0  # position within ``shown``
+        # Balance of the ticked rows per currency, kept up to date on every change so a
+        # toggle costs one row, not a sum over 20,000 (``_per_currency`` counts the rows).
+        self._totals: dict[str, Decimal] = {}
+        self._per_currency: dict[str, int] = {}
+        for i in self.selected:
+            self._count_in(i, 1)
+
+    # -- counts -----------------------------------------------------------------------------
+    def count(self, kind: str) -> int:
+        return self.kinds.count(kind)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.query)
+
+    def selected_keys(self) -> list[str]:
+        """Keys of the ticked rows, in list order."""
+        return [self.rows[i].key for i in sorted(self.selected)]
+
+    def hidden_selected(self) -> int:
+        """Ticked rows the filter hides."""
+        if not self.filtered:
+            return 0
+        shown_selected = sum(1 for i in self.shown if i in self.selected)
+        return len(self.selected) - shown_selected
+
+    def totals(self) -> dict[str, Decimal]:
+        """Open balance of the ticked rows per currency."""
+        return dict(self._totals)
+
+    def _count_in(self, row: int, sign: int) -> None:
+        for currency, amount in self.rows[row].balance.items():
+            rows = self._per_currency.get(currency, 0) + sign
+            total = self._totals.get(currency, Decimal(0)) + sign * amount
+            if rows:
+                self._per_currency[currency], self._totals[currency] = rows, total
+            else:
+                del self._per_currency[currency], self._totals[currency]
+
+    def status_text(self) -> str:
+        """E.g. ``"3 de 6 seleccionados — MXN 12,345.67 · USD 1,000.00"``."""
+        text = f"{len(self.selected)} de {self.selectable_count} seleccionados"
+        if money := money_text(self.totals()):
+            text += f" — {money}"
+        return text
+
+    def filter_text(self) -> str:
+        """What the filter shows and hides, e.g. ``"mostrando 2 de 8; 3 seleccionados
+        ocultos"``; empty without a filter."""
+        if not self.filtered:
+            return ""
+        text = f"mostrando {len(self.shown)} de {len(self.rows)}"
+        if hidden := self.hidden_selected():
+            text += f"; {hidden} seleccionados ocultos"
+        return text
+
+    def notes_text(self, *, unsendable_only: bool = False) -> str:
+        """Rows that cannot be sent (and, unless ``unsendable_only``, those already sent),
+        e.g. ``"sin correo en el catálogo: 2 · retenidos: 1"``."""
+        notes = []
+        if n := self.count(MISSING):
+            notes.append(f"sin correo en el catálogo: {n}")
+        if n := self.count(HELD):
+            notes.append(f"retenidos: {n}")
+        if (n := self.count(ALREADY_SENT)) and not unsendable_only:
+            notes.append(f"ya enviados para esta fecha: {n}")
+        return " · ".join(notes)
+
+    # -- filter and cursor ------------------------------------------------------------------
+    def set_filter(self, query: str) -> None:
+        """Show the rows whose number, name or address contains ``query``; keep the cursor
+        on the same row when it stays shown."""
+        needle = fold(query.strip())
+        previous = fold(self.query.strip())
+        current = self.current_row()
+        # Typing one more letter can only narrow the previous result.
+        pool: Iterable[int] = (
+            self.shown if previous and needle.startswith(previous) else range(len(self.rows))
+        )
+        self.shown = [i for i in pool if needle in self._hay[i]] if needle else list(pool)
+        self.query = query
+        self.cursor = 0
+        if current is not None:
+            at = bisect.bisect_left(self.shown, current)
+            if at < len(self.shown) and self.shown[at] == current:
+                self.cursor = at
+
+    def current_row(self) -> int | None:
+        return self.shown[self.cursor] if 0 <= self.cursor < len(self.shown) else None
+
+    def move(self, delta: int) -> None:
+        if self.shown:
+            self.cursor = max(0, min(len(self.shown) - 1, self.cursor + delta))
+
+    def move_to(self, position: int) -> None:
+        self.cursor = 0
+        self.move(position)
+
+    # -- selection --------------------------------------------------------------------------
+    def selectable(self, row: int) -> bool:
+        return self.kinds[row] in (SELECTABLE, ALREADY_SENT)
+
+    def toggle(self) -> bool:
+        """Tick/untick the row under the cursor; False when it cannot be ticked."""
+        row = self.current_row()
+        if row is None or not self.selectable(row):
+            return False
+        sign = -1 if row in self.selected else 1
+        self.selected ^= {row}
+        self._count_in(row, sign)
+        return True
+
+    def select_shown(self, on: bool) -> None:
+        """Tick (``on``) or untick every shown row that can be ticked."""
+        selected = self.selected
+        changed = [i for i in self.shown if (i in selected) != on and self.selectable(i)]
+        if on:
+            selected.update(changed)
+        else:
+            selected.difference_update(changed)
+        for i in changed:
+            self._count_in(i, 1 if on else -1)
 
 
-def _truncate(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _fit(text: str, width: int) -> str:
+    if len(text) > width:
+        text = text[: width - 1] + "…" if width > 0 else ""
+    return f"{text:<{width}}"
 
 
 @dataclass(frozen=True)
-class _Columns:
-    """Column widths shared by the header line and every row."""
+class Columns:
+    """Column widths for a screen width: the mark, number, state and balance never shrink;
+    the name and the addresses give way (the addresses keep at most two fifths of the room),
+    the language column is dropped when the room is tight, then the addresses."""
 
     cliente: int
     nombre: int
+    correos: int
+    idioma: int
+    estado: int
     saldo: int
 
     @classmethod
-    def fit(cls, items: list[ChecklistItem]) -> _Columns:
+    def natural(cls, state: ChecklistState) -> Columns:
+        """The widths every row fits in (computed once per list: a pass over every row)."""
+        rows = state.rows
         return cls(
-            cliente=max([len("Cliente"), *(len(it.cliente) for it in items)]),
-            nombre=min(_NAME_WIDTH, max([len("Nombre"), *(len(it.nombre) for it in items)])),
-            saldo=max([len("Saldo"), *(len(it.balance_text) for it in items)]),
+            cliente=max([len("Cliente"), *(len(it.cliente) for it in rows)]),
+            nombre=min(_NAME_MAX, max([len("Nombre"), *(len(it.nombre) for it in rows)])),
+            correos=min(_CORREOS_MAX, max([len("Correo(s)"), *(len(it.correos) for it in rows)])),
+            idioma=len("Idioma") if any(it.idioma for it in rows) else 0,
+            estado=max([0, *(len(KIND_TEXT[k]) for k in set(state.kinds))]),
+            saldo=max([len("Saldo"), *(len(it.balance_text) for it in rows)]),
         )
 
-    def line(self, cliente: str, nombre: str, saldo: str, correos: str) -> str:
-        return (
-            f"{cliente:<{self.cliente}}  {_truncate(nombre, self.nombre):<{self.nombre}}  "
-            f"{saldo:>{self.saldo}}  {correos}"
+    @classmethod
+    def fit(cls, state: ChecklistState | Columns, width: int) -> Columns:
+        natural = state if isinstance(state, Columns) else cls.natural(state)
+        cliente, nombre, correos = natural.cliente, natural.nombre, natural.correos
+        idioma, estado, saldo = natural.idioma, natural.estado, natural.saldo
+        fixed = 3 + 2 + cliente + 2 + saldo + (estado + 2 if estado else 0)
+        flex = width - fixed - 4  # name and addresses, each with its separator
+        if idioma:
+            flex -= idioma + 2
+        if nombre + correos > flex and idioma and flex < 3 * _FLEX_MIN:
+            flex += idioma + 2
+            idioma = 0
+        if nombre + correos > flex:
+            # The addresses keep up to two fifths of the room; the name takes what is left.
+            correos = min(correos, max(_FLEX_MIN, flex * 2 // 5))
+            nombre = min(nombre, flex - correos)
+            if nombre < _FLEX_MIN:
+                correos = 0
+                nombre = flex + 2
+        nombre = max(nombre, 4)
+        return cls(cliente, nombre, correos, idioma, estado, saldo)
+
+    def line(self, mark: str, item: ChecklistItem | None, estado: str) -> str:
+        """One row; ``item`` None gives the heading."""
+        cliente, nombre, correos, idioma, saldo = (
+            (item.cliente, item.nombre, item.correos, item.idioma, item.balance_text)
+            if item is not None
+            else ("Cliente", "Nombre", "Correo(s)", "Idioma", "Saldo")
         )
+        parts = [f"{mark:<3}", f"{cliente:<{self.cliente}}", _fit(nombre, self.nombre)]
+        if self.correos:
+            parts.append(_fit(correos, self.correos))
+        if self.idioma:
+            parts.append(_fit(idioma, self.idioma))
+        if self.estado:
+            parts.append(f"{estado:<{self.estado}}")
+        parts.append(f"{saldo:>{self.saldo}}")
+        return "  ".join(parts)
 
 
-_AppFactory = Callable[[list[ChecklistItem], str], "App[list[str] | None]"]
+def row_mark(state: ChecklistState, row: int) -> str:
+    """``[x]`` ticked, ``[ ]`` not ticked, `` - `` cannot be ticked (readable without colour)."""
+    if not state.selectable(row):
+        return " - "
+    return "[x]" if row in state.selected else "[ ]"
+
+
+def confirmation_text(
+    state: ChecklistState, mode: str, transport: str, *, force: bool = False
+) -> list[str]:
+    """The lines of the confirmation screen: exactly what Enter/e will send."""
+    count = len(state.selected)
+    noun = "cliente" if count == 1 else "clientes"
+    lines = [
+        f"Modo: {MODE_TEXT.get(mode, mode)}",
+        f"Transporte: {transport}",
+        "",
+    ]
+    will = f"Se enviará el estado de cuenta a {count} {noun}"
+    if hidden := state.hidden_selected():
+        will += f" ({hidden} ocultos por el filtro)"
+    lines.append(will + ".")
+    if money := money_text(state.totals()):
+        lines.append(f"Saldo: {money}")
+    if hidden:
+        lines.append(
+            "Los clientes seleccionados que oculta el filtro también se envían; "
+            "Esc para volver y revisarlos."
+        )
+    resend = sum(1 for i in state.selected if state.kinds[i] == ALREADY_SENT)
+    if resend and mode == "send":
+        already = "1 ya enviado" if resend == 1 else f"{resend} ya enviados"
+        lines.append(
+            f"De ellos, {already} para esta fecha: "
+            + ("se reenvían (--force)." if force else "se omiten (use --force para reenviar).")
+        )
+    if notes := state.notes_text(unsendable_only=True):
+        lines.append(f"No se envían: {notes}.")
+    return lines
+
+
+_AppFactory = Callable[..., "App[list[str] | None]"]
+
+# Keys that edit the filter or move the cursor, by mode.
+_MOVES = {"up": -1, "down": 1}
+_PAGES = {"pageup": -1, "pagedown": 1}
+CONFIRM_GRACE = 0.3  # seconds: Enter/e typed ahead of the confirmation do not confirm it
 
 
 @cache
 def _app_class() -> _AppFactory:
-    """Build (once) the Textual app class; kept in a function so textual loads lazily."""
+    """Build (once) the Textual app class; kept in a function so textual loads lazily.
+
+    Every key is handled by the app itself, in the order it arrives, from a plain ``mode``
+    (list, filter or confirm) — never by moving the keyboard focus between widgets, which
+    Textual does asynchronously: keys typed faster than a focus change would land in the
+    wrong place.
+    """
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual import events
     from textual.app import App, ComposeResult
     from textual.binding import Binding, BindingType
     from textual.content import Content
-    from textual.widgets import Footer, Input, SelectionList, Static
-    from textual.widgets.selection_list import Selection
+    from textual.strip import Strip
+    from textual.widget import Widget
+    from textual.widgets import Footer, Static
 
-    class FilterInput(Input):
-        """The filter box: typing filters; down/enter hand the keyboard back to the list."""
+    heading_style = Style(bold=True, dim=True)
+    ticked_style = Style(bold=True)
+    blocked_style = Style(dim=True, italic=True)
+    cursor_style = Style(reverse=True)
 
-        BINDINGS: ClassVar[list[BindingType]] = [
-            Binding("down", "app.focus_list", "Ir a la lista", key_display="↓"),
-            Binding("enter", "app.focus_list", "Ir a la lista", show=False),
-        ]
+    class CustomerTable(Widget):
+        """The virtual table: line 0 is the heading, then the shown rows from ``state``
+        starting at row ``top``. It scrolls itself (no Textual scrolling, whose offsets
+        settle only after the next layout) so the cursor is always on screen."""
 
-    class CustomerList(SelectionList[str]):
-        """The checklist; Enter sends instead of toggling (space toggles)."""
+        def __init__(self, state: ChecklistState, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.state = state
+            self.top = 0
+            self.natural = Columns.natural(state)
+            self.columns = Columns.fit(self.natural, 80)
 
-        BINDINGS: ClassVar[list[BindingType]] = [
-            Binding("space", "select", "Marcar/desmarcar", key_display="Espacio"),
-            Binding("a,ctrl+a", "select_all", "Todos"),
-            Binding("n,ctrl+n", "deselect_all", "Ninguno"),
-            Binding("slash", "app.focus_filter", "Filtrar", key_display="/"),
-            Binding("enter", "app.send", "Enviar"),
-        ]
+        def on_resize(self, event: events.Resize) -> None:
+            self.columns = Columns.fit(self.natural, self.size.width)
+            self.rows_changed()
 
-        def action_select_all(self) -> None:
-            self.select_all()
+        def rows_changed(self) -> None:
+            """The shown rows or the cursor changed: keep the cursor on screen, redraw."""
+            visible = max(1, self.size.height - 1)
+            cursor = self.state.cursor
+            top = min(self.top, cursor)
+            if cursor >= top + visible:
+                top = cursor - visible + 1
+            self.top = max(0, min(top, len(self.state.shown) - visible))
+            self.refresh()
 
-        def action_deselect_all(self) -> None:
-            self.deselect_all()
+        def render_line(self, y: int) -> Strip:
+            width = self.size.width
+            if y == 0:
+                text = self.columns.line("", None, "Estado")
+                return Strip([Segment(_fit(text, width), heading_style)])
+            position = self.top + y - 1
+            state = self.state
+            if position >= len(state.shown):
+                return Strip.blank(width)
+            row = state.shown[position]
+            text = self.columns.line(
+                row_mark(state, row), state.rows[row], KIND_TEXT[state.kinds[row]]
+            )
+            style = (
+                ticked_style
+                if row in state.selected
+                else Style()
+                if state.selectable(row)
+                else blocked_style
+            )
+            if position == state.cursor:
+                style += cursor_style
+            return Strip([Segment(_fit(text, width), style)])
+
+        def on_click(self, event: events.Click) -> None:
+            position = self.top + event.y - 1
+            if event.y >= 1 and position < len(self.state.shown):
+                self.state.move_to(position)
+                self.app.action_tick()  # type: ignore[attr-defined]
+
+        def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+            self.state.move(3)
+            self.rows_changed()
+
+        def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+            self.state.move(-3)
+            self.rows_changed()
 
     class CustomerChecklist(App[list[str] | None]):
-        """Checklist of customers; ``return_value`` is the selected keys or ``None``."""
+        """Checklist of customers; ``return_value`` is the keys to send, or ``None``."""
 
         ENABLE_COMMAND_PALETTE = False
+        AUTO_FOCUS = None
         CSS = """
         #title { padding: 0 1; text-style: bold; background: $primary; color: $text; }
-        #columns { padding: 0 1 0 6; color: $text-muted; text-style: bold; }
+        #filter { padding: 0 1; border: round $secondary; }
+        #filter.-active { border: round $accent; }
         #customers { height: 1fr; }
+        #confirm { height: 1fr; padding: 1 2; border: thick $warning; display: none; }
         #status { padding: 0 1; background: $boost; text-style: bold; }
+        #notes { padding: 0 1; color: $text-muted; }
         """
+        # Shown in the footer (and run when clicked there); the keys themselves are read by
+        # ``on_event`` below, in arrival order.
         BINDINGS: ClassVar[list[BindingType]] = [
+            Binding("space", "tick", "Marcar", key_display="Espacio"),
+            Binding("a", "select_shown(True)", "Todos"),
+            Binding("n", "select_shown(False)", "Ninguno"),
+            Binding("slash", "start_filter", "Filtrar", key_display="/"),
+            Binding("down", "end_filter", "Ir a la lista", key_display="↓"),
+            Binding("enter", "confirm", "Enviar…", key_display="Enter"),
+            Binding("e", "send", "Enviar", key_display="Enter/e"),
+            Binding("escape", "return_to_list", "Volver a la lista", key_display="Esc"),
             Binding("escape", "cancel", "Cancelar", key_display="Esc"),
         ]
+        _ACTIONS_BY_MODE: ClassVar[dict[str, set[str]]] = {
+            "list": {"tick", "select_shown", "start_filter", "confirm", "cancel"},
+            "filter": {"end_filter", "cancel"},
+            "confirm": {"send", "return_to_list"},
+        }
 
-        def __init__(self, items: list[ChecklistItem], title: str = "Clientes") -> None:
+        def __init__(
+            self,
+            items: Sequence[ChecklistItem],
+            title: str = "Clientes",
+            *,
+            missing: Sequence[ChecklistItem] = (),
+            held: Sequence[ChecklistItem] = (),
+            already_sent: Collection[str] = (),
+            mode: str = "send",
+            transport: str = "",
+            force: bool = False,
+        ) -> None:
             super().__init__()
-            keys = [it.key for it in items]
-            if len(set(keys)) != len(keys):
-                raise ValueError("duplicate checklist keys")
-            self.items = list(items)
+            self.state = ChecklistState(
+                items, missing=missing, held=held, already_sent=already_sent
+            )
             self.checklist_title = title
-            self.selected_keys: set[str] = set(keys)  # state of every row, shown or not
-            self._columns = _Columns.fit(self.items)
-            self._shown: list[ChecklistItem] = list(self.items)
+            self.mode = mode
+            self.transport = transport
+            self.force = force
+            self.screen_mode = "list"  # list | filter | confirm
+            self._confirm_opened = 0.0
+            self._confirm_keys: list[str] = []
+            self._status_text = self.state.status_text()
 
-        # -- layout ----------------------------------------------------------------------
         def compose(self) -> ComposeResult:
             yield Static(Content(self.checklist_title), id="title")
-            yield FilterInput(
-                placeholder="Filtrar por número o nombre de cliente…  (/ para buscar)",
-                id="filter",
-            )
-            yield Static(
-                Content(self._columns.line("Cliente", "Nombre", "Saldo", "Correo")),
-                id="columns",
-            )
-            yield CustomerList(*self._selections(self.items), id="customers")
-            yield Static(Content(self.status), id="status")
+            yield Static(self._filter_content(), id="filter")
+            yield CustomerTable(self.state, id="customers")
+            yield Static(id="confirm")
+            yield Static(Content(self.state.status_text()), id="status")
+            if notes := self.state.notes_text():
+                yield Static(Content(notes), id="notes")
             yield Footer()
 
         def on_mount(self) -> None:
             self.title = self.checklist_title
-            self.query_one(CustomerList).focus()
 
-        def _selections(self, items: list[ChecklistItem]) -> list[Selection[str]]:
-            return [
-                Selection(
-                    Content(self._columns.line(it.cliente, it.nombre, it.balance_text, it.correos)),
-                    it.key,
-                    it.key in self.selected_keys,
-                )
-                for it in items
-            ]
+        def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+            """Footer entries of the current mode only (False hides the others)."""
+            modes = [m for m, actions in self._ACTIONS_BY_MODE.items() if action in actions]
+            return not modes or self.screen_mode in modes
 
-        # -- state -----------------------------------------------------------------------
+        # -- keys ------------------------------------------------------------------------
+        async def on_event(self, event: events.Event) -> None:
+            if isinstance(event, events.Key):
+                event.stop()
+                self._on_key_in_order(event)
+                return
+            await super().on_event(event)
+
+        def _on_key_in_order(self, event: events.Key) -> None:
+            key = event.key
+            if key == "ctrl+c":
+                self.action_cancel()
+            elif self.screen_mode == "confirm":
+                if key == "escape":
+                    self.action_return_to_list()
+                elif key in ("enter", "e") and event.time - self._confirm_opened >= CONFIRM_GRACE:
+                    self.action_send()
+            elif key == "escape":
+                self.action_cancel()
+            elif key in _MOVES and not (self.screen_mode == "filter" and key == "down"):
+                self._move(_MOVES[key])
+            elif key in _PAGES:
+                self._move(_PAGES[key] * max(1, self._table.size.height - 2))
+            elif self.screen_mode == "filter":
+                self._filter_key(event)
+            elif key == "home":
+                self._move(-len(self.state.shown))
+            elif key == "end":
+                self._move(len(self.state.shown))
+            elif key == "space":
+                self.action_tick()
+            elif key in ("a", "n"):
+                self.action_select_shown(key == "a")
+            elif key == "slash":
+                self.action_start_filter()
+            elif key == "enter":
+                self._open_confirmation(event.time)
+
+        def _filter_key(self, event: events.Key) -> None:
+            query = self.state.query
+            if event.key in ("enter", "tab", "down"):
+                self.action_end_filter()
+                return
+            if event.key == "backspace":
+                query = query[:-1]
+            elif event.key == "ctrl+u":
+                query = ""
+            elif event.key == "ctrl+w":
+                query = query.rstrip().rpartition(" ")[0]
+            elif event.is_printable and event.character:
+                query += event.character
+            else:
+                return
+            self.state.set_filter(query)
+            self._table.rows_changed()
+            self.query_one("#filter", Static).update(self._filter_content(), layout=False)
+            self._refresh_status()
+
+        # -- drawing ---------------------------------------------------------------------
         @property
-        def status(self) -> str:
-            return status_text(self.items, self.selected_keys, len(self._shown))
+        def _table(self) -> Any:
+            return self.query_one("#customers")
 
-        def _sync_from_list(self) -> None:
-            """Copy the widget's state of the shown rows into ``selected_keys``."""
-            widget = self.query_one(CustomerList)
-            ticked = set(widget.selected)
-            for it in self._shown:
-                if it.key in ticked:
-                    self.selected_keys.add(it.key)
-                else:
-                    self.selected_keys.discard(it.key)
+        def _filter_content(self) -> Content:
+            if self.screen_mode == "filter" or self.state.query:
+                cursor = "▏" if self.screen_mode == "filter" else ""
+                query = f"Filtro: {self.state.query}{cursor}"
+                shown = self.state.filter_text()
+                width = self.query_one("#filter").content_region.width
+                gap = max(2, width - len(query) - len(shown))
+                return Content(f"{query}{' ' * gap}{shown}")
+            return Content("/ para filtrar por número, nombre o correo")
+
+        def _refresh_filter(self) -> None:
+            widget = self.query_one("#filter", Static)
+            widget.update(self._filter_content())
+            widget.set_class(self.screen_mode == "filter", "-active")
 
         def _refresh_status(self) -> None:
-            self.query_one("#status", Static).update(Content(self.status))
+            """Redraw the status and filter lines; lay the screen out again only when the
+            status wraps differently (a layout costs more than the whole redraw)."""
+            if self.state.filtered:
+                self.query_one("#filter", Static).update(self._filter_content(), layout=False)
+            widget = self.query_one("#status", Static)
+            text = self.state.status_text()
+            width = max(1, widget.content_region.width)
+            relayout = -(-len(text) // width) != -(-len(self._status_text) // width)
+            self._status_text = text
+            widget.update(Content(text), layout=relayout)
 
-        def on_selection_list_selected_changed(
-            self, event: SelectionList.SelectedChanged[str]
-        ) -> None:
-            self._sync_from_list()
-            self._refresh_status()
+        def _set_mode(self, mode: str) -> None:
+            self.screen_mode = mode
+            confirming = mode == "confirm"
+            self.query_one("#confirm").display = confirming
+            self._table.display = not confirming
+            self._refresh_filter()
+            self.refresh_bindings()
 
-        def on_input_changed(self, event: Input.Changed) -> None:
-            widget = self.query_one(CustomerList)
-            self._sync_from_list()  # never lose a toggle not yet reported by message
-            highlighted = widget.highlighted
-            keep = (
-                widget.get_option_at_index(highlighted).value
-                if highlighted is not None and highlighted < widget.option_count
-                else None
-            )
-            self._shown = filter_items(self.items, event.value)
-            widget.clear_options()
-            widget.add_options(self._selections(self._shown))
-            shown_keys = [it.key for it in self._shown]
-            if shown_keys:
-                widget.highlighted = shown_keys.index(keep) if keep in shown_keys else 0
-            self._refresh_status()
+        def _move(self, delta: int) -> None:
+            self.state.move(delta)
+            self._table.rows_changed()
 
         # -- actions ---------------------------------------------------------------------
-        def action_focus_list(self) -> None:
-            self.query_one(CustomerList).focus()
+        def action_tick(self) -> None:
+            if not self.state.toggle():
+                self.bell()
+            self._table.refresh()
+            self._refresh_status()
 
-        def action_focus_filter(self) -> None:
-            self.query_one(FilterInput).focus()
+        def action_select_shown(self, on: bool) -> None:
+            self.state.select_shown(on)
+            self._table.refresh()
+            self._refresh_status()
+
+        def action_start_filter(self) -> None:
+            self._set_mode("filter")
+
+        def action_end_filter(self) -> None:
+            self._set_mode("list")
+
+        def action_confirm(self) -> None:
+            self._open_confirmation(0.0)
+
+        def _open_confirmation(self, opened: float) -> None:
+            """Show what will be sent; Enter/e sent before ``opened + CONFIRM_GRACE`` (typed
+            ahead, e.g. a double Enter) does not confirm."""
+            if not self.state.selected:
+                self.bell()
+                self.notify("Ningún cliente seleccionado.", severity="warning")
+                return
+            self._confirm_keys = self.state.selected_keys()
+            lines = confirmation_text(self.state, self.mode, self.transport, force=self.force)
+            text = "\n".join(["Confirmar envío", "", *lines, "", "Enter o e: enviar · Esc: volver"])
+            self.query_one("#confirm", Static).update(Content(text))
+            self._confirm_opened = opened
+            self._set_mode("confirm")
 
         def action_send(self) -> None:
-            self._sync_from_list()
-            self.exit([it.key for it in self.items if it.key in self.selected_keys])
+            if self.screen_mode == "confirm":
+                self.exit(self._confirm_keys)
+
+        def action_return_to_list(self) -> None:
+            self._set_mode("list")
 
         def action_cancel(self) -> None:
             self.exit(None)
@@ -286,11 +701,24 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def choose_customers(items: list[ChecklistItem], title: str) -> list[str] | None:
-    """Show the checklist; return the selected keys in list order, or ``None`` if cancelled.
+def choose_customers(
+    items: Sequence[ChecklistItem],
+    title: str,
+    *,
+    missing: Sequence[ChecklistItem] = (),
+    held: Sequence[ChecklistItem] = (),
+    already_sent: Collection[str] = (),
+    mode: str = "send",
+    transport: str = "",
+    force: bool = False,
+) -> list[str] | None:
+    """Show the checklist; return the confirmed keys in list order, or ``None`` if cancelled.
 
-    An empty ``items`` returns ``[]`` without opening the screen. Raises
-    :class:`~rotomail.errors.UsageError` when there is no terminal to draw on.
+    ``missing`` (open items, no catalog entry) and ``held`` rows are shown but never
+    selectable; keys in ``already_sent`` start unticked. ``mode`` (send | test | dry-run) and
+    ``transport`` are stated on the confirmation screen. An empty ``items`` returns ``[]``
+    without opening the screen. Raises :class:`~rotomail.errors.UsageError` when there is
+    no terminal to draw on.
     """
     if not items:
         return []
@@ -299,5 +727,14 @@ def choose_customers(items: list[ChecklistItem], title: str) -> list[str] | None
             "La selección interactiva de clientes requiere una terminal; "
             "sin terminal indique los clientes en la línea de comandos."
         )
-    app = _app_class()(items, title)
+    app = _app_class()(
+        items,
+        title,
+        missing=missing,
+        held=held,
+        already_sent=already_sent,
+        mode=mode,
+        transport=transport,
+        force=force,
+    )
     return app.run()

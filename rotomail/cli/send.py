@@ -209,13 +209,26 @@ def send(
             replace(c, correos=only[c.cliente]) if c.cliente in only else c for c in candidates
         ]
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    mode = "dry-run" if dry_run else "test" if test else "send"
     if not (all_ or clientes):
         if not interactive:
             raise UsageError(
                 "Sin terminal no hay lista interactiva: use --all o indique --cliente."
             )
         from rotomail.cli.checklist import ChecklistItem, choose_customers
+        from rotomail.delivery.claims import existing_claims
 
+        already_sent = (
+            {
+                cliente
+                for cliente, claim in existing_claims(
+                    st.engine, candidates[0].sociedad, statement_date
+                ).items()
+                if claim.status == "sent"
+            }
+            if mode == "send"
+            else set()
+        )
         chosen = choose_customers(
             [
                 ChecklistItem(
@@ -224,6 +237,10 @@ def send(
                 for c in candidates
             ],
             f"Envío masivo de estado de cuenta - {sociedad.upper()}",
+            already_sent=already_sent,
+            mode=mode,
+            transport=describe(settings, mode),
+            force=force,
         )
         if chosen is None:
             typer.echo("Cancelado: no se envió nada.", err=True)
@@ -233,7 +250,6 @@ def send(
         if not candidates:
             typer.echo("Ningún cliente seleccionado: no se envió nada.", err=True)
             raise typer.Exit(1)
-    mode = "dry-run" if dry_run else "test" if test else "send"
     operator_email = settings["operator.email"]
     if mode == "test" and not operator_email:
         raise UsageError(

@@ -22,6 +22,9 @@ STATUS_TEXT = {
     "built": "generado",
 }
 
+# Run modes, as stored and as shown (Spanish).
+MODE_TEXT = {"send": "envío", "test": "ensayo", "dry-run": "simulación"}
+
 
 @dataclass(frozen=True)
 class SendOptions:

@@ -18,6 +18,9 @@ class CompanyProfile:
     language: str = "es"  # es | pt | en
     bank: str = ""  # payment instructions on the statement: the bank's name ...
     clabe: str = ""  # ... and the 18-digit CLABE (checked by ``normalize_clabe``)
+    bcc: str = ""  # archive copy of every statement: envelope only, never a header
+    bounce_address: str = ""  # envelope sender for bounces (VERP), e.g. "rebotes@example.mx"
+    verp: bool = False  # envelope sender bounce_address+<token>; needs a relay that allows it
     configured: bool = True  # False when the sociedad has no table (code used as name)
 
     @classmethod

@@ -47,6 +47,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("smtp.daily_cap", "ROTOMAIL_SMTP_DAILY_CAP", 0, int),
     Option("operator.email", "ROTOMAIL_OPERATOR_EMAIL", ""),
     Option("operator.name", "ROTOMAIL_OPERATOR", ""),
+    # The bounce mailbox read by ``rotomail bounces`` (IMAP, or a local Maildir).
+    Option("bounces.imap_host", "ROTOMAIL_IMAP_HOST", ""),
+    Option("bounces.imap_port", "ROTOMAIL_IMAP_PORT", 993, int),
+    Option("bounces.imap_security", "ROTOMAIL_IMAP_SECURITY", "ssl", choices=SECURITY_MODES),
+    Option("bounces.imap_user", "ROTOMAIL_IMAP_USER", ""),
+    Option("bounces.imap_auth", "ROTOMAIL_IMAP_AUTH", "password", choices=("password", "xoauth2")),
+    Option("bounces.folder", "ROTOMAIL_BOUNCES_FOLDER", "INBOX"),
+    Option("bounces.processed_folder", "ROTOMAIL_BOUNCES_PROCESSED_FOLDER", "rotomail-procesados"),
+    Option("bounces.maildir", "ROTOMAIL_BOUNCES_MAILDIR", ""),
 )
 
 
@@ -158,6 +167,11 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
                 clabe = normalize_clabe(clabe)
             except ValueError as exc:
                 raise UsageError(f"{path}: [companies.{code}] clabe = «{clabe}»: {exc}.") from None
+        if entry.get("verp") is True and not str(entry.get("bounce_address", "")).strip():
+            raise UsageError(
+                f"{path}: [companies.{code}] verp = true necesita bounce_address, "
+                "por ejemplo «rebotes@dominio»."
+            )
         sociedad = normalize_sociedad(code)
         result[sociedad] = CompanyProfile(
             code=sociedad,
@@ -169,8 +183,17 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
             language=language,
             bank=str(entry.get("bank", "")).strip(),
             clabe=clabe,
+            bcc=str(entry.get("bcc", "")).strip(),
+            bounce_address=str(entry.get("bounce_address", "")).strip(),
+            verp=_flag(entry.get("verp", False), f"{path}: [companies.{code}] verp"),
         )
     return result
+
+
+def _flag(raw: Any, where: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    raise UsageError(f"{where} = «{raw}»; use true o false.")
 
 
 def load_settings(

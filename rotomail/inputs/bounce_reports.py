@@ -145,7 +145,9 @@ def _dsn_recipients(msg: Message) -> Iterator[BouncedRecipient]:
             action = _one_line(str(group.get("Action", ""))).lower()
             if action not in (FAILED, DELAYED):
                 continue  # delivered, relayed, expanded: nothing went wrong
-            recipient = _field_value(group.get("Final-Recipient") or group.get("Original-Recipient"))
+            recipient = _field_value(
+                group.get("Final-Recipient") or group.get("Original-Recipient")
+            )
             address = recipient.strip("<>").lower()
             if not _ADDRESS.fullmatch(address):
                 continue

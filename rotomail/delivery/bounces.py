@@ -129,7 +129,9 @@ class ImapSource:
         from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 
         self.settings = settings
-        self.description = f"IMAP {settings.user}@{settings.host}:{settings.port}/{settings.folder}"
+        self.description = (
+            f"IMAP {settings.host}:{settings.port}, {settings.user}, carpeta {settings.folder}"
+        )
         context = ssl_context or ssl.create_default_context()
         where = f"{settings.host}:{settings.port}"
         box: BaseMailBox
@@ -165,6 +167,15 @@ class ImapSource:
                 f"El servidor IMAP {where} rechazó el acceso de {settings.user} o no tiene la "
                 f"carpeta «{settings.folder}»."
             ) from None
+        self._refresh_capabilities()
+
+    def _refresh_capabilities(self) -> None:
+        """Servers announce more after login (MOVE among them); imaplib keeps the greeting's
+        list, and without MOVE imap-tools would copy and delete instead of moving."""
+        with contextlib.suppress(Exception):
+            kind, data = self.box.client.capability()
+            if kind == "OK" and data and isinstance(data[0], bytes):
+                self.box.client.capabilities = tuple(data[0].decode("ascii").upper().split())
 
     def reports(self) -> Iterator[RawReport]:
         from imap_tools import AND

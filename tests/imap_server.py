@@ -38,7 +38,9 @@ class ImapServer:
     def __enter__(self) -> ImapServer:
         self.base.mkdir(parents=True)
         (self.base / "pymap-etc-passwd").write_text(f"{USER}::1000:1000::rebotes:\n")
-        (self.base / "pymap-etc-shadow").write_text(f"{USER}:{BuiltinHash().hash(PASSWORD)}:::::::\n")
+        (self.base / "pymap-etc-shadow").write_text(
+            f"{USER}:{BuiltinHash().hash(PASSWORD)}:::::::\n"
+        )
         self.process = subprocess.Popen(
             [
                 sys.executable,

@@ -309,7 +309,9 @@ def test_bounces_end_to_end(smtp: SmtpServer, loaded: Cli, mailbox: Mailbox) -> 
     assert "b@agro.example.mx: rebotado (5.1.1" in table.stdout
 
 
-def test_the_same_report_twice_changes_nothing(smtp: SmtpServer, loaded: Cli, tmp_path: Path) -> None:
+def test_the_same_report_twice_changes_nothing(
+    smtp: SmtpServer, loaded: Cli, tmp_path: Path
+) -> None:
     send_all(loaded)
     report = dsn(statement_to(smtp, "pagos@ferrelopez.example.mx"), ["pagos@ferrelopez.example.mx"])
     box = Mailbox("maildir", tmp_path, pytest.MonkeyPatch())
@@ -338,17 +340,27 @@ def test_retry_failed_sends_only_to_addresses_that_did_not_bounce(
 
     listed = loaded("catalog", "search", "--bounced", "--format", "json")
     assert listed.exit_code == 0, listed.output
-    assert [(e["cliente"], e["rebotados"], e["diagnostico"][:9]) for e in json.loads(listed.stdout)] == [
+    assert [
+        (e["cliente"], e["rebotados"], e["diagnostico"][:9]) for e in json.loads(listed.stdout)
+    ] == [
         ("1001400", ["cxp@plomeria.example.mx"], "5.1.1 550"),
         ("1006210", ["a@agro.example.mx", "b@agro.example.mx"], "5.1.1 550"),
     ]
 
     # A plain rerun does not send again to bounced customers.
     rerun = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
-    assert "1006210 Agroequipos del Bajío S.A. de C.V.: omitido - rebotado en la corrida 1" in rerun.stdout
+    assert (
+        "1006210 Agroequipos del Bajío S.A. de C.V.: omitido - rebotado en la corrida 1"
+        in rerun.stdout
+    )
 
     # The clerk fixes one customer; the other still has nothing but the bounced address.
-    assert loaded("catalog", "add", "SM02", "1006210", "b@agro.example.mx;nueva@agro.example.mx").exit_code == 0
+    assert (
+        loaded(
+            "catalog", "add", "SM02", "1006210", "b@agro.example.mx;nueva@agro.example.mx"
+        ).exit_code
+        == 0
+    )
     before = len(smtp.messages)
     retry = loaded("send", "--retry-failed", "1")
     assert retry.exit_code == 1, retry.output
@@ -362,10 +374,15 @@ def test_retry_failed_sends_only_to_addresses_that_did_not_bounce(
     assert retried == {"1006210": "enviado", "1001400": "fallido"}
 
     fixed = loaded("catalog", "search", "--bounced", "--format", "json")
-    assert [e["cliente"] for e in json.loads(fixed.stdout)] == ["1001400", "1006210"]  # b@ still there
+    assert [e["cliente"] for e in json.loads(fixed.stdout)] == [
+        "1001400",
+        "1006210",
+    ]  # b@ still there
 
 
-def test_resend_log_mails_the_log_with_bounces(smtp: SmtpServer, loaded: Cli, tmp_path: Path) -> None:
+def test_resend_log_mails_the_log_with_bounces(
+    smtp: SmtpServer, loaded: Cli, tmp_path: Path
+) -> None:
     send_all(loaded)
     box = Mailbox("maildir", tmp_path, pytest.MonkeyPatch())
     box.deliver(dsn(statement_to(smtp, "b@agro.example.mx"), ["b@agro.example.mx"]))
@@ -509,9 +526,7 @@ def test_verp_needs_a_bounce_address(loaded: Cli, home: Path) -> None:
     assert "[companies.SM02] verp = true necesita bounce_address" in result.stderr
 
 
-MIME_TEXT = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80
-)
+MIME_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
 FIELD = st.sampled_from(
     ["Final-Recipient", "Original-Recipient", "Action", "Status", "Diagnostic-Code", "Message-ID",
      "Content-Type", "Content-Transfer-Encoding", "To", "Delivered-To", "Date"]
@@ -527,7 +542,17 @@ def random_mime(draw: st.DrawFn) -> bytes:
     headers = [f"{draw(FIELD)}: {draw(MIME_TEXT)}" for _ in range(draw(st.integers(0, 4)))]
     parts = []
     for _ in range(draw(st.integers(0, 3))):
-        kind = draw(st.sampled_from(["message/delivery-status", "text/rfc822-headers", "message/rfc822", "text/plain", draw(MIME_TEXT)]))
+        kind = draw(
+            st.sampled_from(
+                [
+                    "message/delivery-status",
+                    "text/rfc822-headers",
+                    "message/rfc822",
+                    "text/plain",
+                    draw(MIME_TEXT),
+                ]
+            )
+        )
         lines = [f"{draw(FIELD)}: {draw(MIME_TEXT)}" for _ in range(draw(st.integers(0, 6)))]
         parts.append(f"--{boundary}\r\nContent-Type: {kind}\r\n\r\n" + "\r\n".join(lines))
     body = "\r\n".join(parts) + (f"\r\n--{boundary}--\r\n" if draw(st.booleans()) else "")
@@ -536,7 +561,9 @@ def random_mime(draw: st.DrawFn) -> bytes:
     return text_.encode("utf-8", "surrogatepass") + draw(st.binary(max_size=20))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=random_mime())
 def test_random_mime_never_raises_nor_records(sent_engine, data: bytes) -> None:
     report = parse_report(data)

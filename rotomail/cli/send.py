@@ -473,8 +473,7 @@ def history(
                 direcciones
                 if format is Format.json
                 else "; ".join(
-                    f"{a['correo']}: {a['estado']}"
-                    + (f" ({a['detalle']})" if a["detalle"] else "")
+                    f"{a['correo']}: {a['estado']}" + (f" ({a['detalle']})" if a["detalle"] else "")
                     for a in direcciones
                     if a["estado"] != STATUS_TEXT.get(d.status, d.status) or a["detalle"]
                 ),
@@ -539,9 +538,7 @@ def _resend_log(ctx: typer.Context, run: int) -> None:
     report.log_path = write_log(report)
     typer.echo(f"Registro: {report.log_path}")
     company = settings.company(report.options.sociedad)
-    factory = transport_factory(
-        settings, "send", report.options.run_folder, sys.stdin.isatty()
-    )
+    factory = transport_factory(settings, "send", report.options.run_folder, sys.stdin.isatty())
     _mail_log(report, settings, company, factory)
 
 

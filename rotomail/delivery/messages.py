@@ -194,7 +194,6 @@ def verp_sender(bounce_address: str, token: str) -> str:
     return f"{local}+{token}@{domain}"
 
 
-
 def _stamp(msg: Message, sender: Address, subject: str) -> None:
     """The headers every message carries. ``subject`` must already be one clean line."""
     msg["From"] = _header_address(sender)

@@ -109,9 +109,7 @@ def report_from_history(
         ]
         if reports and row.status != "bounced":
             detail = f"{detail} | " + "; ".join(reports)
-        refused = dict(
-            part.split(": ", 1) for part in row.refused.split("; ") if ": " in part
-        )
+        refused = dict(part.split(": ", 1) for part in row.refused.split("; ") if ": " in part)
         report.outcomes.append(
             Outcome(
                 row.cliente,

@@ -615,5 +615,16 @@ def demo(ctx: typer.Context) -> None:
             ctx.invoke(send, ctx, sociedad=sociedad, all_=True)
         except typer.Exit as exit_:
             exit_code = max(exit_code, exit_.exit_code or 0)
-    typer.echo(f"Demostración terminada. Para explorarla: rotomail --home {home} history")
+    # A customer's server answers with a bounce: read back from a Maildir in the demo folder.
+    from rotomail.cli.bounces import bounces
+    from rotomail.cli.demo import write_demo_bounce
+
+    maildir = write_demo_bounce(state(ctx).engine, home, 1)
+    if maildir is not None:
+        typer.echo(f"Llegó un rebote a {maildir}; rotomail bounces lo registra:")
+        ctx.invoke(bounces, ctx, maildir=maildir, verbose=True)
+    typer.echo(
+        f"Demostración terminada. Para explorarla: rotomail --home {home} history "
+        "(y history 1 para ver el rebote)"
+    )
     raise typer.Exit(exit_code)

@@ -487,6 +487,9 @@ def test_reply_note_in_every_language(language: str, reply_to: str, note: str) -
         ({}, {"ROTOMAIL_IMAP_HOST": "127.0.0.1", "ROTOMAIL_IMAP_USER": USER},
          "Error: Falta la contraseña IMAP: defina ROTOMAIL_IMAP_PASSWORD o guárdela con «rotomail config set-password --imap»."),
         ({"--maildir": "no-existe"}, {}, "Error: no-existe no es una carpeta Maildir (con new/, cur/ y tmp/)."),
+        ({}, {"ROTOMAIL_IMAP_HOST": "127.0.0.1", "ROTOMAIL_IMAP_USER": USER, "ROTOMAIL_IMAP_AUTH": "xoauth2",
+              "ROTOMAIL_SMTP_OAUTH_TOKEN_COMMAND": "false"},
+         "Error: smtp.oauth_token_command terminó con código 1"),
     ],
 )  # fmt: skip
 def test_bounces_without_a_mailbox_is_exit_2(

@@ -116,8 +116,8 @@ class ImapError(Exception):
 
 
 class ImapSource:
-    """A folder of an IMAP mailbox (imap-tools). The password or token is used to log in and
-    kept nowhere else."""
+    """A folder of an IMAP mailbox (imap-tools): every message in it is a report to read.
+    The password or token is used to log in and kept nowhere else."""
 
     def __init__(
         self,
@@ -178,9 +178,9 @@ class ImapSource:
                 self.box.client.capabilities = tuple(data[0].decode("ascii").upper().split())
 
     def reports(self) -> Iterator[RawReport]:
-        from imap_tools import AND
-
-        for message in self.box.fetch(AND(seen=False), mark_seen=False, bulk=50):
+        # Every message of the folder, read or not: processed reports are moved out, and a
+        # person who opened a report in a mail client must not hide it from rotomail.
+        for message in self.box.fetch("ALL", mark_seen=False, bulk=50):
             try:
                 data = message.obj.as_bytes()
             except Exception:  # a message the email package cannot write back

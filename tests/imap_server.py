@@ -10,13 +10,15 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from imap_tools import MailBoxUnencrypted
+from imap_tools import BaseMailBox, MailBoxStartTls, MailBoxUnencrypted
 from pysasl.hashing import BuiltinHash
+from smtp_server import self_signed_cert
 
 HOST = "127.0.0.1"
 USER = "rebotes@example.mx"
@@ -30,7 +32,8 @@ def free_port() -> int:
 
 
 class ImapServer:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, starttls: bool = False) -> None:
+        self.starttls = starttls  # STARTTLS with smtp_server's self-signed certificate
         self.base = folder / "pymap"
         self.host, self.port = HOST, free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -38,6 +41,8 @@ class ImapServer:
     def __enter__(self) -> ImapServer:
         self.base.mkdir(parents=True)
         (self.base / "pymap-etc-passwd").write_text(f"{USER}::1000:1000::rebotes:\n")
+        cert, key = self_signed_cert()
+        tls = ["--cert", str(cert), "--key", str(key)] if self.starttls else ["--no-tls"]
         (self.base / "pymap-etc-shadow").write_text(
             f"{USER}:{BuiltinHash().hash(PASSWORD)}:::::::\n"
         )
@@ -46,7 +51,7 @@ class ImapServer:
                 sys.executable,
                 "-c",
                 "import sys; from pymap.main import main; sys.exit(main())",
-                "--host", HOST, "--port", str(self.port), "--no-tls",
+                "--host", HOST, "--port", str(self.port), *tls,
                 "maildir", str(self.base),
             ],
             stdout=subprocess.DEVNULL,
@@ -70,7 +75,10 @@ class ImapServer:
             self.process.wait(10)
             self.process = None
 
-    def mailbox(self) -> MailBoxUnencrypted:
+    def mailbox(self) -> BaseMailBox:
+        if self.starttls:
+            context = ssl.create_default_context(cafile=str(self_signed_cert()[0]))
+            return MailBoxStartTls(HOST, self.port, ssl_context=context).login(USER, PASSWORD)
         return MailBoxUnencrypted(HOST, self.port).login(USER, PASSWORD)
 
     def append(self, data: bytes, folder: str = "INBOX") -> None:

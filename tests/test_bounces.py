@@ -521,6 +521,31 @@ def test_refused_imap_password_is_exit_2_and_never_shown(
     assert "Traceback" not in result.output
 
 
+def test_imap_starttls_checks_the_certificate(tmp_path: Path) -> None:
+    import ssl
+
+    from smtp_server import self_signed_cert
+
+    from rotomail.delivery.bounces import ImapError, ImapSettings, ImapSource
+
+    with ImapServer(tmp_path, starttls=True) as server:
+        server.append((DATA / "gmail.eml").read_bytes())
+        imap = ImapSettings(server.host, server.port, "starttls", USER, "INBOX", "procesados")
+        with pytest.raises(
+            ImapError, match=r"No se pudo conectar al servidor IMAP .*certificate verify failed"
+        ):
+            ImapSource(imap, PASSWORD)  # the self-signed certificate is not trusted
+        trusted = ssl.create_default_context(cafile=str(self_signed_cert()[0]))
+        source = ImapSource(imap, PASSWORD, ssl_context=trusted)
+        try:
+            [raw] = list(source.reports())
+            source.done(raw)
+        finally:
+            source.close()
+        assert parse_report(raw.data).recipients[0].address == "a@agro.example.mx"
+        assert [flags for _, flags in server.messages("procesados")] == [frozenset({"\\Seen"})]
+
+
 def test_verp_needs_a_bounce_address(loaded: Cli, home: Path) -> None:
     config = home / "config.toml"
     config.write_text(config.read_text(encoding="utf-8") + "verp = true\n")

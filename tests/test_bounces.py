@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
+from dataclasses import replace
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -15,10 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from imap_server import PASSWORD, USER, ImapServer
-from smtp_server import Received, SmtpServer
+from sample_data import COMPANY
+from smtp_server import Received, SmtpServer, self_signed_cert
 from sqlalchemy import create_engine, text
 
-from rotomail.delivery.bounces import record_report
+from rotomail.delivery.bounces import ImapError, ImapSettings, ImapSource, record_report
+from rotomail.delivery.messages import build_statement_message, message_bytes
 from rotomail.inputs.bounce_reports import parse_report
 from tests.conftest import Cli
 
@@ -462,12 +466,6 @@ def test_rehearsal_sends_no_archive_copy(smtp: SmtpServer, loaded: Cli, home: Pa
     ],
 )  # fmt: skip
 def test_reply_note_in_every_language(language: str, reply_to: str, note: str) -> None:
-    from dataclasses import replace
-
-    from sample_data import COMPANY
-
-    from rotomail.delivery.messages import build_statement_message, message_bytes
-
     company = replace(COMPANY, language=language, reply_to=reply_to)
     msg = build_statement_message(company, "Cliente Ejemplo", ["x@example.mx"], b"%PDF", "e.pdf")
     parsed = BytesParser(policy=policy.default).parsebytes(message_bytes(msg))
@@ -522,12 +520,6 @@ def test_refused_imap_password_is_exit_2_and_never_shown(
 
 
 def test_imap_starttls_checks_the_certificate(tmp_path: Path) -> None:
-    import ssl
-
-    from smtp_server import self_signed_cert
-
-    from rotomail.delivery.bounces import ImapError, ImapSettings, ImapSource
-
     with ImapServer(tmp_path, starttls=True) as server:
         server.append((DATA / "gmail.eml").read_bytes())
         imap = ImapSettings(server.host, server.port, "starttls", USER, "INBOX", "procesados")

@@ -12,7 +12,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -114,8 +114,6 @@ def list_candidates(
 def without_bounced(engine: Engine, candidates: list[Candidate]) -> list[Candidate]:
     """The candidates with only their addresses that never bounced (for --retry-failed);
     a candidate left with none is reported "sin dirección válida" by the run."""
-    from dataclasses import replace
-
     from rotomail.store.bounces import bounced_addresses
 
     if not candidates:

@@ -23,7 +23,9 @@ from sqlalchemy import create_engine, text
 
 from rotomail.delivery.bounces import ImapError, ImapSettings, ImapSource, record_report
 from rotomail.delivery.messages import build_statement_message, message_bytes
+from rotomail.delivery.runs import marked_addresses
 from rotomail.inputs.bounce_reports import parse_report
+from rotomail.store.bounces import bounced_addresses
 from tests.conftest import Cli
 
 DATA = Path(__file__).resolve().parent / "data" / "bounces"
@@ -382,6 +384,22 @@ def test_retry_failed_sends_only_to_addresses_that_did_not_bounce(
         "1001400",
         "1006210",
     ]  # b@ still there
+
+
+def test_checklist_marks_bounced_addresses(
+    smtp: SmtpServer, loaded: Cli, tmp_path: Path, db_url: str
+) -> None:
+    send_all(loaded)
+    box = Mailbox("maildir", tmp_path, pytest.MonkeyPatch())
+    box.deliver(dsn(statement_to(smtp, "b@agro.example.mx"), ["b@agro.example.mx"]))
+    assert loaded("bounces", *box.args()).exit_code == 0
+    engine = create_engine(db_url)
+    bounced = bounced_addresses(engine, "SM02", ["1006210", "1004273"])
+    engine.dispose()
+    assert marked_addresses(["a@agro.example.mx", "b@agro.example.mx"], bounced["1006210"]) == (
+        "a@agro.example.mx;b@agro.example.mx (rebotó)"
+    )
+    assert "1004273" not in bounced
 
 
 def test_resend_log_mails_the_log_with_bounces(

@@ -215,11 +215,19 @@ def send(
                 "Sin terminal no hay lista interactiva: use --all o indique --cliente."
             )
         from rotomail.cli.checklist import ChecklistItem, choose_customers
+        from rotomail.delivery.runs import marked_addresses
+        from rotomail.store.bounces import bounced_addresses
 
+        bounced = bounced_addresses(st.engine, sociedad, [c.cliente for c in candidates])
         chosen = choose_customers(
             [
                 ChecklistItem(
-                    c.cliente, c.cliente, c.nombre, ";".join(c.correos), c.balance_text, c.balance
+                    c.cliente,
+                    c.cliente,
+                    c.nombre,
+                    marked_addresses(c.correos, bounced.get(c.cliente, set())),
+                    c.balance_text,
+                    c.balance,
                 )
                 for c in candidates
             ],

@@ -127,6 +127,11 @@ def without_bounced(engine: Engine, candidates: list[Candidate]) -> list[Candida
     ]
 
 
+def marked_addresses(correos: Iterable[str], bounced: set[str]) -> str:
+    """The addresses as the checklist shows them, those that bounced marked "(rebotó)"."""
+    return ";".join(f"{a} (rebotó)" if a.lower() in bounced else a for a in correos)
+
+
 # --- the run -----------------------------------------------------------------------------
 
 

@@ -111,13 +111,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("render.nice", "ROTOMAIL_RENDER_NICE", 0, int, low=0, high=19),
     Option("operator.email", "ROTOMAIL_OPERATOR_EMAIL", ""),
     Option("operator.name", "ROTOMAIL_OPERATOR", ""),
-    Option("bounces.imap_host", "ROTOMAIL_BOUNCES_IMAP_HOST", ""),
-    Option("bounces.imap_port", "ROTOMAIL_BOUNCES_IMAP_PORT", 993, int, low=1, high=65535),
-    Option("bounces.imap_user", "ROTOMAIL_BOUNCES_IMAP_USER", ""),
-    Option("bounces.imap_security", "ROTOMAIL_BOUNCES_IMAP_SECURITY", "ssl"),
-    Option("bounces.imap_auth", "ROTOMAIL_BOUNCES_IMAP_AUTH", "password"),
+    # The bounce mailbox read by ``rotomail bounces`` (IMAP, or a local Maildir).
+    Option("bounces.imap_host", "ROTOMAIL_IMAP_HOST", ""),
+    Option("bounces.imap_port", "ROTOMAIL_IMAP_PORT", 993, int, low=1, high=65535),
+    Option("bounces.imap_security", "ROTOMAIL_IMAP_SECURITY", "ssl", choices=SECURITY_MODES),
+    Option("bounces.imap_user", "ROTOMAIL_IMAP_USER", ""),
+    Option("bounces.imap_auth", "ROTOMAIL_IMAP_AUTH", "password", choices=("password", "xoauth2")),
     Option("bounces.folder", "ROTOMAIL_BOUNCES_FOLDER", "INBOX"),
-    Option("bounces.processed_folder", "ROTOMAIL_BOUNCES_PROCESSED_FOLDER", ""),
+    Option("bounces.processed_folder", "ROTOMAIL_BOUNCES_PROCESSED_FOLDER", "rotomail-procesados"),
     Option("bounces.maildir", "ROTOMAIL_BOUNCES_MAILDIR", ""),
 )
 
@@ -381,6 +382,11 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
                 clabe = normalize_clabe(clabe)
             except ValueError as exc:
                 raise UsageError(f"{path}: [companies.{code}] clabe = «{clabe}»: {exc}.") from None
+        if entry.get("verp") is True and not str(entry.get("bounce_address", "")).strip():
+            raise UsageError(
+                f"{path}: [companies.{code}] verp = true necesita bounce_address, "
+                "por ejemplo «rebotes@dominio»."
+            )
         sociedad = normalize_sociedad(code)
         values: dict[str, Any] = {}
         for item in fields(CompanyProfile):
@@ -394,11 +400,10 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
             elif not isinstance(raw, str):
                 raise _invalid(dotted, raw, str(path), "un texto")
             else:
-                values[item.name] = raw
+                values[item.name] = raw.strip()
         values.update(
             code=sociedad, name=values.get("name", sociedad), language=language, clabe=clabe
         )
-        values["bank"] = values.get("bank", "").strip()
         result[sociedad] = CompanyProfile(**values)
     return result
 

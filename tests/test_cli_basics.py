@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -159,6 +160,12 @@ def test_demo_runs_the_whole_job_on_the_examples(cli: Cli) -> None:
         [eml] = (home / "outbox" / "corrida-2").glob("2000145*.eml")
         message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
         assert message["Subject"] == "Extrato de Conta Reservatórios Exemplo Ltda."
+        # it ends with a bounce read back from a Maildir in the demo folder
+        assert "Clientes rebotados     1" in result.stdout
+        assert list((home / "rebotes" / "cur").iterdir())
+        bounced = cli("--home", str(home), "--database-url", f"sqlite:///{home / 'rotomail.db'}",
+                      "history", "1", "--format", "json")  # fmt: skip
+        assert "rebotado" in {row["estado"] for row in json.loads(bounced.stdout)}
         assert "Demostración terminada." in result.stdout
     finally:
         shutil.rmtree(home, ignore_errors=True)

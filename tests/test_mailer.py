@@ -135,7 +135,7 @@ def test_statement_arrives_with_headers_bodies_and_attachment(
         "Cualquier duda favor de contactar a nuestro departamento de Cuentas por Cobrar al "
         "800 000 0000 opción 2",
         "Saludos cordiales.",
-        "Solicitamos no responder a este mensaje",
+        "Nota: si tiene alguna duda, responda a este correo o escriba a cobranza@example.mx.",
         "Cuentas por Cobrar Clientes Tinacos Ejemplo S.A. de C.V.",
         "cobranza@example.mx",
     ):

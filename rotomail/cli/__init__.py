@@ -235,9 +235,17 @@ def catalog_search(
     format: Annotated[
         Format, typer.Option("--format", help="table, tsv, csv o json.")
     ] = Format.table,
+    bounced: Annotated[
+        bool,
+        typer.Option("--bounced", help="Solo entradas con correos que rebotaron, y el motivo."),
+    ] = False,
 ) -> None:
     """Búsqueda en el catálogo por sociedad, cliente, nombre o correo."""
     from rotomail.store.catalog import search_entries
+
+    if bounced:
+        _catalog_bounced(ctx, sociedad, format)
+        return
 
     rows = search_entries(state(ctx).engine, sociedad, cliente, correo)
     print_table(
@@ -251,6 +259,31 @@ def catalog_search(
     )
     if not rows and format is Format.table:
         typer.echo("No se encontraron registros.", err=True)
+
+
+def _catalog_bounced(ctx: typer.Context, sociedad: str | None, format: Format) -> None:
+    from rotomail.store.bounces import bounced_entries
+
+    rows = bounced_entries(state(ctx).engine, sociedad)
+    print_table(
+        ["Sociedad", "Cliente", "Nombre", "Correos", "Rebotados", "Último diagnóstico", "Fecha"],
+        [
+            [
+                r.sociedad,
+                r.cliente,
+                r.nombre,
+                r.correos.split(";") if format is Format.json else r.correos,
+                r.rebotados,
+                r.diagnostico,
+                f"{r.fecha:%Y-%m-%d %H:%M}",
+            ]
+            for r in rows
+        ],
+        format,
+        json_keys=["sociedad", "cliente", "nombre", "correos", "rebotados", "diagnostico", "fecha"],
+    )
+    if not rows and format is Format.table:
+        typer.echo("Ningún correo del catálogo ha rebotado.", err=True)
 
 
 @catalog_app.command("delete")
@@ -421,4 +454,4 @@ def main() -> None:
 
 
 # The send job's commands register themselves on ``app``.
-from rotomail.cli import send  # noqa: E402, F401
+from rotomail.cli import bounces, send  # noqa: E402, F401

@@ -51,6 +51,42 @@ def make_home() -> Path:
     return home
 
 
+def write_demo_bounce(engine: Engine, home: Path, run_id: int) -> Path | None:
+    """A Maildir in the demo folder with one report, as a customer's server would send it,
+    about the first address of the first statement sent in ``run_id``."""
+    from email.utils import formatdate, make_msgid
+
+    from rotomail.store.history import run_deliveries
+
+    sent = [d for d in run_deliveries(engine, run_id) if d.status == "sent" and d.message_id]
+    if not sent:
+        return None
+    delivery = min(sent, key=lambda d: d.correos.count(";"))  # one address: "rebotado"
+    address = delivery.correos.split(";")[0]
+    maildir = home / "rebotes"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
+    report = (
+        "From: MAILER-DAEMON@mx.example.mx (Mail Delivery System)\r\n"
+        "To: portal@example.mx\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        f"Date: {formatdate(localtime=True)}\r\n"
+        f"Message-ID: {make_msgid(domain='mx.example.mx')}\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="R"\r\n\r\n'
+        "--R\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--R\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.mx\r\n\r\n"
+        f"Final-Recipient: rfc822; {address}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Diagnostic-Code: smtp; 550 5.1.1 <{address}>: User unknown\r\n"
+        "--R\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"To: {address}\r\nMessage-ID: {delivery.message_id}\r\n"
+        "--R--\r\n"
+    )
+    (maildir / "new" / "1796000000.M1P1.mx.example.mx").write_bytes(report.encode())
+    return maildir
+
+
 def load_examples(engine: Engine, folder: Path) -> list[str]:
     """Customers, open items and the catalog paste; returns one line per step."""
     from datetime import date

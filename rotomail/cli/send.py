@@ -15,8 +15,9 @@ from rotomail.errors import DataError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
-    from sqlalchemy import Engine
+    from sqlalchemy import Engine, Row
 
     from rotomail.company import CompanyProfile
     from rotomail.config import Settings
@@ -120,6 +121,7 @@ SYMBOL = {
     "skipped": "–",
     "uncertain": "?",
     "pending": "·",
+    "bounced": "✗",
 }
 
 
@@ -173,7 +175,11 @@ def send(
     ] = False,
     retry_failed: Annotated[
         int | None,
-        typer.Option("--retry-failed", help="Reenviar solo los fallidos de la corrida RUN."),
+        typer.Option(
+            "--retry-failed",
+            help="Reenviar solo los fallidos y rebotados de la corrida RUN "
+            "(a las direcciones que no rebotaron).",
+        ),
     ] = None,
 ) -> None:
     """Envío masivo de estados de cuenta de una sociedad."""
@@ -208,6 +214,9 @@ def send(
         candidates = [
             replace(c, correos=only[c.cliente]) if c.cliente in only else c for c in candidates
         ]
+        from rotomail.delivery.runs import without_bounced
+
+        candidates = without_bounced(st.engine, candidates)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     mode = "dry-run" if dry_run else "test" if test else "send"
     if not (all_ or clientes):
@@ -229,10 +238,19 @@ def send(
             if mode == "send"
             else set()
         )
+        from rotomail.delivery.runs import marked_addresses
+        from rotomail.store.bounces import bounced_addresses
+
+        bounced = bounced_addresses(st.engine, sociedad, [c.cliente for c in candidates])
         chosen = choose_customers(
             [
                 ChecklistItem(
-                    c.cliente, c.cliente, c.nombre, ";".join(c.correos), c.balance_text, c.balance
+                    c.cliente,
+                    c.cliente,
+                    c.nombre,
+                    marked_addresses(c.correos, bounced.get(c.cliente, set())),
+                    c.balance_text,
+                    c.balance,
                 )
                 for c in candidates
             ],
@@ -395,12 +413,20 @@ def history(
     format: Annotated[
         Format, typer.Option("--format", help="table, tsv, csv o json.")
     ] = Format.table,
+    resend_log: Annotated[
+        bool,
+        typer.Option(
+            "--resend-log", help="Con RUN: enviar otra vez al operador el registro, con rebotes."
+        ),
+    ] = False,
 ) -> None:
-    """Corridas anteriores; con RUN, el resultado de cada cliente."""
+    """Corridas anteriores; con RUN, el resultado de cada cliente y de cada dirección."""
     from rotomail.delivery.report import STATUS_TEXT
     from rotomail.store.history import list_runs, run_deliveries
 
     engine = state(ctx).engine
+    if run is None and resend_log:
+        raise UsageError("Indique la corrida: rotomail history RUN --resend-log.")
     if run is None:
         runs = list_runs(engine)
         print_table(
@@ -451,7 +477,14 @@ def history(
         if not runs and format is Format.table:
             typer.echo("Todavía no hay corridas.", err=True)
         return
+    if resend_log:
+        _resend_log(ctx, run)
+        return
+    from rotomail.store.bounces import run_addresses
+
     rows = run_deliveries(engine, run)
+    addresses = run_addresses(engine, run)
+    per_customer = [address_outcomes(d, addresses.get(d.cliente, [])) for d in rows]
     print_table(
         [
             "Cliente",
@@ -462,6 +495,7 @@ def history(
             "Detalle",
             "Rechazados",
             "Message-ID",
+            "Direcciones",
         ],
         [
             [
@@ -473,8 +507,15 @@ def history(
                 d.detail,
                 d.refused,
                 d.message_id,
+                direcciones
+                if format is Format.json
+                else "; ".join(
+                    f"{a['correo']}: {a['estado']}" + (f" ({a['detalle']})" if a["detalle"] else "")
+                    for a in direcciones
+                    if a["estado"] != STATUS_TEXT.get(d.status, d.status) or a["detalle"]
+                ),
             ]
-            for d in rows
+            for d, direcciones in zip(rows, per_customer, strict=True)
         ],
         format,
         json_keys=[
@@ -486,25 +527,82 @@ def history(
             "detalle",
             "rechazados",
             "message_id",
+            "direcciones",
         ],
     )
 
 
+def address_outcomes(delivery: Row[Any], records: list[Row[Any]]) -> list[dict[str, str]]:
+    """``{correo, estado, detalle}`` per address of a customer: what a report or the server
+    said about it, else the customer's own status."""
+    from rotomail.delivery.report import STATUS_TEXT
+
+    by_address = {r.correo.lower(): r for r in records}
+    refused = {
+        address.lower(): reply
+        for address, _, reply in (
+            part.partition(": ") for part in delivery.refused.split("; ") if ": " in part
+        )
+    }
+    result = []
+    for correo in (a for a in delivery.correos.split(";") if a):
+        record = by_address.get(correo.lower())
+        if record is not None:
+            estado = STATUS_TEXT.get(record.status, record.status)
+            detalle = f"{record.code} {record.detail}".strip()
+        elif correo.lower() in refused:
+            estado, detalle = STATUS_TEXT["refused"], refused[correo.lower()]
+        else:
+            estado, detalle = STATUS_TEXT.get(delivery.status, delivery.status), ""
+        result.append({"correo": correo, "estado": estado, "detalle": detalle})
+    return result
+
+
+def _resend_log(ctx: typer.Context, run: int) -> None:
+    """Write the run's log again from the database (bounces included) and mail it."""
+    from rotomail.delivery.runlog import report_from_history, write_log
+    from rotomail.delivery.transports import transport_factory
+
+    st = state(ctx)
+    settings = st.settings
+    report = report_from_history(st.engine, run, settings.logs_dir, settings.templates_dir)
+    if report.options.mode == "dry-run":
+        raise UsageError(f"La corrida {run} fue una simulación; su registro no se envía.")
+    if not settings["operator.email"]:
+        raise UsageError(
+            "Configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
+        )
+    report.log_path = write_log(report)
+    typer.echo(f"Registro: {report.log_path}")
+    company = settings.company(report.options.sociedad)
+    factory = transport_factory(settings, "send", report.options.run_folder, sys.stdin.isatty())
+    _mail_log(report, settings, company, factory)
+
+
 @config_app.command("set-password")
-def set_password(ctx: typer.Context) -> None:
-    """Guarda la contraseña SMTP en el llavero del sistema (keyring)."""
+def set_password(
+    ctx: typer.Context,
+    imap: Annotated[
+        bool, typer.Option("--imap", help="La del buzón de rebotes ([bounces]) en vez de SMTP.")
+    ] = False,
+) -> None:
+    """Guarda la contraseña SMTP (o IMAP, con --imap) en el llavero del sistema (keyring)."""
     from rotomail.delivery.secrets import set_smtp_password
 
     settings = state(ctx).settings
-    if not settings["smtp.host"] or not settings["smtp.user"]:
-        raise UsageError("Configure primero smtp.host y smtp.user en config.toml.")
+    if imap:
+        host, user, what = settings["bounces.imap_host"], settings["bounces.imap_user"], "IMAP"
+        if not host or not user:
+            raise UsageError("Configure primero [bounces] imap_host e imap_user en config.toml.")
+    else:
+        host, user, what = settings["smtp.host"], settings["smtp.user"], "SMTP"
+        if not host or not user:
+            raise UsageError("Configure primero smtp.host y smtp.user en config.toml.")
     if not sys.stdin.isatty():
         raise UsageError("Se necesita una terminal para escribir la contraseña.")
-    password = typer.prompt("Contraseña SMTP", hide_input=True, confirmation_prompt=True)
-    set_smtp_password(settings["smtp.user"], settings["smtp.host"], password)
-    typer.echo(
-        f"Contraseña guardada en el llavero para {settings['smtp.user']}@{settings['smtp.host']}."
-    )
+    password = typer.prompt(f"Contraseña {what}", hide_input=True, confirmation_prompt=True)
+    set_smtp_password(user, host, password)
+    typer.echo(f"Contraseña guardada en el llavero para {user}@{host}.")
 
 
 @config_app.command("test-smtp")
@@ -554,5 +652,16 @@ def demo(ctx: typer.Context) -> None:
             ctx.invoke(send, ctx, sociedad=sociedad, all_=True)
         except typer.Exit as exit_:
             exit_code = max(exit_code, exit_.exit_code or 0)
-    typer.echo(f"Demostración terminada. Para explorarla: rotomail --home {home} history")
+    # A customer's server answers with a bounce: read back from a Maildir in the demo folder.
+    from rotomail.cli.bounces import bounces
+    from rotomail.cli.demo import write_demo_bounce
+
+    maildir = write_demo_bounce(state(ctx).engine, home, 1)
+    if maildir is not None:
+        typer.echo(f"Llegó un rebote a {maildir}; rotomail bounces lo registra:")
+        ctx.invoke(bounces, ctx, maildir=maildir, verbose=True)
+    typer.echo(
+        f"Demostración terminada. Para explorarla: rotomail --home {home} history "
+        "(y history 1 para ver el rebote)"
+    )
     raise typer.Exit(exit_code)

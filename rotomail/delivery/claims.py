@@ -12,6 +12,8 @@ What a run finds when it wants a customer that already has a claim:
 * ``failed``: taken over.
 * ``partial`` (some addresses still deferred by the server): taken over by ``--retry-failed``
   (which sends to those addresses only) or ``--force``; skipped otherwise.
+* ``bounced`` (every address bounced, found by ``rotomail bounces``): skipped unless
+  ``--retry-failed`` or ``--force``.
 * ``in_flight`` by a run that is still alive: skipped ("en proceso").
 * ``in_flight`` by a dead run (killed, or its connection lost after DATA): the message may
   or may not have gone out; reported as uncertain and taken over only with ``--force`` or
@@ -81,7 +83,7 @@ class ClaimKey:
 
 @dataclass(frozen=True)
 class ClaimDenied:
-    status: str  # sent | in_flight | failed
+    status: str  # sent | in_flight | failed | bounced
     run_id: int
     alive: bool  # the claiming run is still running
 
@@ -119,6 +121,7 @@ def take(
         or (row.status == "sent" and force)
         or (row.status == "partial" and (force or retry))
         or (row.status == "in_flight" and not alive and (force or retry))
+        or (row.status == "bounced" and (force or retry))
     )
     if allowed and _move(connection, key, row.run_id, row.status, run_id, "in_flight"):
         return None

@@ -4,8 +4,9 @@ Templates (``string.Template``, ``$name``) live in ``rotomail/delivery/templates
 admin overrides any of them with ``ROTOMAIL_HOME/templates/<lang>/<name>``. Variables:
 
 * ``statement.subject`` / ``statement.txt`` / ``statement.html``: ``company`` (legal
-  name), ``customer``, ``phone``, ``reply_to``, ``rfc``, ``sociedad``, ``filename``; the
-  HTML one also ``subject``. Values are escaped for the HTML alternative.
+  name), ``customer``, ``phone``, ``reply_to``, ``rfc``, ``sociedad``, ``filename``,
+  ``note`` (the manual's "do not reply" note, or "reply or write to <reply_to>" when the
+  company has a reply_to); the HTML one also ``subject``. Values are escaped for the HTML alternative.
 * ``log.subject`` / ``log.txt``: whatever the caller passes to :func:`render_template`
   (the send command uses ``run``, ``operator``, ``date``, ``sociedad``, ``sent``,
   ``failed``, ``skipped``, ``log_name``).
@@ -170,6 +171,34 @@ def render_template(
 # Messages
 # ---------------------------------------------------------------------------------------
 
+# The body's note on replies: the manual's "do not reply" without a reply_to mailbox, an
+# invitation to reply (the Reply-To header takes the answer there) with one.
+NO_REPLY_NOTE = {
+    "es": "Nota: Solicitamos no responder a este mensaje, ya que las respuestas a este correo "
+    "electrónico no serán leídas. Para mayor información consultar a su ejecutivo de Cuentas "
+    "por Cobrar.",
+    "pt": "Nota: Solicitamos não responder a esta mensagem, pois as respostas a este e-mail não "
+    "serão lidas. Para mais informações, consulte o seu executivo de Contas a Receber.",
+    "en": "Note: Please do not reply to this message; replies to this e-mail address are not "
+    "read. For more information, please contact your Accounts Receivable representative.",
+}
+REPLY_NOTE = {
+    "es": "Nota: si tiene alguna duda, responda a este correo o escriba a {reply_to}.",
+    "pt": "Nota: em caso de dúvida, responda a este e-mail ou escreva para {reply_to}.",
+    "en": "Note: if you have any questions, reply to this e-mail or write to {reply_to}.",
+}
+
+
+def reply_note(language: str, reply_to: str) -> str:
+    lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    return REPLY_NOTE[lang].format(reply_to=reply_to) if reply_to else NO_REPLY_NOTE[lang]
+
+
+def verp_sender(bounce_address: str, token: str) -> str:
+    """``rebotes@example.mx`` + token -> ``rebotes+<token>@example.mx`` (the envelope sender)."""
+    local, _, domain = bounce_address.rpartition("@")
+    return f"{local}+{token}@{domain}"
+
 
 def _stamp(msg: Message, sender: Address, subject: str) -> None:
     """The headers every message carries. ``subject`` must already be one clean line."""
@@ -231,6 +260,7 @@ def build_statement_message(
         "rfc": clean_line(company.rfc),
         "sociedad": clean_line(company.code),
         "filename": attachment,
+        "note": reply_note(language, reply_to.addr_spec if reply_to else ""),
     }
     subject = clean_line(render_template("statement.subject", language, values, override_dir))
     if rehearsal_for is not None:

@@ -7,7 +7,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +34,8 @@ class RenderJob:
     rehearsal_for: tuple[str, ...] | None  # --test: the customer's real addresses
     templates_dir: Path | None
     keep_pdf: bool
+    envelope_from: str = ""  # VERP sender; "" keeps the From address
+    bcc: tuple[str, ...] = ()  # the company's archive copy: envelope only, never a header
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,12 @@ def render(job: RenderJob) -> Rendered:
     except DataError as exc:  # e.g. an address edited into the database by hand
         return Rendered(job.customer.cliente, statement.filename, None, exc.message)
     prepared = prepare(message, statement.filename.removesuffix(".pdf"))
+    if job.envelope_from or job.bcc:
+        prepared = replace(
+            prepared,
+            envelope_from=job.envelope_from or prepared.envelope_from,
+            recipients=[*prepared.recipients, *job.bcc],
+        )
     return Rendered(
         job.customer.cliente, statement.filename, prepared, pdf=pdf if job.keep_pdf else b""
     )

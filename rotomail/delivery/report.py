@@ -20,6 +20,12 @@ STATUS_TEXT = {
     "skipped": "omitido",
     "uncertain": "incierto",
     "built": "generado",
+    "bounced": "rebotado",
+    # Per address (delivery_address): the server's answer at send time, reports later.
+    "accepted": "aceptado",
+    "refused": "rechazado",
+    "deferred": "diferido",
+    "delayed": "con retraso",
 }
 
 # Run modes, as stored and as shown (Spanish).

@@ -11,6 +11,8 @@ from rotomail.ids import safe_filename_part
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
+    from sqlalchemy import Engine
+
     from rotomail.company import CompanyProfile
     from rotomail.delivery.mailer import Transport
     from rotomail.delivery.report import RunReport
@@ -48,6 +50,8 @@ def render_log(report: RunReport) -> str:
         f"Transporte:     {report.transport}",
         counts,
     ]
+    if report.count("bounced"):
+        header.append(f"Rebotados: {report.count('bounced')}")
     if report.aborted:
         header.append(f"Corrida detenida: {report.aborted}")
     rows = []
@@ -74,6 +78,51 @@ def render_log(report: RunReport) -> str:
         disable_numparse=True,
     )
     return "\n".join(header) + "\n\n" + table + "\n"
+
+
+def report_from_history(
+    engine: Engine, run_id: int, logs_dir: Path, templates_dir: Path | None
+) -> RunReport:
+    """A finished run as its report, as the database knows it today (bounces included),
+    to write and mail its log again."""
+    from rotomail.delivery.report import STATUS_TEXT, Outcome, RunReport, SendOptions
+    from rotomail.store.bounces import run_addresses
+    from rotomail.store.history import get_run, run_deliveries
+
+    run = get_run(engine, run_id)
+    options = SendOptions(
+        sociedad=run.sociedad,
+        statement_date=run.statement_date,
+        mode=run.mode,
+        operator=run.operator,
+        templates_dir=templates_dir,
+        logs_dir=logs_dir,
+    )
+    report = RunReport(run.id, options, run.transport, run.started_at)
+    addresses = run_addresses(engine, run_id)
+    for row in run_deliveries(engine, run_id):
+        detail = row.detail
+        reports = [
+            f"{a.correo}: {STATUS_TEXT.get(a.status, a.status)} {a.code} {a.detail}".strip()
+            for a in addresses.get(row.cliente, [])
+            if a.status in ("bounced", "delayed")
+        ]
+        if reports and row.status != "bounced":
+            detail = f"{detail} | " + "; ".join(reports)
+        refused = dict(part.split(": ", 1) for part in row.refused.split("; ") if ": " in part)
+        report.outcomes.append(
+            Outcome(
+                row.cliente,
+                row.nombre,
+                tuple(a for a in row.correos.split(";") if a),
+                row.status,
+                detail,
+                row.archivo,
+                refused,
+                row.message_id,
+            )
+        )
+    return report
 
 
 def write_log(report: RunReport) -> Path:

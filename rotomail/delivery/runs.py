@@ -8,10 +8,11 @@ a test.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -111,6 +112,27 @@ def list_candidates(
     return [found[c] for c in dict.fromkeys(wanted)]
 
 
+def without_bounced(engine: Engine, candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates with only their addresses that never bounced (for --retry-failed);
+    a candidate left with none is reported "sin dirección válida" by the run."""
+    from rotomail.store.bounces import bounced_addresses
+
+    if not candidates:
+        return candidates
+    bounced = bounced_addresses(engine, candidates[0].sociedad, [c.cliente for c in candidates])
+    return [
+        replace(c, correos=tuple(a for a in c.correos if a.lower() not in bounced[c.cliente]))
+        if c.cliente in bounced
+        else c
+        for c in candidates
+    ]
+
+
+def marked_addresses(correos: Iterable[str], bounced: set[str]) -> str:
+    """The addresses as the checklist shows them, those that bounced marked "(rebotó)"."""
+    return ";".join(f"{a} (rebotó)" if a.lower() in bounced else a for a in correos)
+
+
 # --- the run -----------------------------------------------------------------------------
 
 
@@ -149,6 +171,15 @@ def _now() -> datetime:
     return datetime.now()
 
 
+_TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _verp_token() -> str:
+    """Ten lower-case letters and digits (51 bits): unguessable, and unchanged by relays
+    that fold the local part to lower case."""
+    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(10))
+
+
 class SendRunner:
     def __init__(
         self,
@@ -168,6 +199,7 @@ class SendRunner:
             options, self._transaction, self._record, lambda r, o, rec: self._emit(r, o, rec)
         )
         self._unreachable = 0  # customers in a row whose SMTP connection failed
+        self._verp_tokens: dict[str, str] = {}  # cliente -> token in the envelope sender
 
     # The run record and the per-customer records.
     def _start(self, candidates: list[Candidate], transport_name: str) -> int:
@@ -189,6 +221,10 @@ class SendRunner:
             assert primary_key is not None
             run_id = int(primary_key[0])
             now = _now()
+            real = self.options.mode == "send"
+            if real and self.company.verp:
+                self._verp_tokens = {c.cliente: _verp_token() for c in candidates}
+            bcc = self.company.bcc if real else ""
             rows = [
                 {
                     "run_id": run_id,
@@ -198,6 +234,8 @@ class SendRunner:
                     "nombre": c.nombre[:200],
                     "correos": ";".join(c.correos),
                     "status": "pending",
+                    "verp_token": self._verp_tokens.get(c.cliente, ""),
+                    "bcc": bcc,
                     "updated_at": now,
                 }
                 for c in candidates
@@ -259,9 +297,13 @@ class SendRunner:
     def _check_message_setup(self) -> None:
         """Templates and the sender are checked once, before anything is recorded: a typo
         in an admin's template is a configuration error, not a thousand failed customers."""
-        from rotomail.delivery.messages import build_statement_message
+        from rotomail.delivery.messages import build_statement_message, parse_address
 
         try:
+            if self.company.bcc:
+                parse_address(self.company.bcc, what="copia de archivo (bcc)")
+            if self.company.verp:
+                parse_address(self.company.bounce_address, what="rebotes (bounce_address)")
             build_statement_message(
                 self.company,
                 "Cliente",
@@ -340,6 +382,14 @@ class SendRunner:
         for candidate in candidates:
             denied = existing.get(candidate.cliente)
             outcome = self._denied_outcome(candidate, denied) if denied else None
+            if outcome is None and not candidate.correos:
+                outcome = Outcome(
+                    candidate.cliente,
+                    candidate.nombre,
+                    candidate.correos,
+                    "failed",
+                    "sin dirección válida: todas sus direcciones rebotaron; corrija el catálogo",
+                )
             if outcome is None and self.options.skip_zero and not any(candidate.balance.values()):
                 outcome = Outcome(
                     candidate.cliente,
@@ -367,6 +417,11 @@ class SendRunner:
                 "skipped",
                 f"parcial en la corrida {run}: use --retry-failed {run} para las direcciones "
                 "aplazadas",
+            )
+        elif status == "bounced" and not (self.options.force or self.options.retry_of):
+            result, detail = (
+                "skipped",
+                f"rebotado en la corrida {run}; corrija el catálogo y use --retry-failed {run}",
             )
         elif status == "in_flight" and denied.alive:
             result, detail = "skipped", f"en proceso en la corrida {run}"
@@ -400,7 +455,11 @@ class SendRunner:
             yield by_cliente[rendered.cliente], rendered
 
     def _job(self, candidate: Candidate, items: list[StatementItem]) -> RenderJob:
+        from rotomail.delivery.messages import verp_sender
+
         rehearsal = self.options.mode == "test"
+        token = self._verp_tokens.get(candidate.cliente)
+        real = self.options.mode == "send"
         return RenderJob(
             self.company,
             StatementCustomer(
@@ -412,6 +471,8 @@ class SendRunner:
             candidate.correos if rehearsal else None,
             self.options.templates_dir,
             self.options.keep_pdfs,
+            verp_sender(self.company.bounce_address, token) if token else "",
+            (self.company.bcc,) if real and self.company.bcc else (),
         )
 
     def _deliver(

@@ -21,6 +21,7 @@ from rotomail.errors import UsageError
 
 SERVICE = "rotomail"
 ENV_VAR = "ROTOMAIL_SMTP_PASSWORD"
+IMAP_ENV_VAR = "ROTOMAIL_IMAP_PASSWORD"
 NO_KEYRING = (
     "No hay un llavero (keyring) disponible en este equipo; use la variable ROTOMAIL_SMTP_PASSWORD."
 )
@@ -45,7 +46,20 @@ def get_smtp_password(
     user: str, host: str, *, env: Mapping[str, str] = os.environ, interactive: bool
 ) -> str | None:
     """The password, or None when there is none and no terminal to ask on."""
-    value = env.get(ENV_VAR)
+    return _get_password(user, host, env, interactive, ENV_VAR, "SMTP")
+
+
+def get_imap_password(
+    user: str, host: str, *, env: Mapping[str, str] = os.environ, interactive: bool
+) -> str | None:
+    """The bounce mailbox's password: ROTOMAIL_IMAP_PASSWORD, the keyring, a prompt."""
+    return _get_password(user, host, env, interactive, IMAP_ENV_VAR, "IMAP")
+
+
+def _get_password(
+    user: str, host: str, env: Mapping[str, str], interactive: bool, env_var: str, what: str
+) -> str | None:
+    value = env.get(env_var)
     if value:
         return value
     stored = _from_keyring(user, host)
@@ -54,7 +68,7 @@ def get_smtp_password(
     if not interactive:
         return None
     try:
-        typed = getpass.getpass(f"Contraseña SMTP de {keyring_username(user, host)}: ")
+        typed = getpass.getpass(f"Contraseña {what} de {keyring_username(user, host)}: ")
     except EOFError:
         return None
     return typed or None

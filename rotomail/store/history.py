@@ -36,7 +36,7 @@ def run_deliveries(engine: Engine, run_id: int) -> list[Row[Any]]:
 
 
 def retry_targets(engine: Engine, run_id: int) -> tuple[str, date, list[str]]:
-    """(sociedad, statement date, clientes) of the customers that failed in ``run_id``."""
+    """(sociedad, statement date, clientes) of the customers that failed or bounced in ``run_id``."""
     run = get_run(engine, run_id)
     if run.mode != "send":
         raise DataError(
@@ -44,7 +44,9 @@ def retry_targets(engine: Engine, run_id: int) -> tuple[str, date, list[str]]:
         )
     query = select(_delivery.c.cliente).where(
         _delivery.c.run_id == run_id,
-        _delivery.c.status.in_(("failed", "uncertain", "pending", "in_flight", "partial")),
+        _delivery.c.status.in_(
+            ("failed", "uncertain", "pending", "in_flight", "partial", "bounced")
+        ),
     )
     with engine.connect() as connection:
         clientes = list(connection.execute(query).scalars())

@@ -110,6 +110,8 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         Index("ix_delivery_run", "run_id", "cliente"),
         Index("ix_delivery_customer", "sociedad", "cliente", "statement_date"),
+        Index("ix_delivery_message_id", "message_id"),
+        Index("ix_delivery_verp_token", "verp_token"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -120,11 +122,13 @@ class Delivery(SQLModel, table=True):
     nombre: str = Field(default="", max_length=200)
     correos: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     archivo: str = Field(default="", max_length=255)
-    # pending | in_flight | sent | failed | skipped | uncertain
+    # pending | in_flight | sent | failed | skipped | uncertain | bounced
     status: str = Field(default="pending", max_length=20)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     refused: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     message_id: str = Field(default="", max_length=255)
+    verp_token: str = Field(default="", max_length=32)  # in the envelope sender, when VERP is on
+    bcc: str = Field(default="", max_length=320)  # the company's archive copy went here
     updated_at: datetime = _timestamp()
 
 
@@ -141,7 +145,7 @@ class StatementClaim(SQLModel, table=True):
     cliente: str = Field(primary_key=True, max_length=20)
     statement_date: date = Field(primary_key=True)
     run_id: int = Field(foreign_key="send_run.id")
-    status: str = Field(max_length=20)  # in_flight | sent | partial | failed
+    status: str = Field(max_length=20)  # in_flight | sent | partial | failed | bounced
     updated_at: datetime = _timestamp()
 
 

@@ -1,0 +1,393 @@
+"""``rotomail bounces``: read the bounce mailbox (IMAP or a local Maildir), match each report
+to the delivery it is about, record the outcome per address, and put the report away.
+
+Matching, most certain first: the VERP token in the address the report was delivered to
+(``bounce_address+<token>@domain``), the Message-ID of the returned message, then the
+failed recipient among the deliveries sent in the week before the report.
+
+Recording: per address ``bounced`` or ``delayed`` with the report's status and diagnostic.
+A customer becomes ``bounced`` when every one of its addresses bounced; otherwise it stays
+``sent`` and only those addresses show as bounced. Reading a report twice changes nothing.
+A matched report is flagged seen and moved (IMAP: to ``processed_folder``; Maildir: to
+``cur/`` with the S flag); one that matches nothing stays where it is. Nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import Connection, Engine
+
+from rotomail.delivery.secrets import (
+    OAuthTokenError,
+    get_imap_password,
+    oauth_token_command,
+)
+from rotomail.errors import UsageError
+from rotomail.inputs.bounce_reports import BouncedRecipient, BounceReport, parse_report
+from rotomail.store import bounces as store
+from rotomail.store.bounces import AddressOutcome, SentDelivery
+
+if TYPE_CHECKING:
+    from rotomail.config import Settings
+
+_VERP_TOKEN = re.compile(r"^[^@+]+\+([a-z0-9]{6,32})@", re.IGNORECASE)
+
+
+# --- sources -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawReport:
+    key: str  # the source's handle: IMAP UID or Maildir file name
+    data: bytes
+
+
+class ReportSource(Protocol):
+    description: str
+
+    def reports(self) -> Iterator[RawReport]: ...
+
+    def done(self, report: RawReport) -> None:
+        """Flag the report as processed and move it out of the way (never delete it)."""
+
+    def close(self) -> None: ...
+
+
+class MaildirSource:
+    """A local Maildir (``new/``, ``cur/``, ``tmp/``). Unprocessed reports are those in
+    ``new/`` and those in ``cur/`` without the S (seen) flag."""
+
+    def __init__(self, path: Path) -> None:
+        if not all((path / sub).is_dir() for sub in ("new", "cur", "tmp")):
+            raise UsageError(f"{path} no es una carpeta Maildir (con new/, cur/ y tmp/).")
+        self.path = path
+        self.description = f"Maildir {path}"
+
+    def reports(self) -> Iterator[RawReport]:
+        for sub in ("new", "cur"):
+            for entry in sorted(os.scandir(self.path / sub), key=lambda e: e.name):
+                if not entry.is_file() or entry.name.startswith("."):
+                    continue
+                if sub == "cur" and "S" in _maildir_flags(entry.name):
+                    continue
+                try:
+                    data = Path(entry.path).read_bytes()
+                except OSError:
+                    continue  # moved or removed by the mail server meanwhile
+                yield RawReport(f"{sub}/{entry.name}", data)
+
+    def done(self, report: RawReport) -> None:
+        sub, name = report.key.split("/", 1)
+        base, _, _ = name.partition(":2,")
+        flags = "".join(sorted(set(_maildir_flags(name)) | {"S"}))
+        os.replace(self.path / sub / name, self.path / "cur" / f"{base}:2,{flags}")
+
+    def close(self) -> None:
+        pass
+
+
+def _maildir_flags(name: str) -> str:
+    _, separator, flags = name.partition(":2,")
+    return flags if separator else ""
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str
+    port: int
+    security: str  # ssl | starttls | none
+    user: str
+    folder: str
+    processed_folder: str
+    timeout: float = 30.0
+
+
+class ImapError(Exception):
+    """The IMAP server could not be reached or refused us; the message is Spanish."""
+
+
+class ImapSource:
+    """A folder of an IMAP mailbox (imap-tools): every message in it is a report to read.
+    The password or token is used to log in and kept nowhere else."""
+
+    def __init__(
+        self,
+        settings: ImapSettings,
+        password: str | None,
+        oauth_token: Callable[[], str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
+
+        self.settings = settings
+        self.description = (
+            f"IMAP {settings.host}:{settings.port}, {settings.user}, carpeta {settings.folder}"
+        )
+        context = ssl_context or ssl.create_default_context()
+        where = f"{settings.host}:{settings.port}"
+        box: BaseMailBox
+        try:
+            if settings.security == "ssl":
+                box = MailBox(
+                    settings.host, settings.port, timeout=settings.timeout, ssl_context=context
+                )
+            elif settings.security == "starttls":
+                box = MailBoxStartTls(
+                    settings.host, settings.port, timeout=settings.timeout, ssl_context=context
+                )
+            else:
+                box = MailBoxUnencrypted(settings.host, settings.port, timeout=settings.timeout)
+        except (OSError, ssl.SSLError) as exc:
+            raise ImapError(
+                f"No se pudo conectar al servidor IMAP {where}: {_reason(exc)}"
+            ) from None
+        except Exception as exc:  # imap-tools' own errors (e.g. STARTTLS refused)
+            raise ImapError(
+                f"El servidor IMAP {where} no aceptó la conexión: {_reason(exc)}"
+            ) from None
+        self.box = box
+        try:
+            if oauth_token is not None:
+                box.xoauth2(settings.user, oauth_token(), initial_folder=settings.folder)
+            else:
+                box.login(settings.user, password or "", initial_folder=settings.folder)
+        except Exception:
+            self.close()
+            # Never the server's text: some echo what was sent.
+            raise ImapError(
+                f"El servidor IMAP {where} rechazó el acceso de {settings.user} o no tiene la "
+                f"carpeta «{settings.folder}»."
+            ) from None
+        self._refresh_capabilities()
+
+    def _refresh_capabilities(self) -> None:
+        """Servers announce more after login (MOVE among them); imaplib keeps the greeting's
+        list, and without MOVE imap-tools would copy and delete instead of moving."""
+        with contextlib.suppress(Exception):
+            kind, data = self.box.client.capability()
+            if kind == "OK" and data and isinstance(data[0], bytes):
+                self.box.client.capabilities = tuple(data[0].decode("ascii").upper().split())
+
+    def reports(self) -> Iterator[RawReport]:
+        # Every message of the folder, read or not: processed reports are moved out, and a
+        # person who opened a report in a mail client must not hide it from rotomail.
+        for message in self.box.fetch("ALL", mark_seen=False, bulk=50):
+            try:
+                data = message.obj.as_bytes()
+            except Exception:  # a message the email package cannot write back
+                data = b""
+            yield RawReport(message.uid or "", data)
+
+    def done(self, report: RawReport) -> None:
+        from imap_tools import MailMessageFlags
+
+        target = self.settings.processed_folder
+        if not self.box.folder.exists(target):
+            self.box.folder.create(target)
+        self.box.flag(report.key, MailMessageFlags.SEEN, True)
+        self.box.move(report.key, target)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.box.logout()
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
+# --- matching and recording ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    key: str
+    matched: bool
+    bounced: tuple[str, ...] = ()  # addresses newly recorded as bounced
+    delayed: tuple[str, ...] = ()  # addresses newly recorded as delayed
+    customers_bounced: tuple[str, ...] = ()  # clientes that became "bounced"
+    reason: str = ""  # why it matched nothing
+
+
+@dataclass
+class BounceSummary:
+    source: str
+    read: int = 0
+    outcomes: list[ReportOutcome] = field(default_factory=list)
+
+    @property
+    def bounced(self) -> int:
+        return sum(len(o.bounced) for o in self.outcomes)
+
+    @property
+    def customers_bounced(self) -> int:
+        return sum(len(o.customers_bounced) for o in self.outcomes)
+
+    @property
+    def delayed(self) -> int:
+        return sum(len(o.delayed) for o in self.outcomes)
+
+    @property
+    def unmatched(self) -> list[ReportOutcome]:
+        return [o for o in self.outcomes if not o.matched]
+
+
+def _find_delivery(
+    connection: Connection, report: BounceReport, recipient: BouncedRecipient | None
+) -> tuple[SentDelivery | None, str]:
+    """(delivery, how) for the report, most certain match first."""
+    for address in report.delivered_to:
+        token = _VERP_TOKEN.match(address)
+        found = store.by_verp_token(connection, token.group(1).lower()) if token else None
+        if found:
+            return found, "verp"
+    found = store.by_message_id(connection, report.message_ids)
+    if found:
+        return found, "message-id"
+    if recipient is not None:
+        found = store.by_recipient(connection, recipient.address, report.date or datetime.now())
+        if found:
+            return found, "recipient"
+    return None, ""
+
+
+def _address_in(delivery: SentDelivery, recipient: BouncedRecipient, how: str) -> str | None:
+    """The delivery's own spelling of the failed address. A report matched by token or
+    Message-ID about a forwarded address is about the only address the delivery had."""
+    for address in delivery.correos:
+        if address.lower() == recipient.address:
+            return address
+    if how != "recipient" and len(delivery.correos) == 1:
+        return delivery.correos[0]
+    return None
+
+
+def record_report(engine: Engine, report: BounceReport, key: str = "") -> ReportOutcome:
+    """Match one parsed report and record it; safe to repeat."""
+    if not report.recipients:
+        return ReportOutcome(key, False, reason=report.reason)
+    bounced: list[str] = []
+    delayed: list[str] = []
+    customers: list[str] = []
+    matched_any = False
+    reasons: list[str] = []
+    with engine.begin() as connection:
+        touched: dict[tuple[int, str], SentDelivery] = {}
+        for recipient in report.recipients:
+            delivery, how = _find_delivery(connection, report, recipient)
+            if delivery is None:
+                reasons.append(
+                    f"{recipient.address}: ningún envío con ese Message-ID, token ni destinatario "
+                    f"en los {store.MATCH_WINDOW.days} días anteriores"
+                )
+                continue
+            address = _address_in(delivery, recipient, how)
+            if address is None:
+                reasons.append(
+                    f"{recipient.address}: no es una dirección del cliente {delivery.cliente} "
+                    f"(corrida {delivery.run_id})"
+                )
+                continue
+            matched_any = True
+            status = "bounced" if recipient.permanent else "delayed"
+            changed = store.record_address(
+                connection,
+                delivery,
+                AddressOutcome(address, status, recipient.status, recipient.diagnostic),
+            )
+            if changed:
+                (bounced if status == "bounced" else delayed).append(address)
+            touched[(delivery.run_id, delivery.cliente)] = delivery
+        for delivery in touched.values():
+            records = store.addresses_of(connection, delivery.run_id, delivery.cliente)
+            every = [records.get(a.lower()) for a in delivery.correos]
+            if every and all(r is not None and r.status == "bounced" for r in every):
+                last = max((r for r in every if r is not None), key=lambda r: r.updated_at)
+                detail = f"rebotado: {last.code} {last.detail}".strip()
+                if store.mark_bounced(connection, delivery, detail):
+                    customers.append(delivery.cliente)
+    if not matched_any:
+        return ReportOutcome(key, False, reason="; ".join(reasons))
+    return ReportOutcome(key, True, tuple(bounced), tuple(delayed), tuple(customers))
+
+
+def process(
+    engine: Engine,
+    source: ReportSource,
+    on_report: Callable[[ReportOutcome], None] = lambda outcome: None,
+) -> BounceSummary:
+    """Read every unprocessed report of ``source``, record it, and put the matched ones away."""
+    summary = BounceSummary(source.description)
+    for raw in source.reports():
+        summary.read += 1
+        outcome = record_report(engine, parse_report(raw.data), raw.key)
+        if outcome.matched:
+            source.done(raw)
+        summary.outcomes.append(outcome)
+        on_report(outcome)
+    return summary
+
+
+# --- choosing the source from the settings ------------------------------------------------
+
+
+def open_source(
+    settings: Settings,
+    maildir: Path | None,
+    interactive: bool,
+    ssl_context: ssl.SSLContext | None = None,
+) -> ReportSource:
+    """``--maildir``, else ``[bounces] maildir``, else the IMAP mailbox of ``[bounces]``."""
+    folder = maildir or (
+        Path(settings["bounces.maildir"]).expanduser() if settings["bounces.maildir"] else None
+    )
+    if folder is not None:
+        return MaildirSource(folder)
+    host, user = settings["bounces.imap_host"], settings["bounces.imap_user"]
+    if not host or not user:
+        raise UsageError(
+            "No hay buzón de rebotes: configure [bounces] imap_host e imap_user, o maildir "
+            "(o use --maildir CARPETA)."
+        )
+    imap = ImapSettings(
+        host=host,
+        port=settings["bounces.imap_port"],
+        security=settings["bounces.imap_security"],
+        user=user,
+        folder=settings["bounces.folder"],
+        processed_folder=settings["bounces.processed_folder"],
+        timeout=settings["smtp.timeout"],
+    )
+    password, token = _imap_credentials(settings, imap, interactive)
+    try:
+        return ImapSource(imap, password, token, ssl_context)
+    except ImapError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _imap_credentials(
+    settings: Settings, imap: ImapSettings, interactive: bool
+) -> tuple[str | None, Callable[[], str] | None]:
+    if settings["bounces.imap_auth"] == "xoauth2":
+        fetch = oauth_token_command(settings["smtp.oauth_token_command"])
+        try:
+            fetch()
+        except OAuthTokenError as exc:
+            raise UsageError(str(exc)) from None
+        return None, fetch
+    password = get_imap_password(imap.user, imap.host, interactive=interactive)
+    if password is None:
+        raise UsageError(
+            "Falta la contraseña IMAP: defina ROTOMAIL_IMAP_PASSWORD o guárdela con "
+            "«rotomail config set-password --imap»."
+        )
+    return password, None

@@ -18,11 +18,8 @@ class CompanyProfile:
     language: str = "es"  # es | pt | en
     bank: str = ""  # payment instructions on the statement: the bank's name ...
     clabe: str = ""  # ... and the 18-digit CLABE (checked by ``normalize_clabe``)
-    configured: bool = True  # False when the sociedad has no table (code used as name)
-
-    @classmethod
-    def fallback(cls, code: str) -> CompanyProfile:
-        return cls(code=code, name=code, configured=False)
+    logo: str = ""  # PNG or JPEG file: top left of every page of the statement
+    address: str = ""  # one line under the legal name on the statement
 
 
 _CLABE_WEIGHTS = (3, 7, 1) * 5 + (3, 7)  # one per digit before the check digit

@@ -63,6 +63,8 @@ class Settings:
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     companies: dict[str, CompanyProfile] = field(default_factory=dict)
+    # [document_types.CODE] es/en/pt: the company's own document types in words
+    document_types: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -95,14 +97,39 @@ class Settings:
         return self.values["operator.name"] or getpass.getuser()
 
     def company(self, sociedad: str) -> CompanyProfile:
-        """The sociedad's profile; without a sender, the SMTP user or the operator sends."""
-        from dataclasses import replace
-
-        company = self.companies.get(sociedad) or CompanyProfile.fallback(sociedad)
-        if not company.sender:
-            sender = self.values["smtp.user"] or self.values["operator.email"]
-            company = replace(company, sender=sender)
+        """The sociedad's complete profile: a statement never goes out headed by a bare
+        code, without a legal name or From the operator's address (UsageError, exit 2)."""
+        company = self.companies.get(sociedad)
+        where = f"{self.config_path}: [companies.{sociedad}]"
+        if company is None:
+            raise UsageError(
+                f"La sociedad {sociedad} no tiene perfil: agregue [companies.{sociedad}] con "
+                f"name y sender a {self.config_path}."
+            )
+        missing = [key for key in ("name", "sender") if not getattr(company, key).strip()]
+        if missing:
+            raise UsageError(f"{where} no tiene {' ni '.join(missing)}; se necesitan para enviar.")
+        if company.logo:
+            check_logo(Path(company.logo), where)
         return company
+
+
+def check_logo(path: Path, where: str) -> None:
+    """The letterhead logo must be a PNG or JPEG fpdf2 can read (UsageError otherwise)."""
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(8)
+    except OSError as exc:
+        raise UsageError(f"{where} logo = «{path}»: no se pudo leer ({exc.strerror}).") from None
+    if not (magic.startswith(b"\x89PNG\r\n\x1a\n") or magic.startswith(b"\xff\xd8\xff")):
+        raise UsageError(f"{where} logo = «{path}»: no es una imagen PNG ni JPEG.")
+    from PIL import Image, UnidentifiedImageError  # Pillow comes with fpdf2
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        raise UsageError(f"{where} logo = «{path}»: la imagen está dañada.") from None
 
 
 def _lookup(table: Mapping[str, Any], dotted: str) -> Any:
@@ -159,9 +186,12 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
             except ValueError as exc:
                 raise UsageError(f"{path}: [companies.{code}] clabe = «{clabe}»: {exc}.") from None
         sociedad = normalize_sociedad(code)
+        logo = str(entry.get("logo", "")).strip()
+        if logo:  # relative to the folder of config.toml
+            logo = str((path.parent / Path(logo).expanduser()).resolve())
         result[sociedad] = CompanyProfile(
             code=sociedad,
-            name=str(entry.get("name", sociedad)),
+            name=str(entry.get("name", "")).strip(),
             rfc=str(entry.get("rfc", "")),
             sender=str(entry.get("sender", "")),
             reply_to=str(entry.get("reply_to", "")),
@@ -169,7 +199,29 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
             language=language,
             bank=str(entry.get("bank", "")).strip(),
             clabe=clabe,
+            logo=logo,
+            address=" ".join(str(entry.get("address", "")).split()),
         )
+    return result
+
+
+def _document_types(table: Mapping[str, Any], path: Path) -> dict[str, dict[str, str]]:
+    """``[document_types.ZR] es = "…" en = "…" pt = "…"``: a company's own codes in words."""
+    raw = table.get("document_types", {})
+    if not isinstance(raw, Mapping):
+        raise UsageError(f"{path}: [document_types] debe ser una tabla por clase de documento.")
+    result: dict[str, dict[str, str]] = {}
+    for code, words in raw.items():
+        if not isinstance(words, Mapping):
+            raise UsageError(f"{path}: [document_types.{code}] debe ser una tabla (es, en, pt).")
+        unknown = sorted(set(words) - set(LANGUAGES))
+        if unknown:
+            raise UsageError(
+                f"{path}: [document_types.{code}] {unknown[0]} no es un idioma; use es, pt o en."
+            )
+        result[str(code).strip().upper()] = {
+            lang: " ".join(str(text).split()) for lang, text in words.items()
+        }
     return result
 
 
@@ -187,7 +239,12 @@ def load_settings(
     home = home.expanduser()
     path = home / "config.toml"
     table = read_config_file(path)
-    settings = Settings(home=home, home_source=home_source, companies=_companies(table, path))
+    settings = Settings(
+        home=home,
+        home_source=home_source,
+        companies=_companies(table, path),
+        document_types=_document_types(table, path),
+    )
     for option in OPTIONS:
         value, source = option.default, "predeterminado"
         from_file = _lookup(table, option.key)

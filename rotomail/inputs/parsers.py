@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Generic, TypeVar
 
@@ -81,6 +81,7 @@ class PasteRecord:
     cliente: str
     correo_text: str  # as pasted; the caller validates it
     error: str | None  # e.g. "Falta el cliente"
+    idioma: str = ""  # the Idioma column as pasted (header rows only); the caller validates it
 
 
 class _Invalid(Exception):
@@ -534,6 +535,7 @@ PASTE_ALIASES: dict[str, tuple[str, ...]] = {
         "E-Mail Address",
     ),
     "nombre": ("Nombre", "Nombre 1", "Name"),
+    "idioma": ("Idioma", "Language", "Clave de idioma", "Idioma del estado de cuenta"),
 }
 
 
@@ -571,12 +573,14 @@ def _leading_empty(cells: list[str]) -> int:
 
 
 def _pasted_by_header(row: Row, columns: dict[str, int]) -> PasteRecord:
-    return _pasted(
+    record = _pasted(
         row.line,
         cell_at(row, columns["sociedad"]),
         cell_at(row, columns["cliente"]),
         cell_at(row, columns.get("correo")),
     )
+    idioma = cell_at(row, columns.get("idioma")).strip()
+    return replace(record, idioma=idioma) if idioma else record
 
 
 def _pasted_by_position(row: Row) -> PasteRecord:

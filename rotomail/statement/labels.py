@@ -207,8 +207,11 @@ DOCUMENT_TYPES: dict[str, dict[str, str]] = {
     "SA": {"es": "Asiento contable", "en": "G/L document", "pt": "Lançamento contábil"},
     "RE": {"es": "Factura de proveedor", "en": "Vendor invoice", "pt": "Fatura de fornecedor"},
     "KR": {"es": "Factura de proveedor", "en": "Vendor invoice", "pt": "Fatura de fornecedor"},
-    "KG": {"es": "Nota de crédito de proveedor", "en": "Vendor credit memo",
-           "pt": "Nota de crédito de fornecedor"},
+    "KG": {
+        "es": "Nota de crédito de proveedor",
+        "en": "Vendor credit memo",
+        "pt": "Nota de crédito de fornecedor",
+    },
     "KZ": {"es": "Pago a proveedor", "en": "Vendor payment", "pt": "Pagamento a fornecedor"},
     "ZP": {"es": "Pago", "en": "Payment", "pt": "Pagamento"},
 }

@@ -47,9 +47,7 @@ class CatalogEntry(SQLModel, table=True):
     correos: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = _timestamp()
     # "" (the master's language, else the company's) | "es" | "pt" | "en"
-    idioma: str = Field(
-        default="", sa_column=Column(String(2), nullable=False, server_default="")
-    )
+    idioma: str = Field(default="", sa_column=Column(String(2), nullable=False, server_default=""))
 
 
 class CatalogHold(SQLModel, table=True):

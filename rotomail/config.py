@@ -100,15 +100,15 @@ class Settings:
         """The sociedad's complete profile: a statement never goes out headed by a bare
         code, without a legal name or From the operator's address (UsageError, exit 2)."""
         company = self.companies.get(sociedad)
-        where = f"{self.config_path}: [companies.{sociedad}]"
         if company is None:
             raise UsageError(
-                f"La sociedad {sociedad} no tiene perfil: agregue [companies.{sociedad}] con "
-                f"name y sender a {self.config_path}."
+                f"La sociedad {sociedad} no tiene perfil en config.toml: agregue "
+                f"[companies.{sociedad}] con name y sender."
             )
+        where = f"[companies.{sociedad}] de config.toml"
         missing = [key for key in ("name", "sender") if not getattr(company, key).strip()]
         if missing:
-            raise UsageError(f"{where} no tiene {' ni '.join(missing)}; se necesitan para enviar.")
+            raise UsageError(f"{where} no tiene {' ni '.join(missing)}; se necesita para enviar.")
         if company.logo:
             check_logo(Path(company.logo), where)
         return company
@@ -120,16 +120,16 @@ def check_logo(path: Path, where: str) -> None:
         with path.open("rb") as handle:
             magic = handle.read(8)
     except OSError as exc:
-        raise UsageError(f"{where} logo = «{path}»: no se pudo leer ({exc.strerror}).") from None
+        raise UsageError(f"{where}: logo = «{path}»: no se pudo leer ({exc.strerror}).") from None
     if not (magic.startswith(b"\x89PNG\r\n\x1a\n") or magic.startswith(b"\xff\xd8\xff")):
-        raise UsageError(f"{where} logo = «{path}»: no es una imagen PNG ni JPEG.")
+        raise UsageError(f"{where}: logo = «{path}»: no es una imagen PNG ni JPEG.")
     from PIL import Image, UnidentifiedImageError  # Pillow comes with fpdf2
 
     try:
         with Image.open(path) as image:
             image.verify()
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
-        raise UsageError(f"{where} logo = «{path}»: la imagen está dañada.") from None
+        raise UsageError(f"{where}: logo = «{path}»: la imagen está dañada.") from None
 
 
 def _lookup(table: Mapping[str, Any], dotted: str) -> Any:

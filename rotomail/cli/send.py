@@ -219,7 +219,6 @@ def send(
         raise UsageError(
             "Para --test configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
         )
-    _check_ledger(st.engine, sociedad, statement_date)
     missing = missing_customers(st.engine, sociedad)
     held = holds_of(st.engine, sociedad)
     if require_complete and missing:
@@ -260,7 +259,7 @@ def send(
         if not candidates:
             typer.echo("Ningún cliente seleccionado: no se envió nada.", err=True)
             raise typer.Exit(1)
-    elif all_:
+    elif all_ and (missing or held):  # nobody left out without a word
         typer.echo(
             f"Envío a {len(candidates)} clientes de {sociedad}; "
             f"{len(missing)} con partidas abiertas sin correo en el catálogo (no se envían); "
@@ -269,6 +268,7 @@ def send(
         )
         if mode == "dry-run":
             _print_left_out(missing, held)
+    _check_ledger(st.engine, sociedad, statement_date)
     options = SendOptions(
         sociedad=sociedad,
         statement_date=statement_date,

@@ -22,9 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import groupby
+from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.fonts import CORE_FONTS_CHARWIDTHS
+from fpdf.image_datastructures import RasterImageInfo
+from fpdf.image_parsing import get_img_info
 from fpdf.util import escape_parens
 
 from rotomail.company import format_clabe
@@ -171,6 +174,23 @@ class _StatementPDF(FPDF):
         self.cell(40, 4, page, align="R")
 
 
+@lru_cache(maxsize=8)
+def _logo_info(path: str, mtime_ns: int) -> RasterImageInfo:
+    """The logo decoded and compressed once per process (and per file version), not once
+    per statement: parsing a PNG costs more than the rest of a short statement."""
+    return get_img_info(path)
+
+
+def _preload_logo(pdf: FPDF, path: str) -> None:
+    """Hand the decoded logo to this document's image cache (skipped for images with an
+    ICC profile, which fpdf2 must register in the document itself)."""
+    info = _logo_info(path, Path(path).stat().st_mtime_ns)
+    if info.get("iccp") is None and path not in pdf.image_cache.images:
+        own = RasterImageInfo(info)
+        own.update(i=len(pdf.image_cache.images) + 1, usages=0, iccp_i=None)
+        pdf.image_cache.images[path] = own
+
+
 class _Canvas:
     """The page frame: pages, fonts and colours, and text placed in boxes.
 
@@ -296,6 +316,8 @@ class _Canvas:
         self.font("", 8)
         self.y = MARGIN
         if self.logo:
+            if self.pdf.page == 1:
+                _preload_logo(self.pdf, self.logo)
             # fpdf2 keeps the image after its first use: later pages only reference it.
             self.pdf.image(self.logo, x=MARGIN, y=MARGIN, h=LOGO_H)
             self.y = MARGIN + LOGO_H + 2

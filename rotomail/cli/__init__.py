@@ -431,9 +431,10 @@ def catalog_export(
     if format not in ("tsv", "csv", "xlsx"):
         raise UsageError(f"Formato «{format}» no válido: use tsv, csv o xlsx.")
     rows = [
-        [r.sociedad, r.cliente, r.correo_text] for r in search_entries(state(ctx).engine, sociedad)
+        [r.sociedad, r.cliente, r.correo_text, r.idioma]
+        for r in search_entries(state(ctx).engine, sociedad)
     ]
-    headers = ["Sociedad", "Cliente", "Correo"]
+    headers = ["Sociedad", "Cliente", "Correo", "Idioma"]
     if format == "xlsx":
         if output is None:
             raise UsageError("Para xlsx indique el archivo con --output.")

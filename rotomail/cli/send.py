@@ -266,8 +266,7 @@ def send(
             f"{len(held)} retenidos.",
             err=True,
         )
-        if mode == "dry-run":
-            _print_left_out(missing, held)
+        _print_left_out(missing, held)
     _check_ledger(st.engine, sociedad, statement_date)
     options = SendOptions(
         sociedad=sociedad,

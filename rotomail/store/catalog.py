@@ -543,19 +543,15 @@ def apply_import(engine: Engine, plan: list[ImportRow]) -> list[ImportRow]:
     """Save every valid row in one transaction; return the rows with their outcome."""
     valid = [row for row in plan if row.ok]
     values = [_entry_values(row.sociedad, row.cliente, row.correos, row.idioma) for row in valid]
+    keys = [(row.sociedad, row.cliente) for row in valid]
     with engine.begin() as connection:
-        before = _entries_now(connection, [(row.sociedad, row.cliente) for row in valid])
+        before = _entries_now(connection, keys)
         upsert(connection, _catalog, values, keys=("sociedad", "cliente"))
         _log_changes(
             connection,
             [
-                (
-                    (v["sociedad"], v["cliente"]),
-                    "import",
-                    before.get((str(v["sociedad"]), str(v["cliente"]))),
-                    _entry_state(v),
-                )
-                for v in values
+                (key, "import", before.get(key), _entry_state(value))
+                for key, value in zip(keys, values, strict=True)
             ],
         )
     return [replace(row, message=WRITTEN if row.ok else NOT_WRITTEN + row.message) for row in plan]

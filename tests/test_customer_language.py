@@ -235,3 +235,18 @@ def test_document_types_table_must_name_languages(customers: Cli, home: Path) ->
     result = customers("statement", "SM02", "1006210", "--date", DATE, "-o", "/dev/null")
     assert result.exit_code == 2
     assert "[document_types.ZR] fr no es un idioma; use es, pt o en." in result.stderr
+
+
+def test_unknown_field_in_a_customers_language_is_a_configuration_error(
+    languages: Cli, home: Path
+) -> None:
+    """Only the English customer uses the English template: its typo still stops the run
+    before anything is recorded."""
+    folder = home / "templates" / "en"
+    folder.mkdir(parents=True)
+    (folder / "statement.txt").write_text("Balance ${balanse}\n", encoding="utf-8")
+    result = languages("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    assert result.exit_code == 2
+    assert "usa la variable ${balanse}, que no existe" in result.stderr
+    assert "${overdue}" in result.stderr  # the new fields are listed as available
+    assert json.loads(languages("history", "--format", "json").stdout) == []

@@ -278,25 +278,27 @@ class SendRunner:
         report.outcomes.append(outcome)
         self.on_outcome(outcome)
 
-    def _check_message_setup(self) -> None:
-        """Templates and the sender are checked once, before anything is recorded: a typo
-        in an admin's template is a configuration error, not a thousand failed customers."""
+    def _check_message_setup(self, languages: set[str]) -> None:
+        """Templates (of every language the run writes in) and the sender are checked once,
+        before anything is recorded: a typo in an admin's template is a configuration
+        error, not a thousand failed customers."""
         from rotomail.delivery.messages import build_statement_message
 
-        try:
-            build_statement_message(
-                self.company,
-                "Cliente",
-                [self.company.sender],
-                b"",
-                "prueba.pdf",
-                override_dir=self.options.templates_dir,
-            )
-        except DataError as exc:
-            raise UsageError(f"Sociedad {self.company.code}: {exc.message}") from None
+        for language in sorted(languages):
+            try:
+                build_statement_message(
+                    replace(self.company, language=language),
+                    "Cliente",
+                    [self.company.sender],
+                    b"",
+                    "prueba.pdf",
+                    override_dir=self.options.templates_dir,
+                )
+            except DataError as exc:
+                raise UsageError(f"Sociedad {self.company.code}: {exc.message}") from None
 
     def run(self, candidates: list[Candidate], transport_name: str) -> RunReport:
-        self._check_message_setup()
+        self._check_message_setup({self.company.language, *map(self.language_of, candidates)})
         self._close_dead_runs()
         run_id = self._start(candidates, transport_name)
         report = RunReport(run_id, self.options, transport_name, _now())

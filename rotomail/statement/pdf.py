@@ -1,9 +1,15 @@
 """Render a ``Statement`` as a PDF (fpdf2), Letter portrait.
 
-Layout: letterhead (company legal name and RFC, title and cut-off date), the customer,
+Layout: letterhead (the company's logo when it has one, legal name, address and RFC,
+title and cut-off date), the customer,
 a summary per currency with the aging buckets and the balance, the open items grouped by
 currency and sorted by due date with a total per currency, and a footer on every page
 with the AR contact line and "Página X de Y". Table headers repeat on every page.
+
+Parts: ``_Canvas`` is the page frame (pages, logo, fonts, text placed in boxes) and each
+section draws on it alone: ``_Letterhead``, ``_AgingSummary``, ``_PaymentBlock`` and
+``_DetailTable``; ``_Renderer`` only puts them in order. Everything is written in the
+customer's language (``Statement.lang``), document types in words.
 
 Speed: rows are drawn with ``FPDF.text()`` at positions computed here (right-aligned
 amounts measured with the font's width table), which is about five times cheaper than

@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 LANGUAGES = ("es", "pt", "en")
+
+# SAP's one-letter language keys (SPRAS), ISO codes and the languages' names.
+_LANGUAGE_WORDS = {
+    "s": "es",
+    "es": "es",
+    "espanol": "es",
+    "spanish": "es",
+    "p": "pt",
+    "pt": "pt",
+    "portugues": "pt",
+    "portuguese": "pt",
+    "e": "en",
+    "en": "en",
+    "ingles": "en",
+    "english": "en",
+}
+
+
+def language_code(raw: str) -> str:
+    """The language of a SPRAS key or name: ``S``/``ES``/``Español`` -> ``es``.
+
+    ``P``/``PT`` -> ``pt``, ``E``/``EN`` -> ``en``, anything else ``""``; case and accents
+    do not matter.
+    """
+    folded = unicodedata.normalize("NFKD", raw.strip().casefold())
+    return _LANGUAGE_WORDS.get("".join(c for c in folded if not unicodedata.combining(c)), "")
 
 
 @dataclass(frozen=True)

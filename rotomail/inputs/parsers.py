@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Generic, TypeVar
 
+from rotomail.company import language_code
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.inputs.addresses import normalize_address, split_addresses
@@ -22,7 +23,6 @@ from rotomail.inputs.tabular import (
     cell_at,
     find_header,
     iter_after_header,
-    normalize_header,
     read_rows,
 )
 
@@ -124,30 +124,6 @@ CUSTOMER_ALIASES: dict[str, tuple[str, ...]] = {
     "idioma": ("Idioma", "Clave de idioma", "SPRAS", "Language"),
 }
 _CUSTOMER_REQUIRED = {"sociedad", "cliente", "nombre"}
-
-_LANGUAGES = {
-    "s": "es",
-    "es": "es",
-    "espanol": "es",
-    "spanish": "es",
-    "p": "pt",
-    "pt": "pt",
-    "portugues": "pt",
-    "portuguese": "pt",
-    "e": "en",
-    "en": "en",
-    "ingles": "en",
-    "english": "en",
-}
-
-
-def language_code(raw: str) -> str:
-    """The language of a SPRAS key or name: ``S``/``ES``/``Español`` -> ``es``.
-
-    ``P``/``PT`` -> ``pt``, ``E``/``EN`` -> ``en``, anything else ``""``; case and accents
-    do not matter.
-    """
-    return _LANGUAGES.get(normalize_header(raw), "")
 
 
 def parse_customers(data: bytes, name: str = "") -> ParseResult[CustomerRecord]:

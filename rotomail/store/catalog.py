@@ -28,9 +28,9 @@ from sqlalchemy import (
     table,
 )
 
+from rotomail.company import language_code
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad
-from rotomail.inputs.parsers import language_code
 from rotomail.store.db import upsert
 
 if TYPE_CHECKING:

@@ -94,8 +94,8 @@ def main() -> None:
             statement = sample_statement(count, logo=with_logo)
             median, best, size = measure(statement, args.runs)
             medians[(count, bool(with_logo))] = median
-            print(
-                f"{count:>4} items{label:7}: median {median:7.2f} ms  best {best:7.2f} ms  "
+            print(  # "  40 items: median ..." is what run.py reads
+                f"{count:>4} items{label}: median {median:7.2f} ms  best {best:7.2f} ms  "
                 f"{size / 1024:6.1f} KiB  ({args.runs} runs)"
             )
     ratio = medians[(40, True)] / medians[(40, False)]

@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 LANGUAGES = ("es", "pt", "en")
+
+# SAP's one-letter language keys (SPRAS), ISO codes and the languages' names.
+_LANGUAGE_WORDS = {
+    "s": "es",
+    "es": "es",
+    "espanol": "es",
+    "spanish": "es",
+    "p": "pt",
+    "pt": "pt",
+    "portugues": "pt",
+    "portuguese": "pt",
+    "e": "en",
+    "en": "en",
+    "ingles": "en",
+    "english": "en",
+}
+
+
+def language_code(raw: str) -> str:
+    """The language of a SPRAS key or name: ``S``/``ES``/``Español`` -> ``es``.
+
+    ``P``/``PT`` -> ``pt``, ``E``/``EN`` -> ``en``, anything else ``""``; case and accents
+    do not matter.
+    """
+    folded = unicodedata.normalize("NFKD", raw.strip().casefold())
+    return _LANGUAGE_WORDS.get("".join(c for c in folded if not unicodedata.combining(c)), "")
 
 
 @dataclass(frozen=True)
@@ -18,16 +45,11 @@ class CompanyProfile:
     language: str = "es"  # es | pt | en
     bank: str = ""  # payment instructions on the statement: the bank's name ...
     clabe: str = ""  # ... and the 18-digit CLABE (checked by ``normalize_clabe``)
-    logo: str = ""  # path of an image for the statement's letterhead
-    address: str = ""  # postal address on the statement
-    bcc: str = ""  # a copy of every statement to this mailbox
-    bounce_address: str = ""  # envelope sender (Return-Path) that collects bounces
-    verp: bool = False  # one envelope sender per recipient, so a bounce names its address
-    configured: bool = True  # False when the sociedad has no table (code used as name)
-
-    @classmethod
-    def fallback(cls, code: str) -> CompanyProfile:
-        return cls(code=code, name=code, configured=False)
+    logo: str = ""  # PNG or JPEG file: top left of every page of the statement
+    address: str = ""  # one line under the legal name on the statement
+    bcc: str = ""  # archive copy of every statement: envelope only, never a header
+    bounce_address: str = ""  # envelope sender that collects bounces, e.g. "rebotes@example.mx"
+    verp: bool = False  # envelope sender bounce_address+<token>; needs a relay that allows it
 
 
 _CLABE_WEIGHTS = (3, 7, 1) * 5 + (3, 7)  # one per digit before the check digit

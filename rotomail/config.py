@@ -127,7 +127,7 @@ FREE_TABLES = ("import.ledger", "import.customers")
 # [document_types.CODE]: the document type's name in each language.
 DOCUMENT_TYPE_KEYS = ("es", "en", "pt")
 # CompanyProfile fields that are not keys of [companies.X].
-_NOT_COMPANY_KEYS = ("code", "configured")
+_NOT_COMPANY_KEYS = ("code",)
 
 
 def default_home() -> Path:
@@ -143,6 +143,8 @@ class Settings:
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     companies: dict[str, CompanyProfile] = field(default_factory=dict)
+    # [document_types.CODE] es/en/pt: the company's own document types in words
+    document_types: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -175,14 +177,39 @@ class Settings:
         return self.values["operator.name"] or getpass.getuser()
 
     def company(self, sociedad: str) -> CompanyProfile:
-        """The sociedad's profile; without a sender, the SMTP user or the operator sends."""
-        from dataclasses import replace
-
-        company = self.companies.get(sociedad) or CompanyProfile.fallback(sociedad)
-        if not company.sender:
-            sender = self.values["smtp.user"] or self.values["operator.email"]
-            company = replace(company, sender=sender)
+        """The sociedad's complete profile: a statement never goes out headed by a bare
+        code, without a legal name or From the operator's address (UsageError, exit 2)."""
+        company = self.companies.get(sociedad)
+        if company is None:
+            raise UsageError(
+                f"La sociedad {sociedad} no tiene perfil en config.toml: agregue "
+                f"[companies.{sociedad}] con name y sender."
+            )
+        where = f"[companies.{sociedad}] de config.toml"
+        missing = [key for key in ("name", "sender") if not getattr(company, key).strip()]
+        if missing:
+            raise UsageError(f"{where} no tiene {' ni '.join(missing)}; se necesita para enviar.")
+        if company.logo:
+            check_logo(Path(company.logo), where)
         return company
+
+
+def check_logo(path: Path, where: str) -> None:
+    """The letterhead logo must be a PNG or JPEG fpdf2 can read (UsageError otherwise)."""
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(8)
+    except OSError as exc:
+        raise UsageError(f"{where}: logo = «{path}»: no se pudo leer ({exc.strerror}).") from None
+    if not (magic.startswith(b"\x89PNG\r\n\x1a\n") or magic.startswith(b"\xff\xd8\xff")):
+        raise UsageError(f"{where}: logo = «{path}»: no es una imagen PNG ni JPEG.")
+    from PIL import Image, UnidentifiedImageError  # Pillow comes with fpdf2
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        raise UsageError(f"{where}: logo = «{path}»: la imagen está dañada.") from None
 
 
 def _lookup(table: Mapping[str, Any], dotted: str) -> Any:
@@ -401,10 +428,32 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
                 raise _invalid(dotted, raw, str(path), "un texto")
             else:
                 values[item.name] = raw.strip()
-        values.update(
-            code=sociedad, name=values.get("name", sociedad), language=language, clabe=clabe
-        )
+        if values.get("logo"):  # relative to the folder of config.toml
+            values["logo"] = str((path.parent / Path(values["logo"]).expanduser()).resolve())
+        if "address" in values:
+            values["address"] = " ".join(values["address"].split())
+        values.update(code=sociedad, name=values.get("name", ""), language=language, clabe=clabe)
         result[sociedad] = CompanyProfile(**values)
+    return result
+
+
+def _document_types(table: Mapping[str, Any], path: Path) -> dict[str, dict[str, str]]:
+    """``[document_types.ZR] es = "…" en = "…" pt = "…"``: a company's own codes in words."""
+    raw = table.get("document_types", {})
+    if not isinstance(raw, Mapping):
+        raise UsageError(f"{path}: [document_types] debe ser una tabla por clase de documento.")
+    result: dict[str, dict[str, str]] = {}
+    for code, words in raw.items():
+        if not isinstance(words, Mapping):
+            raise UsageError(f"{path}: [document_types.{code}] debe ser una tabla (es, en, pt).")
+        unknown = sorted(set(words) - set(LANGUAGES))
+        if unknown:
+            raise UsageError(
+                f"{path}: [document_types.{code}] {unknown[0]} no es un idioma; use es, pt o en."
+            )
+        result[str(code).strip().upper()] = {
+            lang: " ".join(str(text).split()) for lang, text in words.items()
+        }
     return result
 
 
@@ -423,7 +472,12 @@ def load_settings(
     path = home / "config.toml"
     table = read_config_file(path)
     check_keys(table, path)
-    settings = Settings(home=home, home_source=home_source, companies=_companies(table, path))
+    settings = Settings(
+        home=home,
+        home_source=home_source,
+        companies=_companies(table, path),
+        document_types=_document_types(table, path),
+    )
     for option in OPTIONS:
         value, source = option.default, "predeterminado"
         from_file = _lookup(table, option.key)

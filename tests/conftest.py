@@ -64,7 +64,9 @@ def cli(home: Path) -> Cli:
 
 
 @pytest.fixture
-def customers(cli: Cli) -> Cli:
+def customers(cli: Cli, home: Path) -> Cli:
+    """The customer master loaded and the test company configured."""
+    (home / "config.toml").write_text(COMPANY_CONFIG, encoding="utf-8")
     result = cli("customers", "import", "-", input=CUSTOMERS_TSV.encode())
     assert result.exit_code == 0, result.output
     return cli

@@ -170,7 +170,7 @@ def test_import_from_missing_file(customers: Cli) -> None:
 @pytest.mark.parametrize("fmt", ["tsv", "csv", "xlsx"])
 def test_export_round_trips_into_import(customers: Cli, tmp_path, fmt: str) -> None:
     customers("catalog", "add", "SM02", "1006210", "a@agro.example.mx;b@agro.example.mx")
-    customers("catalog", "add", "SB01", "2000001", "fin@paulista.example.com")
+    customers("catalog", "add", "SB01", "2000001", "fin@paulista.example.com", "--idioma", "en")
     before = catalog(customers)
     path = tmp_path / f"catalogo.{fmt}"
     result = customers("catalog", "export", "--format", fmt, "-o", str(path))
@@ -181,6 +181,8 @@ def test_export_round_trips_into_import(customers: Cli, tmp_path, fmt: str) -> N
     result = customers("catalog", "import", str(path), "--yes")
     assert result.exit_code == 0, result.output
     assert catalog(customers) == before
+    changes = customers("catalog", "changes", "SB01", "2000001", "--format", "json").stdout
+    assert json.loads(changes)[-1]["despues"] == "fin@paulista.example.com (en)"
 
 
 @pytest.mark.parametrize("from_file", [False, True], ids=["pipe", "file"])

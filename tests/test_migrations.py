@@ -47,6 +47,9 @@ def test_upgrade_from_part_one_schema_keeps_the_catalog(db_url: str) -> None:
             "a@agro.example.mx;b@agro.example.mx"
         )
         assert connection.execute(text("SELECT count(*) FROM send_run")).scalar() == 0
+        # 0006: an entry from before per-entry languages follows the master's language
+        assert connection.execute(text("SELECT idioma FROM catalog_entry")).scalar() == ""
+        assert connection.execute(text("SELECT count(*) FROM catalog_hold")).scalar() == 0
     engine.dispose()
 
 

@@ -74,8 +74,9 @@ def test_without_terminal_it_needs_all_or_clientes(loaded: Cli) -> None:
         ),
         (
             ["send", "--sociedad", "ZZ99", "--all"],
-            1,
-            "Error: La sociedad ZZ99 no tiene clientes en el catálogo de envío.\n",
+            2,
+            "Error: La sociedad ZZ99 no tiene perfil en config.toml: agregue [companies.ZZ99] "
+            "con name y sender.\n",
         ),
         (
             ["send", "--sociedad", "SM02", "--cliente", "42"],
@@ -170,19 +171,34 @@ def test_skip_zero_leaves_out_customers_without_balance(loaded: Cli) -> None:
     assert "sin saldo pendiente (--skip-zero)" in result.stdout
 
 
-def test_sociedad_without_company_table_warns(loaded: Cli, home: Path) -> None:
+@pytest.mark.parametrize(
+    ("company_table", "message"),
+    [
+        (
+            "",
+            "Error: La sociedad SM02 no tiene perfil en config.toml: agregue [companies.SM02] "
+            "con name y sender.\n",
+        ),
+        (
+            '[companies.SM02]\nsender = "portal@example.mx"\n',
+            "Error: [companies.SM02] de config.toml no tiene name; se necesita para enviar.\n",
+        ),
+        (
+            '[companies.SM02]\nname = "Tinacos Ejemplo S.A. de C.V."\n',
+            "Error: [companies.SM02] de config.toml no tiene sender; se necesita para enviar.\n",
+        ),
+    ],
+)
+def test_incomplete_company_profile_is_refused_before_anything_is_recorded(
+    loaded: Cli, home: Path, company_table: str, message: str
+) -> None:
     (home / "config.toml").write_text(
-        '[operator]\nemail = "operador@example.mx"\n', encoding="utf-8"
+        '[operator]\nemail = "operador@example.mx"\n' + company_table, encoding="utf-8"
     )
     result = loaded("send", "--sociedad", "SM02", "--cliente", "1004273", "--date", DATE)
-    assert result.exit_code == 0, result.output
-    eml = next(
-        Path(result.stdout.split("Archivos (PDF y .eml): ")[1].split("\n")[0]).glob("1004273_*.eml")
-    )
-    assert b"Subject: Estado de Cuenta SM02" in eml.read_bytes()
-    assert result.stderr.startswith(
-        "Aviso: la sociedad SM02 no tiene [companies.SM02] en config.toml; se usa su código como nombre."
-    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr == message
+    assert history(loaded) == []
 
 
 # --- SMTP --------------------------------------------------------------------------------

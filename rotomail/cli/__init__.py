@@ -204,11 +204,19 @@ def catalog_add(
     sociedad: Annotated[str, typer.Argument(help="Sociedad, por ejemplo SM02.")],
     cliente: Annotated[str, typer.Argument(help="Número de cliente, por ejemplo 1006210.")],
     correos: Annotated[str, typer.Argument(help='Uno o varios correos separados por ";".')],
+    idioma: Annotated[
+        str,
+        typer.Option(
+            "--idioma",
+            help="Idioma del estado de cuenta y del correo (S/E/P o es/en/pt); "
+            "sin él, el del maestro o el de la empresa.",
+        ),
+    ] = "",
 ) -> None:
     """Alta individual: guarda (o reemplaza) los correos de un cliente."""
     from rotomail.store.catalog import SAVED, add_entry
 
-    row = add_entry(state(ctx).engine, sociedad, cliente, correos)
+    row = add_entry(state(ctx).engine, sociedad, cliente, correos, idioma)
     typer.echo(SAVED)
     warn_smtputf8(row.correos)
 
@@ -224,6 +232,87 @@ def warn_smtputf8(addresses: list[str]) -> None:
                 "por un servidor SMTP que ofrezca SMTPUTF8.",
                 err=True,
             )
+
+
+@catalog_app.command("hold")
+def catalog_hold(
+    ctx: typer.Context,
+    sociedad: Annotated[str, typer.Argument(help="Sociedad.")],
+    cliente: Annotated[str, typer.Argument(help="Número de cliente.")],
+    reason: Annotated[str, typer.Option("--reason", help="Motivo, por ejemplo «disputa».")],
+) -> None:
+    """Retiene a un cliente: no se le envía su estado de cuenta hasta liberarlo."""
+    from rotomail.store.catalog import hold_customer
+
+    hold_customer(state(ctx).engine, sociedad, cliente, reason)
+    typer.echo("Cliente retenido: no recibirá su estado de cuenta hasta «catalog release».")
+
+
+@catalog_app.command("release")
+def catalog_release(
+    ctx: typer.Context,
+    sociedad: Annotated[str, typer.Argument(help="Sociedad.")],
+    cliente: Annotated[str, typer.Argument(help="Número de cliente.")],
+) -> None:
+    """Libera a un cliente retenido."""
+    from rotomail.store.catalog import release_customer
+
+    release_customer(state(ctx).engine, sociedad, cliente)
+    typer.echo("Cliente liberado.")
+
+
+@catalog_app.command("changes")
+def catalog_changes(
+    ctx: typer.Context,
+    sociedad: Annotated[str, typer.Argument(help="Sociedad.")],
+    cliente: Annotated[str, typer.Argument(help="Número de cliente.")],
+    format: Annotated[
+        Format, typer.Option("--format", help="table, tsv, csv o json.")
+    ] = Format.table,
+) -> None:
+    """Quién cambió qué: cada alta, reemplazo, borrado, retención y liberación del cliente."""
+    from rotomail.store.catalog import list_changes
+
+    rows = list_changes(state(ctx).engine, sociedad, cliente)
+    print_table(
+        ["Fecha", "Usuario", "Cambio", "Antes", "Después"],
+        [
+            [f"{r.changed_at:%Y-%m-%d %H:%M:%S}", r.changed_by, r.action, r.before, r.after]
+            for r in rows
+        ],
+        format,
+        json_keys=["fecha", "usuario", "cambio", "antes", "despues"],
+    )
+    if not rows and format is Format.table:
+        typer.echo("Sin cambios registrados para este cliente.", err=True)
+
+
+@catalog_app.command("missing")
+def catalog_missing(
+    ctx: typer.Context,
+    sociedad: Annotated[str, typer.Option("--sociedad", help="Sociedad, por ejemplo SM02.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Archivo de salida (.tsv).")
+    ] = None,
+) -> None:
+    """Clientes con partidas abiertas sin correo en el catálogo, como filas para «catalog
+    import» (Sociedad, Cliente, Nombre, Correo: el del maestro cuando lo tiene)."""
+    from rotomail.cli.output import render
+    from rotomail.store.catalog import missing_customers
+
+    missing = missing_customers(state(ctx).engine, sociedad)
+    text = render(
+        ["Sociedad", "Cliente", "Nombre", "Correo"],
+        [[m.sociedad, m.cliente, m.nombre, m.correo] for m in missing],
+        Format.tsv,
+    )
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+    typer.echo(
+        f"{len(missing)} clientes con partidas abiertas sin correo en el catálogo.", err=True
+    )
 
 
 @catalog_app.command("search")
@@ -391,9 +480,10 @@ def catalog_export(
     if format not in ("tsv", "csv", "xlsx"):
         raise UsageError(f"Formato «{format}» no válido: use tsv, csv o xlsx.")
     rows = [
-        [r.sociedad, r.cliente, r.correo_text] for r in search_entries(state(ctx).engine, sociedad)
+        [r.sociedad, r.cliente, r.correo_text, r.idioma]
+        for r in search_entries(state(ctx).engine, sociedad)
     ]
-    headers = ["Sociedad", "Cliente", "Correo"]
+    headers = ["Sociedad", "Cliente", "Correo", "Idioma"]
     if format == "xlsx":
         if output is None:
             raise UsageError("Para xlsx indique el archivo con --output.")

@@ -20,6 +20,7 @@ rfc = "TEJ010101AB1"
 sender = "portal@example.mx"
 reply_to = "cobranza@example.mx"
 phone = "800 000 0000 opción 2"
+address = "Av. Ejemplo 123, Col. Centro, 64000 Monterrey, N.L."
 language = "es"
 bank = "Banco Ejemplo"
 clabe = "999180001234567899"
@@ -33,6 +34,7 @@ phone = "0800 000 0000"
 language = "pt"
 """
 DEMO_SOCIEDADES = ("SM02", "SB01")
+DEMO_HOLD = ("SM02", "1007188", "disputa por entrega incompleta")  # has open items, no e-mail
 FILES = ("clientes_sap.csv", "partidas_abiertas.txt", "catalogo_pegado.tsv")
 
 
@@ -92,8 +94,8 @@ def load_examples(engine: Engine, folder: Path) -> list[str]:
     from datetime import date
 
     from rotomail.inputs.parsers import parse_catalog_paste, parse_customers, parse_ledger
-    from rotomail.store.catalog import apply_import, plan_import
-    from rotomail.store.customers import import_customers
+    from rotomail.store.catalog import apply_import, hold_customer, plan_import
+    from rotomail.store.customers import import_customers, search_customers
     from rotomail.store.ledger import import_ledger
 
     customers = import_customers(
@@ -108,8 +110,15 @@ def load_examples(engine: Engine, folder: Path) -> list[str]:
     )
     plan = plan_import(engine, parse_catalog_paste((folder / FILES[2]).read_bytes(), FILES[2]))
     saved = sum(row.ok for row in apply_import(engine, plan) if row.ok)
+    hold_customer(engine, *DEMO_HOLD)
+    english = [c for c in search_customers(engine) if c.idioma == "en"]
     return [
         f"Clientes: {customers.inserted} importados de {FILES[0]}",
         f"Partidas abiertas: {sum(ledger.per_sociedad.values())} de {FILES[1]}",
         f"Catálogo: {saved} de {len(plan)} filas de {FILES[2]}",
+        f"Retenido: {DEMO_HOLD[0]} {DEMO_HOLD[1]} ({DEMO_HOLD[2]})",
+        *(
+            f"En inglés (idioma E en el maestro): {c.sociedad} {c.cliente} {c.nombre}"
+            for c in english
+        ),
     ]

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
 from rotomail.cli import State, app, config_app, read_input, state
+from rotomail.cli.checklist import ChecklistItem, choose_customers
 from rotomail.cli.output import Format, is_terminal, print_table
+from rotomail.delivery.claims import existing_claims
+from rotomail.delivery.deferred import deferred_addresses
+from rotomail.delivery.runs import marked_addresses, without_bounced
 from rotomail.errors import DataError, UsageError
+from rotomail.ids import normalize_sociedad
+from rotomail.store.bounces import bounced_addresses
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
     from rotomail.delivery.mailer import Transport
     from rotomail.delivery.report import Outcome, RunReport, SendOptions
     from rotomail.delivery.runs import Candidate
+    from rotomail.store.catalog import MissingCustomer
 
 ledger_app = typer.Typer(
     help="Partidas abiertas (exportación FBL5N de SAP).",
@@ -92,6 +100,7 @@ def statement(
     """Genera el estado de cuenta de un cliente en PDF, para revisarlo."""
     from rotomail.statement.model import StatementCustomer, build_statement
     from rotomail.statement.pdf import render_statement_pdf
+    from rotomail.store.catalog import search_entries
     from rotomail.store.customers import search_customers
     from rotomail.store.ledger import items_for
 
@@ -101,11 +110,14 @@ def statement(
         raise DataError("Sociedad no encontrada para este cliente")
     customer = found[0]
     company = st.settings.company(customer.sociedad)
+    entry = search_entries(st.engine, customer.sociedad, customer.cliente)
     built = build_statement(
         company,
         StatementCustomer(customer.sociedad, customer.cliente, customer.nombre, customer.rfc),
         items_for(st.engine, customer.sociedad, customer.cliente),
         parse_date(date_),
+        language=(entry[0].idioma if entry else "") or customer.idioma,
+        document_types=st.settings.document_types,
     )
     path = output or Path(built.filename)
     path.write_bytes(render_statement_pdf(built))
@@ -181,6 +193,13 @@ def send(
             "(a las direcciones que no rebotaron).",
         ),
     ] = None,
+    require_complete: Annotated[
+        bool,
+        typer.Option(
+            "--require-complete",
+            help="No enviar nada si algún cliente con saldo no está en el catálogo (cron).",
+        ),
+    ] = False,
 ) -> None:
     """Envío masivo de estados de cuenta de una sociedad."""
     from rotomail.delivery.report import SendOptions
@@ -194,7 +213,6 @@ def send(
     statement_date = parse_date(date_)
     clientes = list(cliente or [])
     if retry_failed is not None:
-        from rotomail.ids import normalize_sociedad
         from rotomail.store.history import retry_targets
 
         run_sociedad, statement_date, clientes = retry_targets(st.engine, retry_failed)
@@ -203,44 +221,50 @@ def send(
         sociedad = run_sociedad
     if not sociedad:
         raise UsageError("Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.")
+    from rotomail.store.catalog import holds_of, missing_customers
+
+    sociedad = normalize_sociedad(sociedad)
+    company = settings.company(sociedad)  # complete profile, or exit 2 before anything
+    mode = "dry-run" if dry_run else "test" if test else "send"
+    operator_email = settings["operator.email"]
+    if mode == "test" and not operator_email:
+        raise UsageError(
+            "Para --test configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
+        )
+    missing = missing_customers(st.engine, sociedad)
+    held = holds_of(st.engine, sociedad)
+    if require_complete and missing:
+        _print_missing(missing)
+        raise DataError(
+            f"{len(missing)} clientes de {sociedad} tienen partidas abiertas y no están en el "
+            "catálogo (--require-complete): agréguelos («rotomail catalog missing --sociedad "
+            f"{sociedad}») o retenga los que no deben recibirlo; no se envió nada."
+        )
     candidates = list_candidates(st.engine, sociedad, clientes or None)
+    if not candidates:
+        raise DataError(f"Todos los clientes del catálogo de {sociedad} están retenidos.")
     if retry_failed is not None:
-        from dataclasses import replace
-
-        from rotomail.delivery.deferred import deferred_addresses
-
         # Customers left partial get the statement only at the addresses still deferred.
         only = deferred_addresses(st.engine, retry_failed)
         candidates = [
             replace(c, correos=only[c.cliente]) if c.cliente in only else c for c in candidates
         ]
-        from rotomail.delivery.runs import without_bounced
-
         candidates = without_bounced(st.engine, candidates)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    mode = "dry-run" if dry_run else "test" if test else "send"
     if not (all_ or clientes):
         if not interactive:
             raise UsageError(
                 "Sin terminal no hay lista interactiva: use --all o indique --cliente."
             )
-        from rotomail.cli.checklist import ChecklistItem, choose_customers
-        from rotomail.delivery.claims import existing_claims
-
         already_sent = (
             {
                 cliente
-                for cliente, claim in existing_claims(
-                    st.engine, candidates[0].sociedad, statement_date
-                ).items()
+                for cliente, claim in existing_claims(st.engine, sociedad, statement_date).items()
                 if claim.status == "sent"
             }
             if mode == "send"
             else set()
         )
-        from rotomail.delivery.runs import marked_addresses
-        from rotomail.store.bounces import bounced_addresses
-
         bounced = bounced_addresses(st.engine, sociedad, [c.cliente for c in candidates])
         chosen = choose_customers(
             [
@@ -251,10 +275,19 @@ def send(
                     marked_addresses(c.correos, bounced.get(c.cliente, set())),
                     c.balance_text,
                     c.balance,
+                    c.idioma,
                 )
                 for c in candidates
             ],
-            f"Envío masivo de estado de cuenta - {sociedad.upper()}",
+            f"Envío masivo de estado de cuenta - {sociedad}",
+            missing=[
+                ChecklistItem(m.cliente, m.cliente, m.nombre, m.correo, m.balance_text, m.balance)
+                for m in missing
+            ],
+            held=[
+                ChecklistItem(cliente, cliente, f"retenido: {reason}", "", "", {})
+                for cliente, reason in sorted(held.items())
+            ],
             already_sent=already_sent,
             mode=mode,
             transport=describe(settings, mode),
@@ -268,25 +301,17 @@ def send(
         if not candidates:
             typer.echo("Ningún cliente seleccionado: no se envió nada.", err=True)
             raise typer.Exit(1)
-    operator_email = settings["operator.email"]
-    if mode == "test" and not operator_email:
-        raise UsageError(
-            "Para --test configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
-        )
-    _check_ledger(st.engine, candidates[0].sociedad, statement_date)
-    company = settings.company(candidates[0].sociedad)
-    if not company.sender:
-        raise UsageError(
-            f"Falta el remitente: defina sender en [companies.{company.code}] de config.toml."
-        )
-    if not company.configured:
+    elif all_ and (missing or held):  # nobody left out without a word
         typer.echo(
-            f"Aviso: la sociedad {company.code} no tiene [companies.{company.code}] en "
-            "config.toml; se usa su código como nombre.",
+            f"Envío a {len(candidates)} clientes de {sociedad}; "
+            f"{len(missing)} con partidas abiertas sin correo en el catálogo (no se envían); "
+            f"{len(held)} retenidos.",
             err=True,
         )
+        _print_left_out(missing, held)
+    _check_ledger(st.engine, sociedad, statement_date)
     options = SendOptions(
-        sociedad=candidates[0].sociedad,
+        sociedad=sociedad,
         statement_date=statement_date,
         mode=mode,
         force=force,
@@ -307,8 +332,9 @@ def send(
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)
     )
+    runner_extras = RunnerExtras(settings.document_types, missing, held)
     report = _run_with_progress(
-        st.engine, company, options, factory, candidates, describe(settings, mode)
+        st.engine, company, options, factory, candidates, describe(settings, mode), runner_extras
     )
     print_summary(report)
     if report.aborted:
@@ -320,6 +346,27 @@ def send(
     typer.echo(f"Registro: {report.log_path}")
     _mail_log(report, settings, company, factory)
     raise typer.Exit(report.exit_code)
+
+
+def _print_missing(missing: list[MissingCustomer]) -> None:
+    typer.echo(
+        f"Con partidas abiertas y sin correo en el catálogo (no se les envía): {len(missing)}",
+        err=True,
+    )
+    for m in missing:
+        typer.echo(
+            f"  {m.cliente} {m.nombre or '(no está en el maestro)'}: {m.balance_text}", err=True
+        )
+
+
+def _print_left_out(missing: list[MissingCustomer], held: dict[str, str]) -> None:
+    """Shown before a send: nobody is left out without a word."""
+    if missing:
+        _print_missing(missing)
+    if held:
+        typer.echo(f"Retenidos (no se les envía): {len(held)}", err=True)
+        for cliente, reason in sorted(held.items()):
+            typer.echo(f"  {cliente}: {reason}", err=True)
 
 
 def _check_ledger(engine: Engine, sociedad: str, statement_date: date) -> None:
@@ -340,6 +387,12 @@ def _check_ledger(engine: Engine, sociedad: str, statement_date: date) -> None:
         )
 
 
+class RunnerExtras(NamedTuple):
+    document_types: dict[str, dict[str, str]]
+    missing: list[MissingCustomer]
+    held: dict[str, str]
+
+
 def _run_with_progress(
     engine: Engine,
     company: CompanyProfile,
@@ -347,14 +400,24 @@ def _run_with_progress(
     factory: Callable[[int], Transport],
     candidates: list[Candidate],
     transport_name: str,
+    extras: RunnerExtras,
 ) -> RunReport:
     from rotomail.delivery.runs import SendRunner
 
-    if not is_terminal():
-        runner = SendRunner(
-            engine, company, options, factory, lambda o: typer.echo(outcome_line(o))
+    def runner(on_outcome: Callable[[Outcome], None]) -> SendRunner:
+        return SendRunner(
+            engine,
+            company,
+            options,
+            factory,
+            on_outcome,
+            document_types=extras.document_types,
+            missing=extras.missing,
+            held=extras.held,
         )
-        return runner.run(candidates, transport_name)
+
+    if not is_terminal():
+        return runner(lambda o: typer.echo(outcome_line(o))).run(candidates, transport_name)
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -379,7 +442,7 @@ def _run_with_progress(
             console.print(outcome_line(outcome), markup=False, highlight=False)
             progress.advance(task)
 
-        return SendRunner(engine, company, options, factory, show).run(candidates, transport_name)
+        return runner(show).run(candidates, transport_name)
 
 
 def _mail_log(
@@ -491,6 +554,7 @@ def history(
             "Nombre",
             "Correos",
             "Archivo",
+            "Idioma",
             "Estado",
             "Detalle",
             "Rechazados",
@@ -503,6 +567,7 @@ def history(
                 d.nombre,
                 d.correos,
                 d.archivo,
+                d.idioma,
                 STATUS_TEXT.get(d.status, d.status),
                 d.detail,
                 d.refused,
@@ -523,6 +588,7 @@ def history(
             "nombre",
             "correos",
             "archivo",
+            "idioma",
             "estado",
             "detalle",
             "rechazados",

@@ -6,7 +6,9 @@ admin overrides any of them with ``ROTOMAIL_HOME/templates/<lang>/<name>``. Vari
 * ``statement.subject`` / ``statement.txt`` / ``statement.html``: ``company`` (legal
   name), ``customer``, ``phone``, ``reply_to``, ``rfc``, ``sociedad``, ``filename``,
   ``note`` (the manual's "do not reply" note, or "reply or write to <reply_to>" when the
-  company has a reply_to); the HTML one also ``subject``. Values are escaped for the HTML alternative.
+  company has a reply_to), ``customer_number``, ``cutoff_date``, ``balance`` and ``overdue``
+  (per currency, in the customer's language: "MXN 1,000.00 · USD 500.00"); the HTML one also
+  ``subject``. Values are escaped for the HTML alternative.
 * ``log.subject`` / ``log.txt``: whatever the caller passes to :func:`render_template`
   (the send command uses ``run``, ``operator``, ``date``, ``sociedad``, ``sent``,
   ``failed``, ``skipped``, ``log_name``).
@@ -25,6 +27,7 @@ import secrets
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from email import policy
 from email.charset import QP, Charset
 from email.header import Header, decode_header, make_header
@@ -41,6 +44,8 @@ from pathlib import Path
 from rotomail.company import LANGUAGES, CompanyProfile
 from rotomail.errors import DataError, UsageError
 from rotomail.inputs.addresses import ascii_address, unicode_address
+from rotomail.statement.labels import format_amount, format_date, labels
+from rotomail.statement.model import Statement
 
 DEFAULT_LANGUAGE = "es"
 REHEARSAL_PREFIX = "[PRUEBA] "
@@ -226,6 +231,27 @@ def _insert_after_body_tag(document: str, fragment: str) -> str:
     return document[: match.end()] + "\n" + fragment + document[match.end() :]
 
 
+STATEMENT_FIELDS = ("customer_number", "cutoff_date", "balance", "overdue")
+
+
+def statement_fields(statement: Statement) -> dict[str, str]:
+    """The statement's figures for the e-mail templates, in its language."""
+    lang = statement.lang
+    lb = labels(lang)
+    balance = " · ".join(
+        f"{s.moneda} {format_amount(s.balance, lang)}" for s in statement.summaries if s.balance
+    )
+    overdue = " · ".join(
+        f"{s.moneda} {format_amount(s.overdue, lang)}" for s in statement.summaries if s.overdue
+    )
+    return {
+        "customer_number": statement.cliente,
+        "cutoff_date": format_date(statement.statement_date, lang),
+        "balance": balance or lb.no_balance,
+        "overdue": overdue or format_amount(Decimal(0), lang),
+    }
+
+
 def build_statement_message(
     company: CompanyProfile,
     customer_name: str,
@@ -235,6 +261,7 @@ def build_statement_message(
     *,
     rehearsal_for: list[str] | None = None,
     override_dir: Path | None = None,
+    fields: Mapping[str, str] | None = None,
 ) -> Message:
     """One customer's statement e-mail: text + HTML alternatives and the PDF attached.
 
@@ -262,6 +289,7 @@ def build_statement_message(
         "filename": attachment,
         "note": reply_note(language, reply_to.addr_spec if reply_to else ""),
     }
+    values.update({key: clean_line((fields or {}).get(key, "")) for key in STATEMENT_FIELDS})
     subject = clean_line(render_template("statement.subject", language, values, override_dir))
     if rehearsal_for is not None:
         subject = REHEARSAL_PREFIX + subject

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +36,7 @@ class RenderJob:
     keep_pdf: bool
     envelope_from: str = ""  # VERP sender; "" keeps the From address
     bcc: tuple[str, ...] = ()  # the company's archive copy: envelope only, never a header
+    document_types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,17 @@ def render(job: RenderJob) -> Rendered:
     A top-level function: it runs in worker processes, so the main process only talks to
     the database and the SMTP server.
     """
-    from rotomail.delivery.messages import build_statement_message, prepare
+    from rotomail.delivery.messages import build_statement_message, prepare, statement_fields
     from rotomail.statement.model import build_statement
     from rotomail.statement.pdf import render_statement_pdf
 
-    statement = build_statement(job.company, job.customer, job.items, job.statement_date)
+    statement = build_statement(
+        job.company,
+        job.customer,
+        job.items,
+        job.statement_date,
+        document_types=job.document_types,
+    )
     pdf = render_statement_pdf(statement)
     try:
         message = build_statement_message(
@@ -68,6 +75,7 @@ def render(job: RenderJob) -> Rendered:
             statement.filename,
             rehearsal_for=list(job.rehearsal_for) if job.rehearsal_for is not None else None,
             override_dir=job.templates_dir,
+            fields=statement_fields(statement),
         )
     except DataError as exc:  # e.g. an address edited into the database by hand
         return Rendered(job.customer.cliente, statement.filename, None, exc.message)

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rotomail.store.catalog import MissingCustomer
 
 # Status words, as stored and as shown (Spanish) in the log and history.
 STATUS_TEXT = {
@@ -77,6 +81,10 @@ class RunReport:
     abort_code: int = 1  # 2 when a configuration error (TLS, authentication) stopped the run
     log_path: Path | None = None
     log_error: str = ""
+    languages: dict[str, str] = field(default_factory=dict)  # cliente -> es | pt | en
+    # shown in the log: customers with open items and no catalog entry, and held ones
+    missing: list[MissingCustomer] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)  # cliente -> reason
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)

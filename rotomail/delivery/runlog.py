@@ -52,6 +52,8 @@ def render_log(report: RunReport) -> str:
     ]
     if report.count("bounced"):
         header.append(f"Rebotados: {report.count('bounced')}")
+    if report.missing:
+        header.append(f"Sin correo en el catálogo: {len(report.missing)} (listados al final)")
     if report.aborted:
         header.append(f"Corrida detenida: {report.aborted}")
     rows = []
@@ -67,17 +69,57 @@ def render_log(report: RunReport) -> str:
                 outcome.nombre,
                 ";".join(outcome.correos),
                 outcome.archivo,
+                report.languages.get(outcome.cliente, ""),
                 STATUS_TEXT.get(outcome.status, outcome.status),
                 detail,
             ]
         )
     table = tabulate(
         rows,
-        headers=["Sociedad", "Cliente", "Nombre", "Correos", "Archivo", "Estado", "Detalle"],
+        headers=[
+            "Sociedad",
+            "Cliente",
+            "Nombre",
+            "Correos",
+            "Archivo",
+            "Idioma",
+            "Estado",
+            "Detalle",
+        ],
         tablefmt="simple",
         disable_numparse=True,
     )
-    return "\n".join(header) + "\n\n" + table + "\n"
+    return "\n".join(header) + "\n\n" + table + "\n" + _left_out(report)
+
+
+def _left_out(report: RunReport) -> str:
+    """Who had open items and got nothing: no catalog entry, or held."""
+    from tabulate import tabulate
+
+    text = ""
+    if report.missing:
+        text += (
+            f"\nSin correo en el catálogo (no se les envió): {len(report.missing)}\n"
+            + tabulate(
+                [[m.cliente, m.nombre, m.balance_text, m.correo] for m in report.missing],
+                headers=["Cliente", "Nombre", "Saldo", "Correo del maestro"],
+                tablefmt="simple",
+                disable_numparse=True,
+            )
+            + "\n"
+        )
+    if report.held:
+        text += (
+            f"\nRetenidos (no se les envía): {len(report.held)}\n"
+            + tabulate(
+                sorted(report.held.items()),
+                headers=["Cliente", "Motivo"],
+                tablefmt="simple",
+                disable_numparse=True,
+            )
+            + "\n"
+        )
+    return text
 
 
 def report_from_history(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -33,6 +33,7 @@ from rotomail.store.models import CatalogEntry, Customer, Delivery, SendRun
 if TYPE_CHECKING:
     from rotomail.delivery.mailer import Transport
     from rotomail.delivery.messages import PreparedMessage
+    from rotomail.store.catalog import MissingCustomer
 
 _run = SendRun.__table__  # type: ignore[attr-defined]
 _delivery = Delivery.__table__  # type: ignore[attr-defined]
@@ -55,6 +56,7 @@ class Candidate:
     rfc: str
     correos: tuple[str, ...]
     balance: dict[str, Decimal] = field(default_factory=dict)
+    idioma: str = ""  # the catalog entry's language, else the master's; "" = the company's
 
     @property
     def balance_text(self) -> str:
@@ -71,13 +73,22 @@ class Candidate:
 def list_candidates(
     engine: Engine, sociedad: str, clientes: Iterable[str] | None = None
 ) -> list[Candidate]:
-    """Catalog entries of ``sociedad`` (narrowed to ``clientes``) with name and balance."""
+    """Catalog entries of ``sociedad`` (narrowed to ``clientes``) with name, balance and
+    language; held customers are never candidates (naming one is an error)."""
+    from rotomail.store.catalog import holds_of
     from rotomail.store.ledger import balances
 
     sociedad = normalize_sociedad(sociedad)
     wanted = [normalize_cliente(c) for c in clientes] if clientes else None
     query = (
-        select(_catalog.c.cliente, _customer.c.nombre, _customer.c.rfc, _catalog.c.correos)
+        select(
+            _catalog.c.cliente,
+            _customer.c.nombre,
+            _customer.c.rfc,
+            _catalog.c.correos,
+            _catalog.c.idioma,
+            _customer.c.idioma.label("master_idioma"),
+        )
         .join(
             _customer,
             and_(
@@ -93,6 +104,7 @@ def list_candidates(
     if not rows:
         raise DataError(f"La sociedad {sociedad} no tiene clientes en el catálogo de envío.")
     totals = balances(engine, sociedad)
+    held = holds_of(engine, sociedad)
     found = {
         row.cliente: Candidate(
             sociedad,
@@ -101,11 +113,19 @@ def list_candidates(
             row.rfc,
             tuple(row.correos.split(";")),
             totals.get(row.cliente, {}),
+            row.idioma or row.master_idioma or "",  # both stored as es | pt | en
         )
         for row in rows
+        if row.cliente not in held
     }
     if wanted is None:
         return list(found.values())
+    named_held = [c for c in wanted if c in held]
+    if named_held:
+        raise DataError(
+            f"Retenido (no se envía): {', '.join(f'{c} ({held[c]})' for c in named_held)}; "
+            f"libérelo con «rotomail catalog release {sociedad} {named_held[0]}»."
+        )
     missing = [c for c in wanted if c not in found]
     if missing:
         raise DataError(f"No están en el catálogo de la sociedad {sociedad}: {', '.join(missing)}")
@@ -188,9 +208,15 @@ class SendRunner:
         options: SendOptions,
         make_transport: Callable[[int], Transport],
         on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+        document_types: Mapping[str, Mapping[str, str]] | None = None,
+        missing: list[MissingCustomer] | None = None,
+        held: Mapping[str, str] | None = None,
     ) -> None:
+        self.missing = list(missing or [])  # only reported in the log
+        self.held = dict(held or {})
         self.engine = engine
         self.company = company
+        self.document_types = dict(document_types or {})
         self.options = options
         self.make_transport = make_transport
         self.on_outcome = on_outcome
@@ -237,6 +263,7 @@ class SendRunner:
                     "verp_token": self._verp_tokens.get(c.cliente, ""),
                     "bcc": bcc,
                     "updated_at": now,
+                    "idioma": self.language_of(c),
                 }
                 for c in candidates
             ]
@@ -294,9 +321,10 @@ class SendRunner:
         report.outcomes.append(outcome)
         self.on_outcome(outcome)
 
-    def _check_message_setup(self) -> None:
-        """Templates and the sender are checked once, before anything is recorded: a typo
-        in an admin's template is a configuration error, not a thousand failed customers."""
+    def _check_message_setup(self, languages: set[str]) -> None:
+        """Templates (of every language the run writes in) and the sender are checked once,
+        before anything is recorded: a typo in an admin's template is a configuration
+        error, not a thousand failed customers."""
         from rotomail.delivery.messages import build_statement_message, parse_address
 
         try:
@@ -304,22 +332,25 @@ class SendRunner:
                 parse_address(self.company.bcc, what="copia de archivo (bcc)")
             if self.company.verp:
                 parse_address(self.company.bounce_address, what="rebotes (bounce_address)")
-            build_statement_message(
-                self.company,
-                "Cliente",
-                [self.company.sender],
-                b"",
-                "prueba.pdf",
-                override_dir=self.options.templates_dir,
-            )
+            for language in sorted(languages):
+                build_statement_message(
+                    replace(self.company, language=language),
+                    "Cliente",
+                    [self.company.sender],
+                    b"",
+                    "prueba.pdf",
+                    override_dir=self.options.templates_dir,
+                )
         except DataError as exc:
             raise UsageError(f"Sociedad {self.company.code}: {exc.message}") from None
 
     def run(self, candidates: list[Candidate], transport_name: str) -> RunReport:
-        self._check_message_setup()
+        self._check_message_setup({self.company.language, *map(self.language_of, candidates)})
         self._close_dead_runs()
         run_id = self._start(candidates, transport_name)
         report = RunReport(run_id, self.options, transport_name, _now())
+        report.languages = {c.cliente: self.language_of(c) for c in candidates}
+        report.missing, report.held = self.missing, self.held
         with _Heartbeat(self.engine, run_id), self.engine.connect() as connection:
             self._connection = connection
             to_render = self._preflight(report, candidates)
@@ -454,6 +485,10 @@ class SendRunner:
         for rendered in render_stream(jobs(), len(candidates)):
             yield by_cliente[rendered.cliente], rendered
 
+    def language_of(self, candidate: Candidate) -> str:
+        """The customer's language (catalog entry, else master), else the company's."""
+        return candidate.idioma or self.company.language
+
     def _job(self, candidate: Candidate, items: list[StatementItem]) -> RenderJob:
         from rotomail.delivery.messages import verp_sender
 
@@ -461,7 +496,7 @@ class SendRunner:
         token = self._verp_tokens.get(candidate.cliente)
         real = self.options.mode == "send"
         return RenderJob(
-            self.company,
+            replace(self.company, language=self.language_of(candidate)),
             StatementCustomer(
                 candidate.sociedad, candidate.cliente, candidate.nombre, candidate.rfc
             ),
@@ -473,6 +508,7 @@ class SendRunner:
             self.options.keep_pdfs,
             verp_sender(self.company.bounce_address, token) if token else "",
             (self.company.bcc,) if real and self.company.bcc else (),
+            self.document_types,
         )
 
     def _deliver(

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Generic, TypeVar
 
+from rotomail.company import language_code
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.inputs.addresses import normalize_address, split_addresses
@@ -22,7 +23,6 @@ from rotomail.inputs.tabular import (
     cell_at,
     find_header,
     iter_after_header,
-    normalize_header,
     read_rows,
 )
 
@@ -81,6 +81,7 @@ class PasteRecord:
     cliente: str
     correo_text: str  # as pasted; the caller validates it
     error: str | None  # e.g. "Falta el cliente"
+    idioma: str = ""  # the Idioma column as pasted (header rows only); the caller validates it
 
 
 class _Invalid(Exception):
@@ -123,30 +124,6 @@ CUSTOMER_ALIASES: dict[str, tuple[str, ...]] = {
     "idioma": ("Idioma", "Clave de idioma", "SPRAS", "Language"),
 }
 _CUSTOMER_REQUIRED = {"sociedad", "cliente", "nombre"}
-
-_LANGUAGES = {
-    "s": "es",
-    "es": "es",
-    "espanol": "es",
-    "spanish": "es",
-    "p": "pt",
-    "pt": "pt",
-    "portugues": "pt",
-    "portuguese": "pt",
-    "e": "en",
-    "en": "en",
-    "ingles": "en",
-    "english": "en",
-}
-
-
-def language_code(raw: str) -> str:
-    """The language of a SPRAS key or name: ``S``/``ES``/``Español`` -> ``es``.
-
-    ``P``/``PT`` -> ``pt``, ``E``/``EN`` -> ``en``, anything else ``""``; case and accents
-    do not matter.
-    """
-    return _LANGUAGES.get(normalize_header(raw), "")
 
 
 def parse_customers(data: bytes, name: str = "") -> ParseResult[CustomerRecord]:
@@ -534,6 +511,7 @@ PASTE_ALIASES: dict[str, tuple[str, ...]] = {
         "E-Mail Address",
     ),
     "nombre": ("Nombre", "Nombre 1", "Name"),
+    "idioma": ("Idioma", "Language", "Clave de idioma", "Idioma del estado de cuenta"),
 }
 
 
@@ -571,12 +549,14 @@ def _leading_empty(cells: list[str]) -> int:
 
 
 def _pasted_by_header(row: Row, columns: dict[str, int]) -> PasteRecord:
-    return _pasted(
+    record = _pasted(
         row.line,
         cell_at(row, columns["sociedad"]),
         cell_at(row, columns["cliente"]),
         cell_at(row, columns.get("correo")),
     )
+    idioma = cell_at(row, columns.get("idioma")).strip()
+    return replace(record, idioma=idioma) if idioma else record
 
 
 def _pasted_by_position(row: Row) -> PasteRecord:

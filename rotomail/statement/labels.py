@@ -8,6 +8,7 @@ Spanish. Babel is imported on first use and the parsed patterns are cached.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -193,6 +194,45 @@ _LABELS: dict[str, Labels] = {
 }
 
 LANGUAGES = tuple(_LABELS)
+
+# SAP's standard document types (table T003) in words, per language. A company's own codes
+# come from config.toml ([document_types.ZR] es/en/pt) and win over these.
+DOCUMENT_TYPES: dict[str, dict[str, str]] = {
+    "RV": {"es": "Factura", "en": "Invoice", "pt": "Fatura"},
+    "DR": {"es": "Factura", "en": "Invoice", "pt": "Fatura"},
+    "DG": {"es": "Nota de crédito", "en": "Credit memo", "pt": "Nota de crédito"},
+    "DZ": {"es": "Pago", "en": "Payment", "pt": "Pagamento"},
+    "DA": {"es": "Documento de cliente", "en": "Customer document", "pt": "Documento de cliente"},
+    "AB": {"es": "Documento contable", "en": "Accounting document", "pt": "Documento contábil"},
+    "SA": {"es": "Asiento contable", "en": "G/L document", "pt": "Lançamento contábil"},
+    "RE": {"es": "Factura de proveedor", "en": "Vendor invoice", "pt": "Fatura de fornecedor"},
+    "KR": {"es": "Factura de proveedor", "en": "Vendor invoice", "pt": "Fatura de fornecedor"},
+    "KG": {
+        "es": "Nota de crédito de proveedor",
+        "en": "Vendor credit memo",
+        "pt": "Nota de crédito de fornecedor",
+    },
+    "KZ": {"es": "Pago a proveedor", "en": "Vendor payment", "pt": "Pagamento a fornecedor"},
+    "ZP": {"es": "Pago", "en": "Payment", "pt": "Pagamento"},
+}
+
+
+def document_type_text(
+    code: str, lang: str, custom: Mapping[str, Mapping[str, str]] | None = None
+) -> str:
+    """``"DG"`` -> ``"Nota de crédito"`` (es) / ``"Credit memo"`` (en); an unknown code as is.
+
+    The company's own words (``custom``) win; a language they leave out falls back to
+    Spanish, then to the code.
+    """
+    key = code.strip().upper()
+    for table in (custom or {}, DOCUMENT_TYPES):
+        words = table.get(key)
+        if words:
+            text = words.get(lang) or words.get(DEFAULT_LANGUAGE)
+            if text:
+                return text
+    return code
 
 
 def resolve_language(lang: str | None) -> str:

@@ -13,8 +13,8 @@ Rules (../shared/reference/statement.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -84,6 +84,9 @@ class Statement:
     statement_date: date
     lines: tuple[StatementLine, ...]
     summaries: tuple[CurrencySummary, ...]
+    language: str = ""  # the customer's (es | pt | en); "" = the company's
+    # the company's own document types in words: {"ZR": {"es": "…", "en": "…"}}
+    document_types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def cliente(self) -> str:
@@ -98,6 +101,11 @@ class Statement:
     @property
     def filename(self) -> str:
         return statement_filename(self.customer.cliente, self.statement_date)
+
+    @property
+    def lang(self) -> str:
+        """The language it is written in: the customer's, else the company's."""
+        return self.language or self.company.language
 
     def summary_for(self, moneda: str) -> CurrencySummary | None:
         return next((s for s in self.summaries if s.moneda == moneda), None)
@@ -145,13 +153,23 @@ def build_statement(
     customer: StatementCustomer,
     items: Iterable[StatementItem],
     statement_date: date,
+    language: str = "",
+    document_types: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Statement:
     """Age and total ``items`` as of ``statement_date`` (the cut-off date)."""
     lines = sorted(
         (_line(item, statement_date) for item in items),
         key=lambda line: (line.item.vencimiento, line.item.documento),
     )
-    return Statement(company, customer, statement_date, tuple(lines), _summaries(lines))
+    return Statement(
+        company,
+        customer,
+        statement_date,
+        tuple(lines),
+        _summaries(lines),
+        language,
+        document_types or {},
+    )
 
 
 def statement_filename(cliente: str, statement_date: date) -> str:

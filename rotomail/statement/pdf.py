@@ -1,9 +1,15 @@
 """Render a ``Statement`` as a PDF (fpdf2), Letter portrait.
 
-Layout: letterhead (company legal name and RFC, title and cut-off date), the customer,
+Layout: letterhead (the company's logo when it has one, legal name, address and RFC,
+title and cut-off date), the customer,
 a summary per currency with the aging buckets and the balance, the open items grouped by
 currency and sorted by due date with a total per currency, and a footer on every page
 with the AR contact line and "Página X de Y". Table headers repeat on every page.
+
+Parts: ``_Canvas`` is the page frame (pages, logo, fonts, text placed in boxes) and each
+section draws on it alone: ``_Letterhead``, ``_AgingSummary``, ``_PaymentBlock`` and
+``_DetailTable``; ``_Renderer`` only puts them in order. Everything is written in the
+customer's language (``Statement.lang``), document types in words.
 
 Speed: rows are drawn with ``FPDF.text()`` at positions computed here (right-aligned
 amounts measured with the font's width table), which is about five times cheaper than
@@ -18,17 +24,27 @@ Unicode name renders without failing, at no cost for the usual Latin text.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import groupby
+from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.fonts import CORE_FONTS_CHARWIDTHS
+from fpdf.image_datastructures import RasterImageInfo
+from fpdf.image_parsing import get_img_info
 from fpdf.util import escape_parens
 
 from rotomail.company import format_clabe
-from rotomail.statement.labels import Labels, format_amount, format_date, labels, resolve_language
+from rotomail.statement.labels import (
+    Labels,
+    document_type_text,
+    format_amount,
+    format_date,
+    labels,
+    resolve_language,
+)
 from rotomail.statement.model import Statement, StatementLine
 
 FONT = "helvetica"
@@ -46,6 +62,7 @@ PT = 25.4 / 72  # mm per point
 # fpdf2 reserves the width of one "0" per character of the total-pages alias: an alias
 # as long as the page count's digits keeps "Página 1 de 3" flush with the right margin.
 ALIAS_CHAR = "\u00a4"
+LOGO_H = 12.0  # letterhead logo height, mm (width follows the image's proportions)
 ROWS_PER_PAGE_MIN = 40  # a full continuation page holds about 47 detail rows
 
 Color = tuple[int, int, int]
@@ -64,16 +81,16 @@ class _Column:
     align: str  # "L" | "R" | "C"
 
 
-# documento, referencia, tipo, fecha, vencimiento, días vencidos, importe, moneda
+# documento, referencia, tipo (in words), fecha, vencimiento, días vencidos, importe, moneda
 _DETAIL = (
-    _Column(25.0, "L"),
-    _Column(35.9, "L"),
-    _Column(11.0, "C"),
-    _Column(20.0, "C"),
-    _Column(21.0, "C"),
-    _Column(23.0, "R"),
-    _Column(33.0, "R"),
-    _Column(17.0, "C"),
+    _Column(23.0, "L"),
+    _Column(27.0, "L"),
+    _Column(27.9, "L"),
+    _Column(18.0, "C"),
+    _Column(19.0, "C"),
+    _Column(21.0, "R"),
+    _Column(34.0, "R"),
+    _Column(16.0, "C"),
 )
 # moneda, por vencer, 1–30, 31–60, 61–90, más de 90 días, saldo
 _SUMMARY = (_Column(20.9, "C"), *(_Column(27.5, "R") for _ in range(6)))
@@ -163,30 +180,41 @@ class _StatementPDF(FPDF):
         self.cell(40, 4, page, align="R")
 
 
-class _Renderer:
-    def __init__(self, statement: Statement, fast_text: bool = True) -> None:
-        self.st = statement
-        self.fast_text = fast_text
-        self.lang = resolve_language(statement.company.language)
-        self.lb: Labels = labels(self.lang)
-        company = statement.company
-        contact = self.lb.contact_line(company.phone, company.reply_to)
-        pdf = _StatementPDF(pdf_text(contact), self.lb.page, _pages_alias(statement))
-        pdf.core_fonts_encoding = ENCODING
-        pdf.set_auto_page_break(False)
-        pdf.set_margins(MARGIN, MARGIN, MARGIN)
-        pdf.set_compression(True)
-        pdf.set_creator("rotomail")
-        pdf.set_title(pdf_text(f"{self.lb.title} {statement.cliente}"))
-        pdf.set_author(pdf_text(company.name))
+@lru_cache(maxsize=8)
+def _logo_info(path: str, mtime_ns: int) -> RasterImageInfo:
+    """The logo decoded and compressed once per process (and per file version), not once
+    per statement: parsing a PNG costs more than the rest of a short statement."""
+    return get_img_info(path)
+
+
+def _preload_logo(pdf: FPDF, path: str) -> None:
+    """Hand the decoded logo to this document's image cache (skipped for images with an
+    ICC profile, which fpdf2 must register in the document itself)."""
+    info = _logo_info(path, Path(path).stat().st_mtime_ns)
+    if info.get("iccp") is None and path not in pdf.image_cache.images:
+        own = RasterImageInfo(info)
+        own.update(i=len(pdf.image_cache.images) + 1, usages=0, iccp_i=None)
+        pdf.image_cache.images[path] = own
+
+
+class _Canvas:
+    """The page frame: pages, fonts and colours, and text placed in boxes.
+
+    Everything the sections draw goes through here; ``y`` is the pen's position. When a
+    row does not fit, ``ensure_room`` starts a new page and calls ``on_new_page`` (the
+    continuation header).
+    """
+
+    def __init__(self, pdf: FPDF, fast_text: bool = True, logo: str = "") -> None:
         self.pdf = pdf
+        self.fast_text = fast_text
+        self.logo = logo
         self.y = MARGIN
+        self.on_new_page: Callable[[], None] = lambda: None
         self._size_pt = 0.0
         self._style = ""
         self._color = _UNSET
         self._widths: dict[str, int] = {}
-
-    # -- primitives ------------------------------------------------------------------
 
     def font(self, style: str, size_pt: float, color: Color = INK) -> None:
         if (style, size_pt) != (self._style, self._size_pt):
@@ -293,98 +321,145 @@ class _Renderer:
         self._color = _UNSET
         self.font("", 8)
         self.y = MARGIN
+        if self.logo:
+            if self.pdf.page == 1:
+                _preload_logo(self.pdf, self.logo)
+            # fpdf2 keeps the image after its first use: later pages only reference it.
+            self.pdf.image(self.logo, x=MARGIN, y=MARGIN, h=LOGO_H)
+            self.y = MARGIN + LOGO_H + 2
 
     def ensure_room(self, h: float) -> bool:
         """Start a continuation page when ``h`` mm do not fit; True if one was started."""
         if self.y + h <= CONTENT_BOTTOM:
             return False
         self.new_page()
-        self.continuation_header()
+        self.on_new_page()
         return True
 
-    # -- sections --------------------------------------------------------------------
 
-    def letterhead(self) -> None:
-        st, lb = self.st, self.lb
+class _Section:
+    """A part of the statement drawn on the canvas, in the statement's language."""
+
+    def __init__(self, canvas: _Canvas, statement: Statement, lang: str) -> None:
+        self.canvas = canvas
+        self.st = statement
+        self.lang = lang
+        self.lb: Labels = labels(lang)
+
+    def section_title(self, title: str, note: str = "") -> None:
+        c = self.canvas
+        c.font("B", 10)
+        c.text(MARGIN, c.y, CONTENT_W, 6, title)
+        if note:
+            c.font("", 7.5, MUTED)
+            c.text(MARGIN, c.y, CONTENT_W, 6, note, "R")
+        c.y += 7
+
+
+class _Letterhead(_Section):
+    """The first page's head (company, title, cut-off date, customer) and the short head
+    of continuation pages."""
+
+    def draw(self) -> None:
+        self.company()
+        self.customer_block()
+
+    def company(self) -> None:
+        c, st, lb = self.canvas, self.st, self.lb
         title_w = 70.0
-        self.font("B", 15)
-        self.text(PAGE_W - MARGIN - title_w, self.y, title_w, 7, lb.title, "R")
-        self.font("", 9, MUTED)
+        c.font("B", 15)
+        c.text(PAGE_W - MARGIN - title_w, c.y, title_w, 7, lb.title, "R")
+        c.font("", 9, MUTED)
         cutoff = f"{lb.cutoff_date}: {format_date(st.statement_date, self.lang)}"
-        self.text(PAGE_W - MARGIN - title_w, self.y + 7, title_w, 5, cutoff, "R")
+        c.text(PAGE_W - MARGIN - title_w, c.y + 7, title_w, 5, cutoff, "R")
 
         # the legal name: one line at 13 pt down to 11 pt, else two lines at 10 pt
         name_w = CONTENT_W - title_w - 4
         name = pdf_text(st.company.name)
         size = 13.0
-        self.font("B", size)
-        while size > 11 and self.width(name) > name_w - 2 * PAD:
+        c.font("B", size)
+        while size > 11 and c.width(name) > name_w - 2 * PAD:
             size -= 0.5
-            self.font("B", size)
-        if self.width(name) > name_w - 2 * PAD:
-            self.font("B", 10)
-        name_lines = self.wrap(name, name_w - 2 * PAD, 2)
+            c.font("B", size)
+        if c.width(name) > name_w - 2 * PAD:
+            c.font("B", 10)
+        name_lines = c.wrap(name, name_w - 2 * PAD, 2)
         for n, line in enumerate(name_lines):
-            self.text(MARGIN, self.y + 5 * n, name_w, 7 if len(name_lines) == 1 else 5, line)
-        rfc_y = self.y + (7 if len(name_lines) == 1 else 10)
+            c.text(MARGIN, c.y + 5 * n, name_w, 7 if len(name_lines) == 1 else 5, line)
+        next_y = c.y + (7 if len(name_lines) == 1 else 10)
+        if st.company.address:
+            c.font("", 9, MUTED)
+            c.text(MARGIN, next_y, name_w, 5, st.company.address)
+            next_y += 5
         if st.company.rfc:
-            self.font("", 9, MUTED)
-            self.text(MARGIN, rfc_y, name_w, 5, f"{lb.rfc}: {st.company.rfc}")
-        self.y = rfc_y + 7
-        self.rule(self.y, INK, 0.5)
-        self.y += 4
+            c.font("", 9, MUTED)
+            c.text(MARGIN, next_y, name_w, 5, f"{lb.rfc}: {st.company.rfc}")
+        c.y = next_y + 7
+        c.rule(c.y, INK, 0.5)
+        c.y += 4
 
     def customer_block(self) -> None:
-        st, lb = self.st, self.lb
-        self.font("", 7.5, MUTED)
-        self.text(MARGIN, self.y, CONTENT_W, 4, lb.customer.upper())
-        self.y += 4
-        self.font("B", 11)
-        for line in self.wrap(pdf_text(st.customer.nombre), CONTENT_W - 2 * PAD, 2):
-            self.text(MARGIN, self.y, CONTENT_W, 6, line)
-            self.y += 5.5
-        self.y += 0.5
-        self.font("", 9)
+        c, st, lb = self.canvas, self.st, self.lb
+        c.font("", 7.5, MUTED)
+        c.text(MARGIN, c.y, CONTENT_W, 4, lb.customer.upper())
+        c.y += 4
+        c.font("B", 11)
+        for line in c.wrap(pdf_text(st.customer.nombre), CONTENT_W - 2 * PAD, 2):
+            c.text(MARGIN, c.y, CONTENT_W, 6, line)
+            c.y += 5.5
+        c.y += 0.5
+        c.font("", 9)
         details = f"{lb.customer_number}: {st.cliente}"
         if st.customer.rfc:
             details += f"     {lb.rfc}: {st.customer.rfc}"
-        self.text(MARGIN, self.y, CONTENT_W, 5, details)
-        self.y += 8
+        c.text(MARGIN, c.y, CONTENT_W, 5, details)
+        c.y += 8
 
-    def section_title(self, title: str, note: str = "") -> None:
-        self.font("B", 10)
-        self.text(MARGIN, self.y, CONTENT_W, 6, title)
-        if note:
-            self.font("", 7.5, MUTED)
-            self.text(MARGIN, self.y, CONTENT_W, 6, note, "R")
-        self.y += 7
+    def continuation(self) -> None:
+        c, st, lb = self.canvas, self.st, self.lb
+        c.font("B", 9)
+        c.text(MARGIN, c.y, CONTENT_W * 0.6, 5, st.company.name)
+        c.font("", 8, MUTED)
+        cutoff = format_date(st.statement_date, self.lang)
+        right = f"{lb.title} · {lb.customer} {st.cliente} · {cutoff}"
+        c.text(MARGIN + CONTENT_W * 0.4, c.y, CONTENT_W * 0.6, 5, right, "R")
+        c.y += 6
+        c.rule(c.y, INK, 0.3)
+        c.y += 3
 
-    def summary(self) -> None:
-        lb, lang = self.lb, self.lang
+
+class _AgingSummary(_Section):
+    """One row per currency: the aging buckets and the balance; or "no balance"."""
+
+    def draw(self) -> None:
+        c, lb, lang = self.canvas, self.lb, self.lang
         self.section_title(lb.summary, lb.aging_basis)
         if self.st.summaries:
-            self.header_row(_SUMMARY, (lb.currency, *lb.buckets, lb.balance))
+            c.header_row(_SUMMARY, (lb.currency, *lb.buckets, lb.balance))
         balance_x = PAGE_W - MARGIN - _SUMMARY[-1].width
         for summary in self.st.summaries:
-            self.font("", 8.5)
+            c.font("", 8.5)
             buckets = [format_amount(amount, lang) for amount in summary.buckets]
-            self.row(_SUMMARY[:-1], (summary.moneda, *buckets), ROW_H + 1)
-            self.font("B", 8.5)
+            c.row(_SUMMARY[:-1], (summary.moneda, *buckets), ROW_H + 1)
+            c.font("B", 8.5)
             balance = format_amount(summary.balance, lang)
-            self.text(balance_x, self.y - ROW_H - 1, _SUMMARY[-1].width, ROW_H + 1, balance, "R")
-            self.rule(self.y)
+            c.text(balance_x, c.y - ROW_H - 1, _SUMMARY[-1].width, ROW_H + 1, balance, "R")
+            c.rule(c.y)
         if self.st.is_zero:
-            self.y += 3 if self.st.summaries else 0
-            self.fill(self.y, 10, TOTAL_FILL)
-            self.font("B", 11)
-            self.text(MARGIN, self.y, CONTENT_W, 10, lb.no_balance, "C")
-            self.y += 10
-        self.y += 6
+            c.y += 3 if self.st.summaries else 0
+            c.fill(c.y, 10, TOTAL_FILL)
+            c.font("B", 11)
+            c.text(MARGIN, c.y, CONTENT_W, 10, lb.no_balance, "C")
+            c.y += 10
+        c.y += 6
 
-    def payment(self) -> None:
-        """Bank, CLABE, beneficiary and reference, when the company gave a CLABE and the
-        customer owes something."""
-        st, lb = self.st, self.lb
+
+class _PaymentBlock(_Section):
+    """Bank, CLABE, beneficiary and reference, when the company gave a CLABE and the
+    customer owes something."""
+
+    def draw(self) -> None:
+        c, st, lb = self.canvas, self.st, self.lb
         company = st.company
         if not company.clabe or not any(summary.balance > 0 for summary in st.summaries):
             return
@@ -394,19 +469,40 @@ class _Renderer:
             ((lb.bank, company.bank), ("CLABE", format_clabe(company.clabe))),
             ((lb.beneficiary, company.name), (lb.payment_reference, st.cliente)),
         ]
-        self.fill(self.y, 2 * ROW_H + 2, TOTAL_FILL)
-        self.y += 1
+        c.fill(c.y, 2 * ROW_H + 2, TOTAL_FILL)
+        c.y += 1
         for left, right in pairs:
             for x, (label, value) in ((MARGIN, left), (MARGIN + half, right)):
                 if value:
-                    self.font("", 9)
-                    self.text(x, self.y, half, ROW_H, f"{label}: {value}")
-            self.y += ROW_H
-        self.y += 7
+                    c.font("", 9)
+                    c.text(x, c.y, half, ROW_H, f"{label}: {value}")
+            c.y += ROW_H
+        c.y += 7
 
-    def detail_header(self) -> None:
+
+class _DetailTable(_Section):
+    """The open items by currency, in due-date order, with a total per currency; the
+    header repeats on every page."""
+
+    def __init__(
+        self, canvas: _Canvas, statement: Statement, lang: str, continuation: Callable[[], None]
+    ) -> None:
+        super().__init__(canvas, statement, lang)
+        self.continuation = continuation
+        custom = statement.document_types
+        self._types: dict[str, str] = {}
+        for line in statement.lines:
+            tipo = line.item.tipo
+            if tipo not in self._types:
+                self._types[tipo] = document_type_text(tipo, lang, custom)
+
+    def new_page_head(self) -> None:
+        self.continuation()
+        self.header()
+
+    def header(self) -> None:
         lb = self.lb
-        self.header_row(
+        self.canvas.header_row(
             _DETAIL,
             (
                 lb.col_document,
@@ -419,55 +515,42 @@ class _Renderer:
                 lb.col_currency,
             ),
         )
-        self.font("", 8)  # the rows' font
+        self.canvas.font("", 8)  # the rows' font
 
-    def continuation_header(self) -> None:
-        st, lb = self.st, self.lb
-        self.font("B", 9)
-        self.text(MARGIN, self.y, CONTENT_W * 0.6, 5, st.company.name)
-        self.font("", 8, MUTED)
-        cutoff = format_date(st.statement_date, self.lang)
-        right = f"{lb.title} · {lb.customer} {st.cliente} · {cutoff}"
-        self.text(MARGIN + CONTENT_W * 0.4, self.y, CONTENT_W * 0.6, 5, right, "R")
-        self.y += 6
-        self.rule(self.y, INK, 0.3)
-        self.y += 3
-        self.detail_header()
-
-    def detail(self) -> None:
+    def draw(self) -> None:
         if not self.st.lines:
             return
-        lb = self.lb
-        if self.y + 7 + HEAD_H + 2 * ROW_H > CONTENT_BOTTOM:
-            self.new_page()
-            self.continuation_header()
+        c = self.canvas
+        if c.y + 7 + HEAD_H + 2 * ROW_H > CONTENT_BOTTOM:
+            c.new_page()
+            self.new_page_head()
         else:
-            self.section_title(lb.detail)
-            self.detail_header()
+            self.section_title(self.lb.detail)
+            self.header()
         by_currency = sorted(self.st.lines, key=lambda line: line.moneda)  # stable: keeps due order
         for index, (moneda, group) in enumerate(groupby(by_currency, key=lambda ln: ln.moneda)):
             rows = list(group)
             if index:
-                self.y += 2
+                c.y += 2
                 # keep a currency's first rows (or all of a short one) with its header
-                self.ensure_room(min(len(rows), 3) * ROW_H + ROW_H + 1)
-            self.detail_rows(rows)
+                c.ensure_room(min(len(rows), 3) * ROW_H + ROW_H + 1)
+            self.rows(rows)
             self.total_row(moneda)
 
-    def detail_rows(self, lines: list[StatementLine]) -> None:
-        lang = self.lang
-        self.font("", 8)
+    def rows(self, lines: list[StatementLine]) -> None:
+        c, lang, types = self.canvas, self.lang, self._types
+        c.font("", 8)
         for n, line in enumerate(lines):
-            self.ensure_room(ROW_H)
+            c.ensure_room(ROW_H)
             if n % 2:
-                self.fill(self.y, ROW_H, ZEBRA_FILL)
+                c.fill(c.y, ROW_H, ZEBRA_FILL)
             item = line.item
-            self.row(
+            c.row(
                 _DETAIL,
                 (
                     item.documento,
                     item.referencia,
-                    item.tipo,
+                    types[item.tipo],
                     format_date(item.fecha_documento, lang) if item.fecha_documento else "",
                     format_date(item.vencimiento, lang),
                     str(line.dias_vencidos) if line.dias_vencidos else "",
@@ -477,30 +560,58 @@ class _Renderer:
             )
 
     def total_row(self, moneda: str) -> None:
+        c = self.canvas
         summary = self.st.summary_for(moneda)
         assert summary is not None
-        self.ensure_room(ROW_H + 1)
-        self.fill(self.y, ROW_H + 1, TOTAL_FILL)
-        self.rule(self.y, INK, 0.3)
-        self.font("B", 8.5)
-        label_w = sum(c.width for c in _DETAIL[:-2])
-        self.text(MARGIN, self.y, label_w, ROW_H + 1, f"{self.lb.total} {moneda}", "R")
+        c.ensure_room(ROW_H + 1)
+        c.fill(c.y, ROW_H + 1, TOTAL_FILL)
+        c.rule(c.y, INK, 0.3)
+        c.font("B", 8.5)
+        label_w = sum(col.width for col in _DETAIL[:-2])
+        c.text(MARGIN, c.y, label_w, ROW_H + 1, f"{self.lb.total} {moneda}", "R")
         x = MARGIN + label_w
         amount = format_amount(summary.balance, self.lang)
-        self.text(x, self.y, _DETAIL[-2].width, ROW_H + 1, amount, "R")
-        self.text(x + _DETAIL[-2].width, self.y, _DETAIL[-1].width, ROW_H + 1, moneda, "C")
-        self.y += ROW_H + 1
+        c.text(x, c.y, _DETAIL[-2].width, ROW_H + 1, amount, "R")
+        c.text(x + _DETAIL[-2].width, c.y, _DETAIL[-1].width, ROW_H + 1, moneda, "C")
+        c.y += ROW_H + 1
+
+
+def _new_pdf(statement: Statement, lb: Labels) -> _StatementPDF:
+    company = statement.company
+    contact = lb.contact_line(company.phone, company.reply_to)
+    pdf = _StatementPDF(pdf_text(contact), lb.page, _pages_alias(statement))
+    pdf.core_fonts_encoding = ENCODING
+    pdf.set_auto_page_break(False)
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_compression(True)
+    pdf.set_creator("rotomail")
+    pdf.set_title(pdf_text(f"{lb.title} {statement.cliente}"))
+    pdf.set_author(pdf_text(company.name))
+    return pdf
+
+
+class _Renderer:
+    """Puts the sections on the pages, in order."""
+
+    def __init__(self, statement: Statement, fast_text: bool = True) -> None:
+        lang = resolve_language(statement.lang)
+        self.pdf = _new_pdf(statement, labels(lang))
+        self.canvas = _Canvas(self.pdf, fast_text, statement.company.logo)
+        self.letterhead = _Letterhead(self.canvas, statement, lang)
+        self.summary = _AgingSummary(self.canvas, statement, lang)
+        self.payment = _PaymentBlock(self.canvas, statement, lang)
+        self.detail = _DetailTable(self.canvas, statement, lang, self.letterhead.continuation)
+        self.canvas.on_new_page = self.detail.new_page_head
 
     def render(self) -> bytes:
-        self.new_page()
-        self.letterhead()
-        self.customer_block()
-        self.summary()
-        self.payment()
-        self.detail()
+        self.canvas.new_page()
+        self.letterhead.draw()
+        self.summary.draw()
+        self.payment.draw()
+        self.detail.draw()
         return bytes(self.pdf.output())
 
 
 def render_statement_pdf(statement: Statement) -> bytes:
-    """The statement as PDF bytes (Letter portrait, in the company's language)."""
+    """The statement as PDF bytes (Letter portrait, in the customer's or company's language)."""
     return _Renderer(statement).render()

@@ -5,14 +5,31 @@ Library functions over an engine; the CLI only parses options and prints.
 
 from __future__ import annotations
 
+import getpass
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Engine, String, and_, column, delete, or_, select, table
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    and_,
+    column,
+    delete,
+    insert,
+    or_,
+    select,
+    table,
+)
 
-from rotomail.errors import DataError
+from rotomail.company import language_code
+from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.store.db import upsert
 
@@ -31,6 +48,7 @@ _catalog = table(
     column("cliente", String),
     column("correos", String),
     column("updated_at", DateTime),
+    column("idioma", String),
 )
 _customer = table(
     "customer",
@@ -38,7 +56,54 @@ _customer = table(
     column("cliente", String),
     column("nombre", String),
     column("correo", String),
+    column("idioma", String),
 )
+_hold = table(
+    "catalog_hold",
+    column("sociedad", String),
+    column("cliente", String),
+    column("reason", String),
+    column("held_by", String),
+    column("held_at", DateTime),
+)
+_change = table(
+    "catalog_change",
+    column("id", Integer),
+    column("sociedad", String),
+    column("cliente", String),
+    column("action", String),
+    column("changed_by", String),
+    column("changed_at", DateTime),
+    column("before", String),
+    column("after", String),
+)
+_open_item = table(
+    "open_item",
+    column("sociedad", String),
+    column("cliente", String),
+    column("importe", String),
+    column("moneda", String),
+)
+
+LANGUAGE_HELP = "S, E o P (claves de SAP) o es, en, pt"
+
+
+def parse_language(raw: str, what: str = "Idioma") -> str:
+    """``"E"``/``"en"``/``"English"`` -> ``"en"``; "" for blank; DataError when unknown."""
+    if not raw.strip():
+        return ""
+    code = language_code(raw)
+    if not code:
+        raise DataError(f"{what} «{raw.strip()}» no válido: use {LANGUAGE_HELP}.")
+    return code
+
+
+def os_user() -> str:
+    """Who made a change: the operating-system user (the audit trail's "who")."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER
+        return "desconocido"
 
 
 @dataclass(frozen=True)
@@ -47,15 +112,19 @@ class CatalogRow:
     cliente: str
     nombre: str
     correo_text: str  # the addresses joined by ";", as stored
+    idioma: str = ""  # the entry's own language ("" = the master's, else the company's)
 
     @property
     def correos(self) -> list[str]:
         return self.correo_text.split(";")
 
 
-def add_entry(engine: Engine, sociedad: str, cliente: str, correos_text: str) -> CatalogRow:
+def add_entry(
+    engine: Engine, sociedad: str, cliente: str, correos_text: str, idioma: str = ""
+) -> CatalogRow:
     """Create or replace one entry (Alta individual). Nothing is written on error."""
     sociedad, cliente = normalize_sociedad(sociedad), normalize_cliente(cliente)
+    idioma = parse_language(idioma)
     with engine.begin() as connection:
         nombre = connection.execute(
             select(_customer.c.nombre).where(
@@ -67,22 +136,241 @@ def add_entry(engine: Engine, sociedad: str, cliente: str, correos_text: str) ->
         from rotomail.inputs.addresses import parse_addresses
 
         correos = parse_addresses(correos_text)
-        upsert(
-            connection,
-            _catalog,
-            [_entry_values(sociedad, cliente, correos)],
-            keys=("sociedad", "cliente"),
-        )
-    return CatalogRow(sociedad, cliente, nombre, ";".join(correos))
+        before = _entries_now(connection, [(sociedad, cliente)])
+        values = _entry_values(sociedad, cliente, correos, idioma)
+        upsert(connection, _catalog, [values], keys=("sociedad", "cliente"))
+        key = (sociedad, cliente)
+        action = "replace" if key in before else "add"
+        _log_changes(connection, [(key, action, before.get(key), _entry_state(values))])
+    return CatalogRow(sociedad, cliente, nombre, ";".join(correos), idioma)
 
 
-def _entry_values(sociedad: str, cliente: str, correos: list[str]) -> dict[str, object]:
+def _entry_values(
+    sociedad: str, cliente: str, correos: list[str], idioma: str = ""
+) -> dict[str, object]:
     return {
         "sociedad": sociedad,
         "cliente": cliente,
         "correos": ";".join(correos),
+        "idioma": idioma,
         "updated_at": datetime.now(),
     }
+
+
+# --- who changed what ------------------------------------------------------------------
+
+ACTION_TEXT = {
+    "add": "alta",
+    "replace": "reemplazo",
+    "delete": "borrado",
+    "hold": "retención",
+    "release": "liberación",
+    "import": "alta masiva",
+}
+
+
+def _entry_state(values: dict[str, Any]) -> dict[str, str]:
+    return {"correos": str(values["correos"]), "idioma": str(values.get("idioma") or "")}
+
+
+def _entries_now(
+    connection: Connection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, str]]:
+    """The current entries of ``keys`` (one query per sociedad), as the trail stores them."""
+    wanted = set(keys)
+    result: dict[tuple[str, str], dict[str, str]] = {}
+    for sociedad in sorted({s for s, _ in wanted}):
+        query = select(
+            _catalog.c.sociedad, _catalog.c.cliente, _catalog.c.correos, _catalog.c.idioma
+        ).where(_catalog.c.sociedad == sociedad)
+        if len(wanted) < 100:
+            query = query.where(_catalog.c.cliente.in_(sorted(c for s, c in wanted)))
+        for s, c, correos, idioma in connection.execute(query):
+            if (s, c) in wanted:
+                result[(s, c)] = {"correos": correos, "idioma": idioma or ""}
+    return result
+
+
+def _log_changes(
+    connection: Connection,
+    changes: Iterable[tuple[tuple[str, str], str, dict[str, str] | None, dict[str, str] | None]],
+) -> None:
+    """One trail row per change: (key, action, before, after); None = no entry."""
+    user, now = os_user()[:100], datetime.now()
+    rows = [
+        {
+            "sociedad": sociedad,
+            "cliente": cliente,
+            "action": action,
+            "changed_by": user,
+            "changed_at": now,
+            "before": json.dumps(before, ensure_ascii=False) if before is not None else "",
+            "after": json.dumps(after, ensure_ascii=False) if after is not None else "",
+        }
+        for (sociedad, cliente), action, before, after in changes
+    ]
+    for start in range(0, len(rows), 2000):
+        connection.execute(insert(_change), rows[start : start + 2000])
+
+
+@dataclass(frozen=True)
+class CatalogChangeRow:
+    changed_at: datetime
+    changed_by: str
+    action: str
+    before: str  # as shown: "a@x.example.mx;b@x.example.mx (en)", "retenido: disputa", ""
+    after: str
+
+
+def _state_text(raw: str) -> str:
+    if not raw:
+        return ""
+    state = json.loads(raw)
+    if "retenido" in state:
+        return f"retenido: {state['retenido']}"
+    idioma = state.get("idioma") or ""
+    return state.get("correos", "") + (f" ({idioma})" if idioma else "")
+
+
+def list_changes(engine: Engine, sociedad: str, cliente: str) -> list[CatalogChangeRow]:
+    """Every change to one customer's entry and hold, oldest first."""
+    sociedad, cliente = normalize_sociedad(sociedad), normalize_cliente(cliente)
+    query = (
+        select(
+            _change.c.changed_at,
+            _change.c.changed_by,
+            _change.c.action,
+            _change.c.before,
+            _change.c.after,
+        )
+        .where(_change.c.sociedad == sociedad, _change.c.cliente == cliente)
+        .order_by(_change.c.id)
+    )
+    with engine.connect() as connection:
+        return [
+            CatalogChangeRow(
+                at, by, ACTION_TEXT.get(action, action), _state_text(before), _state_text(after)
+            )
+            for at, by, action, before, after in connection.execute(query)
+        ]
+
+
+# --- holds -------------------------------------------------------------------------------
+
+
+def hold_customer(engine: Engine, sociedad: str, cliente: str, reason: str) -> None:
+    """Hold one customer's statement (SAP's dunning block): never selected, never sent."""
+    sociedad, cliente = normalize_sociedad(sociedad), normalize_cliente(cliente)
+    reason = " ".join(reason.split())
+    if not reason:
+        raise UsageError("Indique el motivo de la retención con --reason.")
+    with engine.begin() as connection:
+        exists = connection.execute(
+            select(_customer.c.cliente).where(
+                _customer.c.sociedad == sociedad, _customer.c.cliente == cliente
+            )
+        ).first()
+        if exists is None:
+            raise DataError(CUSTOMER_NOT_FOUND)
+        before = _hold_state(connection, sociedad, cliente)
+        values = {
+            "sociedad": sociedad,
+            "cliente": cliente,
+            "reason": reason,
+            "held_by": os_user()[:100],
+            "held_at": datetime.now(),
+        }
+        upsert(connection, _hold, [values], keys=("sociedad", "cliente"))
+        _log_changes(connection, [((sociedad, cliente), "hold", before, {"retenido": reason})])
+
+
+def release_customer(engine: Engine, sociedad: str, cliente: str) -> None:
+    sociedad, cliente = normalize_sociedad(sociedad), normalize_cliente(cliente)
+    with engine.begin() as connection:
+        before = _hold_state(connection, sociedad, cliente)
+        if before is None:
+            raise DataError(f"El cliente {cliente} de la sociedad {sociedad} no está retenido.")
+        connection.execute(
+            delete(_hold).where(_hold.c.sociedad == sociedad, _hold.c.cliente == cliente)
+        )
+        _log_changes(connection, [((sociedad, cliente), "release", before, None)])
+
+
+def _hold_state(connection: Connection, sociedad: str, cliente: str) -> dict[str, str] | None:
+    reason = connection.execute(
+        select(_hold.c.reason).where(_hold.c.sociedad == sociedad, _hold.c.cliente == cliente)
+    ).scalar()
+    return None if reason is None else {"retenido": reason}
+
+
+def holds_of(engine: Engine, sociedad: str) -> dict[str, str]:
+    """cliente -> reason, for the held customers of ``sociedad``."""
+    query = select(_hold.c.cliente, _hold.c.reason).where(
+        _hold.c.sociedad == normalize_sociedad(sociedad)
+    )
+    with engine.connect() as connection:
+        return {cliente: reason for cliente, reason in connection.execute(query)}
+
+
+# --- nobody left out silently --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MissingCustomer:
+    """A customer with open items but neither a catalog entry nor a hold: nobody would
+    get their statement."""
+
+    sociedad: str
+    cliente: str
+    nombre: str  # "" when the master does not know the customer
+    correo: str  # the master's address(es), when it has any
+    balance: dict[str, Decimal]
+
+    @property
+    def balance_text(self) -> str:
+        from rotomail.statement.labels import format_amount
+
+        if not any(self.balance.values()):
+            return "sin saldo"
+        return " · ".join(
+            f"{moneda} {format_amount(total, 'es')}"
+            for moneda, total in sorted(self.balance.items())
+        )
+
+
+def missing_customers(engine: Engine, sociedad: str) -> list[MissingCustomer]:
+    """Customers of ``sociedad`` with open items, no catalog entry and no hold."""
+    from rotomail.store.ledger import balances
+
+    sociedad = normalize_sociedad(sociedad)
+    totals = balances(engine, sociedad)
+    with engine.connect() as connection:
+        covered = {
+            cliente
+            for (cliente,) in connection.execute(
+                select(_catalog.c.cliente).where(_catalog.c.sociedad == sociedad)
+            )
+        }
+        covered |= {
+            cliente
+            for (cliente,) in connection.execute(
+                select(_hold.c.cliente).where(_hold.c.sociedad == sociedad)
+            )
+        }
+        wanted = sorted(set(totals) - covered)
+        master = {
+            cliente: (nombre, correo)
+            for cliente, nombre, correo in connection.execute(
+                select(_customer.c.cliente, _customer.c.nombre, _customer.c.correo).where(
+                    _customer.c.sociedad == sociedad
+                )
+            )
+            if cliente in set(wanted)
+        }
+    return [
+        MissingCustomer(sociedad, cliente, *master.get(cliente, ("", "")), totals[cliente])
+        for cliente in wanted
+    ]
 
 
 def search_entries(
@@ -93,7 +381,11 @@ def search_entries(
 ) -> list[CatalogRow]:
     """Entries by sociedad and/or cliente, plus a substring of the name or an address."""
     query = select(
-        _catalog.c.sociedad, _catalog.c.cliente, _customer.c.nombre, _catalog.c.correos
+        _catalog.c.sociedad,
+        _catalog.c.cliente,
+        _customer.c.nombre,
+        _catalog.c.correos,
+        _catalog.c.idioma,
     ).join(
         _customer,
         and_(
@@ -135,11 +427,14 @@ def get_entry(engine: Engine, sociedad: str, cliente: str) -> CatalogRow:
 def delete_entry(engine: Engine, sociedad: str, cliente: str) -> None:
     sociedad, cliente = normalize_sociedad(sociedad), normalize_cliente(cliente)
     with engine.begin() as connection:
+        before = _entries_now(connection, [(sociedad, cliente)])
         result = connection.execute(
             delete(_catalog).where(_catalog.c.sociedad == sociedad, _catalog.c.cliente == cliente)
         )
         if result.rowcount == 0:
             raise _not_in_catalog(sociedad, cliente)
+        key = (sociedad, cliente)
+        _log_changes(connection, [(key, "delete", before.get(key), None)])
 
 
 # --- Alta masiva -------------------------------------------------------------------------
@@ -161,6 +456,7 @@ class ImportRow:
     correos: list[str] = field(default_factory=list)
     message: str = READY
     ok: bool = True
+    idioma: str = ""  # from an Idioma column; "" keeps the master's / company's
 
     @property
     def correo_text(self) -> str:
@@ -206,12 +502,23 @@ def _plan_row(
             correos = parse_addresses(text)
         except DataError as exc:
             message = exc.message
+    idioma = ""
+    if not message:
+        try:
+            idioma = parse_language(record.idioma)
+        except DataError as exc:
+            message = exc.message
     if not message and last_line[key] != record.line:
         message = f"Repetido: se usa la línea {last_line[key]}"
     if message:
         return ImportRow(record.line, *key, nombre, correos, message, ok=False)
     return ImportRow(
-        record.line, *key, nombre, correos, READY_REPLACES if key in existing else READY
+        record.line,
+        *key,
+        nombre,
+        correos,
+        READY_REPLACES if key in existing else READY,
+        idioma=idioma,
     )
 
 
@@ -235,11 +542,16 @@ def _catalog_keys_of(engine: Engine, sociedades: set[str]) -> set[tuple[str, str
 def apply_import(engine: Engine, plan: list[ImportRow]) -> list[ImportRow]:
     """Save every valid row in one transaction; return the rows with their outcome."""
     valid = [row for row in plan if row.ok]
+    values = [_entry_values(row.sociedad, row.cliente, row.correos, row.idioma) for row in valid]
+    keys = [(row.sociedad, row.cliente) for row in valid]
     with engine.begin() as connection:
-        upsert(
+        before = _entries_now(connection, keys)
+        upsert(connection, _catalog, values, keys=("sociedad", "cliente"))
+        _log_changes(
             connection,
-            _catalog,
-            [_entry_values(row.sociedad, row.cliente, row.correos) for row in valid],
-            keys=("sociedad", "cliente"),
+            [
+                (key, "import", before.get(key), _entry_state(value))
+                for key, value in zip(keys, values, strict=True)
+            ],
         )
     return [replace(row, message=WRITTEN if row.ok else NOT_WRITTEN + row.message) for row in plan]

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKeyConstraint, Index, Numeric, Text
+from sqlalchemy import Column, DateTime, ForeignKeyConstraint, Index, Numeric, String, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -46,6 +46,36 @@ class CatalogEntry(SQLModel, table=True):
     cliente: str = Field(primary_key=True, max_length=20)
     correos: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = _timestamp()
+    # "" (the master's language, else the company's) | "es" | "pt" | "en"
+    idioma: str = Field(default="", sa_column=Column(String(2), nullable=False, server_default=""))
+
+
+class CatalogHold(SQLModel, table=True):
+    """A customer whose statement must not go out (SAP's dunning block): never selected."""
+
+    __tablename__ = "catalog_hold"
+
+    sociedad: str = Field(primary_key=True, max_length=10)
+    cliente: str = Field(primary_key=True, max_length=20)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    held_by: str = Field(max_length=100)
+    held_at: datetime = _timestamp()
+
+
+class CatalogChange(SQLModel, table=True):
+    """Who changed a catalog entry or hold, when, and the entry before and after (JSON)."""
+
+    __tablename__ = "catalog_change"
+    __table_args__ = (Index("ix_catalog_change_customer", "sociedad", "cliente"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sociedad: str = Field(max_length=10)
+    cliente: str = Field(max_length=20)
+    action: str = Field(max_length=20)  # add | replace | delete | hold | release | import
+    changed_by: str = Field(max_length=100)
+    changed_at: datetime = _timestamp()
+    before: str = Field(sa_column=Column(Text, nullable=False))
+    after: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class LedgerSnapshot(SQLModel, table=True):
@@ -130,6 +160,9 @@ class Delivery(SQLModel, table=True):
     verp_token: str = Field(default="", max_length=32)  # in the envelope sender, when VERP is on
     bcc: str = Field(default="", max_length=320)  # the company's archive copy went here
     updated_at: datetime = _timestamp()
+    idioma: str = Field(
+        default="", sa_column=Column(String(2), nullable=False, server_default="")
+    )  # the language the statement was written in
 
 
 class StatementClaim(SQLModel, table=True):

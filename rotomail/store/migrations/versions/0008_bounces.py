@@ -2,14 +2,14 @@
 found by Message-ID or token when a report comes back.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -437,24 +437,15 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
     return result
 
 
-def _document_types(table: Mapping[str, Any], path: Path) -> dict[str, dict[str, str]]:
-    """``[document_types.ZR] es = "…" en = "…" pt = "…"``: a company's own codes in words."""
-    raw = table.get("document_types", {})
-    if not isinstance(raw, Mapping):
-        raise UsageError(f"{path}: [document_types] debe ser una tabla por clase de documento.")
-    result: dict[str, dict[str, str]] = {}
-    for code, words in raw.items():
-        if not isinstance(words, Mapping):
-            raise UsageError(f"{path}: [document_types.{code}] debe ser una tabla (es, en, pt).")
-        unknown = sorted(set(words) - set(LANGUAGES))
-        if unknown:
-            raise UsageError(
-                f"{path}: [document_types.{code}] {unknown[0]} no es un idioma; use es, pt o en."
-            )
-        result[str(code).strip().upper()] = {
+def _document_types(table: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """``[document_types.ZR] es = "…" en = "…" pt = "…"``: a company's own codes in words
+    (their shape is checked with every other key by ``check_keys``)."""
+    return {
+        str(code).strip().upper(): {
             lang: " ".join(str(text).split()) for lang, text in words.items()
         }
-    return result
+        for code, words in table.get("document_types", {}).items()
+    }
 
 
 def load_settings(
@@ -476,7 +467,7 @@ def load_settings(
         home=home,
         home_source=home_source,
         companies=_companies(table, path),
-        document_types=_document_types(table, path),
+        document_types=_document_types(table),
     )
     for option in OPTIONS:
         value, source = option.default, "predeterminado"

@@ -294,7 +294,7 @@ def test_bounces_end_to_end(smtp: SmtpServer, loaded: Cli, mailbox: Mailbox) -> 
         for row in rows
     } == expected
     assert set(rows[0]) == {
-        "cliente", "nombre", "correos", "archivo", "estado", "detalle", "rechazados",
+        "cliente", "nombre", "idioma", "correos", "archivo", "estado", "detalle", "rechazados",
         "message_id", "direcciones",
     }  # fmt: skip
     assert sorted(mailbox.processed()) == sorted(report_id(r) for r in reports)

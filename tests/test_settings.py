@@ -155,8 +155,8 @@ def test_every_key_the_other_features_add_is_known(home: Path) -> None:
     assert settings["smtp.stop_after_failures"] == 5
     assert settings["render.nice"] == 10
     assert settings["bounces.imap_host"] == "imap.example.mx"
-    company = settings.company("SM02")
-    assert (company.logo, company.bcc, company.bounce_address, company.verp) == (
+    company = settings.companies["SM02"]
+    assert (Path(company.logo).name, company.bcc, company.bounce_address, company.verp) == (
         "logo.png",
         "copia@example.mx",
         "rebotes@example.mx",

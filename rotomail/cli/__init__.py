@@ -124,23 +124,51 @@ def read_input(source: str | None, what: str) -> tuple[bytes, str]:
     return read_bytes(Path(source)), source
 
 
-def open_terminal() -> IO[str] | None:
+class _ControllingTerminal:
+    """/dev/tty as two handles: ``open("/dev/tty", "r+")`` is not seekable and Python
+    refuses it with io.UnsupportedOperation, so reading and writing are opened apart."""
+
+    def __init__(self) -> None:
+        self._reader = open("/dev/tty", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        try:
+            self._writer = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115
+        except OSError:
+            self._reader.close()
+            raise
+
+    def write(self, text: str) -> int:
+        return self._writer.write(text)
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def readline(self) -> str:
+        return self._reader.readline()
+
+    def close(self) -> None:
+        self._reader.close()
+        self._writer.close()
+
+
+def open_terminal() -> IO[str] | _ControllingTerminal | None:
     """The user's terminal for a question when stdin carries data, or None (cron, CI)."""
     if sys.stdin.isatty():
         return sys.stdin
     try:
-        return open("/dev/tty", "r+", encoding="utf-8")
+        return _ControllingTerminal()
     except OSError:
         return None
 
 
-def ask(terminal: IO[str], prompt: str) -> str:
+def ask(terminal: IO[str] | _ControllingTerminal, prompt: str) -> str | None:
+    """The answer, lower-case; None at end of input (nobody left to answer)."""
     if terminal is sys.stdin:
         typer.echo(prompt, nl=False)
-        return sys.stdin.readline().strip().lower()
-    terminal.write(prompt)
-    terminal.flush()
-    return terminal.readline().strip().lower()
+    else:
+        terminal.write(prompt)
+        terminal.flush()
+    line = terminal.readline()
+    return line.strip().lower() if line else None
 
 
 # --- customers ---------------------------------------------------------------------------
@@ -281,11 +309,24 @@ def _confirmed() -> bool:
         )
         raise typer.Exit(2)
     try:
-        answer = ask(terminal, "¿Grabar o Cancelar? [g/c]: ")
+        while True:
+            answer = ask(terminal, "¿Grabar o Cancelar? [g/c]: ")
+            if answer in SAVE_ANSWERS:
+                return True
+            if answer is None or answer in CANCEL_ANSWERS:
+                return False
+            ask_again = "Responda g (grabar) o c (cancelar).\n"
+            if terminal is sys.stdin:
+                typer.echo(ask_again, nl=False)
+            else:
+                terminal.write(ask_again)
     finally:
         if terminal is not sys.stdin:
             terminal.close()
-    return answer in ("g", "grabar", "s", "si", "sí", "y", "yes")
+
+
+SAVE_ANSWERS = frozenset({"g", "grabar", "s", "si", "sí"})
+CANCEL_ANSWERS = frozenset({"c", "cancelar", "n", "no"})
 
 
 @catalog_app.command("import")

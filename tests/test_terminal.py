@@ -1,0 +1,104 @@
+"""The installed console script in a real pseudo-terminal: rows piped on stdin, the question
+asked and answered on the controlling terminal (what ``pbpaste | rotomail catalog import``
+does at a clerk's desk)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.conftest import EXAMPLES
+
+ROTOMAIL = str(Path(sys.executable).parent / "rotomail")
+PASTE = EXAMPLES / "catalogo_pegado.tsv"
+
+
+@pytest.fixture
+def env(home: Path, db_url: str) -> dict[str, str]:
+    variables = {
+        **os.environ,
+        "ROTOMAIL_HOME": str(home),
+        "ROTOMAIL_DATABASE_URL": db_url,
+        "TERM": "xterm",
+        "COLUMNS": "120",
+        "LINES": "40",
+    }
+    imported = subprocess.run(
+        [ROTOMAIL, "customers", "import", str(EXAMPLES / "clientes_sap.csv")],
+        env=variables,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stderr
+    return variables
+
+
+def catalog_size(env: dict[str, str]) -> int:
+    result = subprocess.run(
+        [ROTOMAIL, "catalog", "search", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return len(json.loads(result.stdout))
+
+
+def paste_in_terminal(env: dict[str, str]) -> pexpect.spawn:
+    """``cat FILE | rotomail catalog import`` with a pty as the controlling terminal."""
+    return pexpect.spawn(
+        "bash",
+        ["-c", f"cat {PASTE} | {ROTOMAIL} catalog import"],
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 120),
+    )
+
+
+@pytest.mark.parametrize(
+    ("answers", "code", "saved"),
+    [
+        (["g"], 0, True),
+        (["sí"], 0, True),
+        (["Grabar"], 0, True),
+        (["c"], 1, False),
+        (["no"], 1, False),
+        (["quizá", "", "s"], 0, True),
+    ],
+)
+def test_paste_asks_on_the_controlling_terminal(
+    env: dict[str, str], answers: list[str], code: int, saved: bool
+) -> None:
+    child = paste_in_terminal(env)
+    for answer in answers:
+        child.expect_exact("¿Grabar o Cancelar? [g/c]: ")
+        child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == code, child.before
+    assert "repita el comando con --yes" not in (child.before or "")
+    assert (catalog_size(env) > 0) is saved
+
+
+def test_paste_without_a_terminal_only_previews(env: dict[str, str]) -> None:
+    result = subprocess.run(
+        ["bash", "-c", f"cat {PASTE} | {ROTOMAIL} catalog import"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        start_new_session=True,  # no controlling terminal, as under cron
+    )
+    assert result.returncode == 2
+    assert result.stderr.endswith(
+        "Vista previa: no se grabó nada. Para grabar, repita el comando con --yes.\n"
+    )
+    assert catalog_size(env) == 0

@@ -246,14 +246,16 @@ def catalog_search(
     sociedad: Annotated[str | None, typer.Option(help="Sociedad, por ejemplo SM02.")] = None,
     cliente: Annotated[str | None, typer.Option(help="Número de cliente.")] = None,
     correo: Annotated[str | None, typer.Option(help="Parte de un correo o del nombre.")] = None,
+    nombre: Annotated[str | None, typer.Option(help="Parte del nombre del cliente.")] = None,
     format: Annotated[
         Format, typer.Option("--format", help="table, tsv, csv o json.")
     ] = Format.table,
 ) -> None:
-    """Búsqueda en el catálogo por sociedad, cliente, nombre o correo."""
+    """Búsqueda en el catálogo por sociedad, cliente, nombre o correo (sin distinguir
+    acentos ni mayúsculas)."""
     from rotomail.store.catalog import search_entries
 
-    rows = search_entries(state(ctx).engine, sociedad, cliente, correo)
+    rows = search_entries(state(ctx).engine, sociedad, cliente, correo, nombre)
     print_table(
         ["Sociedad", "Cliente", "Nombre", "Correo"],
         [

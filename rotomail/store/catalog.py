@@ -10,10 +10,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, Engine, String, and_, column, delete, or_, select, table
+from sqlalchemy import DateTime, Engine, String, Text, and_, column, delete, or_, select, table
 
 from rotomail.errors import DataError
-from rotomail.ids import normalize_cliente, normalize_sociedad
+from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
 from rotomail.store.db import upsert
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ _catalog = table(
     column("cliente", String),
     column("correos", String),
     column("updated_at", DateTime),
+    column("correos_search", Text),
 )
 _customer = table(
     "customer",
@@ -38,6 +39,7 @@ _customer = table(
     column("cliente", String),
     column("nombre", String),
     column("correo", String),
+    column("nombre_search", Text),
 )
 
 
@@ -82,6 +84,7 @@ def _entry_values(sociedad: str, cliente: str, correos: list[str]) -> dict[str, 
         "cliente": cliente,
         "correos": ";".join(correos),
         "updated_at": datetime.now(),
+        "correos_search": search_key(";".join(correos)),
     }
 
 
@@ -90,8 +93,10 @@ def search_entries(
     sociedad: str | None = None,
     cliente: str | None = None,
     text: str | None = None,
+    nombre: str | None = None,
 ) -> list[CatalogRow]:
-    """Entries by sociedad and/or cliente, plus a substring of the name or an address."""
+    """Entries by sociedad and/or cliente, plus a substring of the name or an address
+    (``text``) and/or of the name (``nombre``); accents and case never matter."""
     query = select(
         _catalog.c.sociedad, _catalog.c.cliente, _customer.c.nombre, _catalog.c.correos
     ).join(
@@ -106,12 +111,16 @@ def search_entries(
     if cliente:
         query = query.where(_catalog.c.cliente == normalize_cliente(cliente))
     if text:
-        pattern = f"%{text.strip().lower()}%"
+        key = search_key(text.strip())
         query = query.where(
             or_(
-                _customer.c.nombre.ilike(pattern),
-                _catalog.c.correos.ilike(pattern),
+                _customer.c.nombre_search.contains(key, autoescape=True),
+                _catalog.c.correos_search.contains(key, autoescape=True),
             )
+        )
+    if nombre:
+        query = query.where(
+            _customer.c.nombre_search.contains(search_key(nombre.strip()), autoescape=True)
         )
     query = query.order_by(_catalog.c.sociedad, _catalog.c.cliente)
     with engine.connect() as connection:

@@ -28,6 +28,8 @@ class Customer(SQLModel, table=True):
     correo: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     idioma: str = Field(default="", max_length=2)
     updated_at: datetime = _timestamp()
+    # nombre without accents or case (rotomail.ids.search_key), what searches compare
+    nombre_search: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class CatalogEntry(SQLModel, table=True):
@@ -46,6 +48,7 @@ class CatalogEntry(SQLModel, table=True):
     cliente: str = Field(primary_key=True, max_length=20)
     correos: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = _timestamp()
+    correos_search: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class LedgerSnapshot(SQLModel, table=True):

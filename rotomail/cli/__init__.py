@@ -6,6 +6,7 @@ commands that need them so that ``rotomail --help`` stays fast.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from rotomail.cli.output import Format, print_table
+from rotomail.cli.output import Format, print_table, write_output
 from rotomail.errors import DataError, RotomailError, UsageError
 
 if TYPE_CHECKING:
@@ -398,7 +399,9 @@ def catalog_export(
         sheet.append(headers)
         for row in rows:
             sheet.append(row)
-        book.save(output)
+        data = io.BytesIO()
+        book.save(data)
+        write_output(output, data.getvalue())
         typer.echo(f"{len(rows)} registros en {output}")
         return
     from rotomail.cli.output import render
@@ -407,7 +410,7 @@ def catalog_export(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text.encode("utf-8"))
         typer.echo(f"{len(rows)} registros en {output}")
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from rotomail.cli import State, app, config_app, read_input, state
-from rotomail.cli.output import Format, is_terminal, print_table
+from rotomail.cli.output import Format, is_terminal, print_table, write_output
 from rotomail.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def statement(
         parse_date(date_),
     )
     path = output or Path(built.filename)
-    path.write_bytes(render_statement_pdf(built))
+    write_output(path, render_statement_pdf(built))
     typer.echo(str(path))
 
 

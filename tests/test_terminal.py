@@ -102,3 +102,26 @@ def test_paste_without_a_terminal_only_previews(env: dict[str, str]) -> None:
         "Vista previa: no se grabó nada. Para grabar, repita el comando con --yes.\n"
     )
     assert catalog_size(env) == 0
+
+
+@pytest.mark.parametrize(("answers", "code", "left"), [(["si"], 0, 0), (["x", "sí"], 0, 0), (["n"], 1, 1)])
+def test_delete_asks_s_n_in_spanish(
+    env: dict[str, str], answers: list[str], code: int, left: int
+) -> None:
+    subprocess.run(
+        [ROTOMAIL, "catalog", "add", "SM02", "1004273", "pagos@ferrelopez.example.mx"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    child = pexpect.spawn(
+        ROTOMAIL, ["catalog", "delete", "SM02", "1004273"], env=env, encoding="utf-8", timeout=30
+    )
+    for answer in answers:
+        child.expect_exact("(pagos@ferrelopez.example.mx)? [s/N]: ")
+        child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == code, child.before
+    assert "invalid input" not in (child.before or "")
+    assert catalog_size(env) == left

@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from rotomail.cli.output import Format, print_table, write_output
+from rotomail.cli.spanish import confirm, run_in_spanish, use_spanish
 from rotomail.errors import DataError, RotomailError, UsageError
 
 if TYPE_CHECKING:
@@ -26,7 +27,12 @@ if TYPE_CHECKING:
 
 
 class _Group(TyperGroup):
-    """Turns library errors into a Spanish message and an exit code, never a traceback."""
+    """Turns library errors into a Spanish message and an exit code, never a traceback;
+    Click's own words (help frame, usage errors) in Spanish for every command."""
+
+    def main(self, args: Any = None, *main_args: Any, **kwargs: Any) -> Any:
+        use_spanish(self)
+        return run_in_spanish(lambda a, **k: super(_Group, self).main(a, *main_args, **k), args, kwargs)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -47,6 +53,7 @@ def _app(help_text: str) -> typer.Typer:
         add_completion=False,
         pretty_exceptions_show_locals=False,
         rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
 
 
@@ -88,6 +95,14 @@ def state(ctx: typer.Context) -> State:
     return obj
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"rotomail {version('rotomail')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -103,6 +118,15 @@ def root(
             "--database-url", help="URL de SQLAlchemy (en lugar de ROTOMAIL_DATABASE_URL)."
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Muestra la versión y termina.",
+            is_eager=True,
+            callback=_show_version,
+        ),
+    ] = False,
 ) -> None:
     """rotomail: envío de estados de cuenta a clientes por correo electrónico."""
     ctx.obj = State({"home": home, "database_url": database_url})
@@ -285,7 +309,7 @@ def catalog_delete(
         row = get_entry(engine, sociedad, cliente)
         if not sys.stdin.isatty():
             raise UsageError("Sin terminal para confirmar: repita el comando con --yes.")
-        if not typer.confirm(
+        if not confirm(
             f"¿Borrar {row.sociedad} {row.cliente} {row.nombre} ({row.correo_text})?", default=False
         ):
             typer.echo("Cancelado: no se borró nada.")

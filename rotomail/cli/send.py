@@ -11,6 +11,7 @@ import typer
 
 from rotomail.cli import State, app, config_app, read_input, state
 from rotomail.cli.output import Format, is_terminal, print_table, write_output
+from rotomail.cli.spanish import prompt_secret_twice
 from rotomail.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -471,7 +472,7 @@ def set_password(ctx: typer.Context) -> None:
         raise UsageError("Configure primero smtp.host y smtp.user en config.toml.")
     if not sys.stdin.isatty():
         raise UsageError("Se necesita una terminal para escribir la contraseña.")
-    password = typer.prompt("Contraseña SMTP", hide_input=True, confirmation_prompt=True)
+    password = prompt_secret_twice("Contraseña SMTP")
     set_smtp_password(settings["smtp.user"], settings["smtp.host"], password)
     typer.echo(
         f"Contraseña guardada en el llavero para {settings['smtp.user']}@{settings['smtp.host']}."

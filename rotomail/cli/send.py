@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -116,20 +117,30 @@ def statement(
 
 SYMBOL = {
     "sent": "✓",
+    "saved": "✓",
     "built": "✓",
+    "partial": "✓",
     "failed": "✗",
     "skipped": "–",
     "uncertain": "?",
     "pending": "·",
 }
+# What reached its recipients (or was produced, in a dry-run): quiet by default under cron.
+DONE = frozenset({"sent", "saved", "built"})
 
 
-def outcome_line(outcome: Outcome) -> str:
+def outcome_line(outcome: Outcome, options: SendOptions | None = None) -> str:
+    """One customer's line; in a rehearsal (--test) the recipient shown is the operator."""
     from rotomail.delivery.report import STATUS_TEXT
 
     text = f"{SYMBOL.get(outcome.status, '?')} {outcome.cliente} {outcome.nombre}"
-    if outcome.status in ("sent", "built"):
-        text += f" → {';'.join(outcome.correos)}"
+    if outcome.status in DONE:
+        if options is not None and options.mode == "test":
+            text += f" → {options.operator_email} (ensayo; del cliente: {';'.join(outcome.correos)})"
+        else:
+            text += f" → {';'.join(outcome.correos)}"
+        if outcome.status == "saved":
+            text += " (guardado en el buzón de salida)"
         if outcome.refused:
             refused = "; ".join(f"{a} ({r})" for a, r in outcome.refused.items())
             text += f" (rechazados: {refused})"
@@ -137,15 +148,23 @@ def outcome_line(outcome: Outcome) -> str:
     return f"{text}: {STATUS_TEXT.get(outcome.status, outcome.status)} - {outcome.detail}"
 
 
+def header_line(report: RunReport) -> str:
+    """What a cron mail starts with: which run, of what, how, since when."""
+    from rotomail.delivery.report import MODE_TEXT
+
+    options = report.options
+    return (
+        f"Corrida {report.run_id} · sociedad {options.sociedad} · "
+        f"fecha de corte {options.statement_date:%d/%m/%Y} · "
+        f"modo {MODE_TEXT.get(options.mode, options.mode)} · transporte {report.transport} · "
+        f"inicio {report.started_at:%Y-%m-%d %H:%M:%S}"
+    )
+
+
 def print_summary(report: RunReport) -> None:
-    rows = [
-        ["Enviados", report.count("sent")],
-        ["Generados (simulación)", report.count("built")],
-        ["Fallidos", report.count("failed")],
-        ["Omitidos", report.count("skipped")],
-        ["Inciertos", report.count("uncertain")],
-        ["Pendientes", report.count("pending")],
-    ]
+    from rotomail.delivery.report import SUMMARY_TEXT
+
+    rows = [[text, report.count(status)] for status, text in SUMMARY_TEXT.items()]
     print_table(["Resultado", "Clientes"], [r for r in rows if r[1]] or rows[:1])
 
 
@@ -176,8 +195,19 @@ def send(
         int | None,
         typer.Option("--retry-failed", help="Reenviar solo los fallidos de la corrida RUN."),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Sin terminal: una línea por cliente, también los correctos."),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Solo el resumen, sin líneas por cliente.")
+    ] = False,
 ) -> None:
-    """Envío masivo de estados de cuenta de una sociedad."""
+    """Envío masivo de estados de cuenta de una sociedad.
+
+    Sin terminal (cron) se escribe una línea de encabezado, solo los clientes que requieren
+    atención (✗, ?, omitidos) y el resumen; --verbose escribe todos, --quiet solo el resumen.
+    """
     from rotomail.delivery.report import SendOptions
     from rotomail.delivery.runs import list_candidates
     from rotomail.delivery.transports import describe, transport_factory, uses_smtp
@@ -186,6 +216,8 @@ def send(
     settings = st.settings
     if dry_run and test:
         raise UsageError("Use --dry-run o --test, no ambos.")
+    if verbose and quiet:
+        raise UsageError("Use --verbose o --quiet, no ambos.")
     statement_date = parse_date(date_)
     clientes = list(cliente or [])
     if retry_failed is not None:
@@ -261,8 +293,15 @@ def send(
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)
     )
+    rate = settings["smtp.rate_per_minute"] if uses_smtp(settings, mode) else 0
     report = _run_with_progress(
-        st.engine, company, options, factory, candidates, describe(settings, mode)
+        st.engine,
+        company,
+        options,
+        factory,
+        candidates,
+        describe(settings, mode),
+        Verbosity(quiet=quiet, verbose=verbose, rate_per_minute=rate),
     )
     print_summary(report)
     if report.aborted:
@@ -294,6 +333,18 @@ def _check_ledger(engine: Engine, sociedad: str, statement_date: date) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Verbosity:
+    quiet: bool = False
+    verbose: bool = False
+    rate_per_minute: float = 0  # the configured SMTP rate limit, 0 = none
+
+    def shows(self, outcome: Outcome, terminal: bool) -> bool:
+        if self.quiet:
+            return False
+        return terminal or self.verbose or outcome.status not in DONE or bool(outcome.refused)
+
+
 def _run_with_progress(
     engine: Engine,
     company: CompanyProfile,
@@ -301,36 +352,42 @@ def _run_with_progress(
     factory: Callable[[int], Transport],
     candidates: list[Candidate],
     transport_name: str,
+    verbosity: Verbosity | None = None,
 ) -> RunReport:
     from rotomail.delivery.runs import SendRunner
 
+    verbosity = verbosity or Verbosity()
     if not is_terminal():
-        runner = SendRunner(
-            engine, company, options, factory, lambda o: typer.echo(outcome_line(o))
-        )
+
+        def header(report: RunReport) -> None:
+            if not verbosity.quiet:
+                typer.echo(header_line(report))
+
+        def line(outcome: Outcome) -> None:
+            if verbosity.shows(outcome, terminal=False):
+                typer.echo(outcome_line(outcome, options))
+
+        runner = SendRunner(engine, company, options, factory, line, on_start=header)
         return runner.run(candidates, transport_name)
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from rotomail.cli.progress import RemainingWithRateLimit
 
     console = Console()
     with Progress(
         TextColumn("Enviando"),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeRemainingColumn(),
+        RemainingWithRateLimit(verbosity.rate_per_minute),
         console=console,
         transient=True,
     ) as progress:
         task = progress.add_task("send", total=len(candidates))
 
         def show(outcome: Outcome) -> None:
-            console.print(outcome_line(outcome), markup=False, highlight=False)
+            if verbosity.shows(outcome, terminal=True):
+                console.print(outcome_line(outcome, options), markup=False, highlight=False)
             progress.advance(task)
 
         return SendRunner(engine, company, options, factory, show).run(candidates, transport_name)
@@ -369,7 +426,7 @@ def history(
     ] = Format.table,
 ) -> None:
     """Corridas anteriores; con RUN, el resultado de cada cliente."""
-    from rotomail.delivery.report import STATUS_TEXT
+    from rotomail.delivery.report import MODE_TEXT, RUN_STATUS_TEXT, STATUS_TEXT
     from rotomail.store.history import list_runs, run_deliveries
 
     engine = state(ctx).engine
@@ -396,12 +453,12 @@ def history(
                     r.operator,
                     r.sociedad,
                     r.statement_date.isoformat(),
-                    r.mode,
+                    MODE_TEXT.get(r.mode, r.mode),
                     r.sent,
                     r.failed,
                     r.skipped,
                     r.uncertain,
-                    r.status,
+                    RUN_STATUS_TEXT.get(r.status, r.status),
                 ]
                 for r in runs
             ],
@@ -500,7 +557,12 @@ def test_smtp(ctx: typer.Context) -> None:
     try:
         delivery = transport.send(test_message(settings["smtp.user"] or operator, operator))
     except SendError as exc:
-        raise DataError(f"El servidor SMTP rechazó el mensaje de prueba: {exc.reply}") from None
+        if exc.reply[:3].isdigit():  # an SMTP reply: the server answered, and said no
+            raise DataError(f"El servidor SMTP rechazó el mensaje de prueba: {exc.reply}") from None
+        where = f"{settings['smtp.host']}:{settings['smtp.port']}"
+        raise DataError(
+            f"No se pudo conectar con el servidor SMTP {where}: {exc.reply}"
+        ) from None
     finally:
         transport.close()
     typer.echo(f"Mensaje de prueba enviado a {operator}: {delivery.reply}")

@@ -156,12 +156,14 @@ class SendRunner:
         options: SendOptions,
         make_transport: Callable[[int], Transport],
         on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+        on_start: Callable[[RunReport], None] = lambda report: None,
     ) -> None:
         self.engine = engine
         self.company = company
         self.options = options
         self.make_transport = make_transport
         self.on_outcome = on_outcome
+        self.on_start = on_start  # the run is recorded, nothing sent yet (the CLI's header)
         self._connection: Connection | None = None  # open while the run sends
 
     # The run record and the per-customer records.
@@ -237,7 +239,7 @@ class SendRunner:
                 .values(
                     finished_at=_now(),
                     status="aborted" if report.aborted else "finished",
-                    sent=report.count("sent") + report.count("built"),
+                    sent=report.count("sent") + report.count("saved") + report.count("built"),
                     failed=report.count("failed"),
                     skipped=report.count("skipped"),
                     uncertain=report.count("uncertain"),
@@ -273,6 +275,7 @@ class SendRunner:
         self._close_dead_runs()
         run_id = self._start(candidates, transport_name)
         report = RunReport(run_id, self.options, transport_name, _now())
+        self.on_start(report)
         with _Heartbeat(self.engine, run_id), self.engine.connect() as connection:
             self._connection = connection
             to_render = self._preflight(report, candidates)
@@ -477,7 +480,7 @@ class SendRunner:
         else:
             with self._transaction() as connection:
                 claims.advance(connection, key, report.run_id, "in_flight", "sent")
-                base.status, base.detail = "sent", delivery.reply
+                base.status, base.detail = _delivered(transport), delivery.reply
                 base.refused = dict(delivery.refused)
                 self._record(report.run_id, base, connection)
             self._emit(report, base, record=False)
@@ -497,7 +500,14 @@ class SendRunner:
             if isinstance(exc, mailer.RUN_STOPPERS):
                 report.aborted = exc.reply
         else:
-            base.status = "built" if self.options.mode == "dry-run" else "sent"
+            base.status = "built" if self.options.mode == "dry-run" else _delivered(transport)
             base.detail = delivery.reply
             base.refused = dict(delivery.refused)
         self._emit(report, base)
+
+
+def _delivered(transport: Transport) -> str:
+    """"saved" when the message only went into the outbox folder, "sent" when a server took it."""
+    from rotomail.delivery.mailer import OutboxTransport
+
+    return "saved" if isinstance(transport, OutboxTransport) else "sent"

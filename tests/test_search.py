@@ -18,7 +18,10 @@ PEÑA = "SM02\t0001009001\tAceros Peña Hermanos\tAPH010101AB1\tventas@acerospen
 @pytest.fixture
 def searchable(customers: Cli) -> Cli:
     result = customers(
-        "customers", "import", "-", input=("Sociedad\tCliente\tNombre\tRFC\tCorreo\tIdioma\n" + PEÑA).encode()
+        "customers",
+        "import",
+        "-",
+        input=("Sociedad\tCliente\tNombre\tRFC\tCorreo\tIdioma\n" + PEÑA).encode(),
     )
     assert result.exit_code == 0, result.output
     for sociedad, cliente, correo in [

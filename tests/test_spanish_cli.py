@@ -52,7 +52,10 @@ def test_help_of_every_command_is_spanish(cli: Cli, path: list[str], flag: str) 
             ["history", "--format", "xx"],
             "Valor inválido para «--format»: «xx» no es válido; use uno de: table, tsv, csv, json.",
         ),
-        (["send", "--retry-failed", "abc"], "Valor inválido para «--retry-failed»: debe ser un número entero."),
+        (
+            ["send", "--retry-failed", "abc"],
+            "Valor inválido para «--retry-failed»: debe ser un número entero.",
+        ),
         (["send", "--date"], "La opción «--date» necesita un valor."),
         (["config", "show", "extra"], "Sobran argumentos: extra."),
     ],

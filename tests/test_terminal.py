@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from smtp_server import SmtpServer
 
 from tests.conftest import EXAMPLES
 
@@ -104,7 +105,9 @@ def test_paste_without_a_terminal_only_previews(env: dict[str, str]) -> None:
     assert catalog_size(env) == 0
 
 
-@pytest.mark.parametrize(("answers", "code", "left"), [(["si"], 0, 0), (["x", "sí"], 0, 0), (["n"], 1, 1)])
+@pytest.mark.parametrize(
+    ("answers", "code", "left"), [(["si"], 0, 0), (["x", "sí"], 0, 0), (["n"], 1, 1)]
+)
 def test_delete_asks_s_n_in_spanish(
     env: dict[str, str], answers: list[str], code: int, left: int
 ) -> None:
@@ -125,3 +128,31 @@ def test_delete_asks_s_n_in_spanish(
     assert child.exitstatus == code, child.before
     assert "invalid input" not in (child.before or "")
     assert catalog_size(env) == left
+
+
+def test_progress_bar_eta_counts_the_rate_limit(loaded: object) -> None:
+    """3 customers at 20 messages a minute take at least 9 s: the bar says so from the start,
+    before any message has gone out."""
+    with SmtpServer() as server:
+        env = {
+            **os.environ,
+            "ROTOMAIL_SMTP_HOST": server.host,
+            "ROTOMAIL_SMTP_PORT": str(server.port),
+            "ROTOMAIL_SMTP_SECURITY": "none",
+            "ROTOMAIL_SMTP_RATE_PER_MINUTE": "20",
+            "TERM": "xterm",
+        }
+        child = pexpect.spawn(
+            ROTOMAIL,
+            ["send", "--sociedad", "SM02", "--all", "--date", "2026-11-30"],
+            env=env,
+            encoding="utf-8",
+            timeout=60,
+            dimensions=(24, 100),
+        )
+        child.expect(r"quedan (\d+:\d\d:\d\d)")
+        first_eta = child.match.group(1)
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 0, child.before
+    assert first_eta in ("0:00:09", "0:00:08", "0:00:07", "0:00:06"), first_eta

@@ -32,7 +32,9 @@ class _Group(TyperGroup):
 
     def main(self, args: Any = None, *main_args: Any, **kwargs: Any) -> Any:
         use_spanish(self)
-        return run_in_spanish(lambda a, **k: super(_Group, self).main(a, *main_args, **k), args, kwargs)
+        return run_in_spanish(
+            lambda a, **k: super(_Group, self).main(a, *main_args, **k), args, kwargs
+        )
 
     def invoke(self, ctx: Any) -> Any:
         try:

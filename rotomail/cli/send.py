@@ -136,7 +136,9 @@ def outcome_line(outcome: Outcome, options: SendOptions | None = None) -> str:
     text = f"{SYMBOL.get(outcome.status, '?')} {outcome.cliente} {outcome.nombre}"
     if outcome.status in DONE:
         if options is not None and options.mode == "test":
-            text += f" → {options.operator_email} (ensayo; del cliente: {';'.join(outcome.correos)})"
+            text += (
+                f" → {options.operator_email} (ensayo; del cliente: {';'.join(outcome.correos)})"
+            )
         else:
             text += f" → {';'.join(outcome.correos)}"
         if outcome.status == "saved":
@@ -197,7 +199,9 @@ def send(
     ] = None,
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", "-v", help="Sin terminal: una línea por cliente, también los correctos."),
+        typer.Option(
+            "--verbose", "-v", help="Sin terminal: una línea por cliente, también los correctos."
+        ),
     ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Solo el resumen, sin líneas por cliente.")
@@ -560,9 +564,7 @@ def test_smtp(ctx: typer.Context) -> None:
         if exc.reply[:3].isdigit():  # an SMTP reply: the server answered, and said no
             raise DataError(f"El servidor SMTP rechazó el mensaje de prueba: {exc.reply}") from None
         where = f"{settings['smtp.host']}:{settings['smtp.port']}"
-        raise DataError(
-            f"No se pudo conectar con el servidor SMTP {where}: {exc.reply}"
-        ) from None
+        raise DataError(f"No se pudo conectar con el servidor SMTP {where}: {exc.reply}") from None
     finally:
         transport.close()
     typer.echo(f"Mensaje de prueba enviado a {operator}: {delivery.reply}")

@@ -198,4 +198,3 @@ def prompt_secret_twice(label: str) -> str:
         if first == second and first:
             return str(first)
         typer.echo("Los dos valores no coinciden; escríbalo de nuevo.", err=True)
-

@@ -115,7 +115,11 @@ def test_send_all_to_outbox(loaded: Cli, home: Path) -> None:
     ]
     assert len(list(folder.glob("100*.eml"))) == 3
     assert f"Archivos (PDF y .eml): {folder}" in lines
-    assert statuses(loaded, 1) == {"1001400": "guardado", "1004273": "guardado", "1006210": "guardado"}
+    assert statuses(loaded, 1) == {
+        "1001400": "guardado",
+        "1004273": "guardado",
+        "1006210": "guardado",
+    }
     log = next((home / "logs").glob("*_corrida1_SM02.txt")).read_text(encoding="utf-8")
     assert "Corrida:        1" in log
     assert "Enviados: 0  Guardados en el buzón de salida: 3" in log
@@ -348,7 +352,11 @@ def test_a_bad_address_in_the_database_fails_only_that_customer(loaded: Cli) -> 
     engine.dispose()
     result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
     assert result.exit_code == 1, result.output
-    assert statuses(loaded, 1) == {"1001400": "guardado", "1004273": "fallido", "1006210": "guardado"}
+    assert statuses(loaded, 1) == {
+        "1001400": "guardado",
+        "1004273": "fallido",
+        "1006210": "guardado",
+    }
     assert "✗ 1004273 Ferretería López: fallido - " in result.stdout
 
 

@@ -507,7 +507,7 @@ class SendRunner:
 
 
 def _delivered(transport: Transport) -> str:
-    """"saved" when the message only went into the outbox folder, "sent" when a server took it."""
+    """The status of a delivered message: saved (outbox folder only) or sent (a server took it)."""
     from rotomail.delivery.mailer import OutboxTransport
 
     return "saved" if isinstance(transport, OutboxTransport) else "sent"

@@ -156,3 +156,24 @@ def test_progress_bar_eta_counts_the_rate_limit(loaded: object) -> None:
         child.close()
     assert child.exitstatus == 0, child.before
     assert first_eta in ("0:00:09", "0:00:08", "0:00:07", "0:00:06"), first_eta
+
+
+def test_set_password_asks_twice_in_spanish(env: dict[str, str]) -> None:
+    env = {**env, "ROTOMAIL_SMTP_HOST": "smtp.example.mx", "ROTOMAIL_SMTP_USER": "op@example.mx"}
+    child = pexpect.spawn(
+        ROTOMAIL, ["config", "set-password"], env=env, encoding="utf-8", timeout=30
+    )
+    child.expect_exact("Contraseña SMTP: ")
+    child.sendline("uno")
+    child.expect_exact("Repita para confirmar: ")
+    child.sendline("dos")
+    child.expect_exact("Los dos valores no coinciden; escríbalo de nuevo.")
+    child.expect_exact("Contraseña SMTP: ")
+    child.sendline("tres")
+    child.expect_exact("Repita para confirmar: ")
+    child.sendline("tres")
+    child.expect(pexpect.EOF)
+    child.close()
+    # Saved in the system keyring, or (no keyring here) one Spanish line saying so.
+    assert "Repeat" not in child.before and "Error: The" not in child.before
+    assert child.exitstatus in (0, 2), child.before

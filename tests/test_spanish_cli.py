@@ -47,7 +47,10 @@ def test_help_of_every_command_is_spanish(cli: Cli, path: list[str], flag: str) 
         (["sned"], "No existe el comando «sned». ¿Quiso decir «send»?"),
         (["catalog", "add", "SM02"], "Falta el argumento «cliente»."),
         (["catalog", "add"], "Falta el argumento «sociedad»."),
-        (["send", "--bogus"], "No existe la opción «--bogus»."),
+        (
+            ["send", "--sociedd"],
+            "No existe la opción «--sociedd». ¿Quiso decir --force o --sociedad?",
+        ),
         (
             ["history", "--format", "xx"],
             "Valor inválido para «--format»: «xx» no es válido; use uno de: table, tsv, csv, json.",

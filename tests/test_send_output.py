@@ -106,6 +106,7 @@ def test_outbox_says_saved_not_sent(loaded: Cli, home) -> None:
     assert result.exit_code == 0, result.output
     assert "Guardados en el buzón de salida  3" in result.stdout.splitlines()
     assert "Enviados" not in result.stdout
+    assert "Registro guardado en el buzón de salida para operador@example.mx." in result.stdout
     assert {row["estado"] for row in history(loaded, "1")} == {"guardado"}
     log = next((home / "logs").glob("*_corrida1_SM02.txt")).read_text(encoding="utf-8")
     assert "Guardados en el buzón de salida: 3" in log
@@ -141,6 +142,7 @@ def test_history_words_are_spanish_keys_unchanged(smtp: SmtpServer, loaded: Cli)
     assert (run["modo"], run["estado"], run["enviados"]) == ("envío", "terminada", 3)
     table = loaded("history")
     assert " finished" not in table.stdout and " send " not in table.stdout
+    assert "Enviados" not in table.stdout  # the count is of sent, saved or built, as the mode says
     assert "terminada" in table.stdout and "envío" in table.stdout
 
 

@@ -416,7 +416,14 @@ def _mail_log(
     if error:
         typer.echo(f"Aviso: no se pudo enviar el registro al operador: {error}", err=True)
     else:
-        typer.echo(f"Registro enviado a {settings['operator.email']}.")
+        from rotomail.delivery.transports import uses_smtp
+
+        where = (
+            "enviado a"
+            if uses_smtp(settings, report.options.mode)
+            else "guardado en el buzón de salida para"
+        )
+        typer.echo(f"Registro {where} {settings['operator.email']}.")
 
 
 @app.command("history")
@@ -444,7 +451,7 @@ def history(
                 "Sociedad",
                 "Fecha de corte",
                 "Modo",
-                "Enviados",
+                "Correctos",  # sent, saved to the outbox or built, as the mode says
                 "Fallidos",
                 "Omitidos",
                 "Inciertos",

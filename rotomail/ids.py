@@ -13,6 +13,7 @@ So ``0001006210`` in a SAP export and ``1006210`` typed by a user are the same c
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _EXCEL_FLOAT = re.compile(r"^(\d+)\.0+$")
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -36,3 +37,10 @@ def safe_filename_part(value: str) -> str:
     """A file-name fragment that cannot leave its folder (no separators, dots or controls)."""
     cleaned = _SAFE.sub("_", value).strip("_")
     return cleaned or "_"
+
+
+def search_key(value: str) -> str:
+    """Text as the search columns store it and as searches compare it: without accents
+    and case (``Peña HIDRÁULICA`` -> ``pena hidraulica``), so both databases match alike."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()

@@ -284,6 +284,7 @@ def send_args(*extra: str, date: str = DATE) -> list[str]:
         "--all",
         "--date",
         date,
+        "--verbose",  # every customer's line, not only those that need attention
         *extra,
     ]
 

@@ -187,7 +187,7 @@ def test_sigkill_at_random_points_then_rerun(cli: Cli, home: Path, tmp_path: Pat
                 problems.append(
                     f"{cliente}: uncertain, but run {owner} has it {owned.get('estado')}"
                 )
-            if runs.get(owner, {}).get("estado") not in (None, "running", "interrupted"):
+            if runs.get(owner, {}).get("estado") not in (None, "en curso", "interrumpida"):
                 problems.append(f"{cliente}: uncertain, but run {owner} finished")
             if counts[cliente] == 1 and received[cliente]["message_id"] != owned.get("message_id"):
                 problems.append(f"{cliente}: the message received is not the one in flight")

@@ -95,14 +95,19 @@ def test_bad_usage(loaded: Cli, args: list[str], code: int, message: str) -> Non
 
 
 def test_send_all_to_outbox(loaded: Cli, home: Path) -> None:
-    result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
+    result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE, "--verbose")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert (
         "✓ 1006210 Agroequipos del Bajío S.A. de C.V. → a@agro.example.mx;b@agro.example.mx"
+        " (guardado en el buzón de salida)"
+    ) in lines
+    assert (
+        "✓ 1004273 Ferretería López → pagos@ferrelopez.example.mx (guardado en el buzón de salida)"
         in lines
     )
-    assert "✓ 1004273 Ferretería López → pagos@ferrelopez.example.mx" in lines
+    assert "Guardados en el buzón de salida  3" in lines
+    assert not any(line.startswith("Enviados") for line in lines)
     folder = home / "outbox" / "corrida-1"
     assert sorted(p.name for p in folder.glob("*.pdf")) == [
         "1001400_20261130.pdf",
@@ -111,10 +116,15 @@ def test_send_all_to_outbox(loaded: Cli, home: Path) -> None:
     ]
     assert len(list(folder.glob("100*.eml"))) == 3
     assert f"Archivos (PDF y .eml): {folder}" in lines
-    assert statuses(loaded, 1) == {"1001400": "enviado", "1004273": "enviado", "1006210": "enviado"}
+    assert statuses(loaded, 1) == {
+        "1001400": "guardado",
+        "1004273": "guardado",
+        "1006210": "guardado",
+    }
     log = next((home / "logs").glob("*_corrida1_SM02.txt")).read_text(encoding="utf-8")
     assert "Corrida:        1" in log
-    assert "Enviados: 3" in log
+    assert "Enviados: 0  Guardados en el buzón de salida: 3" in log
+    assert log.count(" guardado ") == 3
     assert "1006210_20261130.pdf" in log
 
 
@@ -151,7 +161,7 @@ def test_rerun_skips_already_sent_unless_force(loaded: Cli) -> None:
     assert set(statuses(loaded, 2).values()) == {"omitido"}
     forced = loaded("send", "--sociedad", "SM02", "--cliente", "1006210", "--date", DATE, "--force")
     assert forced.exit_code == 0, forced.output
-    assert statuses(loaded, 3) == {"1006210": "enviado"}
+    assert statuses(loaded, 3) == {"1006210": "guardado"}
 
 
 def test_dry_run_builds_but_sends_nothing(loaded: Cli, home: Path) -> None:
@@ -161,7 +171,7 @@ def test_dry_run_builds_but_sends_nothing(loaded: Cli, home: Path) -> None:
     assert set(statuses(loaded, 1).values()) == {"generado"}
     assert len(list((home / "outbox" / "corrida-1").glob("*.pdf"))) == 3
     real = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
-    assert set(statuses(loaded, 2).values()) == {"enviado"}, real.output
+    assert set(statuses(loaded, 2).values()) == {"guardado"}, real.output
 
 
 def test_skip_zero_leaves_out_customers_without_balance(loaded: Cli) -> None:
@@ -358,7 +368,11 @@ def test_a_bad_address_in_the_database_fails_only_that_customer(loaded: Cli) -> 
     engine.dispose()
     result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
     assert result.exit_code == 1, result.output
-    assert statuses(loaded, 1) == {"1001400": "enviado", "1004273": "fallido", "1006210": "enviado"}
+    assert statuses(loaded, 1) == {
+        "1001400": "guardado",
+        "1004273": "fallido",
+        "1006210": "guardado",
+    }
     assert "✗ 1004273 Ferretería López: fallido - " in result.stdout
 
 

@@ -6,6 +6,7 @@ commands that need them so that ``rotomail --help`` stays fast.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from rotomail.cli.output import Format, print_table
+from rotomail.cli.output import Format, print_table, write_output
+from rotomail.cli.spanish import confirm, run_in_spanish, use_spanish
 from rotomail.errors import DataError, RotomailError, UsageError
 
 if TYPE_CHECKING:
@@ -25,7 +27,14 @@ if TYPE_CHECKING:
 
 
 class _Group(TyperGroup):
-    """Turns library errors into a Spanish message and an exit code, never a traceback."""
+    """Turns library errors into a Spanish message and an exit code, never a traceback;
+    Click's own words (help frame, usage errors) in Spanish for every command."""
+
+    def main(self, args: Any = None, *main_args: Any, **kwargs: Any) -> Any:
+        use_spanish(self)
+        return run_in_spanish(
+            lambda a, **k: super(_Group, self).main(a, *main_args, **k), args, kwargs
+        )
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -46,6 +55,7 @@ def _app(help_text: str) -> typer.Typer:
         add_completion=False,
         pretty_exceptions_show_locals=False,
         rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
 
 
@@ -87,6 +97,14 @@ def state(ctx: typer.Context) -> State:
     return obj
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"rotomail {version('rotomail')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -102,6 +120,15 @@ def root(
             "--database-url", help="URL de SQLAlchemy (en lugar de ROTOMAIL_DATABASE_URL)."
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Muestra la versión y termina.",
+            is_eager=True,
+            callback=_show_version,
+        ),
+    ] = False,
 ) -> None:
     """rotomail: envío de estados de cuenta a clientes por correo electrónico."""
     ctx.obj = State({"home": home, "database_url": database_url})
@@ -124,23 +151,51 @@ def read_input(source: str | None, what: str) -> tuple[bytes, str]:
     return read_bytes(Path(source)), source
 
 
-def open_terminal() -> IO[str] | None:
+class _ControllingTerminal:
+    """/dev/tty as two handles: ``open("/dev/tty", "r+")`` is not seekable and Python
+    refuses it with io.UnsupportedOperation, so reading and writing are opened apart."""
+
+    def __init__(self) -> None:
+        self._reader = open("/dev/tty", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        try:
+            self._writer = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115
+        except OSError:
+            self._reader.close()
+            raise
+
+    def write(self, text: str) -> int:
+        return self._writer.write(text)
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def readline(self) -> str:
+        return self._reader.readline()
+
+    def close(self) -> None:
+        self._reader.close()
+        self._writer.close()
+
+
+def open_terminal() -> IO[str] | _ControllingTerminal | None:
     """The user's terminal for a question when stdin carries data, or None (cron, CI)."""
     if sys.stdin.isatty():
         return sys.stdin
     try:
-        return open("/dev/tty", "r+", encoding="utf-8")
+        return _ControllingTerminal()
     except OSError:
         return None
 
 
-def ask(terminal: IO[str], prompt: str) -> str:
+def ask(terminal: IO[str] | _ControllingTerminal, prompt: str) -> str | None:
+    """The answer, lower-case; None at end of input (nobody left to answer)."""
     if terminal is sys.stdin:
         typer.echo(prompt, nl=False)
-        return sys.stdin.readline().strip().lower()
-    terminal.write(prompt)
-    terminal.flush()
-    return terminal.readline().strip().lower()
+    else:
+        terminal.write(prompt)
+        terminal.flush()
+    line = terminal.readline()
+    return line.strip().lower() if line else None
 
 
 # --- customers ---------------------------------------------------------------------------
@@ -321,6 +376,7 @@ def catalog_search(
     sociedad: Annotated[str | None, typer.Option(help="Sociedad, por ejemplo SM02.")] = None,
     cliente: Annotated[str | None, typer.Option(help="Número de cliente.")] = None,
     correo: Annotated[str | None, typer.Option(help="Parte de un correo o del nombre.")] = None,
+    nombre: Annotated[str | None, typer.Option(help="Parte del nombre del cliente.")] = None,
     format: Annotated[
         Format, typer.Option("--format", help="table, tsv, csv o json.")
     ] = Format.table,
@@ -329,14 +385,15 @@ def catalog_search(
         typer.Option("--bounced", help="Solo entradas con correos que rebotaron, y el motivo."),
     ] = False,
 ) -> None:
-    """Búsqueda en el catálogo por sociedad, cliente, nombre o correo."""
+    """Búsqueda en el catálogo por sociedad, cliente, nombre o correo (sin distinguir
+    acentos ni mayúsculas)."""
     from rotomail.store.catalog import search_entries
 
     if bounced:
         _catalog_bounced(ctx, sociedad, format)
         return
 
-    rows = search_entries(state(ctx).engine, sociedad, cliente, correo)
+    rows = search_entries(state(ctx).engine, sociedad, cliente, correo, nombre)
     print_table(
         ["Sociedad", "Cliente", "Nombre", "Correo"],
         [
@@ -390,7 +447,7 @@ def catalog_delete(
         row = get_entry(engine, sociedad, cliente)
         if not sys.stdin.isatty():
             raise UsageError("Sin terminal para confirmar: repita el comando con --yes.")
-        if not typer.confirm(
+        if not confirm(
             f"¿Borrar {row.sociedad} {row.cliente} {row.nombre} ({row.correo_text})?", default=False
         ):
             typer.echo("Cancelado: no se borró nada.")
@@ -417,11 +474,24 @@ def _confirmed() -> bool:
         )
         raise typer.Exit(2)
     try:
-        answer = ask(terminal, "¿Grabar o Cancelar? [g/c]: ")
+        while True:
+            answer = ask(terminal, "¿Grabar o Cancelar? [g/c]: ")
+            if answer in SAVE_ANSWERS:
+                return True
+            if answer is None or answer in CANCEL_ANSWERS:
+                return False
+            ask_again = "Responda g (grabar) o c (cancelar).\n"
+            if terminal is sys.stdin:
+                typer.echo(ask_again, nl=False)
+            else:
+                terminal.write(ask_again)
     finally:
         if terminal is not sys.stdin:
             terminal.close()
-    return answer in ("g", "grabar", "s", "si", "sí", "y", "yes")
+
+
+SAVE_ANSWERS = frozenset({"g", "grabar", "s", "si", "sí"})
+CANCEL_ANSWERS = frozenset({"c", "cancelar", "n", "no"})
 
 
 @catalog_app.command("import")
@@ -494,7 +564,9 @@ def catalog_export(
         sheet.append(headers)
         for row in rows:
             sheet.append(row)
-        book.save(output)
+        data = io.BytesIO()
+        book.save(data)
+        write_output(output, data.getvalue())
         typer.echo(f"{len(rows)} registros en {output}")
         return
     from rotomail.cli.output import render
@@ -503,7 +575,7 @@ def catalog_export(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text.encode("utf-8"))
         typer.echo(f"{len(rows)} registros en {output}")
 
 

@@ -6,12 +6,16 @@ Plain output is stable: no colour, no truncation, no terminal-width wrapping.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TextIO
+
+from rotomail.errors import UsageError
 
 
 class Format(StrEnum):
@@ -107,3 +111,25 @@ def print_table(
         Console(file=stream).print(table)
         return
     stream.write(render(headers, rows, fmt, json_keys))
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write a file the user named; a bad path is one Spanish line (exit 2), not a traceback."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"No se puede escribir {path}: {_why_not(path, exc)}") from None
+
+
+def _why_not(path: Path, exc: OSError) -> str:
+    if isinstance(exc, IsADirectoryError) or path.is_dir():
+        return "es una carpeta; indique un archivo."
+    if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        return "sin permiso."
+    if isinstance(exc, FileNotFoundError) and not path.parent.is_dir():
+        return f"la carpeta {path.parent} no existe."
+    if isinstance(exc, NotADirectoryError):
+        return f"{path.parent} no es una carpeta."
+    if exc.errno == errno.ENOSPC:
+        return "no queda espacio en el disco."
+    return f"error del sistema ({errno.errorcode.get(exc.errno or 0, exc.errno)})."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NamedTuple
@@ -12,7 +12,8 @@ import typer
 
 from rotomail.cli import State, app, config_app, read_input, state
 from rotomail.cli.checklist import ChecklistItem, choose_customers
-from rotomail.cli.output import Format, is_terminal, print_table
+from rotomail.cli.output import Format, is_terminal, print_table, write_output
+from rotomail.cli.spanish import prompt_secret_twice
 from rotomail.delivery.claims import existing_claims
 from rotomail.delivery.deferred import deferred_addresses
 from rotomail.delivery.runs import marked_addresses, without_bounced
@@ -120,7 +121,7 @@ def statement(
         document_types=st.settings.document_types,
     )
     path = output or Path(built.filename)
-    path.write_bytes(render_statement_pdf(built))
+    write_output(path, render_statement_pdf(built))
     typer.echo(str(path))
 
 
@@ -128,21 +129,33 @@ def statement(
 
 SYMBOL = {
     "sent": "✓",
+    "saved": "✓",
     "built": "✓",
+    "partial": "✓",
     "failed": "✗",
     "skipped": "–",
     "uncertain": "?",
     "pending": "·",
     "bounced": "✗",
 }
+# What reached its recipients (or was produced, in a dry-run): quiet by default under cron.
+DONE = frozenset({"sent", "saved", "built"})
 
 
-def outcome_line(outcome: Outcome) -> str:
+def outcome_line(outcome: Outcome, options: SendOptions | None = None) -> str:
+    """One customer's line; in a rehearsal (--test) the recipient shown is the operator."""
     from rotomail.delivery.report import STATUS_TEXT
 
     text = f"{SYMBOL.get(outcome.status, '?')} {outcome.cliente} {outcome.nombre}"
-    if outcome.status in ("sent", "built"):
-        text += f" → {';'.join(outcome.correos)}"
+    if outcome.status in DONE:
+        if options is not None and options.mode == "test":
+            text += (
+                f" → {options.operator_email} (ensayo; del cliente: {';'.join(outcome.correos)})"
+            )
+        else:
+            text += f" → {';'.join(outcome.correos)}"
+        if outcome.status == "saved":
+            text += " (guardado en el buzón de salida)"
         if outcome.refused:
             refused = "; ".join(f"{a} ({r})" for a, r in outcome.refused.items())
             text += f" (rechazados: {refused})"
@@ -150,15 +163,23 @@ def outcome_line(outcome: Outcome) -> str:
     return f"{text}: {STATUS_TEXT.get(outcome.status, outcome.status)} - {outcome.detail}"
 
 
+def header_line(report: RunReport) -> str:
+    """What a cron mail starts with: which run, of what, how, since when."""
+    from rotomail.delivery.report import MODE_TEXT
+
+    options = report.options
+    return (
+        f"Corrida {report.run_id} · sociedad {options.sociedad} · "
+        f"fecha de corte {options.statement_date:%d/%m/%Y} · "
+        f"modo {MODE_TEXT.get(options.mode, options.mode)} · transporte {report.transport} · "
+        f"inicio {report.started_at:%Y-%m-%d %H:%M:%S}"
+    )
+
+
 def print_summary(report: RunReport) -> None:
-    rows = [
-        ["Enviados", report.count("sent")],
-        ["Generados (simulación)", report.count("built")],
-        ["Fallidos", report.count("failed")],
-        ["Omitidos", report.count("skipped")],
-        ["Inciertos", report.count("uncertain")],
-        ["Pendientes", report.count("pending")],
-    ]
+    from rotomail.delivery.report import SUMMARY_TEXT
+
+    rows = [[text, report.count(status)] for status, text in SUMMARY_TEXT.items()]
     print_table(["Resultado", "Clientes"], [r for r in rows if r[1]] or rows[:1])
 
 
@@ -200,8 +221,21 @@ def send(
             help="No enviar nada si algún cliente con saldo no está en el catálogo (cron).",
         ),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Sin terminal: una línea por cliente, también los correctos."
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Solo el resumen, sin líneas por cliente.")
+    ] = False,
 ) -> None:
-    """Envío masivo de estados de cuenta de una sociedad."""
+    """Envío masivo de estados de cuenta de una sociedad.
+
+    Sin terminal (cron) se escribe una línea de encabezado, solo los clientes que requieren
+    atención (✗, ?, omitidos) y el resumen; --verbose escribe todos, --quiet solo el resumen.
+    """
     from rotomail.delivery.report import SendOptions
     from rotomail.delivery.runs import list_candidates
     from rotomail.delivery.transports import describe, transport_factory, uses_smtp
@@ -210,6 +244,8 @@ def send(
     settings = st.settings
     if dry_run and test:
         raise UsageError("Use --dry-run o --test, no ambos.")
+    if verbose and quiet:
+        raise UsageError("Use --verbose o --quiet, no ambos.")
     statement_date = parse_date(date_)
     clientes = list(cliente or [])
     if retry_failed is not None:
@@ -332,9 +368,16 @@ def send(
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)
     )
-    runner_extras = RunnerExtras(settings.document_types, missing, held)
+    rate = settings["smtp.rate_per_minute"] if uses_smtp(settings, mode) else 0
     report = _run_with_progress(
-        st.engine, company, options, factory, candidates, describe(settings, mode), runner_extras
+        st.engine,
+        company,
+        options,
+        factory,
+        candidates,
+        describe(settings, mode),
+        RunnerExtras(settings.document_types, missing, held),
+        Verbosity(quiet=quiet, verbose=verbose, rate_per_minute=rate),
     )
     print_summary(report)
     if report.aborted:
@@ -391,6 +434,16 @@ class RunnerExtras(NamedTuple):
     document_types: dict[str, dict[str, str]]
     missing: list[MissingCustomer]
     held: dict[str, str]
+@dataclass(frozen=True)
+class Verbosity:
+    quiet: bool = False
+    verbose: bool = False
+    rate_per_minute: float = 0  # the configured SMTP rate limit, 0 = none
+
+    def shows(self, outcome: Outcome, terminal: bool) -> bool:
+        if self.quiet:
+            return False
+        return terminal or self.verbose or outcome.status not in DONE or bool(outcome.refused)
 
 
 def _run_with_progress(
@@ -401,10 +454,16 @@ def _run_with_progress(
     candidates: list[Candidate],
     transport_name: str,
     extras: RunnerExtras,
+    verbosity: Verbosity | None = None,
 ) -> RunReport:
     from rotomail.delivery.runs import SendRunner
 
-    def runner(on_outcome: Callable[[Outcome], None]) -> SendRunner:
+    verbosity = verbosity or Verbosity()
+
+    def runner(
+        on_outcome: Callable[[Outcome], None],
+        on_start: Callable[[RunReport], None] = lambda report: None,
+    ) -> SendRunner:
         return SendRunner(
             engine,
             company,
@@ -414,32 +473,39 @@ def _run_with_progress(
             document_types=extras.document_types,
             missing=extras.missing,
             held=extras.held,
+            on_start=on_start,
         )
 
     if not is_terminal():
-        return runner(lambda o: typer.echo(outcome_line(o))).run(candidates, transport_name)
+
+        def header(report: RunReport) -> None:
+            if not verbosity.quiet:
+                typer.echo(header_line(report))
+
+        def line(outcome: Outcome) -> None:
+            if verbosity.shows(outcome, terminal=False):
+                typer.echo(outcome_line(outcome, options))
+
+        return runner(line, on_start=header).run(candidates, transport_name)
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from rotomail.cli.progress import RemainingWithRateLimit
 
     console = Console()
     with Progress(
         TextColumn("Enviando"),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeRemainingColumn(),
+        RemainingWithRateLimit(verbosity.rate_per_minute),
         console=console,
         transient=True,
     ) as progress:
         task = progress.add_task("send", total=len(candidates))
 
         def show(outcome: Outcome) -> None:
-            console.print(outcome_line(outcome), markup=False, highlight=False)
+            if verbosity.shows(outcome, terminal=True):
+                console.print(outcome_line(outcome, options), markup=False, highlight=False)
             progress.advance(task)
 
         return runner(show).run(candidates, transport_name)
@@ -464,7 +530,14 @@ def _mail_log(
     if error:
         typer.echo(f"Aviso: no se pudo enviar el registro al operador: {error}", err=True)
     else:
-        typer.echo(f"Registro enviado a {settings['operator.email']}.")
+        from rotomail.delivery.transports import uses_smtp
+
+        where = (
+            "enviado a"
+            if uses_smtp(settings, report.options.mode)
+            else "guardado en el buzón de salida para"
+        )
+        typer.echo(f"Registro {where} {settings['operator.email']}.")
 
 
 @app.command("history")
@@ -484,7 +557,7 @@ def history(
     ] = False,
 ) -> None:
     """Corridas anteriores; con RUN, el resultado de cada cliente y de cada dirección."""
-    from rotomail.delivery.report import STATUS_TEXT
+    from rotomail.delivery.report import MODE_TEXT, RUN_STATUS_TEXT, STATUS_TEXT
     from rotomail.store.history import list_runs, run_deliveries
 
     engine = state(ctx).engine
@@ -500,7 +573,7 @@ def history(
                 "Sociedad",
                 "Fecha de corte",
                 "Modo",
-                "Enviados",
+                "Correctos",  # sent, saved to the outbox or built, as the mode says
                 "Fallidos",
                 "Omitidos",
                 "Inciertos",
@@ -513,12 +586,12 @@ def history(
                     r.operator,
                     r.sociedad,
                     r.statement_date.isoformat(),
-                    r.mode,
+                    MODE_TEXT.get(r.mode, r.mode),
                     r.sent,
                     r.failed,
                     r.skipped,
                     r.uncertain,
-                    r.status,
+                    RUN_STATUS_TEXT.get(r.status, r.status),
                 ]
                 for r in runs
             ],
@@ -666,7 +739,7 @@ def set_password(
             raise UsageError("Configure primero smtp.host y smtp.user en config.toml.")
     if not sys.stdin.isatty():
         raise UsageError("Se necesita una terminal para escribir la contraseña.")
-    password = typer.prompt(f"Contraseña {what}", hide_input=True, confirmation_prompt=True)
+    password = prompt_secret_twice(f"Contraseña {what}")
     set_smtp_password(user, host, password)
     typer.echo(f"Contraseña guardada en el llavero para {user}@{host}.")
 
@@ -692,7 +765,10 @@ def test_smtp(ctx: typer.Context) -> None:
     try:
         delivery = transport.send(test_message(settings["smtp.user"] or operator, operator))
     except SendError as exc:
-        raise DataError(f"El servidor SMTP rechazó el mensaje de prueba: {exc.reply}") from None
+        if exc.reply[:3].isdigit():  # an SMTP reply: the server answered, and said no
+            raise DataError(f"El servidor SMTP rechazó el mensaje de prueba: {exc.reply}") from None
+        where = f"{settings['smtp.host']}:{settings['smtp.port']}"
+        raise DataError(f"No se pudo conectar con el servidor SMTP {where}: {exc.reply}") from None
     finally:
         transport.close()
     typer.echo(f"Mensaje de prueba enviado a {operator}: {delivery.reply}")

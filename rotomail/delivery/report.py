@@ -14,16 +14,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rotomail.store.catalog import MissingCustomer
 
-# Status words, as stored and as shown (Spanish) in the log and history.
+# The one closed list of words: status codes as stored (English) and as shown (Spanish) on
+# screen, in the log and as ``estado`` in ``history --format json``.
 STATUS_TEXT = {
     "pending": "pendiente",
     "in_flight": "en curso",
     "sent": "enviado",
+    "saved": "guardado",  # written to the outbox: nothing left the machine
+    "built": "generado",  # dry-run
     "partial": "parcial",
     "failed": "fallido",
     "skipped": "omitido",
     "uncertain": "incierto",
-    "built": "generado",
     "bounced": "rebotado",
     # Per address (delivery_address): the server's answer at send time, reports later.
     "accepted": "aceptado",
@@ -31,9 +33,25 @@ STATUS_TEXT = {
     "deferred": "diferido",
     "delayed": "con retraso",
 }
-
-# Run modes, as stored and as shown (Spanish).
+RUN_STATUS_TEXT = {
+    "running": "en curso",
+    "finished": "terminada",
+    "interrupted": "interrumpida",
+    "aborted": "abortada",
+}
 MODE_TEXT = {"send": "envío", "test": "ensayo", "dry-run": "simulación"}
+# Summary lines, in the order shown: status -> what happened to that many customers.
+SUMMARY_TEXT = {
+    "sent": "Enviados",
+    "saved": "Guardados en el buzón de salida",
+    "built": "Generados (simulación)",
+    "partial": "Parciales",
+    "failed": "Fallidos",
+    "skipped": "Omitidos",
+    "uncertain": "Inciertos",
+    "pending": "Pendientes",
+    "bounced": "Rebotados",
+}
 
 
 @dataclass(frozen=True)

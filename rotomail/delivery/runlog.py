@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from rotomail.delivery.mailer import Transport
     from rotomail.delivery.report import RunReport
 
-MODE_TEXT = {
-    "send": "envío",
-    "test": "prueba (--test: todo al operador)",
-    "dry-run": "simulación (--dry-run: nada se envió)",
+# What each mode means, after its word (report.MODE_TEXT).
+MODE_NOTE = {
+    "send": "",
+    "test": " (--test: todo al correo del operador)",
+    "dry-run": " (--dry-run: nada se envió)",
 }
 
 
@@ -29,14 +30,14 @@ def render_log(report: RunReport) -> str:
 
     from tabulate import tabulate
 
-    from rotomail.delivery.report import STATUS_TEXT
+    from rotomail.delivery.report import MODE_TEXT, STATUS_TEXT, SUMMARY_TEXT
 
     options = report.options
     finished = datetime.now()
-    counts = (
-        f"Enviados: {report.count('sent')}  Generados: {report.count('built')}  "
-        f"Fallidos: {report.count('failed')}  Omitidos: {report.count('skipped')}  "
-        f"Inciertos: {report.count('uncertain')}  Pendientes: {report.count('pending')}"
+    counts = "  ".join(
+        f"{text}: {report.count(status)}"
+        for status, text in SUMMARY_TEXT.items()
+        if report.count(status) or status in ("sent", "failed", "skipped")
     )
     header = [
         "rotomail - registro de envío de estados de cuenta",
@@ -46,7 +47,8 @@ def render_log(report: RunReport) -> str:
         f"Fin:            {finished:%d/%m/%Y %H:%M:%S}",
         f"Sociedad:       {options.sociedad}",
         f"Fecha de corte: {options.statement_date:%d/%m/%Y}",
-        f"Modo:           {MODE_TEXT.get(options.mode, options.mode)}",
+        f"Modo:           {MODE_TEXT.get(options.mode, options.mode)}"
+        f"{MODE_NOTE.get(options.mode, '')}",
         f"Transporte:     {report.transport}",
         counts,
     ]

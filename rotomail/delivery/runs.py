@@ -211,6 +211,7 @@ class SendRunner:
         document_types: Mapping[str, Mapping[str, str]] | None = None,
         missing: list[MissingCustomer] | None = None,
         held: Mapping[str, str] | None = None,
+        on_start: Callable[[RunReport], None] = lambda report: None,
     ) -> None:
         self.missing = list(missing or [])  # only reported in the log
         self.held = dict(held or {})
@@ -220,6 +221,7 @@ class SendRunner:
         self.options = options
         self.make_transport = make_transport
         self.on_outcome = on_outcome
+        self.on_start = on_start  # the run is recorded, nothing sent yet (the CLI's header)
         self._connection: Connection | None = None  # open while the run sends
         self._deferred = DeferredRetry(
             options, self._transaction, self._record, lambda r, o, rec: self._emit(r, o, rec)
@@ -307,7 +309,7 @@ class SendRunner:
                 .values(
                     finished_at=_now(),
                     status="aborted" if report.aborted else "finished",
-                    sent=report.count("sent") + report.count("built"),
+                    sent=report.count("sent") + report.count("saved") + report.count("built"),
                     failed=report.count("failed"),
                     skipped=report.count("skipped"),
                     uncertain=report.count("uncertain"),
@@ -351,6 +353,7 @@ class SendRunner:
         report = RunReport(run_id, self.options, transport_name, _now())
         report.languages = {c.cliente: self.language_of(c) for c in candidates}
         report.missing, report.held = self.missing, self.held
+        self.on_start(report)
         with _Heartbeat(self.engine, run_id), self.engine.connect() as connection:
             self._connection = connection
             to_render = self._preflight(report, candidates)
@@ -617,7 +620,7 @@ class SendRunner:
                 return
             with self._transaction() as connection:
                 claims.advance(connection, key, report.run_id, "in_flight", "sent")
-                base.status, base.detail = "sent", delivery.reply
+                base.status, base.detail = _delivered(transport), delivery.reply
                 base.refused = dict(delivery.refused)
                 self._record(report.run_id, base, connection)
                 record_addresses(
@@ -662,7 +665,14 @@ class SendRunner:
             if isinstance(exc, mailer.RUN_STOPPERS):
                 report.aborted, report.abort_code = exc.reply, exc.exit_code
         else:
-            base.status = "built" if self.options.mode == "dry-run" else "sent"
+            base.status = "built" if self.options.mode == "dry-run" else _delivered(transport)
             base.detail = delivery.reply
             base.refused = dict(delivery.refused)
         self._emit(report, base)
+
+
+def _delivered(transport: Transport) -> str:
+    """The status of a delivered message: saved (outbox folder only) or sent (a server took it)."""
+    from rotomail.delivery.mailer import OutboxTransport
+
+    return "saved" if isinstance(transport, OutboxTransport) else "sent"

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     String,
+    Text,
     and_,
     column,
     delete,
@@ -30,7 +31,7 @@ from sqlalchemy import (
 
 from rotomail.company import language_code
 from rotomail.errors import DataError, UsageError
-from rotomail.ids import normalize_cliente, normalize_sociedad
+from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
 from rotomail.store.db import upsert
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ _catalog = table(
     column("correos", String),
     column("updated_at", DateTime),
     column("idioma", String),
+    column("correos_search", Text),
 )
 _customer = table(
     "customer",
@@ -57,6 +59,7 @@ _customer = table(
     column("nombre", String),
     column("correo", String),
     column("idioma", String),
+    column("nombre_search", Text),
 )
 _hold = table(
     "catalog_hold",
@@ -154,6 +157,7 @@ def _entry_values(
         "correos": ";".join(correos),
         "idioma": idioma,
         "updated_at": datetime.now(),
+        "correos_search": search_key(";".join(correos)),
     }
 
 
@@ -378,8 +382,10 @@ def search_entries(
     sociedad: str | None = None,
     cliente: str | None = None,
     text: str | None = None,
+    nombre: str | None = None,
 ) -> list[CatalogRow]:
-    """Entries by sociedad and/or cliente, plus a substring of the name or an address."""
+    """Entries by sociedad and/or cliente, plus a substring of the name or an address
+    (``text``) and/or of the name (``nombre``); accents and case never matter."""
     query = select(
         _catalog.c.sociedad,
         _catalog.c.cliente,
@@ -398,12 +404,16 @@ def search_entries(
     if cliente:
         query = query.where(_catalog.c.cliente == normalize_cliente(cliente))
     if text:
-        pattern = f"%{text.strip().lower()}%"
+        key = search_key(text.strip())
         query = query.where(
             or_(
-                _customer.c.nombre.ilike(pattern),
-                _catalog.c.correos.ilike(pattern),
+                _customer.c.nombre_search.contains(key, autoescape=True),
+                _catalog.c.correos_search.contains(key, autoescape=True),
             )
+        )
+    if nombre:
+        query = query.where(
+            _customer.c.nombre_search.contains(search_key(nombre.strip()), autoescape=True)
         )
     query = query.order_by(_catalog.c.sociedad, _catalog.c.cliente)
     with engine.connect() as connection:

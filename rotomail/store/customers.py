@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, func, or_, select
 
-from rotomail.ids import normalize_cliente, normalize_sociedad
+from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
 from rotomail.inputs.parsers import CustomerRecord, ParseResult, Reject
 from rotomail.store.db import upsert
 from rotomail.store.models import Customer
@@ -37,6 +37,7 @@ def import_customers(engine: Engine, parsed: ParseResult[CustomerRecord]) -> Imp
             "correo": ";".join(r.correos),
             "idioma": r.idioma,
             "updated_at": now,
+            "nombre_search": search_key(r.nombre),
         }
         for r in latest.values()
     ]
@@ -80,8 +81,13 @@ def search_customers(
     if cliente:
         query = query.where(_customer.c.cliente == normalize_cliente(cliente))
     if nombre:
-        pattern = f"%{nombre.strip()}%"
-        query = query.where(or_(_customer.c.nombre.ilike(pattern), _customer.c.rfc.ilike(pattern)))
+        key = search_key(nombre.strip())
+        query = query.where(
+            or_(
+                _customer.c.nombre_search.contains(key, autoescape=True),
+                func.lower(_customer.c.rfc).contains(key, autoescape=True),
+            )
+        )
     query = query.order_by(_customer.c.sociedad, _customer.c.cliente)
     with engine.connect() as connection:
         return [CustomerRow(*row) for row in connection.execute(query)]

@@ -28,6 +28,8 @@ class Customer(SQLModel, table=True):
     correo: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     idioma: str = Field(default="", max_length=2)
     updated_at: datetime = _timestamp()
+    # nombre without accents or case (rotomail.ids.search_key), what searches compare
+    nombre_search: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class CatalogEntry(SQLModel, table=True):
@@ -48,6 +50,7 @@ class CatalogEntry(SQLModel, table=True):
     updated_at: datetime = _timestamp()
     # "" (the master's language, else the company's) | "es" | "pt" | "en"
     idioma: str = Field(default="", sa_column=Column(String(2), nullable=False, server_default=""))
+    correos_search: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class CatalogHold(SQLModel, table=True):

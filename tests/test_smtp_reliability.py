@@ -247,7 +247,9 @@ def test_idn_domain_goes_as_punycode_and_shows_in_unicode(
     assert loaded("catalog", "add", "SM02", "1004273", "pagos@compañía.example.mx")
     with SmtpServer() as server:
         use_server(monkeypatch, server.port)
-        result = loaded("send", "--sociedad", "SM02", "--cliente", "1004273", "--date", DATE)
+        result = loaded(
+            "send", "--sociedad", "SM02", "--cliente", "1004273", "--date", DATE, "--verbose"
+        )
         sent = statements(server)
     assert result.exit_code == 0, result.output
     assert [m.rcpt_tos for m in sent] == [["pagos@xn--compaa-7va5a.example.mx"]]

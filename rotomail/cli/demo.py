@@ -60,7 +60,7 @@ def write_demo_bounce(engine: Engine, home: Path, run_id: int) -> Path | None:
 
     from rotomail.store.history import run_deliveries
 
-    sent = [d for d in run_deliveries(engine, run_id) if d.status == "sent" and d.message_id]
+    sent = [d for d in run_deliveries(engine, run_id) if d.status in ("sent", "saved") and d.message_id]
     if not sent:
         return None
     delivery = min(sent, key=lambda d: d.correos.count(";"))  # one address: "rebotado"

@@ -30,8 +30,9 @@ _claim = StatementClaim.__table__  # type: ignore[attr-defined]
 
 # A report about a statement arrives within days; older deliveries are not matched by address.
 MATCH_WINDOW = timedelta(days=7)
-# Customer statuses a report can be about: the message went out.
-_REPORTABLE = ("sent", "bounced")
+# Customer statuses a report can be about: the message went out, by SMTP or from the outbox
+# (an administrator may relay the saved .eml files by other means).
+_REPORTABLE = ("sent", "saved", "bounced")
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ def mark_bounced(connection: Connection, delivery: SentDelivery, detail: str) ->
             _claim.c.cliente == delivery.cliente,
             _claim.c.statement_date == delivery.statement_date,
             _claim.c.run_id == delivery.run_id,
-            _claim.c.status == "sent",
+            _claim.c.status.in_(("sent", "saved")),
         )
         .values(status="bounced", updated_at=datetime.now())
     )

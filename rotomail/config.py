@@ -49,6 +49,57 @@ OPTIONS: tuple[Option, ...] = (
     Option("operator.name", "ROTOMAIL_OPERATOR", ""),
 )
 
+# Fields the importers read; ``[import.ledger]`` / ``[import.customers]`` (and ``--column``)
+# map them to a file's own headings: ``vencimiento = "Venc.neto"``.
+IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
+    "ledger": (
+        "sociedad",
+        "cliente",
+        "documento",
+        "tipo",
+        "referencia",
+        "fecha_documento",
+        "fecha_base",
+        "vencimiento",
+        "importe_md",
+        "moneda_md",
+        "importe_ml",
+        "moneda_ml",
+        "texto",
+    ),
+    "customers": ("sociedad", "cliente", "nombre", "rfc", "correo", "idioma"),
+}
+
+
+def column_map(table: str, entries: Mapping[str, Any], origin: str) -> dict[str, str]:
+    """A validated ``field -> heading`` map; an unknown field names the valid ones (exit 2)."""
+    valid = IMPORT_FIELDS[table]
+    result: dict[str, str] = {}
+    for name, heading in entries.items():
+        field_name = str(name).strip().lower()
+        if field_name not in valid:
+            raise UsageError(
+                f"{origin}: campo «{name}» desconocido; los campos son: {', '.join(valid)}."
+            )
+        text = str(heading).strip() if isinstance(heading, str) else ""
+        if not text:
+            raise UsageError(f"{origin}: {field_name} necesita el encabezado de la columna.")
+        result[field_name] = text
+    return result
+
+
+def _imports(table: Mapping[str, Any], path: Path) -> dict[str, dict[str, str]]:
+    raw = table.get("import", {})
+    if not isinstance(raw, Mapping):
+        raise UsageError(f"{path}: [import] debe contener las tablas ledger y customers.")
+    result: dict[str, dict[str, str]] = {}
+    for name in IMPORT_FIELDS:
+        entries = raw.get(name, {})
+        if not isinstance(entries, Mapping):
+            raise UsageError(f"{path}: [import.{name}] debe ser una tabla campo = \"encabezado\".")
+        result[name] = column_map(name, entries, f"{path} [import.{name}]")
+    return result
+
 
 def default_home() -> Path:
     from platformdirs import user_data_dir
@@ -63,6 +114,7 @@ class Settings:
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     companies: dict[str, CompanyProfile] = field(default_factory=dict)
+    imports: dict[str, dict[str, str]] = field(default_factory=dict)  # [import.ledger] …
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -187,7 +239,12 @@ def load_settings(
     home = home.expanduser()
     path = home / "config.toml"
     table = read_config_file(path)
-    settings = Settings(home=home, home_source=home_source, companies=_companies(table, path))
+    settings = Settings(
+        home=home,
+        home_source=home_source,
+        companies=_companies(table, path),
+        imports=_imports(table, path),
+    )
     for option in OPTIONS:
         value, source = option.default, "predeterminado"
         from_file = _lookup(table, option.key)

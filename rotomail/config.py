@@ -96,7 +96,7 @@ def _imports(table: Mapping[str, Any], path: Path) -> dict[str, dict[str, str]]:
     for name in IMPORT_FIELDS:
         entries = raw.get(name, {})
         if not isinstance(entries, Mapping):
-            raise UsageError(f"{path}: [import.{name}] debe ser una tabla campo = \"encabezado\".")
+            raise UsageError(f'{path}: [import.{name}] debe ser una tabla campo = "encabezado".')
         result[name] = column_map(name, entries, f"{path} [import.{name}]")
     return result
 

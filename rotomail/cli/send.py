@@ -193,7 +193,7 @@ def statement(
     from rotomail.statement.model import StatementCustomer, build_statement
     from rotomail.statement.pdf import render_statement_pdf
     from rotomail.store.customers import search_customers
-    from rotomail.store.ledger import items_for
+    from rotomail.store.ledger import due_date_source, items_for
 
     st = state(ctx)
     found = search_customers(st.engine, sociedad=sociedad, cliente=cliente)
@@ -206,6 +206,7 @@ def statement(
         StatementCustomer(customer.sociedad, customer.cliente, customer.nombre, customer.rfc),
         items_for(st.engine, customer.sociedad, customer.cliente),
         parse_date(date_),
+        due_date_source(st.engine, customer.sociedad),
     )
     path = output or Path(built.filename)
     path.write_bytes(render_statement_pdf(built))

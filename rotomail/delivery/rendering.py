@@ -34,6 +34,7 @@ class RenderJob:
     rehearsal_for: tuple[str, ...] | None  # --test: the customer's real addresses
     templates_dir: Path | None
     keep_pdf: bool
+    due_date_source: str = "vencimiento"  # what the aging counts from (ledger import)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,9 @@ def render(job: RenderJob) -> Rendered:
     from rotomail.statement.model import build_statement
     from rotomail.statement.pdf import render_statement_pdf
 
-    statement = build_statement(job.company, job.customer, job.items, job.statement_date)
+    statement = build_statement(
+        job.company, job.customer, job.items, job.statement_date, job.due_date_source
+    )
     pdf = render_statement_pdf(statement)
     try:
         message = build_statement_message(

@@ -367,7 +367,9 @@ class SendRunner:
         return Outcome(candidate.cliente, candidate.nombre, candidate.correos, result, detail)
 
     def _rendered(self, candidates: list[Candidate]) -> Iterator[tuple[Candidate, Rendered]]:
-        from rotomail.store.ledger import iter_items_by_customer
+        from rotomail.store.ledger import due_date_source, iter_items_by_customer
+
+        self._due_date_source = due_date_source(self.engine, self.options.sociedad)
 
         by_cliente = {c.cliente: c for c in candidates}
         seen: set[str] = set()
@@ -398,6 +400,7 @@ class SendRunner:
             candidate.correos if rehearsal else None,
             self.options.templates_dir,
             self.options.keep_pdfs,
+            self._due_date_source,
         )
 
     def _deliver(

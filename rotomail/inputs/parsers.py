@@ -433,7 +433,9 @@ class LedgerReader:
             self._pairs.append(("importe_ml", "moneda_ml"))
         # Per amount column, per level (index 1..3), currency -> running sum since that
         # level's last total line.
-        self._sums = [[{} for _ in range(_TOTAL_LEVELS + 1)] for _ in self._pairs]
+        self._sums: list[list[dict[str, Decimal]]] = [
+            [{} for _ in range(_TOTAL_LEVELS + 1)] for _ in self._pairs
+        ]
         self._closed = 0
         self._last_cliente = ""
 

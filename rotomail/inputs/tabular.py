@@ -263,6 +263,7 @@ codecs.register_error("rotomail-cp1252", _fallback_cp1252)
 
 def _decoded_lines(counted: _Counted, encoding: str) -> Iterator[str]:
     """Lines of text, ending in ``\\n`` only, NULs dropped, decoded chunk by chunk."""
+    decoder: codecs.IncrementalDecoder
     if encoding == "utf-8-or-cp1252":
         decoder = codecs.getincrementaldecoder("utf-8")(errors="rotomail-cp1252")
     elif encoding == "cp1252-or-latin1":
@@ -371,8 +372,8 @@ def _text_rows(lines: Iterator[str]) -> Iterator[Row]:
     physical = itertools.chain(sample, lines)
     framed = delimiter == "|"
     if delimiter is None:
-        for number, line in enumerate(physical, start=1):
-            cells = _clean([line])
+        for number, text in enumerate(physical, start=1):
+            cells = _clean([text])
             if cells and not _is_rule(cells):
                 yield Row(number, cells)
         return

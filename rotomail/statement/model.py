@@ -84,6 +84,8 @@ class Statement:
     statement_date: date
     lines: tuple[StatementLine, ...]
     summaries: tuple[CurrencySummary, ...]
+    # "vencimiento" (net due date), or the stand-in the ledger import was told to use
+    due_date_source: str = "vencimiento"
 
     @property
     def cliente(self) -> str:
@@ -145,13 +147,16 @@ def build_statement(
     customer: StatementCustomer,
     items: Iterable[StatementItem],
     statement_date: date,
+    due_date_source: str = "vencimiento",
 ) -> Statement:
     """Age and total ``items`` as of ``statement_date`` (the cut-off date)."""
     lines = sorted(
         (_line(item, statement_date) for item in items),
         key=lambda line: (line.item.vencimiento, line.item.documento),
     )
-    return Statement(company, customer, statement_date, tuple(lines), _summaries(lines))
+    return Statement(
+        company, customer, statement_date, tuple(lines), _summaries(lines), due_date_source
+    )
 
 
 def statement_filename(cliente: str, statement_date: date) -> str:

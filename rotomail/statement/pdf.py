@@ -28,7 +28,14 @@ from fpdf.fonts import CORE_FONTS_CHARWIDTHS
 from fpdf.util import escape_parens
 
 from rotomail.company import format_clabe
-from rotomail.statement.labels import Labels, format_amount, format_date, labels, resolve_language
+from rotomail.statement.labels import (
+    Labels,
+    for_due_date_source,
+    format_amount,
+    format_date,
+    labels,
+    resolve_language,
+)
 from rotomail.statement.model import Statement, StatementLine
 
 FONT = "helvetica"
@@ -168,7 +175,9 @@ class _Renderer:
         self.st = statement
         self.fast_text = fast_text
         self.lang = resolve_language(statement.company.language)
-        self.lb: Labels = labels(self.lang)
+        self.lb: Labels = for_due_date_source(
+            labels(self.lang), statement.due_date_source, self.lang
+        )
         company = statement.company
         contact = self.lb.contact_line(company.phone, company.reply_to)
         pdf = _StatementPDF(pdf_text(contact), self.lb.page, _pages_alias(statement))

@@ -363,9 +363,9 @@ class _Lines:
 def _text_rows(lines: Iterator[str]) -> Iterator[Row]:
     sample: list[str] = []
     size = 0
-    for line in lines:
-        sample.append(line)
-        size += len(line)
+    for physical_line in lines:
+        sample.append(physical_line)
+        size += len(physical_line)
         if len(sample) >= _SAMPLE_LINES * 5 or size >= _SAMPLE_CHARS:
             break
     delimiter = detect_delimiter("".join(sample))

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from rotomail import cli as cli_root
 from rotomail.cli import (
     ColumnOption,
     State,
     app,
     ask,
     config_app,
-    open_terminal,
     shown_name,
     state,
 )
@@ -129,7 +129,7 @@ def ledger_import(
         named = "; ".join(f"{c.sociedad}: {c.cleared} de {c.before}" for c in worst)
         if yes:
             return True
-        terminal = open_terminal()
+        terminal = cli_root.open_terminal()  # looked up on call: tests replace it
         if terminal is None:
             raise DataError(
                 f"La importación dejaría sin partidas abiertas a más de la quinta parte de los "

@@ -180,7 +180,7 @@ def parse_customers(
             [],
         )
     _, header, columns = found
-    _check_mapped(columns, column_map, strict_columns or set(), name)
+    _check_mapped(header, columns, column_map, strict_columns or set(), name)
     result = CustomerParse(headings={key: header.cells[column] for key, column in columns.items()})
     by_key: dict[tuple[str, str], CustomerRecord] = {}
     for row in rows:
@@ -366,10 +366,13 @@ def _find_layout_rows(
 
 
 def _check_mapped(
-    columns: dict[str, int], column_map: dict[str, str], strict: set[str], name: str
+    header: Row, columns: dict[str, int], column_map: dict[str, str], strict: set[str], name: str
 ) -> None:
+    """Every field mapped on the command line must be fed by the heading the user gave."""
     for field_name in sorted(strict):
-        if field_name not in columns:
+        wanted = normalize_header(column_map[field_name])
+        column = columns.get(field_name)
+        if column is None or normalize_header(header.cells[column]) != wanted:
             raise UsageError(
                 f"La columna «{column_map[field_name]}» (--column {field_name}) no está en el "
                 f"encabezado de {name or 'la entrada'}."
@@ -414,7 +417,7 @@ class LedgerReader:
                 [],
             )
         above, header, columns = found
-        _check_mapped(columns, column_map, strict_columns or set(), name)
+        _check_mapped(header, columns, column_map, strict_columns or set(), name)
         amount_field, currency_field = _amount_columns(columns)
         self.layout = LedgerLayout(
             name=name,

@@ -175,9 +175,8 @@ def parse_customers(
     found = _find_layout_rows(rows, CUSTOMER_ALIASES, _CUSTOMER_REQUIRED, column_map)
     if found is None:
         raise header_error(
-            "el maestro de clientes",
+            "del maestro de clientes",
             "Sociedad, Cliente y Nombre (y opcionalmente RFC, Correo e Idioma)",
-            [],
         )
     _, header, columns = found
     _check_mapped(header, columns, column_map, strict_columns or set(), name)
@@ -325,12 +324,11 @@ class LedgerLayout:
         return lines
 
 
-def header_error(what: str, expected: str, rows: list[Row]) -> DataError:
-    shown = "; ".join(" | ".join(row.cells) for row in rows[:3])
+def header_error(what: str, expected: str) -> DataError:
     return DataError(
-        f"No se encontró la fila de encabezados de {what}: se esperan al menos las columnas "
+        f"No se encontró la fila de encabezados {what}: se esperan al menos las columnas "
         f"{expected}. Si el archivo las titula de otro modo, indíquelo con "
-        f'--column campo="Encabezado". Primeras filas: {shown[:300]}'
+        '--column campo="Encabezado".'
     )
 
 
@@ -412,9 +410,8 @@ class LedgerReader:
         found = _find_layout_rows(self._rows, LEDGER_ALIASES, _LEDGER_REQUIRED, column_map)
         if found is None:
             raise header_error(
-                "partidas abiertas",
+                "de partidas abiertas",
                 "Sociedad, Cliente (o Cuenta), Nº documento, Vencimiento neto, Importe y Moneda",
-                [],
             )
         above, header, columns = found
         _check_mapped(header, columns, column_map, strict_columns or set(), name)

@@ -14,6 +14,7 @@ import pytest
 from conftest import Cli
 from pypdf import PdfReader
 from sqlalchemy import Engine, text
+from test_catalog_import import FakeTerminal
 from test_importers import xlsx
 
 from rotomail.company import CompanyProfile
@@ -515,6 +516,29 @@ def test_half_a_file_is_refused_without_a_terminal_unless_yes(
     assert accepted.exit_code == 0, accepted.output
     assert "SM02: 3 clientes tenían partidas abiertas; 2 quedan sin ninguna.\n" in accepted.stdout
     assert {row[1] for row in open_items(engine)} == {"1004273"}
+
+
+@pytest.mark.parametrize(("answer", "code", "left"), [("s\n", 0, 1), ("\n", 1, 3)])
+def test_half_a_file_asks_on_the_terminal(
+    customers: Cli,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    code: int,
+    left: int,
+) -> None:
+    a, b = halves(tmp_path)
+    assert customers("ledger", "import", a, b).exit_code == 0
+    terminal = FakeTerminal(answer)
+    monkeypatch.setattr("rotomail.cli.open_terminal", lambda: terminal)
+    result = customers("ledger", "import", a)
+    assert result.exit_code == code, result.output
+    assert terminal.shown.getvalue() == (
+        "La importación deja sin partidas abiertas a 2 de los 3 clientes de SM02. "
+        "¿Es la exportación completa? [s/N] "
+    )
+    assert len({row[1] for row in open_items(engine)}) == left
 
 
 def test_items_of_customers_missing_from_the_master(

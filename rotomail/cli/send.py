@@ -136,9 +136,10 @@ def ledger_import(
                 f"clientes ({named}); ¿falta parte de la exportación? No se importó nada; si es "
                 "correcto (p. ej. un cierre en que casi todos pagaron), repita con --yes."
             )
+        who = "; ".join(f"{c.cleared} de los {c.before} clientes de {c.sociedad}" for c in worst)
         answer = ask(
             terminal,
-            f"La importación deja sin partidas abiertas a {named} clientes. "
+            f"La importación deja sin partidas abiertas a {who}. "
             "¿Es la exportación completa? [s/N] ",
         )
         return answer in ("s", "si", "sí", "y", "yes")

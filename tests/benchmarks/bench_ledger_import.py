@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import (  # noqa: E402  (run.py is a script beside this one, not a package)
+from run import (  # run.py is a script beside this one, not a package
     ROTOMAIL,
     STATEMENT_DATE,
     Workspace,

@@ -487,38 +487,55 @@ class LedgerReader:
         if level:
             self._check_total(level, row, decimal)
             return
-        self._count(row, decimal)
+        amount = self._count(row, decimal)
         try:
-            yield _open_item(row, self.layout, decimal)
+            yield _open_item(row, self.layout, decimal, amount)
         except _Invalid as problem:
             yield Reject(row.line, str(problem))
 
-    def _count(self, row: Row, decimal: str | None) -> None:
-        """Add an item to the running sums of every level, whatever else is wrong with it."""
-        for level in range(1, self._closed + 1):
+    def _count(self, row: Row, decimal: str | None) -> Decimal | None:
+        """Add an item to the running sums, whatever else is wrong with it; its amount.
+
+        Only the lowest level's sums grow per item; when a total line has closed levels,
+        the first item after it carries their sums up a level (once per customer, not
+        per item).
+        """
+        if self._closed:
             for sums in self._sums:
-                sums[level].clear()
-        self._closed = 0
-        self._last_cliente = normalize_cliente(cell_at(row, self.layout.columns["cliente"]))
-        for sums, (amount_field, currency_field) in zip(self._sums, self._pairs, strict=True):
+                for level in range(1, self._closed + 1):
+                    if level < _TOTAL_LEVELS:
+                        upper = sums[level + 1]
+                        for currency, value in sums[level].items():
+                            upper[currency] = upper.get(currency, Decimal(0)) + value
+                    sums[level] = {}
+            self._closed = 0
+        self._last_cliente = cell_at(row, self.layout.columns["cliente"])
+        imported: Decimal | None = None
+        for index, (amount_field, currency_field) in enumerate(self._pairs):
             amount = parse_amount(cell_at(row, self.layout.columns[amount_field]), decimal)
+            if index == 0:
+                imported = amount
             if amount is None:
                 continue  # refused as an item; a subtotal over it cannot match, as it should not
             currency = cell_at(row, self.layout.columns[currency_field]).upper()
-            for level in range(1, _TOTAL_LEVELS + 1):
-                sums[level][currency] = sums[level].get(currency, Decimal(0)) + amount
+            lowest = self._sums[index][1]
+            lowest[currency] = lowest.get(currency, Decimal(0)) + amount
+        return imported
 
     def _check_total(self, level: int, row: Row, decimal: str | None) -> None:
         level = min(level, _TOTAL_LEVELS)
         self._closed = max(self._closed, level)
         columns = self.layout.columns
-        cliente = normalize_cliente(cell_at(row, columns["cliente"])) or self._last_cliente
+        cliente = normalize_cliente(cell_at(row, columns["cliente"]) or self._last_cliente)
         for sums, (amount_field, currency_field) in zip(self._sums, self._pairs, strict=True):
             text = cell_at(row, columns[amount_field]).lstrip("* ").strip()
             in_file = parse_amount(text, decimal) if text else None
             if in_file is None:
                 continue  # this total is printed in another column (or not at all)
-            running = sums[level]
+            running: dict[str, Decimal] = {}
+            for lower in sums[1 : level + 1]:  # the levels below not yet carried up
+                for key, value in lower.items():
+                    running[key] = running.get(key, Decimal(0)) + value
             currency = cell_at(row, columns[currency_field]).upper()
             if not currency and len(running) == 1:
                 currency = next(iter(running))
@@ -602,7 +619,9 @@ def _amount_columns(columns: dict[str, int]) -> tuple[str, str]:
     )
 
 
-def _open_item(row: Row, layout: LedgerLayout, decimal: str | None) -> OpenItemRecord:
+def _open_item(
+    row: Row, layout: LedgerLayout, decimal: str | None, amount: Decimal | None
+) -> OpenItemRecord:
     columns = layout.columns
 
     def get(name: str) -> str:
@@ -613,7 +632,7 @@ def _open_item(row: Row, layout: LedgerLayout, decimal: str | None) -> OpenItemR
     raw_amount = get(layout.amount_field)
     if not raw_amount:
         raise _Invalid("Falta el importe")
-    importe = _amount(raw_amount, decimal)
+    importe = amount if amount is not None else _amount(raw_amount, decimal)
     moneda = get(layout.currency_field).upper()
     if not moneda:
         raise _Invalid("Falta la moneda")

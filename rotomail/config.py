@@ -122,12 +122,62 @@ OPTIONS: tuple[Option, ...] = (
     Option("bounces.maildir", "ROTOMAIL_BOUNCES_MAILDIR", ""),
 )
 
-# Tables whose keys are free: a name -> text map each ([import.ledger] field = "heading").
+# Tables of field = "heading" maps, checked by ``column_map`` ([import.ledger] …).
 FREE_TABLES = ("import.ledger", "import.customers")
 # [document_types.CODE]: the document type's name in each language.
 DOCUMENT_TYPE_KEYS = ("es", "en", "pt")
 # CompanyProfile fields that are not keys of [companies.X].
 _NOT_COMPANY_KEYS = ("code",)
+# Fields the importers read; ``[import.ledger]`` / ``[import.customers]`` (and ``--column``)
+# map them to a file's own headings: ``vencimiento = "Venc.neto"``.
+IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
+    "ledger": (
+        "sociedad",
+        "cliente",
+        "documento",
+        "tipo",
+        "referencia",
+        "fecha_documento",
+        "fecha_base",
+        "vencimiento",
+        "importe_md",
+        "moneda_md",
+        "importe_ml",
+        "moneda_ml",
+        "texto",
+    ),
+    "customers": ("sociedad", "cliente", "nombre", "rfc", "correo", "idioma"),
+}
+
+
+def column_map(table: str, entries: Mapping[str, Any], origin: str) -> dict[str, str]:
+    """A validated ``field -> heading`` map; an unknown field names the valid ones (exit 2)."""
+    valid = IMPORT_FIELDS[table]
+    result: dict[str, str] = {}
+    for name, heading in entries.items():
+        field_name = str(name).strip().lower()
+        if field_name not in valid:
+            raise UsageError(
+                f"{origin}: campo «{name}» desconocido; los campos son: {', '.join(valid)}."
+            )
+        text = str(heading).strip() if isinstance(heading, str) else ""
+        if not text:
+            raise UsageError(f"{origin}: {field_name} necesita el encabezado de la columna.")
+        result[field_name] = text
+    return result
+
+
+def _imports(table: Mapping[str, Any], path: Path) -> dict[str, dict[str, str]]:
+    raw = table.get("import", {})
+    if not isinstance(raw, Mapping):
+        raise UsageError(f"{path}: [import] debe contener las tablas ledger y customers.")
+    result: dict[str, dict[str, str]] = {}
+    for name in IMPORT_FIELDS:
+        entries = raw.get(name, {})
+        if not isinstance(entries, Mapping):
+            raise UsageError(f'{path}: [import.{name}] debe ser una tabla campo = "encabezado".')
+        result[name] = column_map(name, entries, f"{path} [import.{name}]")
+    return result
 
 
 def default_home() -> Path:
@@ -145,6 +195,7 @@ class Settings:
     companies: dict[str, CompanyProfile] = field(default_factory=dict)
     # [document_types.CODE] es/en/pt: the company's own document types in words
     document_types: dict[str, dict[str, str]] = field(default_factory=dict)
+    imports: dict[str, dict[str, str]] = field(default_factory=dict)  # [import.ledger] …
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -343,7 +394,8 @@ def check_keys(table: Mapping[str, Any], path: Path) -> None:
             elif key == "import":
                 if dotted not in FREE_TABLES:
                     raise _unknown(dotted, FREE_TABLES, path)
-                _check_free_table(dotted, inner, path)
+                if not isinstance(inner, Mapping):
+                    raise UsageError(f'{path}: [{dotted}] debe ser una tabla de campo = "encabezado".')
             elif dotted not in scalars:
                 raise _unknown(dotted, known, path)
 
@@ -371,15 +423,6 @@ def _check_document_type(code: str, entry: Any, path: Path) -> None:
             raise _unknown(dotted, [f"document_types.{code}.{k}" for k in DOCUMENT_TYPE_KEYS], path)
         if not isinstance(value, str):
             raise _invalid(dotted, value, str(path), "un texto")
-
-
-def _check_free_table(dotted: str, entry: Any, path: Path) -> None:
-    if not isinstance(entry, Mapping):
-        raise UsageError(f'{path}: [{dotted}] debe ser una tabla de campo = "encabezado".')
-    for name, value in entry.items():
-        texts = value if isinstance(value, list) else [value]
-        if not texts or not all(isinstance(text, str) for text in texts):
-            raise _invalid(f"{dotted}.{name}", value, str(path), "un texto o una lista de textos")
 
 
 def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile]:
@@ -468,6 +511,7 @@ def load_settings(
         home_source=home_source,
         companies=_companies(table, path),
         document_types=_document_types(table),
+        imports=_imports(table, path),
     )
     for option in OPTIONS:
         value, source = option.default, "predeterminado"

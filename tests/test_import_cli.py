@@ -33,10 +33,19 @@ def customers_json(cli: Cli) -> list[dict]:
 def test_customers_import_inserts_then_updates(cli: Cli) -> None:
     first = cli("customers", "import", "-", input=CUSTOMERS_TSV.encode())
     assert first.exit_code == 0, first.output
-    assert first.stdout == "Clientes: 4 nuevos, 0 actualizados, 0 rechazados.\n"
+    assert first.stdout == (
+        "Columnas de la entrada estándar:\n"
+        "  sociedad ← «Sociedad»\n"
+        "  cliente ← «Cliente»\n"
+        "  nombre ← «Nombre»\n"
+        "  rfc ← «RFC»\n"
+        "  correo ← «Correo»\n"
+        "  idioma ← «Idioma»\n"
+        "Clientes: 4 nuevos, 0 actualizados, 0 rechazados.\n"
+    )
     changed = CUSTOMERS_TSV.replace("Ferretería López", "Ferretería López e Hijos")
     second = cli("customers", "import", "-", input=changed.encode("cp1252"))
-    assert second.stdout == "Clientes: 0 nuevos, 4 actualizados, 0 rechazados.\n"
+    assert second.stdout.endswith("\nClientes: 0 nuevos, 4 actualizados, 0 rechazados.\n")
     rows = {r["cliente"]: r for r in customers_json(cli)}
     assert rows["1004273"]["nombre"] == "Ferretería López e Hijos"
     assert rows["1006210"]["sociedad"] == "SM02"
@@ -52,7 +61,8 @@ def test_customers_import_lists_rejected_rows_and_exits_1(cli: Cli) -> None:
     )
     result = cli("customers", "import", "-", input=paste.encode())
     assert result.exit_code == 1
-    assert result.stdout == (
+    assert "  rfc ← (no está en el archivo)\n" in result.stdout
+    assert result.stdout.split("  idioma ← (no está en el archivo)\n")[1] == (
         "Clientes: 1 nuevos, 0 actualizados, 2 rechazados.\n"
         "  Línea 2: Correo inválido: «malo@@»\n"
         "  Línea 3: Falta el cliente\n"
@@ -95,7 +105,11 @@ def test_ledger_skip_bad_imports_the_rest(customers: Cli) -> None:
     data = (LEDGER_HEADER + BAD_ROWS + GOOD_ROW).encode()
     result = customers("ledger", "import", "-", "--skip-bad", "--date", "2026-11-30", input=data)
     assert result.exit_code == 0, result.output
-    assert result.stdout == "Partidas abiertas al 30/11/2026 importadas (SM02: 1).\n"
+    assert result.stdout.endswith(
+        "  texto ← (no está en el archivo)\n"
+        "Partidas abiertas al 30/11/2026 importadas (SM02: 1).\n"
+        "SM02: 0 clientes tenían partidas abiertas; 0 quedan sin ninguna.\n"
+    )
     assert result.stderr == "2 filas omitidas:\n" + REJECTS
 
 

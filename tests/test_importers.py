@@ -327,20 +327,20 @@ LEDGER_CASES = [
         "SM02\t1006210\t1\t01.09.2026\t1 234 567,89\tMXN\n"
         "SM02\t1006210\t2\t02.09.2026\t1\u00a0000,50-\tMXN\n"
         "SM02\t1006210\t3\t03.09.2026\t0,01\tMXN\n".encode(),
-        "",
+        "sin-vencimiento.tsv",
         {"MXN": Decimal("1233567.40")},
         [dt.date(2026, 9, 1), dt.date(2026, 9, 2), dt.date(2026, 9, 3)],
-        id="space-grouping-local-pair-docdate-fallback",
+        id="space-grouping-local-pair-docdate-named-stand-in",
     ),
     pytest.param(
         b"Sociedad;Cuenta;N\xba documento;Base p.plazo pago;Vencimiento neto;Importe en ML;ML;"
         b"Importe en MD;Mon.\n"
-        b"SM02;1;A1;01.09.2026;;18.400,00;MXN;1.000,00;USD\n"
+        b"SM02;1;A1;01.09.2026;01.10.2026;18.400,00;MXN;1.000,00;USD\n"
         b"SM02;1;A2;01.09.2026;15.10.2026;1.840,00-;MXN;100,00-;USD\n",
         "",
         {"USD": Decimal("900.00")},
-        [dt.date(2026, 9, 1), dt.date(2026, 10, 15)],
-        id="document-pair-wins-baseline-fallback-per-row",
+        [dt.date(2026, 10, 1), dt.date(2026, 10, 15)],
+        id="document-pair-wins-net-due-date-not-baseline",
     ),
     pytest.param(
         xlsx(
@@ -372,7 +372,8 @@ LEDGER_CASES = [
 def test_parse_ledger(
     data: bytes, name: str, expected_totals: dict[str, Decimal], due_dates: list[dt.date]
 ) -> None:
-    result = parse_ledger(data, name)
+    stand_in = "fecha_documento" if name == "sin-vencimiento.tsv" else None
+    result = parse_ledger(data, name, due_date_from=stand_in)
     assert result.rejects == []
     assert totals(result.rows) == expected_totals
     assert [r.vencimiento for r in result.rows] == due_dates
@@ -497,7 +498,7 @@ LEDGER_MISSING = [
     ),
     pytest.param(
         b"Sociedad;Cliente;N\xc2\xba documento;Importe;Moneda\n",
-        "Vencimiento neto",
+        "no trae el vencimiento neto",
         id="no-date-column",
     ),
 ]

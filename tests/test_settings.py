@@ -145,7 +145,7 @@ def test_every_key_the_other_features_add_is_known(home: Path) -> None:
         "[bounces]\nimap_host = 'imap.example.mx'\nimap_port = 993\nimap_user = 'r@example.mx'\n"
         "imap_security = 'ssl'\nimap_auth = 'password'\nfolder = 'INBOX'\n"
         "processed_folder = 'Procesados'\nmaildir = ''\n"
-        "[import.ledger]\nimporte = 'Importe en ML'\ncliente = ['Cliente', 'Deudor']\n"
+        "[import.ledger]\nimporte = 'Importe en ML'\ncliente = 'Deudor'\n"
         "[import.customers]\nnombre = 'Nombre 1'\n"
         "[document_types.RV]\nes = 'Factura'\nen = 'Invoice'\npt = 'Fatura'\n",
         encoding="utf-8",

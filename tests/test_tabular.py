@@ -86,7 +86,7 @@ def test_read_bytes_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     stream = Counting(b"x" * 1000)
     with pytest.raises(DataError) as info:
         read_bytes(stream)
-    assert info.value.message == "La entrada supera el límite de 64 MB; divídala en partes."
+    assert info.value.message == "La entrada supera el límite de 64 MB para esta orden."
     assert stream.tell() == 11  # limit + 1, never more
 
 

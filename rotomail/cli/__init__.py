@@ -198,6 +198,21 @@ def ask(terminal: IO[str] | _ControllingTerminal, prompt: str) -> str | None:
     return line.strip().lower() if line else None
 
 
+def shown_name(source: str) -> str:
+    return "la entrada estándar" if source == "-" else source
+
+
+ColumnOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--column",
+        help='Encabezado del archivo para un campo: campo="Encabezado" (repetible), '
+        'p. ej. vencimiento="Venc.neto".',
+        show_default=False,
+    ),
+]
+
+
 # --- customers ---------------------------------------------------------------------------
 
 
@@ -208,14 +223,33 @@ def customers_import(
         str,
         typer.Argument(help="Exportación CSV/TSV/XLSX del maestro, o - para la entrada estándar."),
     ],
+    column: ColumnOption = None,
 ) -> None:
     """Importa el maestro de clientes (alta o actualización por sociedad y cliente)."""
+    from rotomail.cli.send import parse_columns
+    from rotomail.config import column_map
     from rotomail.inputs.parsers import parse_customers
+    from rotomail.inputs.tabular import iter_rows, open_source
     from rotomail.store.customers import import_customers
 
-    data, name = read_input(file, "clientes")
-    parsed = parse_customers(data, name)
-    summary = import_customers(state(ctx).engine, parsed)
+    st = state(ctx)
+    given = column_map("customers", parse_columns(column), "--column")
+    if file == "-" and sys.stdin.isatty():
+        raise UsageError(
+            "Indique el archivo de clientes o envíelo por la entrada estándar "
+            "(por ejemplo: pbpaste | rotomail ...)."
+        )
+    with open_source(file) as stream:
+        parsed = parse_customers(
+            iter_rows(stream, file),
+            file,
+            column_map={**st.settings.imports.get("customers", {}), **given},
+            strict_columns=set(given),
+        )
+    typer.echo(f"Columnas de {shown_name(file)}:")
+    for line in parsed.heading_lines():
+        typer.echo(f"  {line}")
+    summary = import_customers(st.engine, parsed)
     typer.echo(
         f"Clientes: {summary.inserted} nuevos, {summary.updated} actualizados, "
         f"{len(summary.rejects)} rechazados."

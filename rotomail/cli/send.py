@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from rotomail.cli import State, app, config_app, read_input, state
+from rotomail import cli as cli_root
+from rotomail.cli import (
+    ColumnOption,
+    State,
+    app,
+    ask,
+    config_app,
+    shown_name,
+    state,
+)
 from rotomail.cli.checklist import ChecklistItem, choose_customers
 from rotomail.cli.output import Format, is_terminal, print_table, write_output
 from rotomail.cli.spanish import prompt_secret_twice
@@ -32,7 +41,9 @@ if TYPE_CHECKING:
     from rotomail.delivery.mailer import Transport
     from rotomail.delivery.report import Outcome, RunReport, SendOptions
     from rotomail.delivery.runs import Candidate
+    from rotomail.inputs.parsers import LedgerLayout
     from rotomail.store.catalog import MissingCustomer
+    from rotomail.store.ledger import Clearing
 
 ledger_app = typer.Typer(
     help="Partidas abiertas (exportación FBL5N de SAP).",
@@ -64,28 +75,119 @@ def parse_date(value: str | None) -> date:
 @ledger_app.command("import")
 def ledger_import(
     ctx: typer.Context,
-    file: Annotated[
-        str, typer.Argument(help="Exportación CSV/TSV/TXT/XLSX, o - para la entrada estándar.")
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="Exportaciones FBL5N (CSV/TSV/TXT/XLS/XLSX) leídas como una sola; - para la "
+            "entrada estándar."
+        ),
     ],
-    date_: DateOption = None,
+    date_: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            help="Fecha de corte AAAA-MM-DD (predeterminado: la fecha de clave del archivo).",
+            show_default=False,
+        ),
+    ] = None,
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Importar las filas válidas aunque haya rechazadas.")
     ] = False,
+    column: ColumnOption = None,
+    due_date_from: Annotated[
+        str | None,
+        typer.Option(
+            "--due-date-from",
+            help="Sin vencimiento neto en el archivo: calcular la antigüedad con fecha_base o "
+            "fecha_documento (el estado de cuenta lo dice).",
+            show_default=False,
+        ),
+    ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="No preguntar si la importación deja sin partidas a muchos."),
+    ] = False,
 ) -> None:
-    """Importa las partidas abiertas; reemplaza las de cada sociedad del archivo."""
-    from rotomail.inputs.parsers import parse_ledger
-    from rotomail.store.ledger import import_ledger
+    """Importa las partidas abiertas; reemplaza las de cada sociedad de los archivos."""
+    from rotomail.config import column_map
+    from rotomail.inputs.parsers import DUE_DATE_STANDINS
+    from rotomail.store.ledger import ImportOptions, import_ledger_files, not_in_master_summary
 
-    snapshot = parse_date(date_)
-    data, name = read_input(file, "partidas abiertas")
-    parsed = parse_ledger(data, name)
-    result = import_ledger(state(ctx).engine, parsed, snapshot, skip_bad=skip_bad, source=name)
+    if due_date_from is not None and due_date_from not in DUE_DATE_STANDINS:
+        raise UsageError(f"--due-date-from «{due_date_from}»: use {' o '.join(DUE_DATE_STANDINS)}.")
+    if files.count("-") and sys.stdin.isatty():
+        raise UsageError(
+            "Indique el archivo de partidas abiertas o envíelo por la entrada estándar."
+        )
+    st = state(ctx)
+    given = column_map("ledger", parse_columns(column), "--column")
+    options = ImportOptions(
+        snapshot_date=parse_date(date_) if date_ else None,
+        skip_bad=skip_bad,
+        column_map={**st.settings.imports.get("ledger", {}), **given},
+        strict_columns=frozenset(given),
+        due_date_from=due_date_from,
+    )
+
+    def show_layout(layout: LedgerLayout) -> None:
+        typer.echo(f"Columnas de {shown_name(layout.name)}:")
+        for line in layout.heading_lines():
+            typer.echo(f"  {line}")
+
+    def confirm(clearings: list[Clearing]) -> bool:
+        worst = [c for c in clearings if c.suspicious]
+        named = "; ".join(f"{c.sociedad}: {c.cleared} de {c.before}" for c in worst)
+        if yes:
+            return True
+        terminal = cli_root.open_terminal()  # looked up on call: tests replace it
+        if terminal is None:
+            raise DataError(
+                f"La importación dejaría sin partidas abiertas a más de la quinta parte de los "
+                f"clientes ({named}); ¿falta parte de la exportación? No se importó nada; si es "
+                "correcto (p. ej. un cierre en que casi todos pagaron), repita con --yes."
+            )
+        who = "; ".join(f"{c.cleared} de los {c.before} clientes de {c.sociedad}" for c in worst)
+        answer = ask(
+            terminal,
+            f"La importación deja sin partidas abiertas a {who}. "
+            "¿Es la exportación completa? [s/N] ",
+        )
+        return answer in ("s", "si", "sí", "y", "yes")
+
+    result = import_ledger_files(st.engine, files, options, on_layout=show_layout, confirm=confirm)
     counts = ", ".join(f"{s}: {n}" for s, n in sorted(result.per_sociedad.items()))
+    snapshot = result.snapshot_date
     typer.echo(f"Partidas abiertas al {snapshot:%d/%m/%Y} importadas ({counts}).")
-    if parsed.rejects:
-        typer.echo(f"{len(parsed.rejects)} filas omitidas:", err=True)
-        for reject in parsed.rejects:
+    if result.date_source == "hoy":
+        typer.echo(
+            "Aviso: el archivo no imprime la fecha de clave; se usó la de hoy "
+            f"({snapshot:%d/%m/%Y}). Indíquela con --date si no es la correcta.",
+            err=True,
+        )
+    for clearing in result.clearings:
+        typer.echo(clearing.message)
+    if result.skipped:
+        typer.echo(f"{result.skipped} filas omitidas:", err=True)
+        for reject in result.rejects:
             typer.echo(f"  Línea {reject.line}: {reject.reason}", err=True)
+        listed = len(result.rejects) + sum(result.not_in_master.values())
+        if result.skipped > listed:
+            typer.echo(f"  ... y {result.skipped - listed} más", err=True)
+        if result.not_in_master:
+            typer.echo(f"  {not_in_master_summary(result.not_in_master)}", err=True)
+
+
+def parse_columns(values: list[str] | None) -> dict[str, str]:
+    """``--column vencimiento="Venc.neto"`` (repeatable) as a ``field -> heading`` map."""
+    result: dict[str, str] = {}
+    for value in values or []:
+        name, sep, heading = value.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(
+                f'--column «{value}»: use campo="Encabezado", p. ej. vencimiento="Venc.neto".'
+            )
+        result[name.strip()] = heading.strip().strip('"')
+    return result
 
 
 @app.command("statement")
@@ -103,7 +205,7 @@ def statement(
     from rotomail.statement.pdf import render_statement_pdf
     from rotomail.store.catalog import search_entries
     from rotomail.store.customers import search_customers
-    from rotomail.store.ledger import items_for
+    from rotomail.store.ledger import due_date_source, items_for
 
     st = state(ctx)
     found = search_customers(st.engine, sociedad=sociedad, cliente=cliente)
@@ -119,6 +221,7 @@ def statement(
         parse_date(date_),
         language=(entry[0].idioma if entry else "") or customer.idioma,
         document_types=st.settings.document_types,
+        due_date_source=due_date_source(st.engine, customer.sociedad),
     )
     path = output or Path(built.filename)
     write_output(path, render_statement_pdf(built))

@@ -37,6 +37,7 @@ class RenderJob:
     envelope_from: str = ""  # VERP sender; "" keeps the From address
     bcc: tuple[str, ...] = ()  # the company's archive copy: envelope only, never a header
     document_types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    due_date_source: str = "vencimiento"  # what the aging counts from (ledger import)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def render(job: RenderJob) -> Rendered:
         job.items,
         job.statement_date,
         document_types=job.document_types,
+        due_date_source=job.due_date_source,
     )
     pdf = render_statement_pdf(statement)
     try:

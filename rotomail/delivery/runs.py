@@ -470,7 +470,9 @@ class SendRunner:
         return Outcome(candidate.cliente, candidate.nombre, candidate.correos, result, detail)
 
     def _rendered(self, candidates: list[Candidate]) -> Iterator[tuple[Candidate, Rendered]]:
-        from rotomail.store.ledger import iter_items_by_customer
+        from rotomail.store.ledger import due_date_source, iter_items_by_customer
+
+        self._due_date_source = due_date_source(self.engine, self.options.sociedad)
 
         by_cliente = {c.cliente: c for c in candidates}
         seen: set[str] = set()
@@ -512,6 +514,7 @@ class SendRunner:
             verp_sender(self.company.bounce_address, token) if token else "",
             (self.company.bcc,) if real and self.company.bcc else (),
             self.document_types,
+            self._due_date_source,
         )
 
     def _deliver(

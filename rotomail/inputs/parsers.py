@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Generic, TypeVar
 
 from rotomail.company import language_code
-from rotomail.errors import DataError
+from rotomail.config import IMPORT_FIELDS
+from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad
+from rotomail.inputs import sap_labels
 from rotomail.inputs.addresses import normalize_address, split_addresses
 from rotomail.inputs.tabular import (
+    HEADER_SEARCH_ROWS,
     Row,
     cell_at,
     find_header,
-    iter_after_header,
+    normalize_header,
     read_rows,
 )
 
@@ -114,35 +117,52 @@ def _cliente(raw: str) -> str:
 
 # -------------------------------------------------------------------------------- customers
 
-CUSTOMER_ALIASES: dict[str, tuple[str, ...]] = {
-    "sociedad": ("Sociedad", "BUKRS", "Company Code"),
-    "cliente": ("Cliente", "Cuenta", "Deudor", "KUNNR", "Customer"),
-    "nombre": ("Nombre", "Nombre 1", "NAME1", "Name", "Name 1"),
-    "nombre2": ("Nombre 2", "NAME2", "Name 2"),  # continues NAME1 when present
-    "rfc": ("RFC", "NIF", "Nº ident. fis. 1", "STCD1", "Tax Number 1"),
-    "correo": ("Correo", "Correo electrónico", "SMTP_ADDR", "E-Mail Address"),
-    "idioma": ("Idioma", "Clave de idioma", "SPRAS", "Language"),
-}
+CUSTOMER_ALIASES: dict[str, tuple[str, ...]] = sap_labels.aliases("customers")
 _CUSTOMER_REQUIRED = {"sociedad", "cliente", "nombre"}
 
 
-def parse_customers(data: bytes, name: str = "") -> ParseResult[CustomerRecord]:
+@dataclass
+class CustomerParse(ParseResult[CustomerRecord]):
+    headings: dict[str, str] = field(default_factory=dict)  # field -> heading in the file
+
+    def heading_lines(self) -> list[str]:
+        """``correo ← «E-Mail Address»`` for every field of the master."""
+        return [
+            f"{name} ← «{self.headings[name]}»"
+            if name in self.headings
+            else f"{name} ← (no está en el archivo)"
+            for name in IMPORT_FIELDS["customers"]
+        ]
+
+
+def parse_customers(
+    data: bytes | Iterable[Row],
+    name: str = "",
+    *,
+    column_map: dict[str, str] | None = None,
+    strict_columns: set[str] | None = None,
+) -> CustomerParse:
     """Customer master rows (KNA1/KNB1/ADR6 export) keyed by sociedad + cliente.
 
-    A customer on several rows (one per e-mail, as ADR6 joins give) becomes one record whose
-    e-mails are the union, in order; the first row's name, RFC and language win unless blank.
+    ``data`` is the file's bytes or its rows as they are read. A customer on several rows
+    (one per e-mail, as ADR6 joins give) becomes one record whose e-mails are the union, in
+    order; the first row's name, RFC and language win unless blank.
     """
-    rows = read_rows(data, name)
-    found = find_header(rows, CUSTOMER_ALIASES, _CUSTOMER_REQUIRED)
+    rows = iter(read_rows(data, name) if isinstance(data, bytes) else data)
+    column_map = column_map or {}
+    found = _find_layout_rows(rows, CUSTOMER_ALIASES, _CUSTOMER_REQUIRED, column_map)
     if found is None:
-        raise DataError(
-            "No se encontró la fila de encabezados del catálogo de clientes: se esperan las "
-            "columnas Sociedad, Cliente y Nombre (y opcionalmente RFC, Correo e Idioma)."
+        raise header_error(
+            "del maestro de clientes",
+            "Sociedad, Cliente y Nombre (y opcionalmente RFC, Correo e Idioma)",
         )
-    header_index, columns = found
-    result: ParseResult[CustomerRecord] = ParseResult()
+    _, header, columns = found
+    _check_mapped(header, columns, column_map, strict_columns or set(), name)
+    result = CustomerParse(headings={key: header.cells[column] for key, column in columns.items()})
     by_key: dict[tuple[str, str], CustomerRecord] = {}
-    for row in iter_after_header(rows, header_index):
+    for row in rows:
+        if row.cells == header.cells:
+            continue  # the header repeated on every page
         try:
             record = _customer(row, columns)
         except _Invalid as problem:
@@ -202,85 +222,365 @@ def _merge(into: CustomerRecord, other: CustomerRecord) -> None:
 
 # ------------------------------------------------------------------------------ open items
 
-LEDGER_ALIASES: dict[str, tuple[str, ...]] = {
-    "sociedad": ("Sociedad", "Soc.", "BUKRS", "Company Code", "CoCd"),
-    "cliente": ("Cliente", "Cuenta", "Deudor", "KUNNR", "Account", "Customer"),
-    "documento": (
-        "Nº documento",
-        "Nº doc.",
-        "Documento",
-        "BELNR",
-        "Document Number",
-        "DocumentNo",
-        "Document No.",
-    ),
-    "tipo": ("Clase de documento", "Clase", "Clase doc.", "BLART", "Document Type", "Type"),
-    "fecha_documento": ("Fecha de documento", "Fecha doc.", "BLDAT", "Document Date", "Doc. Date"),
-    "fecha_base": ("Base p.plazo pago", "Fecha base", "ZFBDT", "Baseline Date"),
-    "vencimiento": ("Vencimiento neto", "Vencimiento", "Net due date", "Net Due Dt", "Due date"),
-    "importe_ml": (
-        "Importe en moneda local",
-        "Importe en ML",
-        "DMBTR",
-        "Amount in local currency",
-        "Amt in loc.cur.",
-    ),
-    "moneda_ml": ("Moneda local", "ML", "HWAER", "Local Currency", "LCurr"),
-    "importe_md": (
-        "Importe en moneda doc.",
-        "Importe en MD",
-        "WRBTR",
-        "Amount in doc. curr.",
-        "Importe",
-        "Amount",
-    ),
-    "moneda_md": ("Moneda del documento", "Mon.", "WAERS", "Document currency", "Curr.", "Moneda"),
-    "referencia": ("Referencia", "XBLNR", "Reference"),
-    "texto": ("Texto", "SGTXT", "Text"),
-}
+LEDGER_ALIASES: dict[str, tuple[str, ...]] = sap_labels.aliases("ledger")
 _LEDGER_REQUIRED = {"sociedad", "cliente", "documento"}
-_DATE_FIELDS = (  # the due date, or what stands in for it, in order of preference
-    ("vencimiento", "Vencimiento"),
-    ("fecha_base", "Fecha base"),
-    ("fecha_documento", "Fecha de documento"),
-)
-_SUBTOTAL = re.compile(r"^\*+[\s\d.,-]*$")  # "*", "**", "* 1.234,56-"; not "* urgente"
+DUE_DATE_STANDINS = ("fecha_base", "fecha_documento")  # what --due-date-from may name
+FIELD_WORDS = {  # how messages name a field
+    "vencimiento": "vencimiento neto",
+    "fecha_base": "fecha base",
+    "fecha_documento": "fecha de documento",
+}
+_SUBTOTAL = re.compile(r"^(\*+)[\s\d.,-]*$")  # "*", "**", "* 1.234,56-"; not "* urgente"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_DECIMAL_SAMPLE = 2000  # items read before the file's decimal separator is decided
+_TOTAL_LEVELS = 3
+_DATE_TEXT = r"(\d{1,2}[./-]\d{1,2}[./-]\d{4}|\d{4}-\d{2}-\d{2})"
+_KEY_DATE = [  # the key date SAP prints above an open-items list, es / en / pt
+    re.compile(pattern + _DATE_TEXT)
+    for pattern in (
+        r"fecha\s+(?:de\s+)?clave\s*:?\s*",
+        r"partidas\s+abiertas\s+(?:a|al)\s+(?:dia\s+|fecha\s+)?",
+        r"key\s+date\s*:?\s*",
+        r"open\s+items\s+(?:at|as\s+(?:at|of)|on)\s+(?:key\s+date\s+)?",
+        r"data\s+(?:de\s+)?(?:chave|referencia)\s*:?\s*",
+        r"(?:partidas|itens)\s+em\s+aberto\s+(?:em|a|ate)\s+",
+    )
+]
 
 
-def parse_ledger(data: bytes, name: str = "") -> ParseResult[OpenItemRecord]:
-    """Open items of an FBL5N export (text, SAP list or XLSX).
+@dataclass(frozen=True)
+class TotalMismatch:
+    """A ``*``/``**`` line of the file whose figure is not the sum of the items above it."""
 
-    Subtotal and total rows (a cell of ``*``/``**``, alone or before an amount, or no document
-    number) and blank rows are skipped, never imported nor refused. The amount is the document-currency pair when
-    the file has it, else the local-currency pair. The due date is the net due date, else the
-    baseline date, else the document date, row by row.
+    line: int
+    level: int  # 1: "*" (per customer), 2: "**" (total)…
+    cliente: str
+    moneda: str
+    in_file: Decimal
+    computed: Decimal
+
+    @property
+    def message(self) -> str:
+        what = f"del cliente {self.cliente}" if self.level == 1 and self.cliente else "total"
+        return (
+            f"Línea {self.line}: el subtotal {what} en {self.moneda} no cuadra: el archivo dice "
+            f"{format_amount(self.in_file)} y sus partidas suman {format_amount(self.computed)}."
+        )
+
+
+def format_amount(value: Decimal) -> str:
+    """``1234.5`` -> ``1,234.50``; ``-5`` -> ``-5.00`` (plain, for messages)."""
+    return f"{value:,.2f}"
+
+
+@dataclass
+class LedgerLayout:
+    """What a file's header says: the column of each field and the heading that names it."""
+
+    name: str
+    columns: dict[str, int]
+    headings: dict[str, str]  # field -> the heading as printed in the file
+    amount_field: str
+    currency_field: str
+    due_field: str  # "vencimiento", or the stand-in the user named: fecha_base/fecha_documento
+    key_date: dt.date | None  # printed above the header ("Fecha de clave: 30.11.2026")
+
+    def heading_lines(self) -> list[str]:
+        """``vencimiento ← «Venc.neto»`` for every field, in the order of the field list."""
+        lines = []
+        for name in IMPORT_FIELDS["ledger"]:
+            if name == "vencimiento" and self.due_field != "vencimiento":
+                source = self.headings[self.due_field]
+                lines.append(
+                    f"vencimiento ← «{source}» ({FIELD_WORDS[self.due_field]}, "
+                    "por --due-date-from: el archivo no trae el vencimiento neto)"
+                )
+            elif name in self.headings:
+                lines.append(f"{name} ← «{self.headings[name]}»")
+            else:
+                lines.append(f"{name} ← (no está en el archivo)")
+        return lines
+
+
+def header_error(what: str, expected: str) -> DataError:
+    return DataError(
+        f"No se encontró la fila de encabezados {what}: se esperan al menos las columnas "
+        f"{expected}. Si el archivo las titula de otro modo, indíquelo con "
+        '--column campo="Encabezado".'
+    )
+
+
+def _find_layout_rows(
+    rows: Iterator[Row],
+    aliases: dict[str, tuple[str, ...]],
+    required: set[str],
+    column_map: dict[str, str],
+) -> tuple[list[Row], Row, dict[str, int]] | None:
+    """(rows above the header, the header row, field -> column), or None when not found.
+
+    The user's map comes last so that its headings win over the table's.
     """
-    rows = read_rows(data, name)
-    found = find_header(rows, LEDGER_ALIASES, _LEDGER_REQUIRED)
-    if found is None:
-        raise DataError(
-            "No se encontró la fila de encabezados de partidas abiertas: se esperan al menos las "
-            "columnas Sociedad, Cliente (o Cuenta), Nº documento, Vencimiento neto, Importe y "
-            "Moneda."
+    merged = {field: tuple(names) for field, names in aliases.items()}
+    for field_name, heading in column_map.items():
+        merged[f"\0{field_name}"] = (heading,)
+    seen: list[Row] = []
+    for row in rows:
+        seen.append(row)
+        found = find_header([row], merged, set())
+        if found is not None:
+            columns: dict[str, int] = {}
+            for key, column in sorted(found[1].items(), key=lambda item: item[1]):
+                columns.setdefault(key.lstrip("\0"), column)
+            for key, column in found[1].items():
+                if key.startswith("\0"):
+                    columns[key[1:]] = column  # the user's heading wins
+            if required <= columns.keys():
+                return seen[:-1], row, columns
+        if len(seen) >= HEADER_SEARCH_ROWS:
+            break
+    return None
+
+
+def _check_mapped(
+    header: Row, columns: dict[str, int], column_map: dict[str, str], strict: set[str], name: str
+) -> None:
+    """Every field mapped on the command line must be fed by the heading the user gave."""
+    for field_name in sorted(strict):
+        wanted = normalize_header(column_map[field_name])
+        column = columns.get(field_name)
+        if column is None or normalize_header(header.cells[column]) != wanted:
+            raise UsageError(
+                f"La columna «{column_map[field_name]}» (--column {field_name}) no está en el "
+                f"encabezado de {name or 'la entrada'}."
+            )
+
+
+def find_key_date(rows: Iterable[Row]) -> dt.date | None:
+    """The key date printed above the list ("Fecha de clave: 30.11.2026"), or None."""
+    for row in rows:
+        text = normalize_header(" ".join(row.cells).replace(".", "\x01")).replace("\x01", ".")
+        for pattern in _KEY_DATE:
+            if match := pattern.search(text):
+                return parse_date(match.group(1))
+    return None
+
+
+class LedgerReader:
+    """The items of one FBL5N export, read row by row (memory does not grow with the file).
+
+    Building it reads the title lines and the header (a :class:`LedgerLayout`, or a
+    ``DataError`` naming what is missing); iterating yields each item or refused row in file
+    order. Subtotal (``*``) and total (``**``) lines are not items: each is checked against the
+    items above it, every data row counted, and a mismatch is kept in :attr:`mismatches`.
+    """
+
+    def __init__(
+        self,
+        rows: Iterable[Row],
+        name: str = "",
+        *,
+        column_map: dict[str, str] | None = None,
+        strict_columns: set[str] | None = None,
+        due_date_from: str | None = None,
+    ) -> None:
+        self._rows = iter(rows)
+        column_map = column_map or {}
+        found = _find_layout_rows(self._rows, LEDGER_ALIASES, _LEDGER_REQUIRED, column_map)
+        if found is None:
+            raise header_error(
+                "de partidas abiertas",
+                "Sociedad, Cliente (o Cuenta), Nº documento, Vencimiento neto, Importe y Moneda",
+            )
+        above, header, columns = found
+        _check_mapped(header, columns, column_map, strict_columns or set(), name)
+        amount_field, currency_field = _amount_columns(columns)
+        self.layout = LedgerLayout(
+            name=name,
+            columns=columns,
+            headings={field_name: header.cells[column] for field_name, column in columns.items()},
+            amount_field=amount_field,
+            currency_field=currency_field,
+            due_field=_due_field(columns, header, due_date_from, name),
+            key_date=find_key_date(above),
         )
-    header_index, columns = found
-    amount_field, currency_field = _amount_columns(columns)
-    if not any(date_field in columns for date_field, _ in _DATE_FIELDS):
-        raise DataError(
-            "No se encontró la columna de fechas: se espera «Vencimiento neto», «Base p.plazo "
-            "pago» o «Fecha de documento»."
+        self._header = [normalize_header(text) for text in header.cells]
+        self.mismatches: list[TotalMismatch] = []
+        # The amount columns a total may be printed in: the one imported, and the local one.
+        self._pairs = [(amount_field, currency_field)]
+        if amount_field == "importe_md" and {"importe_ml", "moneda_ml"} <= columns.keys():
+            self._pairs.append(("importe_ml", "moneda_ml"))
+        # Per amount column, per level (index 1..3), currency -> running sum since that
+        # level's last total line.
+        self._sums: list[list[dict[str, Decimal]]] = [
+            [{} for _ in range(_TOTAL_LEVELS + 1)] for _ in self._pairs
+        ]
+        self._closed = 0
+        self._last_cliente = ""
+
+    def __iter__(self) -> Iterator[OpenItemRecord | Reject]:
+        columns = self.layout.columns
+        buffered: list[tuple[int, Row]] = []  # (asterisks, row); 0 for an item
+        items = 0
+        decimal: str | None = None
+        deciding = True
+        for row in self._rows:
+            if self._is_header_again(row):
+                continue
+            level = _total_level(row)
+            if not level and not cell_at(row, columns["documento"]):
+                continue  # a group heading, a page title: neither item nor total
+            if deciding:
+                buffered.append((level, row))
+                items += not level
+                if items < _DECIMAL_SAMPLE:
+                    continue
+                decimal = detect_decimal_separator(
+                    cell_at(row, columns[self.layout.amount_field])
+                    for level, row in buffered
+                    if not level
+                )
+                deciding = False
+                for level_row in buffered:
+                    yield from self._take(*level_row, decimal)
+                buffered.clear()
+                continue
+            yield from self._take(level, row, decimal)
+        if deciding:
+            decimal = detect_decimal_separator(
+                cell_at(row, columns[self.layout.amount_field])
+                for level, row in buffered
+                if not level
+            )
+            for level_row in buffered:
+                yield from self._take(*level_row, decimal)
+
+    def _is_header_again(self, row: Row) -> bool:
+        """A page header repeated in the middle of a list."""
+        return len(row.cells) == len(self._header) and all(
+            normalize_header(text) == expected
+            for text, expected in zip(row.cells, self._header, strict=True)
         )
-    items = [row for row in iter_after_header(rows, header_index) if not _is_subtotal(row, columns)]
-    decimal = detect_decimal_separator(cell_at(row, columns[amount_field]) for row in items)
-    result: ParseResult[OpenItemRecord] = ParseResult()
-    for row in items:
+
+    def _take(self, level: int, row: Row, decimal: str | None) -> Iterator[OpenItemRecord | Reject]:
+        if level:
+            self._check_total(level, row, decimal)
+            return
+        amount = self._count(row, decimal)
         try:
-            record = _open_item(row, columns, amount_field, currency_field, decimal)
+            yield _open_item(row, self.layout, decimal, amount)
         except _Invalid as problem:
-            result.rejects.append(Reject(row.line, str(problem)))
+            yield Reject(row.line, str(problem))
+
+    def _count(self, row: Row, decimal: str | None) -> Decimal | None:
+        """Add an item to the running sums, whatever else is wrong with it; its amount.
+
+        Only the lowest level's sums grow per item; when a total line has closed levels,
+        the first item after it carries their sums up a level (once per customer, not
+        per item).
+        """
+        if self._closed:
+            for sums in self._sums:
+                for level in range(1, self._closed + 1):
+                    if level < _TOTAL_LEVELS:
+                        upper = sums[level + 1]
+                        for currency, value in sums[level].items():
+                            upper[currency] = upper.get(currency, Decimal(0)) + value
+                    sums[level] = {}
+            self._closed = 0
+        self._last_cliente = cell_at(row, self.layout.columns["cliente"])
+        imported: Decimal | None = None
+        for index, (amount_field, currency_field) in enumerate(self._pairs):
+            amount = parse_amount(cell_at(row, self.layout.columns[amount_field]), decimal)
+            if index == 0:
+                imported = amount
+            if amount is None:
+                continue  # refused as an item; a subtotal over it cannot match, as it should not
+            currency = cell_at(row, self.layout.columns[currency_field]).upper()
+            lowest = self._sums[index][1]
+            lowest[currency] = lowest.get(currency, Decimal(0)) + amount
+        return imported
+
+    def _check_total(self, level: int, row: Row, decimal: str | None) -> None:
+        level = min(level, _TOTAL_LEVELS)
+        self._closed = max(self._closed, level)
+        columns = self.layout.columns
+        cliente = normalize_cliente(cell_at(row, columns["cliente"]) or self._last_cliente)
+        for sums, (amount_field, currency_field) in zip(self._sums, self._pairs, strict=True):
+            text = cell_at(row, columns[amount_field]).lstrip("* ").strip()
+            in_file = parse_amount(text, decimal) if text else None
+            if in_file is None:
+                continue  # this total is printed in another column (or not at all)
+            running: dict[str, Decimal] = {}
+            for lower in sums[1 : level + 1]:  # the levels below not yet carried up
+                for key, value in lower.items():
+                    running[key] = running.get(key, Decimal(0)) + value
+            currency = cell_at(row, columns[currency_field]).upper()
+            if not currency and len(running) == 1:
+                currency = next(iter(running))
+            computed = running.get(currency, Decimal(0))
+            if computed != in_file:
+                self.mismatches.append(
+                    TotalMismatch(row.line, level, cliente, currency or "?", in_file, computed)
+                )
+
+
+def _total_level(row: Row) -> int:
+    for text in row.cells:
+        if match := _SUBTOTAL.match(text):
+            return len(match.group(1))
+    return 0
+
+
+def _due_field(columns: dict[str, int], header: Row, due_date_from: str | None, name: str) -> str:
+    if "vencimiento" in columns:
+        if due_date_from:
+            heading = header.cells[columns["vencimiento"]]
+            raise UsageError(
+                f"{name or 'La entrada'} trae el vencimiento neto («{heading}»); quite "
+                "--due-date-from."
+            )
+        return "vencimiento"
+    if due_date_from:
+        if due_date_from not in columns:
+            raise DataError(
+                f"{name or 'La entrada'} no trae la columna de {FIELD_WORDS[due_date_from]} "
+                f"que --due-date-from {due_date_from} nombra."
+            )
+        return due_date_from
+    headings = ", ".join(f"«{text}»" for text in header.cells if text)
+    raise DataError(
+        f"{name or 'La entrada'} no trae el vencimiento neto (sus columnas son: "
+        f"{headings}). Si una de ellas lo es, indíquelo con "
+        '--column vencimiento="Encabezado"; si el archivo no lo trae, elija con qué fecha '
+        "calcular la antigüedad: --due-date-from fecha_base o --due-date-from fecha_documento "
+        "(el estado de cuenta lo dirá). No se importó nada."
+    )
+
+
+@dataclass
+class LedgerParse(ParseResult[OpenItemRecord]):
+    layout: LedgerLayout | None = None
+    mismatches: list[TotalMismatch] = field(default_factory=list)
+
+
+def parse_ledger(
+    data: bytes,
+    name: str = "",
+    *,
+    column_map: dict[str, str] | None = None,
+    due_date_from: str | None = None,
+) -> LedgerParse:
+    """Open items of an FBL5N export held in memory (see :class:`LedgerReader`)."""
+    reader = LedgerReader(
+        read_rows(data, name), name, column_map=column_map, due_date_from=due_date_from
+    )
+    result = LedgerParse(layout=reader.layout)
+    for entry in reader:
+        if isinstance(entry, Reject):
+            result.rejects.append(entry)
         else:
-            result.rows.append(record)
+            result.rows.append(entry)
+    result.mismatches = reader.mismatches
     return result
 
 
@@ -291,50 +591,42 @@ def _amount_columns(columns: dict[str, int]) -> tuple[str, str]:
         return "importe_ml", "moneda_ml"
     raise DataError(
         "No se encontraron las columnas de importe y moneda: se espera «Importe en moneda doc.» "
-        "con «Moneda del documento», o «Importe en moneda local» con «Moneda local»."
+        "con «Moneda del documento», o «Importe en moneda local» con «Moneda local». Si el "
+        'archivo las titula de otro modo, indíquelo con --column importe_md="…" '
+        '--column moneda_md="…".'
     )
 
 
-def _is_subtotal(row: Row, columns: dict[str, int]) -> bool:
-    """Subtotal/total lines: an asterisk cell, or no document number (a grouping line).
-
-    Every real FBL5N item has a document number (BELNR), so a line without one is a subtotal,
-    a group heading or a repeated title, never an item to import or refuse.
-    """
-    if any(_SUBTOTAL.match(text) for text in row.cells):
-        return True
-    return not cell_at(row, columns["documento"])
-
-
 def _open_item(
-    row: Row,
-    columns: dict[str, int],
-    amount_field: str,
-    currency_field: str,
-    decimal: str | None,
+    row: Row, layout: LedgerLayout, decimal: str | None, amount: Decimal | None
 ) -> OpenItemRecord:
+    columns = layout.columns
+
     def get(name: str) -> str:
         return cell_at(row, columns.get(name))
 
     sociedad = _sociedad(get("sociedad"))
     cliente = _cliente(get("cliente"))
-    raw_amount = get(amount_field)
+    raw_amount = get(layout.amount_field)
     if not raw_amount:
         raise _Invalid("Falta el importe")
-    importe = _amount(raw_amount, decimal)
-    moneda = get(currency_field).upper()
+    importe = amount if amount is not None else _amount(raw_amount, decimal)
+    moneda = get(layout.currency_field).upper()
     if not moneda:
         raise _Invalid("Falta la moneda")
     if not _CURRENCY.match(moneda):
-        raise _Invalid(f"Moneda «{get(currency_field)}» no es un código de 3 letras (MXN, USD)")
+        raise _Invalid(
+            f"Moneda «{get(layout.currency_field)}» no es un código de 3 letras (MXN, USD)"
+        )
     fecha_documento = _date(get("fecha_documento"), "Fecha de documento")
-    vencimiento: dt.date | None = None
-    for date_field, label in _DATE_FIELDS:
-        vencimiento = _date(get(date_field), label)
-        if vencimiento is not None:
-            break
+    if layout.due_field == "vencimiento":
+        label, missing = "Vencimiento", "Falta el vencimiento"
+    else:
+        label = FIELD_WORDS[layout.due_field].capitalize()
+        missing = f"Falta la {FIELD_WORDS[layout.due_field]}"
+    vencimiento = _date(get(layout.due_field), label)
     if vencimiento is None:
-        raise _Invalid("Falta el vencimiento")
+        raise _Invalid(missing)
     return OpenItemRecord(
         line=row.line,
         sociedad=sociedad,

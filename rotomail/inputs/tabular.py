@@ -15,15 +15,18 @@ point the user at the right place.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 import sys
 import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -32,11 +35,16 @@ from typing import BinaryIO, NamedTuple
 
 from rotomail.errors import DataError
 
-MAX_INPUT_BYTES = 64 * 1024 * 1024
+MAX_INPUT_BYTES = 64 * 1024 * 1024  # what is read whole: a pasted catalogue
+# Streamed imports (ledger, master) keep memory flat; this only stops a runaway input
+# (a device, a wrong file). A 1,000,000-item FBL5N is about 80 MB.
+MAX_STREAMED_BYTES = 4 * 1024 * 1024 * 1024
+_HEAD_BYTES = 64 * 1024
 _CHUNK = 1024 * 1024
 HEADER_SEARCH_ROWS = 30
 
-_TOO_BIG = "La entrada supera el límite de 64 MB; divídala en partes."
+_TOO_BIG_PASTE = "La entrada supera el límite de 64 MB para esta orden."
+_TOO_BIG = "La entrada supera el límite de 4 GB; compruebe que es la exportación correcta."
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy binary .xls
 _DELIMITERS = ("\t", ";", ",", "|")
@@ -87,7 +95,7 @@ def _read_limited(stream: BinaryIO) -> bytes:
         parts.append(chunk)
         total += len(chunk)
     if total > limit:
-        raise DataError(_TOO_BIG)
+        raise DataError(_TOO_BIG_PASTE)
     return b"".join(parts)
 
 
@@ -137,16 +145,159 @@ def _looks_utf16le(data: bytes) -> bool:
 
 def read_rows(data: bytes, name: str = "") -> list[Row]:
     """The non-blank rows of an input, cells stripped, trailing empty cells dropped."""
+    return list(iter_rows(io.BytesIO(data), name, limit=None))
+
+
+@contextmanager
+def open_source(source: str | Path) -> Iterator[BinaryIO]:
+    """A file (or stdin for ``"-"``) opened for streaming; errors become one Spanish line."""
+    if isinstance(source, str) and source == "-":
+        yield sys.stdin.buffer
+        return
+    path = Path(source)
+    try:
+        stream = path.open("rb")
+    except FileNotFoundError:
+        raise DataError(f"No se encontró el archivo: {path}") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} es una carpeta, no un archivo.") from None
+    except PermissionError:
+        raise DataError(f"No se puede leer el archivo {path}: permiso denegado.") from None
+    except OSError as exc:
+        raise DataError(f"No se pudo leer el archivo {path}: {exc.strerror or exc}") from None
+    with stream:
+        yield stream
+
+
+def iter_rows(
+    stream: BinaryIO, name: str = "", *, limit: int | None = MAX_STREAMED_BYTES
+) -> Iterator[Row]:
+    """The non-blank rows of an input read as a stream: memory does not grow with its size.
+
+    Text is decoded and split as it is read; an ``.xlsx`` is read sheet row by sheet row
+    (from stdin it is buffered first: a zip needs its end). ``limit`` is a sanity cap on
+    the bytes read (``None``: none).
+    """
+    counted = _Counted(stream, limit)
+    head = counted.peek(_HEAD_BYTES)
     lowered = name.lower()
-    if data.startswith(_ZIP_MAGIC) or lowered.endswith((".xlsx", ".xlsm")):
-        return _xlsx_rows(data)
-    if data.startswith(_OLE_MAGIC):
+    if head.startswith(_ZIP_MAGIC) or lowered.endswith((".xlsx", ".xlsm")):
+        yield from _xlsx_rows(counted.read_all())
+        return
+    if head.startswith(_OLE_MAGIC):
         raise DataError(
             "El archivo es un .xls antiguo (binario); ábralo en Excel y guárdelo como .xlsx o .csv."
         )
-    if _HTML_START.match(data[:1024].removeprefix(b"\xef\xbb\xbf")):
-        return _html_rows(decode_text(data))
-    return _text_rows(decode_text(data))
+    encoding = _encoding(head)
+    text = _decoded_lines(counted, encoding)
+    if _HTML_START.match(head[:1024].removeprefix(b"\xef\xbb\xbf")):
+        yield from _html_rows(text)
+        return
+    yield from _text_rows(text)
+
+
+class _Counted:
+    """A binary stream that counts what it yields and refuses more than ``limit`` bytes."""
+
+    def __init__(self, stream: BinaryIO, limit: int | None) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._pending = b""
+        self.total = 0
+
+    def peek(self, size: int) -> bytes:
+        while len(self._pending) < size:
+            chunk = self._stream.read(size - len(self._pending))
+            if not chunk:
+                break
+            self._pending += chunk
+        return self._pending[:size]
+
+    def chunks(self) -> Iterator[bytes]:
+        while True:
+            if self._pending:
+                chunk, self._pending = self._pending, b""
+            else:
+                chunk = self._stream.read(_CHUNK)
+            if not chunk:
+                return
+            self.total += len(chunk)
+            if self._limit is not None and self.total > self._limit:
+                raise DataError(_TOO_BIG)
+            yield chunk
+
+    def read_all(self) -> bytes:
+        return b"".join(self.chunks())
+
+
+def _encoding(head: bytes) -> str:
+    """The encoding of a text file from its first bytes: BOM, UTF-16 LE, UTF-8 or CP1252."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if _looks_utf16le(head):
+        return "utf-16-le"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "cp1252-or-latin1"
+    return "utf-8-or-cp1252"
+
+
+def _cp1252_char(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return chr(byte)  # the five bytes CP1252 leaves undefined: read as Latin-1
+
+
+def _fallback_cp1252(error: UnicodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8 read as CP1252 (a file saved by Excel on Windows)."""
+    assert isinstance(error, UnicodeDecodeError)
+    return "".join(_cp1252_char(byte) for byte in error.object[error.start : error.end]), error.end
+
+
+codecs.register_error("rotomail-cp1252", _fallback_cp1252)
+
+
+def _decoded_lines(counted: _Counted, encoding: str) -> Iterator[str]:
+    """Lines of text, ending in ``\\n`` only, NULs dropped, decoded chunk by chunk."""
+    decoder: codecs.IncrementalDecoder
+    if encoding == "utf-8-or-cp1252":
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="rotomail-cp1252")
+    elif encoding == "cp1252-or-latin1":
+        decoder = codecs.getincrementaldecoder("cp1252")(errors="rotomail-latin1")
+    else:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    pending = ""
+    first = True
+    try:
+        for chunk in counted.chunks():
+            text = decoder.decode(chunk)
+            if first:
+                text, first = text.removeprefix("\ufeff"), False
+            pending += text.replace("\x00", "")
+            if pending.endswith("\r"):
+                continue  # a \r\n may be split across chunks
+            pending = pending.replace("\r\n", "\n").replace("\r", "\n")
+            lines = pending.split("\n")
+            pending = lines.pop()
+            for line in lines:
+                yield line + "\n"
+        pending += decoder.decode(b"", final=True).replace("\x00", "")
+    except UnicodeDecodeError:
+        label = encoding.removesuffix("-sig").upper()
+        raise DataError(
+            f"El archivo no es texto {label} válido; guárdelo de nuevo como CSV UTF-8."
+        ) from None
+    pending = pending.replace("\r\n", "\n").replace("\r", "\n")
+    for line in pending.split("\n"):
+        if line:
+            yield line + "\n"
+
+
+codecs.register_error("rotomail-latin1", _fallback_cp1252)
 
 
 def _clean(cells: Sequence[str]) -> list[str]:
@@ -196,38 +347,60 @@ def detect_delimiter(text: str) -> str | None:
     return chosen
 
 
-def _text_rows(text: str) -> list[Row]:
-    delimiter = detect_delimiter(text)
+class _Lines:
+    """Lines handed to the csv reader, remembering the last one (the framing check needs it)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.last = ""
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._lines:
+            self.last = line
+            yield line
+
+
+def _text_rows(lines: Iterator[str]) -> Iterator[Row]:
+    sample: list[str] = []
+    size = 0
+    for physical_line in lines:
+        sample.append(physical_line)
+        size += len(physical_line)
+        if len(sample) >= _SAMPLE_LINES * 5 or size >= _SAMPLE_CHARS:
+            break
+    delimiter = detect_delimiter("".join(sample))
+    physical = itertools.chain(sample, lines)
     framed = delimiter == "|"
-    physical = [line + "\n" for line in text.split("\n")]
     if delimiter is None:
-        rows = [Row(number, _clean([line])) for number, line in enumerate(physical, start=1)]
-        return [row for row in rows if row.cells and not _is_rule(row.cells)]
+        for number, text in enumerate(physical, start=1):
+            cells = _clean([text])
+            if cells and not _is_rule(cells):
+                yield Row(number, cells)
+        return
+    source = _Lines(physical)
     reader = csv.reader(
-        physical,
+        source,
         delimiter=delimiter,
         quotechar='"',
         # SAP lists never quote: a lone quote in a text must not swallow the following lines.
         quoting=csv.QUOTE_NONE if framed else csv.QUOTE_MINIMAL,
         strict=False,
     )
-    result: list[Row] = []
     start = 1
     try:
         for cells in reader:
             line = start
             start = reader.line_num + 1
-            if framed and cells and physical[line - 1].lstrip().startswith("|"):
+            if framed and cells and source.last.lstrip().startswith("|"):
                 cells = cells[1:]  # the empty cell before the leading "|" of a SAP list line
             cleaned = _clean(cells)
             if cleaned and not _is_rule(cleaned):
-                result.append(Row(line, cleaned))
+                yield Row(line, cleaned)
     except csv.Error:
         raise DataError(
             f"Línea {start}: una celda entre comillas no se cierra o es demasiado larga; "
             "revise las comillas."
         ) from None
-    return result
 
 
 # ---------------------------------------------------------------------------------------- xlsx
@@ -257,7 +430,7 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def _xlsx_rows(data: bytes) -> list[Row]:
+def _xlsx_rows(data: bytes) -> Iterator[Row]:
     import openpyxl  # deferred: only XLSX input pays for the import
 
     try:
@@ -273,12 +446,10 @@ def _xlsx_rows(data: bytes) -> list[Row]:
         reset = getattr(sheet, "reset_dimensions", None)
         if reset is not None:
             reset()  # ignore a stored dimension: some writers claim A1:XFD1048576
-        result: list[Row] = []
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             cleaned = _clean([cell_text(value) for value in values])
             if cleaned:
-                result.append(Row(number, cleaned))
-        return result
+                yield Row(number, cleaned)
     except DataError:
         raise
     except Exception as exc:  # malformed sheet XML surfaces only while iterating
@@ -344,17 +515,25 @@ class _TableParser(HTMLParser):
         self._row = None
 
 
-def _html_rows(text: str) -> list[Row]:
+def _html_rows(lines: Iterator[str]) -> Iterator[Row]:
     parser = _TableParser()
-    parser.feed(text)
+    number = 0
+
+    def ready() -> Iterator[Row]:
+        nonlocal number
+        for cells in parser.rows:
+            number += 1
+            cleaned = _clean(cells)
+            if cleaned and not _is_rule(cleaned):
+                yield Row(number, cleaned)
+        parser.rows.clear()
+
+    for line in lines:
+        parser.feed(line)
+        yield from ready()
     parser.close()
     parser._close_row()
-    result: list[Row] = []
-    for number, cells in enumerate(parser.rows, start=1):
-        cleaned = _clean(cells)
-        if cleaned and not _is_rule(cleaned):
-            result.append(Row(number, cleaned))
-    return result
+    yield from ready()
 
 
 # -------------------------------------------------------------------------------------- header

@@ -9,7 +9,7 @@ Spanish. Babel is imported on first use and the parsed patterns are cached.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -77,6 +77,33 @@ class Labels:
         if email:
             return self.contact_email.format(email=email)
         return ""
+
+
+# When the export had no net due date and the user named a stand-in (``ledger import
+# --due-date-from``), the due-date column and the aging note say what the aging counts from.
+DUE_DATE_STANDINS: dict[str, dict[str, tuple[str, str]]] = {
+    "fecha_base": {
+        "es": ("Fecha base", "Antigüedad de saldos por fecha base de pago (sin vencimiento neto)"),
+        "en": ("Baseline date", "Aging by baseline date for payment (no net due date)"),
+        "pt": ("Data base", "Vencimento dos saldos pela data base (sem vencimento líquido)"),
+    },
+    "fecha_documento": {
+        "es": ("Fecha doc.", "Antigüedad de saldos por fecha de documento (sin vencimiento neto)"),
+        "en": ("Document date", "Aging by document date (no net due date)"),
+        "pt": (
+            "Data doc.",
+            "Vencimento dos saldos pela data do documento (sem vencimento líquido)",
+        ),
+    },
+}
+
+
+def for_due_date_source(base: Labels, source: str, language: str) -> Labels:
+    """``base`` with the due-date column and aging note of a stand-in, when there is one."""
+    texts = DUE_DATE_STANDINS.get(source, {}).get(language)
+    if texts is None:
+        return base
+    return replace(base, col_due=texts[0], aging_basis=texts[1])
 
 
 _LABELS: dict[str, Labels] = {

@@ -87,6 +87,8 @@ class Statement:
     language: str = ""  # the customer's (es | pt | en); "" = the company's
     # the company's own document types in words: {"ZR": {"es": "…", "en": "…"}}
     document_types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # "vencimiento" (net due date), or the stand-in the ledger import was told to use
+    due_date_source: str = "vencimiento"
 
     @property
     def cliente(self) -> str:
@@ -155,6 +157,7 @@ def build_statement(
     statement_date: date,
     language: str = "",
     document_types: Mapping[str, Mapping[str, str]] | None = None,
+    due_date_source: str = "vencimiento",
 ) -> Statement:
     """Age and total ``items`` as of ``statement_date`` (the cut-off date)."""
     lines = sorted(
@@ -169,6 +172,7 @@ def build_statement(
         _summaries(lines),
         language,
         document_types or {},
+        due_date_source,
     )
 
 

@@ -40,6 +40,7 @@ from rotomail.company import format_clabe
 from rotomail.statement.labels import (
     Labels,
     document_type_text,
+    for_due_date_source,
     format_amount,
     format_date,
     labels,
@@ -337,6 +338,11 @@ class _Canvas:
         return True
 
 
+def statement_labels(statement: Statement, lang: str) -> Labels:
+    """The labels in ``lang``, the due-date column named for what the ledger import used."""
+    return for_due_date_source(labels(lang), statement.due_date_source, lang)
+
+
 class _Section:
     """A part of the statement drawn on the canvas, in the statement's language."""
 
@@ -344,7 +350,7 @@ class _Section:
         self.canvas = canvas
         self.st = statement
         self.lang = lang
-        self.lb: Labels = labels(lang)
+        self.lb: Labels = statement_labels(statement, lang)
 
     def section_title(self, title: str, note: str = "") -> None:
         c = self.canvas
@@ -595,7 +601,7 @@ class _Renderer:
 
     def __init__(self, statement: Statement, fast_text: bool = True) -> None:
         lang = resolve_language(statement.lang)
-        self.pdf = _new_pdf(statement, labels(lang))
+        self.pdf = _new_pdf(statement, statement_labels(statement, lang))
         self.canvas = _Canvas(self.pdf, fast_text, statement.company.logo)
         self.letterhead = _Letterhead(self.canvas, statement, lang)
         self.summary = _AgingSummary(self.canvas, statement, lang)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from rotomail.errors import UsageError
 
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 _MIGRATION_LOCK = 7_365_001  # PostgreSQL advisory-lock key: one upgrade at a time
 
 

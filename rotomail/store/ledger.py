@@ -1,31 +1,220 @@
-"""Open items: the snapshot behind the statements, replaced per sociedad on import."""
+"""Open items: the snapshot behind the statements, replaced per sociedad on import.
+
+An import streams its files into one transaction: all of it or nothing, whatever the size.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import groupby
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
-from rotomail.errors import DataError
-from rotomail.inputs.parsers import OpenItemRecord, ParseResult
+from rotomail.errors import DataError, UsageError
+from rotomail.inputs.parsers import (
+    LedgerLayout,
+    LedgerReader,
+    OpenItemRecord,
+    ParseResult,
+    Reject,
+    TotalMismatch,
+)
+from rotomail.inputs.tabular import iter_rows, open_source
 from rotomail.statement.model import StatementItem
 from rotomail.store.db import upsert
-from rotomail.store.models import LedgerSnapshot, OpenItem
+from rotomail.store.models import Customer, LedgerSnapshot, OpenItem
 
 _item = OpenItem.__table__  # type: ignore[attr-defined]
+_customer = Customer.__table__  # type: ignore[attr-defined]
 _snapshot = LedgerSnapshot.__table__  # type: ignore[attr-defined]
 MAX_LISTED_REJECTS = 50
 
 
+CLEARING_SHARE = 5  # a snapshot that clears more than 1/5 of a sociedad's customers asks first
+_BATCH = 5000
+
+
 @dataclass(frozen=True)
+class Clearing:
+    """Customers of a sociedad with open items before the import and none after it."""
+
+    sociedad: str
+    before: int
+    cleared: int
+
+    @property
+    def suspicious(self) -> bool:
+        """More than a fifth cleared at once: most often a partial file, sometimes month-end."""
+        return self.cleared * CLEARING_SHARE > self.before
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.sociedad}: {self.before} clientes tenían partidas abiertas; "
+            f"{self.cleared} quedan sin ninguna."
+        )
+
+
+@dataclass
 class LedgerImport:
     snapshot_date: date
     per_sociedad: dict[str, int]
     skipped: int
+    clearings: list[Clearing] = field(default_factory=list)
+    date_source: str = "opción"  # "archivo" (printed key date), "opción" (--date) or "hoy"
+    not_in_master: dict[tuple[str, str], int] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)  # the first ones, when skipped
+
+
+def not_in_master_summary(unknown: dict[tuple[str, str], int], limit: int = 20) -> str:
+    """``3 partidas de 2 clientes que no están en el maestro: SM02 1006999 (2), …``."""
+    shown = [
+        f"{sociedad} {cliente} ({count})"
+        for (sociedad, cliente), count in sorted(unknown.items())[:limit]
+    ]
+    more = f" y {len(unknown) - limit} más" if len(unknown) > limit else ""
+    return (
+        f"{sum(unknown.values())} partidas de {len(unknown)} clientes que no están en el "
+        f"maestro (rotomail customers import): {', '.join(shown)}{more}"
+    )
+
+
+class _SnapshotWriter:
+    """Writes a new snapshot inside one transaction as items arrive.
+
+    The first item of a sociedad records which customers had open items, loads the
+    master's customers of that sociedad and deletes the old items; items then go in
+    batches. Rejected rows are counted (and the first ones kept for the message);
+    once there is one and ``skip_bad`` is off nothing more is written, since all will be
+    rolled back anyway.
+    """
+
+    def __init__(self, connection: Connection, skip_bad: bool) -> None:
+        self.connection = connection
+        self.skip_bad = skip_bad
+        self.counts: dict[str, int] = {}
+        self.before: dict[str, set[str]] = {}
+        self.after: dict[str, set[str]] = {}
+        self.master: dict[str, set[str]] = {}
+        self.unknown: dict[tuple[str, str], int] = {}
+        self.rejects: list[Reject] = []
+        self.reject_count = 0
+        self._batch: list[dict[str, Any]] = []
+
+    def reject(self, reject: Reject) -> None:
+        self.reject_count += 1
+        if len(self.rejects) < MAX_LISTED_REJECTS:
+            self.rejects.append(reject)
+
+    def add(self, record: OpenItemRecord) -> None:
+        sociedad = record.sociedad
+        if sociedad not in self.before:
+            self._start(sociedad)
+        if record.cliente not in self.master[sociedad]:
+            key = (sociedad, record.cliente)
+            self.unknown[key] = self.unknown.get(key, 0) + 1
+            self.reject_count += 1
+            return
+        self.counts[sociedad] += 1
+        self.after[sociedad].add(record.cliente)
+        if self.reject_count and not self.skip_bad:
+            return
+        self._batch.append(
+            {
+                "sociedad": sociedad,
+                "cliente": record.cliente,
+                "documento": record.documento,
+                "tipo": record.tipo,
+                "referencia": record.referencia,
+                "fecha_documento": record.fecha_documento,
+                "vencimiento": record.vencimiento,
+                "importe": record.importe,
+                "moneda": record.moneda,
+                "texto": record.texto[:255],
+            }
+        )
+        if len(self._batch) >= _BATCH:
+            self.flush()
+
+    def _start(self, sociedad: str) -> None:
+        connection = self.connection
+        self.before[sociedad] = set(
+            connection.execute(
+                select(_item.c.cliente).where(_item.c.sociedad == sociedad).distinct()
+            ).scalars()
+        )
+        self.master[sociedad] = set(
+            connection.execute(
+                select(_customer.c.cliente).where(_customer.c.sociedad == sociedad)
+            ).scalars()
+        )
+        connection.execute(delete(_item).where(_item.c.sociedad == sociedad))
+        self.counts[sociedad] = 0
+        self.after[sociedad] = set()
+
+    def flush(self) -> None:
+        if self._batch:
+            self.connection.execute(insert(_item), self._batch)
+            self._batch = []
+
+    def refuse_rejects(self) -> None:
+        """Without ``skip_bad``, any refused row refuses the file: list them, import nothing."""
+        if not self.reject_count or self.skip_bad:
+            return
+        listed = [f"  Línea {r.line}: {r.reason}" for r in self.rejects]
+        lines_refused = self.reject_count - sum(self.unknown.values())
+        if lines_refused > len(listed):
+            listed.append(f"  ... y {lines_refused - len(listed)} más")
+        if self.unknown:
+            listed.append("  " + not_in_master_summary(self.unknown))
+        raise DataError(
+            f"{self.reject_count} filas rechazadas; no se importó nada "
+            "(use --skip-bad para importar las demás):\n" + "\n".join(listed)
+        )
+
+    def clearings(self) -> list[Clearing]:
+        return [
+            Clearing(sociedad, len(before), len(before - self.after[sociedad]))
+            for sociedad, before in sorted(self.before.items())
+        ]
+
+    def finish(
+        self,
+        snapshot_date: date,
+        source: str,
+        due_date_sources: dict[str, str],
+        confirm: Callable[[list[Clearing]], bool] | None,
+    ) -> list[Clearing]:
+        self.refuse_rejects()
+        if not any(self.counts.values()):
+            raise DataError("El archivo no contiene partidas abiertas.")
+        self.flush()
+        clearings = self.clearings()
+        if confirm is not None and any(c.suspicious for c in clearings) and not confirm(clearings):
+            raise DataError("Importación cancelada; no se cambió nada.")
+        upsert(
+            self.connection,
+            _snapshot,
+            [
+                {
+                    "sociedad": sociedad,
+                    "snapshot_date": snapshot_date,
+                    "imported_at": datetime.now(),
+                    "source": source[:255],
+                    "item_count": count,
+                    "due_date_source": due_date_sources.get(sociedad, "vencimiento"),
+                }
+                for sociedad, count in self.counts.items()
+                if count
+            ],
+            keys=("sociedad",),
+        )
+        return clearings
 
 
 def import_ledger(
@@ -36,60 +225,127 @@ def import_ledger(
     skip_bad: bool = False,
     source: str = "",
 ) -> LedgerImport:
-    """Replace the open items of every sociedad in the file, in one transaction.
+    """Replace the open items of every sociedad in a parsed file, in one transaction.
 
-    A file with rejected rows imports nothing unless ``skip_bad``.
+    A file with rejected rows (or items of customers missing from the master) imports
+    nothing unless ``skip_bad``; a file whose totals do not match never imports.
     """
-    if parsed.rejects and not skip_bad:
-        listed = [f"  Línea {r.line}: {r.reason}" for r in parsed.rejects[:MAX_LISTED_REJECTS]]
-        more = len(parsed.rejects) - len(listed)
-        if more > 0:
-            listed.append(f"  ... y {more} más")
-        raise DataError(
-            f"{len(parsed.rejects)} filas rechazadas; no se importó nada "
-            "(use --skip-bad para importar las demás):\n" + "\n".join(listed)
-        )
-    if not parsed.rows:
-        raise DataError("El archivo no contiene partidas abiertas.")
-    counts: dict[str, int] = {}
-    for record in parsed.rows:
-        counts[record.sociedad] = counts.get(record.sociedad, 0) + 1
-    now = datetime.now()
-    values = [
-        {
-            "sociedad": r.sociedad,
-            "cliente": r.cliente,
-            "documento": r.documento,
-            "tipo": r.tipo,
-            "referencia": r.referencia,
-            "fecha_documento": r.fecha_documento,
-            "vencimiento": r.vencimiento,
-            "importe": r.importe,
-            "moneda": r.moneda,
-            "texto": r.texto[:255],
-        }
-        for r in parsed.rows
-    ]
+    mismatches: list[TotalMismatch] = getattr(parsed, "mismatches", [])
+    if mismatches:
+        raise DataError(totals_message(mismatches, source))
+    layout = getattr(parsed, "layout", None)
+    due = layout.due_field if layout is not None else "vencimiento"
     with engine.begin() as connection:
-        connection.execute(delete(_item).where(_item.c.sociedad.in_(list(counts))))
-        for start in range(0, len(values), 5000):
-            connection.execute(insert(_item), values[start : start + 5000])
-        upsert(
-            connection,
-            _snapshot,
-            [
-                {
-                    "sociedad": sociedad,
-                    "snapshot_date": snapshot_date,
-                    "imported_at": now,
-                    "source": source[:255],
-                    "item_count": count,
-                }
-                for sociedad, count in counts.items()
-            ],
-            keys=("sociedad",),
+        writer = _SnapshotWriter(connection, skip_bad)
+        for reject in parsed.rejects:
+            writer.reject(reject)
+        for record in parsed.rows:
+            writer.add(record)
+        clearings = writer.finish(snapshot_date, source, dict.fromkeys(writer.counts, due), None)
+    return LedgerImport(
+        snapshot_date, writer.counts, writer.reject_count, clearings, "opción", writer.unknown
+    )
+
+
+def totals_message(mismatches: list[TotalMismatch], source: str) -> str:
+    listed = "\n".join(f"  {m.message}" for m in mismatches[:MAX_LISTED_REJECTS])
+    more = len(mismatches) - MAX_LISTED_REJECTS
+    if more > 0:
+        listed += f"\n  ... y {more} más"
+    return (
+        f"Los totales de control de {source or 'la entrada'} no cuadran con sus partidas; no "
+        f"se importó nada (el archivo está incompleto o fue modificado):\n{listed}"
+    )
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    snapshot_date: date | None = None  # --date; None: the key date printed in the files
+    skip_bad: bool = False
+    column_map: dict[str, str] = field(default_factory=dict)
+    strict_columns: frozenset[str] = frozenset()  # fields mapped on the command line
+    due_date_from: str | None = None
+
+
+def import_ledger_files(
+    engine: Engine,
+    files: Sequence[str],
+    options: ImportOptions,
+    *,
+    on_layout: Callable[[LedgerLayout], None] = lambda layout: None,
+    confirm: Callable[[list[Clearing]], bool] | None = None,
+    today: date | None = None,
+) -> LedgerImport:
+    """Read one or more FBL5N exports as one snapshot, streaming, in one transaction.
+
+    Each file is read row by row (memory stays flat whatever its size). The snapshot
+    date is ``options.snapshot_date``, else the key date printed in the files (they must
+    agree: a differing ``--date`` is a usage error), else today. ``confirm`` is asked when a
+    sociedad would lose more than a fifth of its customers with open items; refusing rolls
+    everything back.
+    """
+    if len({str(Path(f).resolve()) if f != "-" else f for f in files}) < len(files):
+        raise UsageError("El mismo archivo aparece dos veces; sus partidas se sumarían dos veces.")
+    key_dates: dict[str, date] = {}
+    due_date_sources: dict[str, str] = {}
+    with engine.begin() as connection:
+        writer = _SnapshotWriter(connection, options.skip_bad)
+        for name in files:
+            with open_source(name) as stream:
+                reader = LedgerReader(
+                    iter_rows(stream, name),
+                    name,
+                    column_map=options.column_map,
+                    strict_columns=set(options.strict_columns),
+                    due_date_from=options.due_date_from,
+                )
+                layout = reader.layout
+                on_layout(layout)
+                if layout.key_date is not None:
+                    key_dates[name] = layout.key_date
+                    _check_date(options.snapshot_date, key_dates)
+                for entry in reader:
+                    if isinstance(entry, Reject):
+                        writer.reject(entry)
+                        continue
+                    writer.add(entry)
+                    known = due_date_sources.setdefault(entry.sociedad, layout.due_field)
+                    if known != layout.due_field:
+                        raise DataError(
+                            f"Las partidas de {entry.sociedad} vienen de archivos con fechas "
+                            f"distintas ({known} y {layout.due_field}); no se importó nada."
+                        )
+            if reader.mismatches:
+                raise DataError(totals_message(reader.mismatches, name))
+        if options.snapshot_date is not None:
+            snapshot, date_source = options.snapshot_date, "opción"
+        elif key_dates:
+            snapshot, date_source = next(iter(key_dates.values())), "archivo"
+        else:
+            snapshot, date_source = today or date.today(), "hoy"
+        clearings = writer.finish(snapshot, ", ".join(files), due_date_sources, confirm)
+    return LedgerImport(
+        snapshot,
+        writer.counts,
+        writer.reject_count,
+        clearings,
+        date_source,
+        writer.unknown,
+        writer.rejects,
+    )
+
+
+def _check_date(given: date | None, key_dates: dict[str, date]) -> None:
+    printed = sorted(set(key_dates.values()))
+    if len(printed) > 1:
+        listed = ", ".join(f"{name}: {day:%d.%m.%Y}" for name, day in key_dates.items())
+        raise DataError(f"Los archivos son de fechas de clave distintas ({listed}).")
+    if given is not None and printed and given != printed[0]:
+        name = next(iter(key_dates))
+        raise UsageError(
+            f"--date {given.isoformat()} no coincide con la fecha de clave que imprime {name} "
+            f"({printed[0]:%d.%m.%Y}); quite --date o importe el archivo correcto."
         )
-    return LedgerImport(snapshot_date, counts, len(parsed.rejects))
 
 
 def balances(engine: Engine, sociedad: str) -> dict[str, dict[str, Decimal]]:
@@ -151,3 +407,12 @@ def snapshot_date(engine: Engine, sociedad: str) -> date | None:
         return connection.execute(
             select(_snapshot.c.snapshot_date).where(_snapshot.c.sociedad == sociedad)
         ).scalar()
+
+
+def due_date_source(engine: Engine, sociedad: str) -> str:
+    """What the snapshot's aging counts from: ``vencimiento`` or the stand-in used."""
+    with engine.connect() as connection:
+        value = connection.execute(
+            select(_snapshot.c.due_date_source).where(_snapshot.c.sociedad == sociedad)
+        ).scalar()
+    return value or "vencimiento"

@@ -91,6 +91,12 @@ class LedgerSnapshot(SQLModel, table=True):
     imported_at: datetime = _timestamp()
     source: str = Field(default="", max_length=255)
     item_count: int = 0
+    # What the aging counts from: "vencimiento" (net due date) or the stand-in the user named
+    # when the export had none ("fecha_base", "fecha_documento"); the PDF says which.
+    due_date_source: str = Field(
+        default="vencimiento",
+        sa_column=Column(String(20), nullable=False, server_default="vencimiento"),
+    )
 
 
 class OpenItem(SQLModel, table=True):

@@ -138,7 +138,7 @@ def engine(db_url: str, customers: Cli) -> Iterator[Engine]:
 
 def buckets(engine: Engine, cliente: str) -> dict[tuple[str, str], tuple[Decimal, ...]]:
     statement = build_statement(
-        CompanyProfile.fallback("SM02"),
+        CompanyProfile(code="SM02", name="Tinacos Ejemplo S.A. de C.V."),
         StatementCustomer("SM02", cliente, "x", ""),
         items_for(engine, "SM02", cliente),
         KEY_DATE,

@@ -121,7 +121,8 @@ def test_environment_values_are_checked_too(
             "clave desconocida «document_types.RV.fr»",
         ),
         ("[companies.SM02]\nverp = 'sí'\n", "companies.SM02.verp = «sí»"),
-        ("[import.ledger]\nimporte = 5\n", "import.ledger.importe = «5»"),
+        ("[import.ledger]\nimporte_ml = 5\n", "importe_ml necesita el encabezado de la columna"),
+        ("[import.ledger]\nimporte = 'Importe'\n", "campo «importe» desconocido"),
         ("[document_types.RV]\nes = 5\n", "document_types.RV.es = «5»"),
     ],
 )
@@ -145,7 +146,7 @@ def test_every_key_the_other_features_add_is_known(home: Path) -> None:
         "[bounces]\nimap_host = 'imap.example.mx'\nimap_port = 993\nimap_user = 'r@example.mx'\n"
         "imap_security = 'ssl'\nimap_auth = 'password'\nfolder = 'INBOX'\n"
         "processed_folder = 'Procesados'\nmaildir = ''\n"
-        "[import.ledger]\nimporte = 'Importe en ML'\ncliente = 'Deudor'\n"
+        "[import.ledger]\nimporte_ml = 'Importe en ML'\ncliente = 'Deudor'\n"
         "[import.customers]\nnombre = 'Nombre 1'\n"
         "[document_types.RV]\nes = 'Factura'\nen = 'Invoice'\npt = 'Fatura'\n",
         encoding="utf-8",

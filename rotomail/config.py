@@ -33,6 +33,8 @@ SECURITY_MODES = ("starttls", "ssl", "none")
 
 OPTIONS: tuple[Option, ...] = (
     Option("database_url", "ROTOMAIL_DATABASE_URL", ""),
+    # Seconds a command waits for another process's database lock before giving up.
+    Option("busy_timeout", "ROTOMAIL_BUSY_TIMEOUT", 60.0, float),
     Option("smtp.host", "ROTOMAIL_SMTP_HOST", ""),
     Option("smtp.port", "ROTOMAIL_SMTP_PORT", 587, int),
     Option("smtp.security", "ROTOMAIL_SMTP_SECURITY", "starttls", choices=SECURITY_MODES),
@@ -45,6 +47,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("smtp.attempts", "ROTOMAIL_SMTP_ATTEMPTS", 3, int),
     Option("smtp.retry_wait", "ROTOMAIL_SMTP_RETRY_WAIT", 1.0, float),  # doubles per attempt
     Option("smtp.daily_cap", "ROTOMAIL_SMTP_DAILY_CAP", 0, int),
+    # Render workers' niceness above the sending process's (0: the same priority).
+    Option("render.nice", "ROTOMAIL_RENDER_NICE", 0, int),
     Option("operator.email", "ROTOMAIL_OPERATOR_EMAIL", ""),
     Option("operator.name", "ROTOMAIL_OPERATOR", ""),
 )
@@ -173,6 +177,21 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
     return result
 
 
+def _check_home(home: Path, source: str) -> None:
+    """The data folder must be a folder, or creatable: not a file, nor under one."""
+    where = {"opción": "--home", "ROTOMAIL_HOME": "ROTOMAIL_HOME"}.get(
+        source, "la carpeta de datos"
+    )
+    for folder in (home, *home.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                detail = "es un archivo" if folder == home else f"{folder} es un archivo"
+                raise UsageError(
+                    f"{where} = {home} no se puede usar como carpeta de datos: {detail}."
+                )
+            return
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -185,6 +204,7 @@ def load_settings(
     else:
         home, home_source = default_home(), "predeterminado"
     home = home.expanduser()
+    _check_home(home, home_source)
     path = home / "config.toml"
     table = read_config_file(path)
     settings = Settings(home=home, home_source=home_source, companies=_companies(table, path))

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rotomail.cli import State, app, config_app, read_input, state
-from rotomail.cli.output import Format, is_terminal, print_table
+from rotomail.cli import State, app, busy_timeout_seconds, config_app, read_input, state
+from rotomail.cli.output import Format, is_terminal, print_table, surviving_output
 from rotomail.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -177,6 +177,22 @@ def send(
     ] = None,
 ) -> None:
     """Envío masivo de estados de cuenta de una sociedad."""
+    with surviving_output():
+        _send(ctx, sociedad, cliente, all_, date_, dry_run, test, force, skip_zero, retry_failed)
+
+
+def _send(
+    ctx: typer.Context,
+    sociedad: str | None,
+    cliente: list[str] | None,
+    all_: bool,
+    date_: str | None,
+    dry_run: bool,
+    test: bool,
+    force: bool,
+    skip_zero: bool,
+    retry_failed: int | None,
+) -> None:
     from rotomail.delivery.report import SendOptions
     from rotomail.delivery.runs import list_candidates
     from rotomail.delivery.transports import describe, transport_factory, uses_smtp
@@ -241,6 +257,12 @@ def send(
             "config.toml; se usa su código como nombre.",
             err=True,
         )
+    render_nice = settings["render.nice"]
+    if not 0 <= render_nice <= 19:
+        raise UsageError(
+            f"Configuración inválida: render.nice = «{render_nice}»; use un número de 0 a 19."
+        )
+    busy_timeout_seconds(settings)
     options = SendOptions(
         sociedad=candidates[0].sociedad,
         statement_date=statement_date,
@@ -254,6 +276,8 @@ def send(
         logs_dir=settings.logs_dir,
         outbox_dir=settings.outbox_dir,
         keep_pdfs=not uses_smtp(settings, mode),
+        channel="smtp" if uses_smtp(settings, mode) else "outbox",
+        render_nice=render_nice,
     )
     from rotomail.store.history import sent_today
 
@@ -264,7 +288,7 @@ def send(
         st.engine, company, options, factory, candidates, describe(settings, mode)
     )
     print_summary(report)
-    if report.aborted:
+    if report.aborted and not report.interrupt_code:
         typer.echo(f"Corrida detenida: {report.aborted}", err=True)
     if options.keep_pdfs:
         typer.echo(f"Archivos (PDF y .eml): {options.run_folder(report.run_id)}")
@@ -272,6 +296,8 @@ def send(
         typer.echo("Simulación: no se envió nada.")
     typer.echo(f"Registro: {report.log_path}")
     _mail_log(report, settings, company, factory)
+    if report.interrupt_code:
+        typer.echo(f"Error: corrida {report.run_id} interrumpida: {report.aborted}", err=True)
     raise typer.Exit(report.exit_code)
 
 
@@ -363,65 +389,90 @@ def history(
     run: Annotated[
         int | None, typer.Argument(help="Número de corrida para ver su detalle.")
     ] = None,
+    sociedad: Annotated[
+        str | None, typer.Option("--sociedad", help="Con --cliente: sociedad del cliente.")
+    ] = None,
+    cliente: Annotated[
+        str | None,
+        typer.Option("--cliente", help="Todos los estados de cuenta enviados a este cliente."),
+    ] = None,
     format: Annotated[
         Format, typer.Option("--format", help="table, tsv, csv o json.")
     ] = Format.table,
 ) -> None:
-    """Corridas anteriores; con RUN, el resultado de cada cliente."""
-    from rotomail.delivery.report import STATUS_TEXT
-    from rotomail.store.history import list_runs, run_deliveries
+    """Corridas anteriores; con RUN, el resultado de cada cliente; con --sociedad y
+    --cliente, cada estado de cuenta enviado a ese cliente."""
+    from rotomail.delivery.liveness import close_dead_runs
 
     engine = state(ctx).engine
-    if run is None:
-        runs = list_runs(engine)
-        print_table(
+    close_dead_runs(engine)  # a run whose process is gone is shown as interrupted
+    if cliente or sociedad:
+        if not (cliente and sociedad) or run is not None:
+            raise UsageError("Use --sociedad y --cliente juntos, sin número de corrida.")
+        _customer_history(engine, sociedad, cliente, format)
+    elif run is None:
+        _runs_history(engine, format)
+    else:
+        _run_history(engine, run, format)
+
+
+def _runs_history(engine: Engine, format: Format) -> None:
+    from rotomail.store.history import list_runs
+
+    runs = list_runs(engine)
+    print_table(
+        [
+            "Corrida",
+            "Inicio",
+            "Operador",
+            "Sociedad",
+            "Fecha de corte",
+            "Modo",
+            "Enviados",
+            "Fallidos",
+            "Omitidos",
+            "Inciertos",
+            "Estado",
+        ],
+        [
             [
-                "Corrida",
-                "Inicio",
-                "Operador",
-                "Sociedad",
-                "Fecha de corte",
-                "Modo",
-                "Enviados",
-                "Fallidos",
-                "Omitidos",
-                "Inciertos",
-                "Estado",
-            ],
-            [
-                [
-                    r.id,
-                    f"{r.started_at:%Y-%m-%d %H:%M}",
-                    r.operator,
-                    r.sociedad,
-                    r.statement_date.isoformat(),
-                    r.mode,
-                    r.sent,
-                    r.failed,
-                    r.skipped,
-                    r.uncertain,
-                    r.status,
-                ]
-                for r in runs
-            ],
-            format,
-            json_keys=[
-                "corrida",
-                "inicio",
-                "operador",
-                "sociedad",
-                "fecha_corte",
-                "modo",
-                "enviados",
-                "fallidos",
-                "omitidos",
-                "inciertos",
-                "estado",
-            ],
-        )
-        if not runs and format is Format.table:
-            typer.echo("Todavía no hay corridas.", err=True)
-        return
+                r.id,
+                f"{r.started_at:%Y-%m-%d %H:%M}",
+                r.operator,
+                r.sociedad,
+                r.statement_date.isoformat(),
+                r.mode,
+                r.sent,
+                r.failed,
+                r.skipped,
+                r.uncertain,
+                r.status,
+            ]
+            for r in runs
+        ],
+        format,
+        json_keys=[
+            "corrida",
+            "inicio",
+            "operador",
+            "sociedad",
+            "fecha_corte",
+            "modo",
+            "enviados",
+            "fallidos",
+            "omitidos",
+            "inciertos",
+            "estado",
+        ],
+    )
+    if not runs and format is Format.table:
+        typer.echo("Todavía no hay corridas.", err=True)
+
+
+def _run_history(engine: Engine, run: int, format: Format) -> None:
+    from rotomail.delivery.report import STATUS_TEXT
+    from rotomail.store.history import run_deliveries
+
     rows = run_deliveries(engine, run)
     print_table(
         [
@@ -441,7 +492,7 @@ def history(
                 d.correos,
                 d.archivo,
                 STATUS_TEXT.get(d.status, d.status),
-                d.detail,
+                _detail_now(d.detail, d.sent_by),
                 d.refused,
                 d.message_id,
             ]
@@ -459,6 +510,62 @@ def history(
             "message_id",
         ],
     )
+
+
+def _detail_now(detail: str, sent_by: int | None) -> str:
+    """A customer this run left unfinished says what happened to it afterwards."""
+    if sent_by is None:
+        return detail
+    later = f"enviado después en la corrida {sent_by}"
+    return f"{detail}; {later}" if detail else later
+
+
+def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Format) -> None:
+    from rotomail.delivery.report import STATUS_TEXT
+    from rotomail.store.history import customer_statements
+
+    rows = customer_statements(engine, sociedad, cliente)
+    print_table(
+        [
+            "Corrida",
+            "Fecha",
+            "Fecha de corte",
+            "Modo",
+            "Estado",
+            "Correos",
+            "Message-ID",
+            "Respuesta",
+        ],
+        [
+            [
+                r.run_id,
+                f"{r.updated_at:%Y-%m-%d %H:%M}",
+                r.statement_date.isoformat(),
+                r.mode,
+                STATUS_TEXT.get(r.status, r.status),
+                r.correos,
+                r.message_id,
+                f"{r.detail} | rechazados: {r.refused}" if r.refused else r.detail,
+            ]
+            for r in rows
+        ],
+        format,
+        json_keys=[
+            "corrida",
+            "fecha",
+            "fecha_corte",
+            "modo",
+            "estado",
+            "correos",
+            "message_id",
+            "respuesta",
+        ],
+    )
+    if not rows and format is Format.table:
+        typer.echo(
+            f"No se ha enviado ningún estado de cuenta al cliente {cliente} de {sociedad}.",
+            err=True,
+        )
 
 
 @config_app.command("set-password")

@@ -36,6 +36,8 @@ class SendOptions:
     logs_dir: Path = Path("logs")
     outbox_dir: Path = Path("outbox")
     keep_pdfs: bool = False  # also write each PDF into the run's outbox folder
+    channel: str = "smtp"  # smtp | outbox: claims (exactly once) are kept per channel
+    render_nice: int = 0  # render workers' niceness above the sending process's
 
     def run_folder(self, run_id: int) -> Path:
         return self.outbox_dir / f"corrida-{run_id}"
@@ -63,11 +65,16 @@ class RunReport:
     aborted: str = ""
     log_path: Path | None = None
     log_error: str = ""
+    # Stopped from outside (a signal, a busy database): the run is recorded "interrupted"
+    # and the command exits with ``interrupt_code`` (143 SIGTERM, 130 Ctrl-C, 1 database).
+    interrupt_code: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
 
     @property
     def exit_code(self) -> int:
+        if self.interrupt_code:
+            return self.interrupt_code
         bad = {"failed", "uncertain", "pending"}
         return 1 if self.aborted or any(o.status in bad for o in self.outcomes) else 0

@@ -92,6 +92,9 @@ class Transport(Protocol):
 
     def close(self) -> None: ...
 
+    def abort(self) -> None:
+        """Close at once, without waiting for the server (a run stopped mid-transaction)."""
+
 
 # ---------------------------------------------------------------------------------------
 # Outbox: .eml files
@@ -146,6 +149,9 @@ class OutboxTransport:
         raise DataError(f"Demasiados archivos {stem}-*.eml en {self.folder}.")
 
     def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
         pass
 
 
@@ -338,6 +344,9 @@ class SmtpTransport:
             conn.quit()
         except (OSError, smtplib.SMTPException):
             conn.close()
+
+    def abort(self) -> None:
+        self._drop()
 
     # -- waits ----------------------------------------------------------------------
 

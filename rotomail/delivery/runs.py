@@ -114,9 +114,12 @@ class SendRunner:
                     break
                 self.stop.check()
                 self._deliver(report, transport, candidate, rendered)
-        finally:
-            if transport is not None:
-                transport.close()
+        except BaseException:
+            if transport is not None:  # maybe mid-transaction: no QUIT, no wait
+                transport.abort()
+            raise
+        if transport is not None:
+            transport.close()
 
     def _not_attempted(self, report: RunReport, candidates: list[Candidate], record: bool) -> None:
         done = {o.cliente for o in report.outcomes}

@@ -22,6 +22,7 @@ from sink_server import (
     LOG_SUBJECT_PREFIX,
     OPERATOR_EMAIL,
     Sink,
+    group_members,
     kill_group,
     outcome_lines,
     rotomail_env,
@@ -52,21 +53,6 @@ def runs(cli: Cli) -> dict[int, dict[str, Any]]:
 
 def by_cliente(cli: Cli, run_id: int) -> dict[str, dict[str, Any]]:
     return {row["cliente"]: row for row in history(cli, str(run_id))}
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live processes (not zombies) of the process group ``pgid``."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
 
 
 def wait_group_gone(pgid: int, timeout: float = 5.0) -> list[int]:
@@ -163,7 +149,9 @@ def test_workers_exit_when_the_sending_process_is_killed(
 def test_worker_priority_follows_render_nice() -> None:
     parent = os.nice(0)
     for nice in (0, 5):
-        with ProcessPoolExecutor(1, initializer=init_worker, initargs=(nice, *this_process())) as pool:
+        with ProcessPoolExecutor(
+            1, initializer=init_worker, initargs=(nice, *this_process())
+        ) as pool:
             assert pool.submit(os.nice, 0).result() == min(19, parent + nice)
 
 
@@ -276,7 +264,7 @@ def test_history_tells_what_a_killed_run_did_and_who_sent_the_rest(
         first = runs(cli)[1]
         assert first["estado"] in ("interrupted", "interrumpida")
         assert (first["enviados"], first["inciertos"]) == (2, 1)
-        code, out, _ = run(send_args(), env, tmp_path)
+        _, out, _ = run(send_args(), env, tmp_path)
         second = run_id_of(out)
         records = sink.records()
     assert second == 2
@@ -293,3 +281,23 @@ def test_history_tells_what_a_killed_run_did_and_who_sent_the_rest(
     ]
     assert statements[0]["correos"] == ";".join(received[0]["rcpt_tos"])
     assert statements[0]["respuesta"].startswith("250")
+
+
+# --- channels ----------------------------------------------------------------------------
+
+
+def test_the_outbox_never_blocks_the_real_send(cli: Cli, home: Path, tmp_path: Path) -> None:
+    ids = seed(cli, home, 2)
+    saved = cli("send", "--sociedad", "SM02", "--all", "--date", "2026-11-30")  # no SMTP host
+    assert saved.exit_code == 0, saved.output
+    assert list((home / "outbox" / "corrida-1").glob("*.eml"))
+    with Sink(tmp_path / "sink.jsonl") as sink:
+        code, out, err = run(send_args(), rotomail_env(sink.port), tmp_path)
+        assert code == 0, out + err
+        assert all(outcome_lines(out)[c].startswith("✓") for c in ids), out
+        code, out, err = run(send_args(), rotomail_env(sink.port), tmp_path)
+        records = sink.records()
+    assert statements_by_cliente(records) == dict.fromkeys(ids, 1)
+    assert "ya enviado para esta fecha (corrida 2)" in outcome_lines(out)[ids[0]]
+    again = cli("send", "--sociedad", "SM02", "--all", "--date", "2026-11-30")
+    assert "ya enviado para esta fecha (corrida 1)" in again.stdout

@@ -86,13 +86,14 @@ def kill_main_process(process: subprocess.Popen[bytes], leftovers: list[str]) ->
     """SIGKILL the sending process only; its workers must follow it within 5 seconds."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(process.pid, signal.SIGKILL)
-    process.communicate()
+    process.wait()
     deadline = time.monotonic() + 5
     while (left := group_members(process.pid)) and time.monotonic() < deadline:
         time.sleep(0.1)
     if left:
         leftovers.append(f"run process {process.pid}: {len(left)} processes still alive")
-    kill_group(process)
+    kill_group(process)  # orphans would hold the output pipes open
+    process.communicate()
 
 
 def kill_at_random_point(

@@ -142,8 +142,11 @@ def test_workers_exit_when_the_sending_process_is_killed(
         wait_for(sink, "data", 2, process)
         assert len(group_members(process.pid)) > 1  # the workers are running
         os.kill(process.pid, signal.SIGKILL)  # the sending process only, as the OOM killer does
+        process.wait()
+        left = wait_group_gone(process.pid)
+        kill_group(process)  # orphans would hold the output pipes open
         process.communicate()
-        assert wait_group_gone(process.pid) == []
+    assert left == [], f"{len(left)} render workers outlived the sending process"
 
 
 def test_worker_priority_follows_render_nice() -> None:

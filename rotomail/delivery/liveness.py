@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from rotomail.store.db import DatabaseBusy
 from rotomail.store.models import Delivery, SendRun
 
 HEARTBEAT_EVERY = timedelta(seconds=20)
@@ -138,7 +139,7 @@ class Heartbeat:
                         .where(_run.c.id == self.run_id)
                         .values(heartbeat_at=datetime.now())
                     )
-            except SQLAlchemyError:  # a busy database: the next beat will do
+            except (SQLAlchemyError, DatabaseBusy):  # a busy database: the next beat will do
                 pass
 
     def __enter__(self) -> Heartbeat:

@@ -117,6 +117,15 @@ class RunRecords:
             with self.transaction() as own:
                 own.execute(_RECORD_DELIVERY, values)
 
+    def pending_detail(self, detail: str) -> None:
+        """Say why on every customer still pending (a run stopped before reaching them)."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(_delivery)
+                .where(_delivery.c.run_id == self.run_id, _delivery.c.status == "pending")
+                .values(detail=detail, updated_at=_now())
+            )
+
     def finish(self, report: RunReport) -> None:
         status = (
             "interrupted" if report.interrupt_code else "aborted" if report.aborted else "finished"

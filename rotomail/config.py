@@ -63,7 +63,8 @@ SECURITY_MODES = ("starttls", "ssl", "none")
 
 OPTIONS: tuple[Option, ...] = (
     Option("database_url", "ROTOMAIL_DATABASE_URL", ""),
-    Option("busy_timeout", "ROTOMAIL_BUSY_TIMEOUT", 60.0, float, low=0, note="segundos"),
+    # Seconds a command waits for another process's database lock before giving up.
+    Option("busy_timeout", "ROTOMAIL_BUSY_TIMEOUT", 60.0, float, low=0, above=True, note="segundos"),
     Option("smtp.host", "ROTOMAIL_SMTP_HOST", ""),
     Option("smtp.port", "ROTOMAIL_SMTP_PORT", 587, int, low=1, high=65535),
     Option("smtp.security", "ROTOMAIL_SMTP_SECURITY", "starttls", choices=SECURITY_MODES),
@@ -489,6 +490,19 @@ def _document_types(table: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         }
         for code, words in table.get("document_types", {}).items()
     }
+def _check_home(home: Path, source: str) -> None:
+    """The data folder must be a folder, or creatable: not a file, nor under one."""
+    where = {"opción": "--home", "ROTOMAIL_HOME": "ROTOMAIL_HOME"}.get(
+        source, "la carpeta de datos"
+    )
+    for folder in (home, *home.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                detail = "es un archivo" if folder == home else f"{folder} es un archivo"
+                raise UsageError(
+                    f"{where} = {home} no se puede usar como carpeta de datos: {detail}."
+                )
+            return
 
 
 def load_settings(
@@ -503,6 +517,7 @@ def load_settings(
     else:
         home, home_source = default_home(), "predeterminado"
     home = home.expanduser()
+    _check_home(home, home_source)
     path = home / "config.toml"
     table = read_config_file(path)
     check_keys(table, path)

@@ -22,8 +22,8 @@ from smtp_server import Received, SmtpServer, self_signed_cert
 from sqlalchemy import create_engine, text
 
 from rotomail.delivery.bounces import ImapError, ImapSettings, ImapSource, record_report
+from rotomail.delivery.candidates import marked_addresses
 from rotomail.delivery.messages import build_statement_message, message_bytes
-from rotomail.delivery.runs import marked_addresses
 from rotomail.inputs.bounce_reports import parse_report
 from rotomail.store.bounces import bounced_addresses
 from tests.conftest import Cli

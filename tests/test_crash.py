@@ -7,7 +7,9 @@ fsynced JSON line per message before its 250 reply), not from rotomail's own rec
 * none was lost: each received exactly one, or is reported "incierto" by the final run;
 * each customer reported "incierto" was really in flight (its run recorded it "en curso",
   or "incierto" once a later run closed the killed one, and never finished), received at
-  most once, and not resent.
+  most once, and not resent;
+* no process of a killed run outlives it: only the sending process is killed (as the OOM
+  killer or ``kill -9 PID`` does), and its render workers must be gone within seconds.
 
 Runs on SQLite, and on PostgreSQL when ROTOMAIL_TEST_DATABASE_URL is set (``db_url``).
 """
@@ -19,6 +21,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -29,6 +32,7 @@ import pytest
 from sink_server import (
     Sink,
     addresses,
+    group_members,
     kill_group,
     outcome_lines,
     rotomail_env,
@@ -78,8 +82,22 @@ def wait_event_or_exit(
     raise AssertionError(f"no {kind} #{count} within {timeout}s")
 
 
+def kill_main_process(process: subprocess.Popen[bytes], leftovers: list[str]) -> None:
+    """SIGKILL the sending process only; its workers must follow it within 5 seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 5
+    while (left := group_members(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if left:
+        leftovers.append(f"run process {process.pid}: {len(left)} processes still alive")
+    kill_group(process)  # orphans would hold the output pipes open
+    process.communicate()
+
+
 def kill_at_random_point(
-    sink: Sink, env: dict[str, str], cwd: Path, rng: random.Random
+    sink: Sink, env: dict[str, str], cwd: Path, rng: random.Random, leftovers: list[str]
 ) -> tuple[str, bool]:
     """Start a send and SIGKILL it at a point drawn from ``rng``; (where, killed)."""
     how = rng.choice(["time", "rcpt", "data", "data", "data"])
@@ -98,8 +116,7 @@ def kill_at_random_point(
         if wait_event_or_exit(sink, kind, events.get(kind, 0) + nth, process):
             time.sleep(extra)
     killed = process.poll() is None
-    kill_group(process)
-    process.communicate()
+    kill_main_process(process, leftovers)
     return where, killed
 
 
@@ -108,12 +125,13 @@ def test_sigkill_at_random_points_then_rerun(cli: Cli, home: Path, tmp_path: Pat
     ids = seed(cli, home, CUSTOMERS)
     rng = random.Random(SEED)
     kills: list[str] = []
+    leftovers: list[str] = []
     with Sink(tmp_path / "sink.jsonl", delay=DATA_DELAY, rcpt_delay=RCPT_DELAY) as sink:
         env = rotomail_env(sink.port)
         for _ in range(KILLS + 6):  # a few draws end with the process already done
             if len(kills) >= KILLS:
                 break
-            where, killed = kill_at_random_point(sink, env, tmp_path, rng)
+            where, killed = kill_at_random_point(sink, env, tmp_path, rng, leftovers)
             if killed:
                 kills.append(where)
         assert len(kills) >= KILLS, f"only {len(kills)} kills landed (seed {SEED}): {kills}"
@@ -145,7 +163,7 @@ def test_sigkill_at_random_points_then_rerun(cli: Cli, home: Path, tmp_path: Pat
     runs = {row["corrida"]: row for row in history(cli)}
     counts = statements_by_cliente(records)
     uncertain = {c for c, row in final.items() if row["estado"] == "incierto"}
-    problems: list[str] = []
+    problems: list[str] = list(leftovers)
 
     # What arrived: statements for our customers only, each to that customer's addresses.
     for record in records:

@@ -66,6 +66,8 @@ config_app = _app("Configuración efectiva y contraseña SMTP.")
 app.add_typer(customers_app, name="customers")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(config_app, name="config")
+db_app = _app("Base de datos: esquema y actualizaciones.")
+app.add_typer(db_app, name="db")
 
 
 class State:
@@ -87,7 +89,11 @@ class State:
         if self._engine is None:
             from rotomail.store.db import open_engine
 
-            self._engine = open_engine(self.settings.database_url)
+            self._engine = open_engine(
+                self.settings.database_url,
+                self.settings["busy_timeout"],
+                lambda notice: typer.echo(notice, err=True),
+            )
         return self._engine
 
 
@@ -642,6 +648,24 @@ def config_show(ctx: typer.Context) -> None:
     for code, company in sorted(settings.companies.items()):
         rows.append([f"companies.{code}", f"{company.name} ({company.language})", "config.toml"])
     print_table(["Clave", "Valor", "Origen"], rows)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Actualiza el esquema de la base de datos a esta versión de rotomail.
+
+    Con PostgreSQL (base compartida) es el único camino: los demás comandos no cambian el
+    esquema, para que la versión nueva de un operador no deje sin servicio a los demás.
+    """
+    from rotomail.store.db import redacted, upgrade_schema
+
+    settings = state(ctx).settings
+    before, after = upgrade_schema(settings.database_url, settings["busy_timeout"])
+    where = redacted(settings.database_url)
+    if before == after:
+        typer.echo(f"El esquema de {where} ya está al día ({after}).")
+    else:
+        typer.echo(f"Esquema de {where} actualizado: {before or 'vacío'} → {after}.")
 
 
 def main() -> None:

@@ -5,12 +5,14 @@ Plain output is stable: no colour, no truncation, no terminal-width wrapping.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import io
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
@@ -133,3 +135,64 @@ def _why_not(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return "no queda espacio en el disco."
     return f"error del sistema ({errno.errorcode.get(exc.errno or 0, exc.errno)})."
+class SurvivingStream(io.TextIOBase):
+    """stdout or stderr for a run: once the reader is gone (``| head``, a closed terminal)
+    writing is switched off instead of failing, so the run still finishes, records every
+    customer, writes its log and mails it. The descriptor is pointed at /dev/null so the
+    interpreter's last flush at exit does not complain either."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.closed_by_reader = False
+
+    def _off(self) -> None:
+        self.closed_by_reader = True
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+
+    def write(self, text: str) -> int:
+        if not self.closed_by_reader:
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except OSError:
+                self._off()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_by_reader:
+            try:
+                self.stream.flush()
+            except OSError:
+                self._off()
+
+    def isatty(self) -> bool:
+        return not self.closed_by_reader and self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.stream, "encoding", "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self.stream, "errors", None)
+
+    def writable(self) -> bool:
+        return True
+
+
+@contextlib.contextmanager
+def surviving_output() -> Iterator[None]:
+    """While a run lasts, output that nobody reads any more never stops it."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = SurvivingStream(sys.stdout)
+    sys.stderr = SurvivingStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

@@ -21,11 +21,11 @@ from rotomail.cli import (
     state,
 )
 from rotomail.cli.checklist import ChecklistItem, choose_customers
-from rotomail.cli.output import Format, is_terminal, print_table, write_output
+from rotomail.cli.output import Format, is_terminal, print_table, surviving_output, write_output
 from rotomail.cli.spanish import prompt_secret_twice
+from rotomail.delivery.candidates import marked_addresses, without_bounced
 from rotomail.delivery.claims import existing_claims
 from rotomail.delivery.deferred import deferred_addresses
-from rotomail.delivery.runs import marked_addresses, without_bounced
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_sociedad
 from rotomail.store.bounces import bounced_addresses
@@ -38,9 +38,9 @@ if TYPE_CHECKING:
 
     from rotomail.company import CompanyProfile
     from rotomail.config import Settings
+    from rotomail.delivery.candidates import Candidate
     from rotomail.delivery.mailer import Transport
     from rotomail.delivery.report import Outcome, RunReport, SendOptions
-    from rotomail.delivery.runs import Candidate
     from rotomail.inputs.parsers import LedgerLayout
     from rotomail.store.catalog import MissingCustomer
     from rotomail.store.ledger import Clearing
@@ -339,8 +339,30 @@ def send(
     Sin terminal (cron) se escribe una línea de encabezado, solo los clientes que requieren
     atención (✗, ?, omitidos) y el resumen; --verbose escribe todos, --quiet solo el resumen.
     """
+    with surviving_output():
+        _send(
+            ctx, sociedad, cliente, all_, date_, dry_run, test, force, skip_zero, retry_failed,
+            require_complete, verbose, quiet,
+        )  # fmt: skip
+
+
+def _send(
+    ctx: typer.Context,
+    sociedad: str | None,
+    cliente: list[str] | None,
+    all_: bool,
+    date_: str | None,
+    dry_run: bool,
+    test: bool,
+    force: bool,
+    skip_zero: bool,
+    retry_failed: int | None,
+    require_complete: bool,
+    verbose: bool,
+    quiet: bool,
+) -> None:
+    from rotomail.delivery.candidates import list_candidates
     from rotomail.delivery.report import SendOptions
-    from rotomail.delivery.runs import list_candidates
     from rotomail.delivery.transports import describe, transport_factory, uses_smtp
 
     st = state(ctx)
@@ -465,6 +487,8 @@ def send(
         stop_after_failures=settings["smtp.stop_after_failures"],
         attempts=settings["smtp.attempts"],
         retry_wait=settings["smtp.retry_wait"],
+        channel="smtp" if uses_smtp(settings, mode) else "outbox",
+        render_nice=settings["render.nice"],
     )
     from rotomail.store.history import sent_today
 
@@ -483,7 +507,7 @@ def send(
         Verbosity(quiet=quiet, verbose=verbose, rate_per_minute=rate),
     )
     print_summary(report)
-    if report.aborted:
+    if report.aborted and not report.interrupt_code:
         typer.echo(f"Corrida detenida: {report.aborted}", err=True)
     if options.keep_pdfs:
         typer.echo(f"Archivos (PDF y .eml): {options.run_folder(report.run_id)}")
@@ -491,6 +515,8 @@ def send(
         typer.echo("Simulación: no se envió nada.")
     typer.echo(f"Registro: {report.log_path}")
     _mail_log(report, settings, company, factory)
+    if report.interrupt_code:
+        typer.echo(f"Error: corrida {report.run_id} interrumpida: {report.aborted}", err=True)
     raise typer.Exit(report.exit_code)
 
 
@@ -649,6 +675,13 @@ def history(
     run: Annotated[
         int | None, typer.Argument(help="Número de corrida para ver su detalle.")
     ] = None,
+    sociedad: Annotated[
+        str | None, typer.Option("--sociedad", help="Con --cliente: sociedad del cliente.")
+    ] = None,
+    cliente: Annotated[
+        str | None,
+        typer.Option("--cliente", help="Todos los estados de cuenta enviados a este cliente."),
+    ] = None,
     format: Annotated[
         Format, typer.Option("--format", help="table, tsv, csv o json.")
     ] = Format.table,
@@ -659,67 +692,84 @@ def history(
         ),
     ] = False,
 ) -> None:
-    """Corridas anteriores; con RUN, el resultado de cada cliente y de cada dirección."""
-    from rotomail.delivery.report import MODE_TEXT, RUN_STATUS_TEXT, STATUS_TEXT
-    from rotomail.store.history import list_runs, run_deliveries
+    """Corridas anteriores; con RUN, el resultado de cada cliente y de cada dirección; con
+    --sociedad y --cliente, cada estado de cuenta enviado a ese cliente."""
+    from rotomail.delivery.liveness import close_dead_runs
 
     engine = state(ctx).engine
-    if run is None and resend_log:
+    close_dead_runs(engine)  # a run whose process is gone is shown as interrupted
+    if resend_log and run is None:
         raise UsageError("Indique la corrida: rotomail history RUN --resend-log.")
-    if run is None:
-        runs = list_runs(engine)
-        print_table(
-            [
-                "Corrida",
-                "Inicio",
-                "Operador",
-                "Sociedad",
-                "Fecha de corte",
-                "Modo",
-                "Correctos",  # sent, saved to the outbox or built, as the mode says
-                "Fallidos",
-                "Omitidos",
-                "Inciertos",
-                "Estado",
-            ],
-            [
-                [
-                    r.id,
-                    f"{r.started_at:%Y-%m-%d %H:%M}",
-                    r.operator,
-                    r.sociedad,
-                    r.statement_date.isoformat(),
-                    MODE_TEXT.get(r.mode, r.mode),
-                    r.sent,
-                    r.failed,
-                    r.skipped,
-                    r.uncertain,
-                    RUN_STATUS_TEXT.get(r.status, r.status),
-                ]
-                for r in runs
-            ],
-            format,
-            json_keys=[
-                "corrida",
-                "inicio",
-                "operador",
-                "sociedad",
-                "fecha_corte",
-                "modo",
-                "enviados",
-                "fallidos",
-                "omitidos",
-                "inciertos",
-                "estado",
-            ],
-        )
-        if not runs and format is Format.table:
-            typer.echo("Todavía no hay corridas.", err=True)
-        return
-    if resend_log:
+    if cliente or sociedad:
+        if not (cliente and sociedad) or run is not None:
+            raise UsageError("Use --sociedad y --cliente juntos, sin número de corrida.")
+        _customer_history(engine, sociedad, cliente, format)
+    elif run is None:
+        _runs_history(engine, format)
+    elif resend_log:
         _resend_log(ctx, run)
-        return
+    else:
+        _run_history(engine, run, format)
+
+
+def _runs_history(engine: Engine, format: Format) -> None:
+    from rotomail.delivery.report import MODE_TEXT, RUN_STATUS_TEXT
+    from rotomail.store.history import list_runs
+
+    runs = list_runs(engine)
+    print_table(
+        [
+            "Corrida",
+            "Inicio",
+            "Operador",
+            "Sociedad",
+            "Fecha de corte",
+            "Modo",
+            "Correctos",  # sent, saved to the outbox or built, as the mode says
+            "Fallidos",
+            "Omitidos",
+            "Inciertos",
+            "Estado",
+        ],
+        [
+            [
+                r.id,
+                f"{r.started_at:%Y-%m-%d %H:%M}",
+                r.operator,
+                r.sociedad,
+                r.statement_date.isoformat(),
+                MODE_TEXT.get(r.mode, r.mode),
+                r.sent,
+                r.failed,
+                r.skipped,
+                r.uncertain,
+                RUN_STATUS_TEXT.get(r.status, r.status),
+            ]
+            for r in runs
+        ],
+        format,
+        json_keys=[
+            "corrida",
+            "inicio",
+            "operador",
+            "sociedad",
+            "fecha_corte",
+            "modo",
+            "enviados",
+            "fallidos",
+            "omitidos",
+            "inciertos",
+            "estado",
+        ],
+    )
+    if not runs and format is Format.table:
+        typer.echo("Todavía no hay corridas.", err=True)
+
+
+def _run_history(engine: Engine, run: int, format: Format) -> None:
+    from rotomail.delivery.report import STATUS_TEXT
     from rotomail.store.bounces import run_addresses
+    from rotomail.store.history import run_deliveries
 
     rows = run_deliveries(engine, run)
     addresses = run_addresses(engine, run)
@@ -745,7 +795,7 @@ def history(
                 d.archivo,
                 d.idioma,
                 STATUS_TEXT.get(d.status, d.status),
-                d.detail,
+                _detail_now(d.detail, d.sent_by),
                 d.refused,
                 d.message_id,
                 direcciones
@@ -819,6 +869,62 @@ def _resend_log(ctx: typer.Context, run: int) -> None:
     company = settings.company(report.options.sociedad)
     factory = transport_factory(settings, "send", report.options.run_folder, sys.stdin.isatty())
     _mail_log(report, settings, company, factory)
+
+
+def _detail_now(detail: str, sent_by: int | None) -> str:
+    """A customer this run left unfinished says what happened to it afterwards."""
+    if sent_by is None:
+        return detail
+    later = f"enviado después en la corrida {sent_by}"
+    return f"{detail}; {later}" if detail else later
+
+
+def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Format) -> None:
+    from rotomail.delivery.report import STATUS_TEXT
+    from rotomail.store.history import customer_statements
+
+    rows = customer_statements(engine, sociedad, cliente)
+    print_table(
+        [
+            "Corrida",
+            "Fecha",
+            "Fecha de corte",
+            "Modo",
+            "Estado",
+            "Correos",
+            "Message-ID",
+            "Respuesta",
+        ],
+        [
+            [
+                r.run_id,
+                f"{r.updated_at:%Y-%m-%d %H:%M}",
+                r.statement_date.isoformat(),
+                r.mode,
+                STATUS_TEXT.get(r.status, r.status),
+                r.correos,
+                r.message_id,
+                f"{r.detail} | rechazados: {r.refused}" if r.refused else r.detail,
+            ]
+            for r in rows
+        ],
+        format,
+        json_keys=[
+            "corrida",
+            "fecha",
+            "fecha_corte",
+            "modo",
+            "estado",
+            "correos",
+            "message_id",
+            "respuesta",
+        ],
+    )
+    if not rows and format is Format.table:
+        typer.echo(
+            f"No se ha enviado ningún estado de cuenta al cliente {cliente} de {sociedad}.",
+            err=True,
+        )
 
 
 @config_app.command("set-password")

@@ -19,52 +19,28 @@ What a run finds when it wants a customer that already has a claim:
   or may not have gone out; reported as uncertain and taken over only with ``--force`` or
   ``--retry-failed``.
 
-A crash before DATA leaves no claim, so the next run simply sends. A run is alive while its
-status is ``running`` and its process exists (same host) or its heartbeat is recent
-(another host sharing the PostgreSQL database).
+A crash before DATA leaves no claim, so the next run simply sends. Whether the claiming run
+is alive is ``liveness.run_alive``: the very process that started it (host, PID and start
+time), or a recent heartbeat from another host.
+
+Claims are kept per channel (``smtp`` or ``outbox``): a statement saved in the outbox never
+left the machine, so it does not count as sent for a later SMTP run, and the reverse.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
+from rotomail.delivery.liveness import run_alive
 from rotomail.store.db import insert_ignore
-from rotomail.store.models import SendRun, StatementClaim
+from rotomail.store.models import StatementClaim
 
-HEARTBEAT_EVERY = timedelta(seconds=20)
-HEARTBEAT_STALE = timedelta(seconds=90)
-HOST = socket.gethostname()[:255]
 _claim = StatementClaim.__table__  # type: ignore[attr-defined]
-_run = SendRun.__table__  # type: ignore[attr-defined]
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
-
-
-def run_alive(connection: Connection, run_id: int) -> bool:
-    row = connection.execute(
-        select(_run.c.status, _run.c.host, _run.c.pid, _run.c.heartbeat_at).where(
-            _run.c.id == run_id
-        )
-    ).first()
-    if row is None or row.status != "running":
-        return False
-    if row.host == HOST:
-        return row.pid == os.getpid() or _process_exists(row.pid)
-    return row.heartbeat_at is not None and datetime.now() - row.heartbeat_at < HEARTBEAT_STALE
+CHANNELS = ("smtp", "outbox")
 
 
 @dataclass(frozen=True)
@@ -72,12 +48,14 @@ class ClaimKey:
     sociedad: str
     cliente: str
     statement_date: date
+    channel: str = "smtp"
 
     def where(self) -> list[Any]:
         return [
             _claim.c.sociedad == self.sociedad,
             _claim.c.cliente == self.cliente,
             _claim.c.statement_date == self.statement_date,
+            _claim.c.channel == self.channel,
         ]
 
 
@@ -88,10 +66,14 @@ class ClaimDenied:
     alive: bool  # the claiming run is still running
 
 
-def existing_claims(engine: Engine, sociedad: str, statement_date: date) -> dict[str, ClaimDenied]:
+def existing_claims(
+    engine: Engine, sociedad: str, statement_date: date, channel: str = "smtp"
+) -> dict[str, ClaimDenied]:
     """cliente -> current claim, for a first pass over a whole run in one query."""
     query = select(_claim.c.cliente, _claim.c.status, _claim.c.run_id).where(
-        _claim.c.sociedad == sociedad, _claim.c.statement_date == statement_date
+        _claim.c.sociedad == sociedad,
+        _claim.c.statement_date == statement_date,
+        _claim.c.channel == channel,
     )
     with engine.connect() as connection:
         rows = connection.execute(query).all()
@@ -107,6 +89,7 @@ def take(
         "sociedad": key.sociedad,
         "cliente": key.cliente,
         "statement_date": key.statement_date,
+        "channel": key.channel,
         "run_id": run_id,
         "status": "in_flight",
         "updated_at": datetime.now(),
@@ -135,6 +118,7 @@ _MOVE = (
         _claim.c.sociedad == bindparam("key_sociedad"),
         _claim.c.cliente == bindparam("key_cliente"),
         _claim.c.statement_date == bindparam("key_date"),
+        _claim.c.channel == bindparam("key_channel"),
         _claim.c.run_id == bindparam("old_run"),
         _claim.c.status == bindparam("old_status"),
     )
@@ -155,6 +139,7 @@ def _move(
             "key_sociedad": key.sociedad,
             "key_cliente": key.cliente,
             "key_date": key.statement_date,
+            "key_channel": key.channel,
             "old_run": run_id,
             "old_status": status,
             "new_run": new_run,

@@ -167,6 +167,9 @@ class SmtpTransport:
     def close(self) -> None:
         self._connection.close()
 
+    def abort(self) -> None:
+        self._connection.drop()
+
 
 __all__ = [
     "RUN_STOPPERS",

@@ -63,3 +63,6 @@ class OutboxTransport:
 
     def close(self) -> None:
         pass
+
+    def abort(self) -> None:
+        pass

@@ -4,6 +4,8 @@ in worker processes so the sending process only talks to the database and the se
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rotomail.company import CompanyProfile
+from rotomail.delivery.liveness import process_alive, this_process
 from rotomail.errors import DataError
 from rotomail.statement.model import StatementCustomer, StatementItem
 
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
     from rotomail.delivery.messages import PreparedMessage
 
 POOL_THRESHOLD = 16  # below this many statements, rendering in-process is faster
-WORKER_NICENESS = 19
+WATCHDOG_EVERY = 0.5  # seconds between a worker's checks that the sending process lives
 BATCH_SIZE = 8  # statements per task sent to a worker
 
 
@@ -108,26 +111,50 @@ def _batches(jobs: Iterable[RenderJob], size: int) -> Iterator[list[RenderJob]]:
         yield batch
 
 
-def render_stream(jobs: Iterable[RenderJob], count: int) -> Iterator[Rendered]:
+def _watch_parent(parent_pid: int, parent_start: str) -> None:
+    while process_alive(parent_pid, parent_start):
+        threading.Event().wait(WATCHDOG_EVERY)
+    os._exit(0)
+
+
+def init_worker(nice: int, parent_pid: int, parent_start: str) -> None:
+    """Set up a render worker: it lives only as long as the sending process.
+
+    The parent's signals decide the run: a worker ignores Ctrl-C and SIGTERM (the sending
+    process stops the run and shuts the pool down), and a watchdog thread ends the worker
+    once the sending process is gone, whatever killed it. PR_SET_PDEATHSIG is not used:
+    it fires when the creating *thread* ends, and the pool creates workers from a thread.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if nice:
+        os.nice(nice)
+    threading.Thread(target=_watch_parent, args=(parent_pid, parent_start), daemon=True).start()
+
+
+def render_stream(jobs: Iterable[RenderJob], count: int, nice: int = 0) -> Iterator[Rendered]:
     """Render in job order; with many jobs, on every core while the caller sends.
 
     Jobs travel to the workers in small batches (less inter-process overhead per
     statement), and only a few batches per worker are in flight, so memory stays flat for
-    any run size.
+    any run size. Workers run at the sending process's priority plus ``nice``
+    (``render.nice``): lower priority loses the CPU to any busy neighbour.
     """
     workers = os.cpu_count() or 1
     if count < POOL_THRESHOLD or workers < 2:
         yield from map(render, jobs)
         return
     window: deque[Future[list[Rendered]]] = deque()
-    # Workers run at a lower priority: the sending process is the critical path, and on a
-    # small machine it must not wait for a core while the renderers are ahead anyway.
-    with ProcessPoolExecutor(
-        max_workers=workers, initializer=os.nice, initargs=(WORKER_NICENESS,)
-    ) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=workers, initializer=init_worker, initargs=(nice, *this_process())
+    )
+    try:
         for batch in _batches(jobs, BATCH_SIZE):
             window.append(pool.submit(render_batch, batch))
             if len(window) >= workers * 3:
                 yield from window.popleft().result()
         while window:
             yield from window.popleft().result()
+    finally:
+        # A run stopped early (signal, database) must not wait for queued renders.
+        pool.shutdown(wait=not window, cancel_futures=True)

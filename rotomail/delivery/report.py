@@ -71,6 +71,8 @@ class SendOptions:
     stop_after_failures: int = 3  # customers in a row without a connection stop the run
     attempts: int = 3  # rounds for deferred recipients at the end of the run
     retry_wait: float = 1.0  # first wait before a round, doubled each round
+    channel: str = "smtp"  # smtp | outbox: claims (exactly once) are kept per channel
+    render_nice: int = 0  # render workers' niceness above the sending process's
 
     def run_folder(self, run_id: int) -> Path:
         return self.outbox_dir / f"corrida-{run_id}"
@@ -103,12 +105,17 @@ class RunReport:
     # shown in the log: customers with open items and no catalog entry, and held ones
     missing: list[MissingCustomer] = field(default_factory=list)
     held: dict[str, str] = field(default_factory=dict)  # cliente -> reason
+    # Stopped from outside (a signal, a busy database): the run is recorded "interrupted"
+    # and the command exits with ``interrupt_code`` (143 SIGTERM, 130 Ctrl-C, 1 database).
+    interrupt_code: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
 
     @property
     def exit_code(self) -> int:
+        if self.interrupt_code:
+            return self.interrupt_code
         if self.aborted:
             return self.abort_code
         bad = {"failed", "uncertain", "pending", "partial"}

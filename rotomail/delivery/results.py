@@ -100,3 +100,6 @@ class Transport(Protocol):
     ) -> Delivery: ...
 
     def close(self) -> None: ...
+
+    def abort(self) -> None:
+        """Close at once, without waiting for the server (a run stopped mid-transaction)."""

@@ -8,27 +8,105 @@ upgrades an older schema in place before use.
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from rotomail.errors import UsageError
+from rotomail import __version__
+from rotomail.errors import DataError, UsageError
 
 HEAD_REVISION = "0009"
 _MIGRATION_LOCK = 7_365_001  # PostgreSQL advisory-lock key: one upgrade at a time
+DEFAULT_BUSY_TIMEOUT = 60.0  # seconds a statement waits for another process's lock
+BUSY_NOTICE_AFTER = 3.0  # seconds of waiting before the user is told
+_VERSIONS = Path(__file__).parent / "migrations" / "versions"
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+class DatabaseBusy(DataError):
+    """Another process held the database longer than ``busy_timeout``."""
+
+
+class NewerSchema(UsageError):
+    """The database was upgraded by a newer rotomail."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+class _BusyWatch:
+    """Waiting for a lock happens inside the database driver (SQLite's busy handler retries
+    with growing pauses up to the timeout; PostgreSQL waits up to ``lock_timeout``). This
+    watches statements from outside: one that has waited ``BUSY_NOTICE_AFTER`` seconds is
+    reported once through ``on_wait``, and a lock error past the timeout becomes one
+    Spanish line."""
+
+    def __init__(self, timeout: float, on_wait: Callable[[str], None] | None) -> None:
+        self.timeout = timeout
+        self.on_wait = on_wait
+        self.waiting: dict[int, float] = {}  # thread -> when its statement started
+        self._told = False
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def install(self, engine: Engine) -> None:
+        event.listen(engine, "handle_error", self._error)
+        if self.on_wait is not None:
+            event.listen(engine, "before_cursor_execute", self._before)
+            event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, *_args: Any) -> None:
+        self.waiting[threading.get_ident()] = time.monotonic()
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._watch, daemon=True)
+                    self._thread.start()
+
+    def _after(self, *_args: Any) -> None:
+        self.waiting.pop(threading.get_ident(), None)
+
+    def _watch(self) -> None:
+        while not self._told:
+            time.sleep(0.5)
+            now = time.monotonic()
+            if any(now - since >= BUSY_NOTICE_AFTER for since in list(self.waiting.values())):
+                self._told = True
+                assert self.on_wait is not None
+                self.on_wait(
+                    "La base de datos está ocupada por otro proceso; esperando hasta "
+                    f"{self.timeout:g} s (busy_timeout)…"
+                )
+
+    def _error(self, context: ExceptionContext) -> None:
+        if is_busy(context.original_exception):
+            self.waiting.pop(threading.get_ident(), None)
+            raise DatabaseBusy(
+                f"La base de datos siguió ocupada por otro proceso durante {self.timeout:g} s "
+                "(busy_timeout); no se completó la operación. Inténtelo de nuevo más tarde "
+                "o aumente busy_timeout."
+            )
+
+
+def is_busy(exc: BaseException | None) -> bool:
+    """A lock held by another process past the timeout (SQLite or PostgreSQL)."""
+    original = getattr(exc, "orig", None) or exc
+    if getattr(original, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
+        return True
+    message = str(original).lower()
+    return "database is locked" in message or "database table is locked" in message
 
 
 def _prepare_sqlite_file(database: str) -> None:
@@ -45,21 +123,41 @@ def redacted(url: str) -> str:
         return "(URL inválida)"
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(
+    url: str,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    on_wait: Callable[[str], None] | None = None,
+) -> Engine:
+    """An engine whose statements wait up to ``busy_timeout`` seconds for another process's
+    lock (``on_wait`` is told once when a wait grows long), then fail with ``DatabaseBusy``."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise UsageError(f"URL de base de datos inválida: {redacted(url)}") from None
+    watch = _BusyWatch(busy_timeout, on_wait)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _prepare_sqlite_file(parsed.database)
-        engine = create_engine(parsed, connect_args={"timeout": 10})
+        engine = create_engine(parsed, connect_args={"timeout": busy_timeout})
         event.listen(engine, "connect", _sqlite_pragmas)
+        watch.install(engine)
         return engine
     try:
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True)
     except (ImportError, ArgumentError) as exc:
         raise UsageError(f"No se puede usar la base de datos {redacted(url)}: {exc}") from None
+    if engine.dialect.name == "postgresql":
+        milliseconds = max(1, int(busy_timeout * 1000))
+
+        def lock_timeout(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET lock_timeout = {milliseconds}")
+            cursor.close()
+            dbapi_connection.commit()
+
+        event.listen(engine, "connect", lock_timeout)
+    watch.install(engine)
+    return engine
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -84,19 +182,79 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
-def open_engine(url: str) -> Engine:
-    """An engine on ``url`` with the schema at the latest revision."""
-    engine = create_db_engine(url)
+def known_revisions() -> set[str]:
+    """Schema revisions this rotomail knows (its migration files are named ``<id>_...``)."""
+    return {path.name.split("_", 1)[0] for path in _VERSIONS.glob("[0-9]*_*.py")}
+
+
+def check_revision(revision: str | None, dialect: str) -> bool:
+    """True when the schema must be upgraded here; raises when this rotomail must not touch it.
+
+    A database upgraded by a newer rotomail is refused (its tables may mean other things);
+    an older shared (PostgreSQL) schema is upgraded only by ``rotomail db upgrade``, on
+    purpose, so one operator's new version never changes the database under the others.
+    SQLite (one operator's file) and an empty database are brought up to date in place.
+    """
+    if revision == HEAD_REVISION:
+        return False
+    if revision is not None and revision not in known_revisions():
+        raise NewerSchema(
+            f"La base de datos tiene el esquema {revision}, más nuevo que el de esta versión "
+            f"de rotomail ({__version__}, esquema {HEAD_REVISION}); actualice rotomail."
+        )
+    if revision is not None and dialect != "sqlite":
+        raise UsageError(
+            f"La base de datos compartida tiene el esquema {revision} y esta versión de "
+            f"rotomail ({__version__}) necesita el {HEAD_REVISION}: ejecute "
+            "«rotomail db upgrade» (avise a los demás operadores: necesitarán esta versión)."
+        )
+    return True
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
+def open_engine(
+    url: str,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    on_wait: Callable[[str], None] | None = None,
+) -> Engine:
+    """An engine on ``url`` with the schema at the latest revision (see ``check_revision``)."""
+    engine = create_db_engine(url, busy_timeout, on_wait)
     try:
         with engine.connect() as connection:
             revision = current_revision(connection)
-        if revision != HEAD_REVISION:
+        if check_revision(revision, engine.dialect.name):
             upgrade(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise UsageError(f"No se pudo abrir la base de datos {redacted(url)}: {reason}") from None
+        raise UsageError(
+            f"No se pudo abrir la base de datos {redacted(url)}: {_reason(exc)}"
+        ) from None
+    except Exception:
+        engine.dispose()
+        raise
     return engine
+
+
+def upgrade_schema(url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> tuple[str | None, str]:
+    """``rotomail db upgrade``: (revision before, revision now)."""
+    engine = create_db_engine(url, busy_timeout)
+    try:
+        with engine.connect() as connection:
+            before = current_revision(connection)
+        if before != HEAD_REVISION:
+            if before is not None and before not in known_revisions():
+                check_revision(before, engine.dialect.name)
+            upgrade(engine)
+    except SQLAlchemyError as exc:
+        raise UsageError(
+            f"No se pudo actualizar la base de datos {redacted(url)}: {_reason(exc)}"
+        ) from None
+    finally:
+        engine.dispose()
+    return before, HEAD_REVISION
 
 
 def upsert(

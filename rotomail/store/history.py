@@ -1,21 +1,59 @@
-"""Past runs and their per-customer outcomes."""
+"""Past runs and their per-customer outcomes.
+
+What history shows is derived from the per-customer rows, which a run writes as it goes:
+a running or interrupted run shows what it has done so far, and a customer a crashed run
+never reached says which later run sent it.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Engine, Row, select
+from sqlalchemy import Engine, Row, and_, case, false, func, select
 
 from rotomail.errors import DataError
-from rotomail.store.models import Delivery, SendRun
+from rotomail.ids import normalize_cliente, normalize_sociedad
+from rotomail.store.models import Delivery, SendRun, StatementClaim
 
 _run = SendRun.__table__  # type: ignore[attr-defined]
 _delivery = Delivery.__table__  # type: ignore[attr-defined]
+_claim = StatementClaim.__table__  # type: ignore[attr-defined]
+
+# Counted per run from its deliveries: (column, statuses).
+COUNTERS = {
+    "sent": ("sent", "built", "saved"),
+    "failed": ("failed", "partial"),
+    "skipped": ("skipped",),
+    "uncertain": ("uncertain",),
+    "pending": ("pending", "in_flight"),
+}
+UNFINISHED = ("pending", "in_flight", "uncertain", "failed")
 
 
 def list_runs(engine: Engine, limit: int = 30) -> list[Row[Any]]:
-    query = select(_run).order_by(_run.c.id.desc()).limit(limit)
+    """The latest runs, each with counters taken from its deliveries at this moment."""
+    counts = (
+        select(
+            _delivery.c.run_id,
+            *(
+                func.sum(case((_delivery.c.status.in_(statuses), 1), else_=0)).label(name)
+                for name, statuses in COUNTERS.items()
+            ),
+        )
+        .group_by(_delivery.c.run_id)
+        .subquery()
+    )
+    run_columns = [c for c in _run.c if c.name not in COUNTERS]
+    query = (
+        select(
+            *run_columns,
+            *(func.coalesce(counts.c[name], 0).label(name) for name in COUNTERS),
+        )
+        .outerjoin(counts, counts.c.run_id == _run.c.id)
+        .order_by(_run.c.id.desc())
+        .limit(limit)
+    )
     with engine.connect() as connection:
         return list(connection.execute(query))
 
@@ -29,8 +67,53 @@ def get_run(engine: Engine, run_id: int) -> Row[Any]:
 
 
 def run_deliveries(engine: Engine, run_id: int) -> list[Row[Any]]:
-    get_run(engine, run_id)
-    query = select(_delivery).where(_delivery.c.run_id == run_id).order_by(_delivery.c.id)
+    """The run's customers; ``sent_by`` names the later run that sent a customer this run
+    left unfinished (pending, in flight, uncertain or failed), else None."""
+    run = get_run(engine, run_id)
+    later = and_(
+        _claim.c.sociedad == _delivery.c.sociedad,
+        _claim.c.cliente == _delivery.c.cliente,
+        _claim.c.statement_date == _delivery.c.statement_date,
+        _claim.c.channel == run.channel,
+        _claim.c.status == "sent",
+        _claim.c.run_id != run_id,
+        _delivery.c.status.in_(UNFINISHED),
+    )
+    query = (
+        select(*_delivery.c, _claim.c.run_id.label("sent_by"))
+        .outerjoin(_claim, later if run.mode == "send" else false())  # rehearsals claim nothing
+        .where(_delivery.c.run_id == run_id)
+        .order_by(_delivery.c.id)
+    )
+    with engine.connect() as connection:
+        return list(connection.execute(query))
+
+
+def customer_statements(engine: Engine, sociedad: str, cliente: str) -> list[Row[Any]]:
+    """Every statement that went to one customer, oldest first, with its run: what was
+    sent (or may have been), to which addresses, with which Message-ID and reply."""
+    query = (
+        select(
+            _delivery.c.run_id,
+            _run.c.started_at,
+            _run.c.statement_date,
+            _run.c.mode,
+            _run.c.transport,
+            _delivery.c.status,
+            _delivery.c.correos,
+            _delivery.c.message_id,
+            _delivery.c.detail,
+            _delivery.c.refused,
+            _delivery.c.updated_at,
+        )
+        .join(_run, _run.c.id == _delivery.c.run_id)
+        .where(
+            _delivery.c.sociedad == normalize_sociedad(sociedad),
+            _delivery.c.cliente == normalize_cliente(cliente),
+            _delivery.c.status.in_(("sent", "saved", "built", "partial", "uncertain")),
+        )
+        .order_by(_delivery.c.run_id, _delivery.c.id)
+    )
     with engine.connect() as connection:
         return list(connection.execute(query))
 

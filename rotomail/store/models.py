@@ -131,9 +131,11 @@ class SendRun(SQLModel, table=True):
     statement_date: date
     mode: str = Field(max_length=10)  # send | test | dry-run
     transport: str = Field(max_length=255)
+    channel: str = Field(default="smtp", max_length=10)  # smtp | outbox (the claims' channel)
     status: str = Field(default="running", max_length=20)  # running|finished|aborted|interrupted
     host: str = Field(default="", max_length=255)
     pid: int = 0
+    process_start: str = Field(default="", max_length=80)  # "<boot id>:<start ticks>"
     heartbeat_at: datetime | None = _timestamp(nullable=True)
     sent: int = 0
     failed: int = 0
@@ -186,6 +188,7 @@ class StatementClaim(SQLModel, table=True):
     sociedad: str = Field(primary_key=True, max_length=10)
     cliente: str = Field(primary_key=True, max_length=20)
     statement_date: date = Field(primary_key=True)
+    channel: str = Field(default="smtp", primary_key=True, max_length=10)  # smtp | outbox
     run_id: int = Field(foreign_key="send_run.id")
     status: str = Field(max_length=20)  # in_flight | sent | partial | failed | bounced
     updated_at: datetime = _timestamp()

@@ -55,7 +55,7 @@ def hold_write_lock(db_url: str, table: str, seconds: float) -> subprocess.Popen
 
 
 def rotomail(home: Path, tmp_path: Path, **env: str) -> ProcessCli:
-    return ProcessCli(rotomail_env(0, **env), tmp_path)
+    return ProcessCli(rotomail_env(1, **env), tmp_path)  # port 1: no SMTP server needed
 
 
 def test_a_locked_database_past_busy_timeout_is_one_spanish_line(

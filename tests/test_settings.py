@@ -73,7 +73,7 @@ def test_top_level_busy_timeout_is_checked(cli: Cli, home: Path) -> None:
     code, stderr = show(cli, home, "busy_timeout = -1\n")
     assert code == 2
     assert "busy_timeout = «-1»" in stderr
-    assert "debe ser un número ≥ 0 (segundos)." in stderr
+    assert "debe ser un número mayor que 0 (segundos)." in stderr
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from rotomail.cli.spanish import prompt_secret_twice
 from rotomail.delivery.candidates import marked_addresses, without_bounced
 from rotomail.delivery.claims import existing_claims
 from rotomail.delivery.deferred import deferred_addresses
+from rotomail.delivery.transports import uses_smtp
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_sociedad
 from rotomail.store.bounces import bounced_addresses
@@ -420,7 +421,9 @@ def _send(
         already_sent = (
             {
                 cliente
-                for cliente, claim in existing_claims(st.engine, sociedad, statement_date).items()
+                for cliente, claim in existing_claims(
+                    st.engine, sociedad, statement_date, channel_of(settings, mode)
+                ).items()
                 if claim.status == "sent"
             }
             if mode == "send"
@@ -487,7 +490,7 @@ def _send(
         stop_after_failures=settings["smtp.stop_after_failures"],
         attempts=settings["smtp.attempts"],
         retry_wait=settings["smtp.retry_wait"],
-        channel="smtp" if uses_smtp(settings, mode) else "outbox",
+        channel=channel_of(settings, mode),
         render_nice=settings["render.nice"],
     )
     from rotomail.store.history import sent_today
@@ -539,6 +542,11 @@ def _print_left_out(missing: list[MissingCustomer], held: dict[str, str]) -> Non
         typer.echo(f"Retenidos (no se les envía): {len(held)}", err=True)
         for cliente, reason in sorted(held.items()):
             typer.echo(f"  {cliente}: {reason}", err=True)
+
+
+def channel_of(settings: Settings, mode: str) -> str:
+    """Where the run's messages go; exactly-once claims are kept per channel."""
+    return "smtp" if uses_smtp(settings, mode) else "outbox"
 
 
 def _check_ledger(engine: Engine, sociedad: str, statement_date: date) -> None:

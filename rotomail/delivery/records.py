@@ -45,9 +45,10 @@ class RunRecords:
         self,
         candidates: list[Candidate],
         transport_name: str,
-        languages: Mapping[str, str],
-        verp_tokens: Mapping[str, str],
-        bcc: str,
+        *,
+        languages: Mapping[str, str] | None = None,
+        verp_tokens: Mapping[str, str] | None = None,
+        bcc: str = "",
     ) -> int:
         """Record the run and one pending row per customer, with its language, its VERP
         token and the archive copy's address (both "" when not used)."""
@@ -81,9 +82,9 @@ class RunRecords:
                     "nombre": c.nombre[:200],
                     "correos": ";".join(c.correos),
                     "status": "pending",
-                    "verp_token": verp_tokens.get(c.cliente, ""),
+                    "verp_token": (verp_tokens or {}).get(c.cliente, ""),
                     "bcc": bcc,
-                    "idioma": languages[c.cliente],
+                    "idioma": (languages or {}).get(c.cliente, ""),
                     "updated_at": now,
                 }
                 for c in candidates

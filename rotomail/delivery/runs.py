@@ -140,9 +140,9 @@ class SendRunner:
         run_id = self.records.start(
             candidates,
             transport_name,
-            languages,
-            self.verp_tokens,
-            self.company.bcc if real else "",
+            languages=languages,
+            verp_tokens=self.verp_tokens,
+            bcc=self.company.bcc if real else "",
         )
         report = RunReport(run_id, self.options, transport_name, _now())
         report.languages = languages

@@ -7,8 +7,10 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from sample_data import COMPANY_CONFIG, CUSTOMERS_TSV, LEDGER_TSV
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
@@ -46,7 +48,7 @@ def home(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ROTOMAIL_DATABASE_URL", db_url)
     monkeypatch.setenv("ROTOMAIL_OPERATOR", "operador.prueba")
     # Tests never have a person at a terminal; those that need one provide it.
-    monkeypatch.setattr("rotomail.cli.open_terminal", lambda: None)
+    monkeypatch.setattr("rotomail.cli.common.open_terminal", lambda: None)
     return path
 
 
@@ -85,3 +87,19 @@ def loaded(customers: Cli, home: Path) -> Cli:
     ]:
         assert customers("catalog", "add", "SM02", cliente, correos).exit_code == 0
     return customers
+
+
+def command_tree() -> dict[tuple[str, ...], Any]:
+    """Every command and group of the CLI by its path (the root is ``()``), loading the
+    lazily imported command modules. Typer 0.29 vendors Click, hence duck typing."""
+    tree: dict[tuple[str, ...], Any] = {}
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:
+        tree[path] = command
+        if hasattr(command, "list_commands"):
+            context = typer.Context(command)
+            for name in command.list_commands(context):
+                walk(command.get_command(context, name), (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return tree

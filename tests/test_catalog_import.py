@@ -143,7 +143,7 @@ def test_confirmation_read_from_the_terminal(
     customers: Cli, monkeypatch: pytest.MonkeyPatch, answer: str, code: int, saved: int
 ) -> None:
     terminal = FakeTerminal(answer)
-    monkeypatch.setattr("rotomail.cli.open_terminal", lambda: terminal)
+    monkeypatch.setattr("rotomail.cli.common.open_terminal", lambda: terminal)
     result = customers("catalog", "import", input=EXCEL_PASTE.encode())
     assert result.exit_code == code, result.output
     assert terminal.shown.getvalue() == "¿Grabar o Cancelar? [g/c]: "

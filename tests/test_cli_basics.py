@@ -11,34 +11,19 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-import typer
-from typer.core import TyperGroup
 
-from rotomail.cli import app
-from tests.conftest import Cli
+from tests.conftest import Cli, command_tree
 
 
 def all_commands() -> list[list[str]]:
-    paths: list[list[str]] = []
-
-    def walk(command: typer.core.TyperCommand | TyperGroup, prefix: list[str]) -> None:
-        paths.append(prefix)
-        if isinstance(command, TyperGroup):
-            for name, sub in command.commands.items():
-                walk(sub, [*prefix, name])
-
-    walk(typer.main.get_command(app), [])
-    return paths
+    return [list(path) for path in command_tree()]
 
 
 @pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "rotomail")
 def test_every_command_has_help(cli: Cli, path: list[str]) -> None:
     result = cli(*path, "--help")
     assert result.exit_code == 0, result.output
-    command = typer.main.get_command(app)
-    for name in path:
-        assert isinstance(command, TyperGroup)
-        command = command.commands[name]
+    command = command_tree()[tuple(path)]
     assert command.help, f"{' '.join(path)} has no help text"
 
 

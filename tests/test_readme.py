@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import typer
 
-from rotomail.cli import app
+from tests.conftest import command_tree
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
 
-def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
-    """(path, command) for every leaf command; Typer 0.29 vendors Click, hence duck typing."""
-    context = typer.Context(group)
-    for name in group.list_commands(context):
-        command = group.get_command(context, name)
-        if hasattr(command, "list_commands"):
-            yield from _commands(command, (*path, name))
-        else:
-            yield " ".join((*path, name)), command
-
-
-COMMANDS = dict(_commands(typer.main.get_command(app)))
+COMMANDS = {
+    " ".join(path): command
+    for path, command in command_tree().items()
+    if path and not hasattr(command, "list_commands")
+}
 OPTIONS = sorted(
     (name, option)
     for name, command in COMMANDS.items()

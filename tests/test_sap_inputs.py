@@ -531,7 +531,7 @@ def test_half_a_file_asks_on_the_terminal(
     a, b = halves(tmp_path)
     assert customers("ledger", "import", a, b).exit_code == 0
     terminal = FakeTerminal(answer)
-    monkeypatch.setattr("rotomail.cli.open_terminal", lambda: terminal)
+    monkeypatch.setattr("rotomail.cli.common.open_terminal", lambda: terminal)
     result = customers("ledger", "import", a)
     assert result.exit_code == code, result.output
     assert terminal.shown.getvalue() == (

@@ -6,10 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from typer.main import get_command
 
-from rotomail.cli import app
-from tests.conftest import Cli
+from tests.conftest import Cli, command_tree
 
 # English that Click/Typer would write in the help frame or in a usage error.
 ENGLISH = re.compile(
@@ -20,15 +18,7 @@ ENGLISH = re.compile(
 
 
 def command_paths() -> list[list[str]]:
-    paths: list[list[str]] = []
-
-    def walk(command, path: list[str]) -> None:
-        paths.append(path)
-        for name, sub in sorted(getattr(command, "commands", {}).items()):
-            walk(sub, [*path, name])
-
-    walk(get_command(app), [])
-    return paths
+    return [list(path) for path in command_tree()]
 
 
 @pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(p) or "rotomail")

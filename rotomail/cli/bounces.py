@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from rotomail.cli import app, state
+from rotomail.cli.common import state
+from rotomail.cli.group import command_group
 from rotomail.cli.output import print_table
+from rotomail.delivery.bounces import ReportOutcome, open_source, process
 
-if TYPE_CHECKING:
-    from rotomail.delivery.bounces import ReportOutcome
+app = command_group("Lee los informes de rebote del buzón y los registra en el historial.")
 
 
 def _report_line(outcome: ReportOutcome) -> str:
@@ -39,8 +40,6 @@ def bounces(
     ] = False,
 ) -> None:
     """Lee los informes de rebote del buzón y los registra en el historial."""
-    from rotomail.delivery.bounces import open_source, process
-
     st = state(ctx)
     source = open_source(st.settings, maildir, sys.stdin.isatty())
     try:

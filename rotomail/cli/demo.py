@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import date
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+import typer
 from sqlalchemy import Engine
 
+from rotomail.cli.bounces import bounces
+from rotomail.cli.common import State, state
+from rotomail.cli.group import command_group
+from rotomail.cli.send import send
 from rotomail.errors import UsageError
+from rotomail.inputs.parsers import parse_catalog_paste, parse_customers, parse_ledger
+from rotomail.store.catalog import apply_import, hold_customer, plan_import
+from rotomail.store.customers import import_customers, search_customers
+from rotomail.store.history import run_deliveries
+from rotomail.store.ledger import import_ledger
 
 DEMO_CONFIG = """\
 # Written by «rotomail demo». No [smtp] host: messages go to the outbox as .eml files.
@@ -38,6 +50,11 @@ DEMO_HOLD = ("SM02", "1007188", "disputa por entrega incompleta")  # has open it
 FILES = ("clientes_sap.csv", "partidas_abiertas.txt", "catalogo_pegado.tsv")
 
 
+app = command_group(
+    "Todo el trabajo sobre examples/ en una carpeta temporal: PDF, .eml y registro."
+)
+
+
 def examples_dir() -> Path:
     folder = Path(__file__).resolve().parents[2] / "examples"
     if not all((folder / name).is_file() for name in FILES):
@@ -56,11 +73,9 @@ def make_home() -> Path:
 def write_demo_bounce(engine: Engine, home: Path, run_id: int) -> Path | None:
     """A Maildir in the demo folder with one report, as a customer's server would send it,
     about the first address of the first statement sent in ``run_id``."""
-    from email.utils import formatdate, make_msgid
-
-    from rotomail.store.history import run_deliveries
-
-    sent = [d for d in run_deliveries(engine, run_id) if d.status in ("sent", "saved") and d.message_id]
+    sent = [
+        d for d in run_deliveries(engine, run_id) if d.status in ("sent", "saved") and d.message_id
+    ]
     if not sent:
         return None
     delivery = min(sent, key=lambda d: d.correos.count(";"))  # one address: "rebotado"
@@ -91,13 +106,6 @@ def write_demo_bounce(engine: Engine, home: Path, run_id: int) -> Path | None:
 
 def load_examples(engine: Engine, folder: Path) -> list[str]:
     """Customers, open items and the catalog paste; returns one line per step."""
-    from datetime import date
-
-    from rotomail.inputs.parsers import parse_catalog_paste, parse_customers, parse_ledger
-    from rotomail.store.catalog import apply_import, hold_customer, plan_import
-    from rotomail.store.customers import import_customers, search_customers
-    from rotomail.store.ledger import import_ledger
-
     customers = import_customers(
         engine, parse_customers((folder / FILES[0]).read_bytes(), FILES[0])
     )
@@ -122,3 +130,33 @@ def load_examples(engine: Engine, folder: Path) -> list[str]:
             for c in english
         ),
     ]
+
+
+@app.command("demo")
+def demo(ctx: typer.Context) -> None:
+    """Todo el trabajo sobre examples/ en una carpeta temporal: PDF, .eml y registro."""
+    folder = examples_dir()
+    home = make_home()
+    # Everything below runs on the throwaway home: its own SQLite file, no SMTP server.
+    ctx.find_root().obj = State(
+        {"home": home, "database_url": f"sqlite:///{home / 'rotomail.db'}", "smtp.host": ""}
+    )
+    typer.echo(f"Carpeta de la demostración: {home}")
+    for line in load_examples(state(ctx).engine, folder):
+        typer.echo(line)
+    exit_code = 0
+    for sociedad in DEMO_SOCIEDADES:  # a Mexican company in Spanish, a Brazilian one in Portuguese
+        try:
+            ctx.invoke(send, ctx, sociedad=sociedad, all_=True)
+        except typer.Exit as exit_:
+            exit_code = max(exit_code, exit_.exit_code or 0)
+    # A customer's server answers with a bounce: read back from a Maildir in the demo folder.
+    maildir = write_demo_bounce(state(ctx).engine, home, 1)
+    if maildir is not None:
+        typer.echo(f"Llegó un rebote a {maildir}; rotomail bounces lo registra:")
+        ctx.invoke(bounces, ctx, maildir=maildir, verbose=True)
+    typer.echo(
+        f"Demostración terminada. Para explorarla: rotomail --home {home} history "
+        "(y history 1 para ver el rebote)"
+    )
+    raise typer.Exit(exit_code)

@@ -135,6 +135,8 @@ def _why_not(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return "no queda espacio en el disco."
     return f"error del sistema ({errno.errorcode.get(exc.errno or 0, exc.errno)})."
+
+
 class SurvivingStream(io.TextIOBase):
     """stdout or stderr for a run: once the reader is gone (``| head``, a closed terminal)
     writing is switched off instead of failing, so the run still finishes, records every

@@ -1,235 +1,58 @@
-"""Commands of the send job: ledger import, statement, send, history, demo, SMTP set-up."""
+"""``rotomail send``: the checklist or --all, the run with its progress, the summary and the
+log e-mailed to the operator."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NamedTuple
+from typing import Annotated, NamedTuple
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from sqlalchemy import Engine
 
-from rotomail import cli as cli_root
-from rotomail.cli import (
-    ColumnOption,
-    State,
-    app,
-    ask,
-    config_app,
-    shown_name,
+from rotomail.cli.checklist import ChecklistItem, choose_customers
+from rotomail.cli.common import (
+    DateOption,
+    parse_date,
     state,
 )
-from rotomail.cli.checklist import ChecklistItem, choose_customers
-from rotomail.cli.output import Format, is_terminal, print_table, surviving_output, write_output
-from rotomail.cli.spanish import prompt_secret_twice
-from rotomail.delivery.candidates import marked_addresses, without_bounced
+from rotomail.cli.group import command_group
+from rotomail.cli.output import is_terminal, print_table, surviving_output
+from rotomail.cli.progress import RemainingWithRateLimit
+from rotomail.company import CompanyProfile
+from rotomail.config import Settings
+from rotomail.delivery.candidates import (
+    Candidate,
+    list_candidates,
+    marked_addresses,
+    without_bounced,
+)
 from rotomail.delivery.claims import existing_claims
 from rotomail.delivery.deferred import deferred_addresses
-from rotomail.delivery.transports import uses_smtp
+from rotomail.delivery.mailer import Transport
+from rotomail.delivery.report import (
+    MODE_TEXT,
+    STATUS_TEXT,
+    SUMMARY_TEXT,
+    Outcome,
+    RunReport,
+    SendOptions,
+)
+from rotomail.delivery.runlog import mail_log
+from rotomail.delivery.runs import SendRunner
+from rotomail.delivery.transports import describe, transport_factory, uses_smtp
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_sociedad
 from rotomail.store.bounces import bounced_addresses
+from rotomail.store.catalog import MissingCustomer, holds_of, missing_customers
+from rotomail.store.history import retry_targets, sent_today
+from rotomail.store.ledger import snapshot_date
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
-
-    from sqlalchemy import Engine, Row
-
-    from rotomail.company import CompanyProfile
-    from rotomail.config import Settings
-    from rotomail.delivery.candidates import Candidate
-    from rotomail.delivery.mailer import Transport
-    from rotomail.delivery.report import Outcome, RunReport, SendOptions
-    from rotomail.inputs.parsers import LedgerLayout
-    from rotomail.store.catalog import MissingCustomer
-    from rotomail.store.ledger import Clearing
-
-ledger_app = typer.Typer(
-    help="Partidas abiertas (exportación FBL5N de SAP).",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
-app.add_typer(ledger_app, name="ledger")
-
-DateOption = Annotated[
-    str | None,
-    typer.Option(
-        "--date", help="Fecha de corte AAAA-MM-DD (predeterminado: hoy).", show_default=False
-    ),
-]
-
-
-def parse_date(value: str | None) -> date:
-    if not value:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(
-            f"Fecha inválida «{value}»: use AAAA-MM-DD, por ejemplo 2026-11-30."
-        ) from None
-
-
-@ledger_app.command("import")
-def ledger_import(
-    ctx: typer.Context,
-    files: Annotated[
-        list[str],
-        typer.Argument(
-            help="Exportaciones FBL5N (CSV/TSV/TXT/XLS/XLSX) leídas como una sola; - para la "
-            "entrada estándar."
-        ),
-    ],
-    date_: Annotated[
-        str | None,
-        typer.Option(
-            "--date",
-            help="Fecha de corte AAAA-MM-DD (predeterminado: la fecha de clave del archivo).",
-            show_default=False,
-        ),
-    ] = None,
-    skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Importar las filas válidas aunque haya rechazadas.")
-    ] = False,
-    column: ColumnOption = None,
-    due_date_from: Annotated[
-        str | None,
-        typer.Option(
-            "--due-date-from",
-            help="Sin vencimiento neto en el archivo: calcular la antigüedad con fecha_base o "
-            "fecha_documento (el estado de cuenta lo dice).",
-            show_default=False,
-        ),
-    ] = None,
-    yes: Annotated[
-        bool,
-        typer.Option("--yes", help="No preguntar si la importación deja sin partidas a muchos."),
-    ] = False,
-) -> None:
-    """Importa las partidas abiertas; reemplaza las de cada sociedad de los archivos."""
-    from rotomail.config import column_map
-    from rotomail.inputs.parsers import DUE_DATE_STANDINS
-    from rotomail.store.ledger import ImportOptions, import_ledger_files, not_in_master_summary
-
-    if due_date_from is not None and due_date_from not in DUE_DATE_STANDINS:
-        raise UsageError(f"--due-date-from «{due_date_from}»: use {' o '.join(DUE_DATE_STANDINS)}.")
-    if files.count("-") and sys.stdin.isatty():
-        raise UsageError(
-            "Indique el archivo de partidas abiertas o envíelo por la entrada estándar."
-        )
-    st = state(ctx)
-    given = column_map("ledger", parse_columns(column), "--column")
-    options = ImportOptions(
-        snapshot_date=parse_date(date_) if date_ else None,
-        skip_bad=skip_bad,
-        column_map={**st.settings.imports.get("ledger", {}), **given},
-        strict_columns=frozenset(given),
-        due_date_from=due_date_from,
-    )
-
-    def show_layout(layout: LedgerLayout) -> None:
-        typer.echo(f"Columnas de {shown_name(layout.name)}:")
-        for line in layout.heading_lines():
-            typer.echo(f"  {line}")
-
-    def confirm(clearings: list[Clearing]) -> bool:
-        worst = [c for c in clearings if c.suspicious]
-        named = "; ".join(f"{c.sociedad}: {c.cleared} de {c.before}" for c in worst)
-        if yes:
-            return True
-        terminal = cli_root.open_terminal()  # looked up on call: tests replace it
-        if terminal is None:
-            raise DataError(
-                f"La importación dejaría sin partidas abiertas a más de la quinta parte de los "
-                f"clientes ({named}); ¿falta parte de la exportación? No se importó nada; si es "
-                "correcto (p. ej. un cierre en que casi todos pagaron), repita con --yes."
-            )
-        who = "; ".join(f"{c.cleared} de los {c.before} clientes de {c.sociedad}" for c in worst)
-        answer = ask(
-            terminal,
-            f"La importación deja sin partidas abiertas a {who}. "
-            "¿Es la exportación completa? [s/N] ",
-        )
-        return answer in ("s", "si", "sí", "y", "yes")
-
-    result = import_ledger_files(st.engine, files, options, on_layout=show_layout, confirm=confirm)
-    counts = ", ".join(f"{s}: {n}" for s, n in sorted(result.per_sociedad.items()))
-    snapshot = result.snapshot_date
-    typer.echo(f"Partidas abiertas al {snapshot:%d/%m/%Y} importadas ({counts}).")
-    if result.date_source == "hoy":
-        typer.echo(
-            "Aviso: el archivo no imprime la fecha de clave; se usó la de hoy "
-            f"({snapshot:%d/%m/%Y}). Indíquela con --date si no es la correcta.",
-            err=True,
-        )
-    for clearing in result.clearings:
-        typer.echo(clearing.message)
-    if result.skipped:
-        typer.echo(f"{result.skipped} filas omitidas:", err=True)
-        for reject in result.rejects:
-            typer.echo(f"  Línea {reject.line}: {reject.reason}", err=True)
-        listed = len(result.rejects) + sum(result.not_in_master.values())
-        if result.skipped > listed:
-            typer.echo(f"  ... y {result.skipped - listed} más", err=True)
-        if result.not_in_master:
-            typer.echo(f"  {not_in_master_summary(result.not_in_master)}", err=True)
-
-
-def parse_columns(values: list[str] | None) -> dict[str, str]:
-    """``--column vencimiento="Venc.neto"`` (repeatable) as a ``field -> heading`` map."""
-    result: dict[str, str] = {}
-    for value in values or []:
-        name, sep, heading = value.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(
-                f'--column «{value}»: use campo="Encabezado", p. ej. vencimiento="Venc.neto".'
-            )
-        result[name.strip()] = heading.strip().strip('"')
-    return result
-
-
-@app.command("statement")
-def statement(
-    ctx: typer.Context,
-    sociedad: Annotated[str, typer.Argument(help="Sociedad, por ejemplo SM02.")],
-    cliente: Annotated[str, typer.Argument(help="Número de cliente.")],
-    date_: DateOption = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Archivo PDF de salida.")
-    ] = None,
-) -> None:
-    """Genera el estado de cuenta de un cliente en PDF, para revisarlo."""
-    from rotomail.statement.model import StatementCustomer, build_statement
-    from rotomail.statement.pdf import render_statement_pdf
-    from rotomail.store.catalog import search_entries
-    from rotomail.store.customers import search_customers
-    from rotomail.store.ledger import due_date_source, items_for
-
-    st = state(ctx)
-    found = search_customers(st.engine, sociedad=sociedad, cliente=cliente)
-    if not found:
-        raise DataError("Sociedad no encontrada para este cliente")
-    customer = found[0]
-    company = st.settings.company(customer.sociedad)
-    entry = search_entries(st.engine, customer.sociedad, customer.cliente)
-    built = build_statement(
-        company,
-        StatementCustomer(customer.sociedad, customer.cliente, customer.nombre, customer.rfc),
-        items_for(st.engine, customer.sociedad, customer.cliente),
-        parse_date(date_),
-        language=(entry[0].idioma if entry else "") or customer.idioma,
-        document_types=st.settings.document_types,
-        due_date_source=due_date_source(st.engine, customer.sociedad),
-    )
-    path = output or Path(built.filename)
-    write_output(path, render_statement_pdf(built))
-    typer.echo(str(path))
-
-
-# --- send --------------------------------------------------------------------------------
+app = command_group("Envío masivo de estados de cuenta de una sociedad.")
 
 SYMBOL = {
     "sent": "✓",
@@ -248,8 +71,6 @@ DONE = frozenset({"sent", "saved", "built"})
 
 def outcome_line(outcome: Outcome, options: SendOptions | None = None) -> str:
     """One customer's line; in a rehearsal (--test) the recipient shown is the operator."""
-    from rotomail.delivery.report import STATUS_TEXT
-
     text = f"{SYMBOL.get(outcome.status, '?')} {outcome.cliente} {outcome.nombre}"
     if outcome.status in DONE:
         if options is not None and options.mode == "test":
@@ -269,8 +90,6 @@ def outcome_line(outcome: Outcome, options: SendOptions | None = None) -> str:
 
 def header_line(report: RunReport) -> str:
     """What a cron mail starts with: which run, of what, how, since when."""
-    from rotomail.delivery.report import MODE_TEXT
-
     options = report.options
     return (
         f"Corrida {report.run_id} · sociedad {options.sociedad} · "
@@ -281,8 +100,6 @@ def header_line(report: RunReport) -> str:
 
 
 def print_summary(report: RunReport) -> None:
-    from rotomail.delivery.report import SUMMARY_TEXT
-
     rows = [[text, report.count(status)] for status, text in SUMMARY_TEXT.items()]
     print_table(["Resultado", "Clientes"], [r for r in rows if r[1]] or rows[:1])
 
@@ -362,10 +179,6 @@ def _send(
     verbose: bool,
     quiet: bool,
 ) -> None:
-    from rotomail.delivery.candidates import list_candidates
-    from rotomail.delivery.report import SendOptions
-    from rotomail.delivery.transports import describe, transport_factory, uses_smtp
-
     st = state(ctx)
     settings = st.settings
     if dry_run and test:
@@ -375,16 +188,12 @@ def _send(
     statement_date = parse_date(date_)
     clientes = list(cliente or [])
     if retry_failed is not None:
-        from rotomail.store.history import retry_targets
-
         run_sociedad, statement_date, clientes = retry_targets(st.engine, retry_failed)
         if sociedad and normalize_sociedad(sociedad) != run_sociedad:
             raise UsageError(f"La corrida {retry_failed} es de la sociedad {run_sociedad}.")
         sociedad = run_sociedad
     if not sociedad:
         raise UsageError("Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.")
-    from rotomail.store.catalog import holds_of, missing_customers
-
     sociedad = normalize_sociedad(sociedad)
     company = settings.company(sociedad)  # complete profile, or exit 2 before anything
     mode = "dry-run" if dry_run else "test" if test else "send"
@@ -493,8 +302,6 @@ def _send(
         channel=channel_of(settings, mode),
         render_nice=settings["render.nice"],
     )
-    from rotomail.store.history import sent_today
-
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)
     )
@@ -517,7 +324,7 @@ def _send(
     if mode == "dry-run":
         typer.echo("Simulación: no se envió nada.")
     typer.echo(f"Registro: {report.log_path}")
-    _mail_log(report, settings, company, factory)
+    mail_log_to_operator(report, settings, company, factory)
     if report.interrupt_code:
         typer.echo(f"Error: corrida {report.run_id} interrumpida: {report.aborted}", err=True)
     raise typer.Exit(report.exit_code)
@@ -551,8 +358,6 @@ def channel_of(settings: Settings, mode: str) -> str:
 
 def _check_ledger(engine: Engine, sociedad: str, statement_date: date) -> None:
     """Without open items every customer would get "sin saldo pendiente": refuse that."""
-    from rotomail.store.ledger import snapshot_date
-
     snapshot = snapshot_date(engine, sociedad)
     if snapshot is None:
         raise DataError(
@@ -571,6 +376,8 @@ class RunnerExtras(NamedTuple):
     document_types: dict[str, dict[str, str]]
     missing: list[MissingCustomer]
     held: dict[str, str]
+
+
 @dataclass(frozen=True)
 class Verbosity:
     quiet: bool = False
@@ -593,8 +400,6 @@ def _run_with_progress(
     extras: RunnerExtras,
     verbosity: Verbosity | None = None,
 ) -> RunReport:
-    from rotomail.delivery.runs import SendRunner
-
     verbosity = verbosity or Verbosity()
 
     def runner(
@@ -624,11 +429,6 @@ def _run_with_progress(
                 typer.echo(outcome_line(outcome, options))
 
         return runner(line, on_start=header).run(candidates, transport_name)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from rotomail.cli.progress import RemainingWithRateLimit
-
     console = Console()
     with Progress(
         TextColumn("Enviando"),
@@ -648,14 +448,12 @@ def _run_with_progress(
         return runner(show).run(candidates, transport_name)
 
 
-def _mail_log(
+def mail_log_to_operator(
     report: RunReport,
     settings: Settings,
     company: CompanyProfile,
     factory: Callable[[int], Transport],
 ) -> None:
-    from rotomail.delivery.runlog import mail_log
-
     if report.options.mode == "dry-run":
         return
     if not settings["operator.email"]:
@@ -667,360 +465,9 @@ def _mail_log(
     if error:
         typer.echo(f"Aviso: no se pudo enviar el registro al operador: {error}", err=True)
     else:
-        from rotomail.delivery.transports import uses_smtp
-
         where = (
             "enviado a"
             if uses_smtp(settings, report.options.mode)
             else "guardado en el buzón de salida para"
         )
         typer.echo(f"Registro {where} {settings['operator.email']}.")
-
-
-@app.command("history")
-def history(
-    ctx: typer.Context,
-    run: Annotated[
-        int | None, typer.Argument(help="Número de corrida para ver su detalle.")
-    ] = None,
-    sociedad: Annotated[
-        str | None, typer.Option("--sociedad", help="Con --cliente: sociedad del cliente.")
-    ] = None,
-    cliente: Annotated[
-        str | None,
-        typer.Option("--cliente", help="Todos los estados de cuenta enviados a este cliente."),
-    ] = None,
-    format: Annotated[
-        Format, typer.Option("--format", help="table, tsv, csv o json.")
-    ] = Format.table,
-    resend_log: Annotated[
-        bool,
-        typer.Option(
-            "--resend-log", help="Con RUN: enviar otra vez al operador el registro, con rebotes."
-        ),
-    ] = False,
-) -> None:
-    """Corridas anteriores; con RUN, el resultado de cada cliente y de cada dirección; con
-    --sociedad y --cliente, cada estado de cuenta enviado a ese cliente."""
-    from rotomail.delivery.liveness import close_dead_runs
-
-    engine = state(ctx).engine
-    close_dead_runs(engine)  # a run whose process is gone is shown as interrupted
-    if resend_log and run is None:
-        raise UsageError("Indique la corrida: rotomail history RUN --resend-log.")
-    if cliente or sociedad:
-        if not (cliente and sociedad) or run is not None:
-            raise UsageError("Use --sociedad y --cliente juntos, sin número de corrida.")
-        _customer_history(engine, sociedad, cliente, format)
-    elif run is None:
-        _runs_history(engine, format)
-    elif resend_log:
-        _resend_log(ctx, run)
-    else:
-        _run_history(engine, run, format)
-
-
-def _runs_history(engine: Engine, format: Format) -> None:
-    from rotomail.delivery.report import MODE_TEXT, RUN_STATUS_TEXT
-    from rotomail.store.history import list_runs
-
-    runs = list_runs(engine)
-    print_table(
-        [
-            "Corrida",
-            "Inicio",
-            "Operador",
-            "Sociedad",
-            "Fecha de corte",
-            "Modo",
-            "Correctos",  # sent, saved to the outbox or built, as the mode says
-            "Fallidos",
-            "Omitidos",
-            "Inciertos",
-            "Estado",
-        ],
-        [
-            [
-                r.id,
-                f"{r.started_at:%Y-%m-%d %H:%M}",
-                r.operator,
-                r.sociedad,
-                r.statement_date.isoformat(),
-                MODE_TEXT.get(r.mode, r.mode),
-                r.sent,
-                r.failed,
-                r.skipped,
-                r.uncertain,
-                RUN_STATUS_TEXT.get(r.status, r.status),
-            ]
-            for r in runs
-        ],
-        format,
-        json_keys=[
-            "corrida",
-            "inicio",
-            "operador",
-            "sociedad",
-            "fecha_corte",
-            "modo",
-            "enviados",
-            "fallidos",
-            "omitidos",
-            "inciertos",
-            "estado",
-        ],
-    )
-    if not runs and format is Format.table:
-        typer.echo("Todavía no hay corridas.", err=True)
-
-
-def _run_history(engine: Engine, run: int, format: Format) -> None:
-    from rotomail.delivery.report import STATUS_TEXT
-    from rotomail.store.bounces import run_addresses
-    from rotomail.store.history import run_deliveries
-
-    rows = run_deliveries(engine, run)
-    addresses = run_addresses(engine, run)
-    per_customer = [address_outcomes(d, addresses.get(d.cliente, [])) for d in rows]
-    print_table(
-        [
-            "Cliente",
-            "Nombre",
-            "Correos",
-            "Archivo",
-            "Idioma",
-            "Estado",
-            "Detalle",
-            "Rechazados",
-            "Message-ID",
-            "Direcciones",
-        ],
-        [
-            [
-                d.cliente,
-                d.nombre,
-                d.correos,
-                d.archivo,
-                d.idioma,
-                STATUS_TEXT.get(d.status, d.status),
-                _detail_now(d.detail, d.sent_by),
-                d.refused,
-                d.message_id,
-                direcciones
-                if format is Format.json
-                else "; ".join(
-                    f"{a['correo']}: {a['estado']}" + (f" ({a['detalle']})" if a["detalle"] else "")
-                    for a in direcciones
-                    if a["estado"] != STATUS_TEXT.get(d.status, d.status) or a["detalle"]
-                ),
-            ]
-            for d, direcciones in zip(rows, per_customer, strict=True)
-        ],
-        format,
-        json_keys=[
-            "cliente",
-            "nombre",
-            "correos",
-            "archivo",
-            "idioma",
-            "estado",
-            "detalle",
-            "rechazados",
-            "message_id",
-            "direcciones",
-        ],
-    )
-
-
-def address_outcomes(delivery: Row[Any], records: list[Row[Any]]) -> list[dict[str, str]]:
-    """``{correo, estado, detalle}`` per address of a customer: what a report or the server
-    said about it, else the customer's own status."""
-    from rotomail.delivery.report import STATUS_TEXT
-
-    by_address = {r.correo.lower(): r for r in records}
-    refused = {
-        address.lower(): reply
-        for address, _, reply in (
-            part.partition(": ") for part in delivery.refused.split("; ") if ": " in part
-        )
-    }
-    result = []
-    for correo in (a for a in delivery.correos.split(";") if a):
-        record = by_address.get(correo.lower())
-        if record is not None:
-            estado = STATUS_TEXT.get(record.status, record.status)
-            detalle = f"{record.code} {record.detail}".strip()
-        elif correo.lower() in refused:
-            estado, detalle = STATUS_TEXT["refused"], refused[correo.lower()]
-        else:
-            estado, detalle = STATUS_TEXT.get(delivery.status, delivery.status), ""
-        result.append({"correo": correo, "estado": estado, "detalle": detalle})
-    return result
-
-
-def _resend_log(ctx: typer.Context, run: int) -> None:
-    """Write the run's log again from the database (bounces included) and mail it."""
-    from rotomail.delivery.runlog import report_from_history, write_log
-    from rotomail.delivery.transports import transport_factory
-
-    st = state(ctx)
-    settings = st.settings
-    report = report_from_history(st.engine, run, settings.logs_dir, settings.templates_dir)
-    if report.options.mode == "dry-run":
-        raise UsageError(f"La corrida {run} fue una simulación; su registro no se envía.")
-    if not settings["operator.email"]:
-        raise UsageError(
-            "Configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
-        )
-    report.log_path = write_log(report)
-    typer.echo(f"Registro: {report.log_path}")
-    company = settings.company(report.options.sociedad)
-    factory = transport_factory(settings, "send", report.options.run_folder, sys.stdin.isatty())
-    _mail_log(report, settings, company, factory)
-
-
-def _detail_now(detail: str, sent_by: int | None) -> str:
-    """A customer this run left unfinished says what happened to it afterwards."""
-    if sent_by is None:
-        return detail
-    later = f"enviado después en la corrida {sent_by}"
-    return f"{detail}; {later}" if detail else later
-
-
-def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Format) -> None:
-    from rotomail.delivery.report import STATUS_TEXT
-    from rotomail.store.history import customer_statements
-
-    rows = customer_statements(engine, sociedad, cliente)
-    print_table(
-        [
-            "Corrida",
-            "Fecha",
-            "Fecha de corte",
-            "Modo",
-            "Estado",
-            "Correos",
-            "Message-ID",
-            "Respuesta",
-        ],
-        [
-            [
-                r.run_id,
-                f"{r.updated_at:%Y-%m-%d %H:%M}",
-                r.statement_date.isoformat(),
-                r.mode,
-                STATUS_TEXT.get(r.status, r.status),
-                r.correos,
-                r.message_id,
-                f"{r.detail} | rechazados: {r.refused}" if r.refused else r.detail,
-            ]
-            for r in rows
-        ],
-        format,
-        json_keys=[
-            "corrida",
-            "fecha",
-            "fecha_corte",
-            "modo",
-            "estado",
-            "correos",
-            "message_id",
-            "respuesta",
-        ],
-    )
-    if not rows and format is Format.table:
-        typer.echo(
-            f"No se ha enviado ningún estado de cuenta al cliente {cliente} de {sociedad}.",
-            err=True,
-        )
-
-
-@config_app.command("set-password")
-def set_password(
-    ctx: typer.Context,
-    imap: Annotated[
-        bool, typer.Option("--imap", help="La del buzón de rebotes ([bounces]) en vez de SMTP.")
-    ] = False,
-) -> None:
-    """Guarda la contraseña SMTP (o IMAP, con --imap) en el llavero del sistema (keyring)."""
-    from rotomail.delivery.secrets import set_smtp_password
-
-    settings = state(ctx).settings
-    if imap:
-        host, user, what = settings["bounces.imap_host"], settings["bounces.imap_user"], "IMAP"
-        if not host or not user:
-            raise UsageError("Configure primero [bounces] imap_host e imap_user en config.toml.")
-    else:
-        host, user, what = settings["smtp.host"], settings["smtp.user"], "SMTP"
-        if not host or not user:
-            raise UsageError("Configure primero smtp.host y smtp.user en config.toml.")
-    if not sys.stdin.isatty():
-        raise UsageError("Se necesita una terminal para escribir la contraseña.")
-    password = prompt_secret_twice(f"Contraseña {what}")
-    set_smtp_password(user, host, password)
-    typer.echo(f"Contraseña guardada en el llavero para {user}@{host}.")
-
-
-@config_app.command("test-smtp")
-def test_smtp(ctx: typer.Context) -> None:
-    """Envía un mensaje de prueba al correo del operador."""
-    from rotomail.delivery.runlog import test_message
-    from rotomail.delivery.transports import smtp_credentials, smtp_settings
-
-    settings = state(ctx).settings
-    if not settings["smtp.host"]:
-        raise UsageError("No hay servidor SMTP configurado (smtp.host o ROTOMAIL_SMTP_HOST).")
-    operator = settings["operator.email"]
-    if not operator:
-        raise UsageError(
-            "Configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
-        )
-    from rotomail.delivery.mailer import SendError, SmtpTransport
-
-    password, oauth_token = smtp_credentials(settings, sys.stdin.isatty())
-    transport = SmtpTransport(smtp_settings(settings), password, oauth_token=oauth_token)
-    try:
-        delivery = transport.send(test_message(settings["smtp.user"] or operator, operator))
-    except SendError as exc:
-        if exc.reply[:3].isdigit():  # an SMTP reply: the server answered, and said no
-            raise DataError(f"El servidor SMTP rechazó el mensaje de prueba: {exc.reply}") from None
-        where = f"{settings['smtp.host']}:{settings['smtp.port']}"
-        raise DataError(f"No se pudo conectar con el servidor SMTP {where}: {exc.reply}") from None
-    finally:
-        transport.close()
-    typer.echo(f"Mensaje de prueba enviado a {operator}: {delivery.reply}")
-
-
-@app.command("demo")
-def demo(ctx: typer.Context) -> None:
-    """Todo el trabajo sobre examples/ en una carpeta temporal: PDF, .eml y registro."""
-    from rotomail.cli.demo import DEMO_SOCIEDADES, examples_dir, load_examples, make_home
-
-    folder = examples_dir()
-    home = make_home()
-    # Everything below runs on the throwaway home: its own SQLite file, no SMTP server.
-    ctx.find_root().obj = State(
-        {"home": home, "database_url": f"sqlite:///{home / 'rotomail.db'}", "smtp.host": ""}
-    )
-    typer.echo(f"Carpeta de la demostración: {home}")
-    for line in load_examples(state(ctx).engine, folder):
-        typer.echo(line)
-    exit_code = 0
-    for sociedad in DEMO_SOCIEDADES:  # a Mexican company in Spanish, a Brazilian one in Portuguese
-        try:
-            ctx.invoke(send, ctx, sociedad=sociedad, all_=True)
-        except typer.Exit as exit_:
-            exit_code = max(exit_code, exit_.exit_code or 0)
-    # A customer's server answers with a bounce: read back from a Maildir in the demo folder.
-    from rotomail.cli.bounces import bounces
-    from rotomail.cli.demo import write_demo_bounce
-
-    maildir = write_demo_bounce(state(ctx).engine, home, 1)
-    if maildir is not None:
-        typer.echo(f"Llegó un rebote a {maildir}; rotomail bounces lo registra:")
-        ctx.invoke(bounces, ctx, maildir=maildir, verbose=True)
-    typer.echo(
-        f"Demostración terminada. Para explorarla: rotomail --home {home} history "
-        "(y history 1 para ver el rebote)"
-    )
-    raise typer.Exit(exit_code)

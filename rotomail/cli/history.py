@@ -1,0 +1,271 @@
+"""``rotomail history``: past runs, each customer's outcome and each address's, a customer's
+statements; the log sent again."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import Engine, Row
+
+from rotomail.cli.common import (
+    state,
+)
+from rotomail.cli.group import command_group
+from rotomail.cli.output import Format, print_table
+from rotomail.cli.send import mail_log_to_operator
+from rotomail.delivery.liveness import close_dead_runs
+from rotomail.delivery.report import (
+    MODE_TEXT,
+    RUN_STATUS_TEXT,
+    STATUS_TEXT,
+)
+from rotomail.delivery.runlog import report_from_history, write_log
+from rotomail.delivery.transports import transport_factory
+from rotomail.errors import UsageError
+from rotomail.store.bounces import run_addresses
+from rotomail.store.history import customer_statements, list_runs, run_deliveries
+
+app = command_group("Corridas anteriores; con RUN, el resultado de cada cliente.")
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    run: Annotated[
+        int | None, typer.Argument(help="Número de corrida para ver su detalle.")
+    ] = None,
+    sociedad: Annotated[
+        str | None, typer.Option("--sociedad", help="Con --cliente: sociedad del cliente.")
+    ] = None,
+    cliente: Annotated[
+        str | None,
+        typer.Option("--cliente", help="Todos los estados de cuenta enviados a este cliente."),
+    ] = None,
+    format: Annotated[
+        Format, typer.Option("--format", help="table, tsv, csv o json.")
+    ] = Format.table,
+    resend_log: Annotated[
+        bool,
+        typer.Option(
+            "--resend-log", help="Con RUN: enviar otra vez al operador el registro, con rebotes."
+        ),
+    ] = False,
+) -> None:
+    """Corridas anteriores; con RUN, el resultado de cada cliente y de cada dirección; con
+    --sociedad y --cliente, cada estado de cuenta enviado a ese cliente."""
+    engine = state(ctx).engine
+    close_dead_runs(engine)  # a run whose process is gone is shown as interrupted
+    if resend_log and run is None:
+        raise UsageError("Indique la corrida: rotomail history RUN --resend-log.")
+    if cliente or sociedad:
+        if not (cliente and sociedad) or run is not None:
+            raise UsageError("Use --sociedad y --cliente juntos, sin número de corrida.")
+        _customer_history(engine, sociedad, cliente, format)
+    elif run is None:
+        _runs_history(engine, format)
+    elif resend_log:
+        _resend_log(ctx, run)
+    else:
+        _run_history(engine, run, format)
+
+
+def _runs_history(engine: Engine, format: Format) -> None:
+    runs = list_runs(engine)
+    print_table(
+        [
+            "Corrida",
+            "Inicio",
+            "Operador",
+            "Sociedad",
+            "Fecha de corte",
+            "Modo",
+            "Correctos",  # sent, saved to the outbox or built, as the mode says
+            "Fallidos",
+            "Omitidos",
+            "Inciertos",
+            "Estado",
+        ],
+        [
+            [
+                r.id,
+                f"{r.started_at:%Y-%m-%d %H:%M}",
+                r.operator,
+                r.sociedad,
+                r.statement_date.isoformat(),
+                MODE_TEXT.get(r.mode, r.mode),
+                r.sent,
+                r.failed,
+                r.skipped,
+                r.uncertain,
+                RUN_STATUS_TEXT.get(r.status, r.status),
+            ]
+            for r in runs
+        ],
+        format,
+        json_keys=[
+            "corrida",
+            "inicio",
+            "operador",
+            "sociedad",
+            "fecha_corte",
+            "modo",
+            "enviados",
+            "fallidos",
+            "omitidos",
+            "inciertos",
+            "estado",
+        ],
+    )
+    if not runs and format is Format.table:
+        typer.echo("Todavía no hay corridas.", err=True)
+
+
+def _run_history(engine: Engine, run: int, format: Format) -> None:
+    rows = run_deliveries(engine, run)
+    addresses = run_addresses(engine, run)
+    per_customer = [address_outcomes(d, addresses.get(d.cliente, [])) for d in rows]
+    print_table(
+        [
+            "Cliente",
+            "Nombre",
+            "Correos",
+            "Archivo",
+            "Idioma",
+            "Estado",
+            "Detalle",
+            "Rechazados",
+            "Message-ID",
+            "Direcciones",
+        ],
+        [
+            [
+                d.cliente,
+                d.nombre,
+                d.correos,
+                d.archivo,
+                d.idioma,
+                STATUS_TEXT.get(d.status, d.status),
+                _detail_now(d.detail, d.sent_by),
+                d.refused,
+                d.message_id,
+                direcciones
+                if format is Format.json
+                else "; ".join(
+                    f"{a['correo']}: {a['estado']}" + (f" ({a['detalle']})" if a["detalle"] else "")
+                    for a in direcciones
+                    if a["estado"] != STATUS_TEXT.get(d.status, d.status) or a["detalle"]
+                ),
+            ]
+            for d, direcciones in zip(rows, per_customer, strict=True)
+        ],
+        format,
+        json_keys=[
+            "cliente",
+            "nombre",
+            "correos",
+            "archivo",
+            "idioma",
+            "estado",
+            "detalle",
+            "rechazados",
+            "message_id",
+            "direcciones",
+        ],
+    )
+
+
+def address_outcomes(delivery: Row[Any], records: list[Row[Any]]) -> list[dict[str, str]]:
+    """``{correo, estado, detalle}`` per address of a customer: what a report or the server
+    said about it, else the customer's own status."""
+    by_address = {r.correo.lower(): r for r in records}
+    refused = {
+        address.lower(): reply
+        for address, _, reply in (
+            part.partition(": ") for part in delivery.refused.split("; ") if ": " in part
+        )
+    }
+    result = []
+    for correo in (a for a in delivery.correos.split(";") if a):
+        record = by_address.get(correo.lower())
+        if record is not None:
+            estado = STATUS_TEXT.get(record.status, record.status)
+            detalle = f"{record.code} {record.detail}".strip()
+        elif correo.lower() in refused:
+            estado, detalle = STATUS_TEXT["refused"], refused[correo.lower()]
+        else:
+            estado, detalle = STATUS_TEXT.get(delivery.status, delivery.status), ""
+        result.append({"correo": correo, "estado": estado, "detalle": detalle})
+    return result
+
+
+def _resend_log(ctx: typer.Context, run: int) -> None:
+    """Write the run's log again from the database (bounces included) and mail it."""
+    st = state(ctx)
+    settings = st.settings
+    report = report_from_history(st.engine, run, settings.logs_dir, settings.templates_dir)
+    if report.options.mode == "dry-run":
+        raise UsageError(f"La corrida {run} fue una simulación; su registro no se envía.")
+    if not settings["operator.email"]:
+        raise UsageError(
+            "Configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
+        )
+    report.log_path = write_log(report)
+    typer.echo(f"Registro: {report.log_path}")
+    company = settings.company(report.options.sociedad)
+    factory = transport_factory(settings, "send", report.options.run_folder, sys.stdin.isatty())
+    mail_log_to_operator(report, settings, company, factory)
+
+
+def _detail_now(detail: str, sent_by: int | None) -> str:
+    """A customer this run left unfinished says what happened to it afterwards."""
+    if sent_by is None:
+        return detail
+    later = f"enviado después en la corrida {sent_by}"
+    return f"{detail}; {later}" if detail else later
+
+
+def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Format) -> None:
+    rows = customer_statements(engine, sociedad, cliente)
+    print_table(
+        [
+            "Corrida",
+            "Fecha",
+            "Fecha de corte",
+            "Modo",
+            "Estado",
+            "Correos",
+            "Message-ID",
+            "Respuesta",
+        ],
+        [
+            [
+                r.run_id,
+                f"{r.updated_at:%Y-%m-%d %H:%M}",
+                r.statement_date.isoformat(),
+                r.mode,
+                STATUS_TEXT.get(r.status, r.status),
+                r.correos,
+                r.message_id,
+                f"{r.detail} | rechazados: {r.refused}" if r.refused else r.detail,
+            ]
+            for r in rows
+        ],
+        format,
+        json_keys=[
+            "corrida",
+            "fecha",
+            "fecha_corte",
+            "modo",
+            "estado",
+            "correos",
+            "message_id",
+            "respuesta",
+        ],
+    )
+    if not rows and format is Format.table:
+        typer.echo(
+            f"No se ha enviado ningún estado de cuenta al cliente {cliente} de {sociedad}.",
+            err=True,
+        )

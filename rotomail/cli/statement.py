@@ -1,0 +1,56 @@
+"""``rotomail statement``: one customer's statement as a PDF, to review it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rotomail.cli.common import (
+    DateOption,
+    parse_date,
+    state,
+)
+from rotomail.cli.group import command_group
+from rotomail.cli.output import write_output
+from rotomail.errors import DataError
+from rotomail.statement.model import StatementCustomer, build_statement
+from rotomail.statement.pdf import render_statement_pdf
+from rotomail.store.catalog import search_entries
+from rotomail.store.customers import search_customers
+from rotomail.store.ledger import due_date_source, items_for
+
+app = command_group("Genera el estado de cuenta de un cliente en PDF, para revisarlo.")
+
+
+@app.command("statement")
+def statement(
+    ctx: typer.Context,
+    sociedad: Annotated[str, typer.Argument(help="Sociedad, por ejemplo SM02.")],
+    cliente: Annotated[str, typer.Argument(help="Número de cliente.")],
+    date_: DateOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Archivo PDF de salida.")
+    ] = None,
+) -> None:
+    """Genera el estado de cuenta de un cliente en PDF, para revisarlo."""
+    st = state(ctx)
+    found = search_customers(st.engine, sociedad=sociedad, cliente=cliente)
+    if not found:
+        raise DataError("Sociedad no encontrada para este cliente")
+    customer = found[0]
+    company = st.settings.company(customer.sociedad)
+    entry = search_entries(st.engine, customer.sociedad, customer.cliente)
+    built = build_statement(
+        company,
+        StatementCustomer(customer.sociedad, customer.cliente, customer.nombre, customer.rfc),
+        items_for(st.engine, customer.sociedad, customer.cliente),
+        parse_date(date_),
+        language=(entry[0].idioma if entry else "") or customer.idioma,
+        document_types=st.settings.document_types,
+        due_date_source=due_date_source(st.engine, customer.sociedad),
+    )
+    path = output or Path(built.filename)
+    write_output(path, render_statement_pdf(built))
+    typer.echo(str(path))

@@ -8,6 +8,7 @@ comes from ``rotomail.delivery.secrets`` and is never stored or printed.
 from __future__ import annotations
 
 import difflib
+import getpass
 import math
 import os
 import tomllib
@@ -16,8 +17,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_data_dir
+
 from rotomail.company import LANGUAGES, CompanyProfile, normalize_clabe
 from rotomail.errors import UsageError
+from rotomail.ids import normalize_sociedad
 
 APP_NAME = "rotomail"
 
@@ -64,7 +68,9 @@ SECURITY_MODES = ("starttls", "ssl", "none")
 OPTIONS: tuple[Option, ...] = (
     Option("database_url", "ROTOMAIL_DATABASE_URL", ""),
     # Seconds a command waits for another process's database lock before giving up.
-    Option("busy_timeout", "ROTOMAIL_BUSY_TIMEOUT", 60.0, float, low=0, above=True, note="segundos"),
+    Option(
+        "busy_timeout", "ROTOMAIL_BUSY_TIMEOUT", 60.0, float, low=0, above=True, note="segundos"
+    ),
     Option("smtp.host", "ROTOMAIL_SMTP_HOST", ""),
     Option("smtp.port", "ROTOMAIL_SMTP_PORT", 587, int, low=1, high=65535),
     Option("smtp.security", "ROTOMAIL_SMTP_SECURITY", "starttls", choices=SECURITY_MODES),
@@ -182,8 +188,6 @@ def _imports(table: Mapping[str, Any], path: Path) -> dict[str, dict[str, str]]:
 
 
 def default_home() -> Path:
-    from platformdirs import user_data_dir
-
     return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
@@ -224,8 +228,6 @@ class Settings:
 
     @property
     def operator_name(self) -> str:
-        import getpass
-
         return self.values["operator.name"] or getpass.getuser()
 
     def company(self, sociedad: str) -> CompanyProfile:
@@ -396,7 +398,9 @@ def check_keys(table: Mapping[str, Any], path: Path) -> None:
                 if dotted not in FREE_TABLES:
                     raise _unknown(dotted, FREE_TABLES, path)
                 if not isinstance(inner, Mapping):
-                    raise UsageError(f'{path}: [{dotted}] debe ser una tabla de campo = "encabezado".')
+                    raise UsageError(
+                        f'{path}: [{dotted}] debe ser una tabla de campo = "encabezado".'
+                    )
             elif dotted not in scalars:
                 raise _unknown(dotted, known, path)
 
@@ -427,8 +431,6 @@ def _check_document_type(code: str, entry: Any, path: Path) -> None:
 
 
 def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile]:
-    from rotomail.ids import normalize_sociedad
-
     result: dict[str, CompanyProfile] = {}
     raw = table.get("companies", {})
     if not isinstance(raw, Mapping):
@@ -490,6 +492,8 @@ def _document_types(table: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         }
         for code, words in table.get("document_types", {}).items()
     }
+
+
 def _check_home(home: Path, source: str) -> None:
     """The data folder must be a folder, or creatable: not a file, nor under one."""
     where = {"opción": "--home", "ROTOMAIL_HOME": "ROTOMAIL_HOME"}.get(

@@ -17,6 +17,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
+from rich.console import Console
+from rich.table import Table
+
 from rotomail.errors import UsageError
 
 
@@ -102,9 +105,6 @@ def print_table(
 ) -> None:
     stream = stream or sys.stdout
     if fmt is Format.table and is_terminal(stream):
-        from rich.console import Console
-        from rich.table import Table
-
         table = Table(title=title, show_lines=False)
         for header in headers:
             table.add_column(header, overflow="fold")

@@ -22,10 +22,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessageFlags
 from sqlalchemy import Connection, Engine
 
+from rotomail.config import Settings
 from rotomail.delivery.secrets import (
     OAuthTokenError,
     get_imap_password,
@@ -35,9 +37,6 @@ from rotomail.errors import UsageError
 from rotomail.inputs.bounce_reports import BouncedRecipient, BounceReport, parse_report
 from rotomail.store import bounces as store
 from rotomail.store.bounces import AddressOutcome, SentDelivery
-
-if TYPE_CHECKING:
-    from rotomail.config import Settings
 
 _VERP_TOKEN = re.compile(r"^[^@+]+\+([a-z0-9]{6,32})@", re.IGNORECASE)
 
@@ -126,8 +125,6 @@ class ImapSource:
         oauth_token: Callable[[], str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
-
         self.settings = settings
         self.description = (
             f"IMAP {settings.host}:{settings.port}, {settings.user}, carpeta {settings.folder}"
@@ -188,8 +185,6 @@ class ImapSource:
             yield RawReport(message.uid or "", data)
 
     def done(self, report: RawReport) -> None:
-        from imap_tools import MailMessageFlags
-
         target = self.settings.processed_folder
         if not self.box.folder.exists(target):
             self.box.folder.create(target)

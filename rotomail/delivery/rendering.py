@@ -12,15 +12,18 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rotomail.company import CompanyProfile
 from rotomail.delivery.liveness import process_alive, this_process
+from rotomail.delivery.messages import (
+    PreparedMessage,
+    build_statement_message,
+    prepare,
+    statement_fields,
+)
 from rotomail.errors import DataError
-from rotomail.statement.model import StatementCustomer, StatementItem
-
-if TYPE_CHECKING:
-    from rotomail.delivery.messages import PreparedMessage
+from rotomail.statement.model import StatementCustomer, StatementItem, build_statement
+from rotomail.statement.pdf import render_statement_pdf
 
 POOL_THRESHOLD = 16  # below this many statements, rendering in-process is faster
 WATCHDOG_EVERY = 0.5  # seconds between a worker's checks that the sending process lives
@@ -58,10 +61,6 @@ def render(job: RenderJob) -> Rendered:
     A top-level function: it runs in worker processes, so the main process only talks to
     the database and the SMTP server.
     """
-    from rotomail.delivery.messages import build_statement_message, prepare, statement_fields
-    from rotomail.statement.model import build_statement
-    from rotomail.statement.pdf import render_statement_pdf
-
     statement = build_statement(
         job.company,
         job.customer,

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine
+from tabulate import tabulate
+
+from rotomail.company import CompanyProfile
+from rotomail.delivery.mailer import Transport
+from rotomail.delivery.messages import build_log_message, render_template
+from rotomail.delivery.report import (
+    MODE_TEXT,
+    STATUS_TEXT,
+    SUMMARY_TEXT,
+    Outcome,
+    RunReport,
+    SendOptions,
+)
+from rotomail.errors import RotomailError
 from rotomail.ids import safe_filename_part
-
-if TYPE_CHECKING:
-    from email.message import EmailMessage
-
-    from sqlalchemy import Engine
-
-    from rotomail.company import CompanyProfile
-    from rotomail.delivery.mailer import Transport
-    from rotomail.delivery.report import RunReport
+from rotomail.store.bounces import run_addresses
+from rotomail.store.history import get_run, run_deliveries
 
 # What each mode means, after its word (report.MODE_TEXT).
 MODE_NOTE = {
@@ -26,12 +36,6 @@ MODE_NOTE = {
 
 
 def render_log(report: RunReport) -> str:
-    from datetime import datetime
-
-    from tabulate import tabulate
-
-    from rotomail.delivery.report import MODE_TEXT, STATUS_TEXT, SUMMARY_TEXT
-
     options = report.options
     finished = datetime.now()
     counts = "  ".join(
@@ -96,8 +100,6 @@ def render_log(report: RunReport) -> str:
 
 def _left_out(report: RunReport) -> str:
     """Who had open items and got nothing: no catalog entry, or held."""
-    from tabulate import tabulate
-
     text = ""
     if report.missing:
         text += (
@@ -129,10 +131,6 @@ def report_from_history(
 ) -> RunReport:
     """A finished run as its report, as the database knows it today (bounces included),
     to write and mail its log again."""
-    from rotomail.delivery.report import STATUS_TEXT, Outcome, RunReport, SendOptions
-    from rotomail.store.bounces import run_addresses
-    from rotomail.store.history import get_run, run_deliveries
-
     run = get_run(engine, run_id)
     options = SendOptions(
         sociedad=run.sociedad,
@@ -192,9 +190,6 @@ def mail_log(
 
     A failure here never changes any customer's outcome: the log file is already written.
     """
-    from rotomail.delivery.messages import build_log_message, render_template
-    from rotomail.errors import RotomailError
-
     assert report.log_path is not None
     options = report.options
     values = {
@@ -228,9 +223,6 @@ def mail_log(
 
 
 def test_message(sender: str, operator: str) -> EmailMessage:
-    from email.message import EmailMessage
-    from email.utils import formatdate, make_msgid
-
     message = EmailMessage()
     message["From"] = sender
     message["To"] = operator

@@ -33,7 +33,7 @@ def keyring_username(user: str, host: str) -> str:
 
 def _from_keyring(user: str, host: str) -> str | None:
     try:
-        import keyring
+        import keyring  # deferred: 0.07 s, only when a password is needed
 
         return keyring.get_password(SERVICE, keyring_username(user, host))
     except Exception:

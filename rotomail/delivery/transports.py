@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from rotomail.config import Settings
+from rotomail.delivery.mailer import OutboxTransport, SmtpSettings, SmtpTransport, Transport
+from rotomail.delivery.secrets import OAuthTokenError, get_smtp_password, oauth_token_command
 from rotomail.errors import UsageError
-
-if TYPE_CHECKING:
-    from rotomail.config import Settings
-    from rotomail.delivery.mailer import SmtpSettings, Transport
 
 
 def uses_smtp(settings: Settings, mode: str) -> bool:
@@ -25,8 +23,6 @@ def describe(settings: Settings, mode: str) -> str:
 
 
 def smtp_settings(settings: Settings) -> SmtpSettings:
-    from rotomail.delivery.mailer import SmtpSettings
-
     return SmtpSettings(
         host=settings["smtp.host"],
         port=settings["smtp.port"],
@@ -44,8 +40,6 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
 
 def password_for(settings: Settings, interactive: bool) -> str | None:
     """The SMTP password (environment, keyring, prompt), asked once before a run starts."""
-    from rotomail.delivery.secrets import get_smtp_password
-
     if not settings["smtp.user"]:
         return None
     password = get_smtp_password(
@@ -66,8 +60,6 @@ def smtp_credentials(
     before anything is sent: a missing password or a failing token command is exit 2."""
     if settings["smtp.auth"] != "xoauth2":
         return password_for(settings, interactive), None
-    from rotomail.delivery.secrets import OAuthTokenError, oauth_token_command
-
     if not settings["smtp.user"]:
         raise UsageError("smtp.auth = xoauth2 necesita smtp.user: el buzón que envía.")
     fetch = oauth_token_command(settings["smtp.oauth_token_command"])
@@ -89,8 +81,6 @@ def transport_factory(
 
     ``sent_today`` counts what earlier runs sent today, so a daily cap holds across runs.
     """
-    from rotomail.delivery.mailer import OutboxTransport, SmtpTransport
-
     if not uses_smtp(settings, mode):
         return lambda run_id: OutboxTransport(folder_for(run_id))
     smtp = smtp_settings(settings)

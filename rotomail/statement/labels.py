@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from babel import Locale
+from babel import Locale
+from babel.dates import parse_pattern
 
 DEFAULT_LANGUAGE = "es"
 DATE_PATTERN = "dd/MM/yyyy"
@@ -276,9 +276,6 @@ def labels(lang: str | None) -> Labels:
 @cache
 def _babel(lang: str) -> tuple[Locale, Any]:
     """The Babel locale and the parsed date pattern for a language."""
-    from babel import Locale
-    from babel.dates import parse_pattern
-
     return Locale.parse(_LOCALES[lang]), parse_pattern(DATE_PATTERN)
 
 

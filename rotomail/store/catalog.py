@@ -32,7 +32,10 @@ from sqlalchemy import (
 from rotomail.company import language_code
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
+from rotomail.inputs.addresses import parse_addresses
+from rotomail.statement.labels import format_amount
 from rotomail.store.db import upsert
+from rotomail.store.ledger import balances
 
 if TYPE_CHECKING:
     from rotomail.inputs.parsers import PasteRecord
@@ -136,8 +139,6 @@ def add_entry(
         ).scalar()
         if nombre is None:
             raise DataError(CUSTOMER_NOT_FOUND)
-        from rotomail.inputs.addresses import parse_addresses
-
         correos = parse_addresses(correos_text)
         before = _entries_now(connection, [(sociedad, cliente)])
         values = _entry_values(sociedad, cliente, correos, idioma)
@@ -332,8 +333,6 @@ class MissingCustomer:
 
     @property
     def balance_text(self) -> str:
-        from rotomail.statement.labels import format_amount
-
         if not any(self.balance.values()):
             return "sin saldo"
         return " · ".join(
@@ -344,8 +343,6 @@ class MissingCustomer:
 
 def missing_customers(engine: Engine, sociedad: str) -> list[MissingCustomer]:
     """Customers of ``sociedad`` with open items, no catalog entry and no hold."""
-    from rotomail.store.ledger import balances
-
     sociedad = normalize_sociedad(sociedad)
     totals = balances(engine, sociedad)
     with engine.connect() as connection:
@@ -478,8 +475,6 @@ def plan_import(engine: Engine, records: Iterable[PasteRecord]) -> list[ImportRo
 
     The same pair twice: the last row wins and the earlier one says so.
     """
-    from rotomail.inputs.addresses import parse_addresses
-
     rows = list(records)
     last_line = {(r.sociedad, r.cliente): r.line for r in rows if not r.error}
     sociedades = {sociedad for sociedad, _ in last_line}

@@ -15,7 +15,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -161,8 +172,6 @@ def create_db_engine(
 
 
 def current_revision(connection: Connection) -> str | None:
-    from sqlalchemy import inspect
-
     if not inspect(connection).has_table("alembic_version"):
         return None
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -170,7 +179,7 @@ def current_revision(connection: Connection) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (creating it on an empty database)."""
-    from alembic import command
+    from alembic import command  # deferred: 0.13 s, only when the schema must change
     from alembic.config import Config
 
     config = Config()
@@ -288,8 +297,6 @@ def upsert(
 def _upsert_portable(
     connection: Connection, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]
 ) -> None:
-    from sqlalchemy import delete, insert, tuple_
-
     key_columns = [table.c[name] for name in keys]
     values = [tuple(row[name] for name in keys) for row in rows]
     connection.execute(delete(table).where(tuple_(*key_columns).in_(values)))
@@ -312,9 +319,5 @@ def _insert_ignore(dialect: str, table: Any) -> Any:
 def _dialect_insert(dialect: str) -> Any:
     """INSERT with ON CONFLICT support: PostgreSQL's or SQLite's."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
         return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
     return sqlite.insert

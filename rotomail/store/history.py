@@ -140,8 +140,6 @@ def retry_targets(engine: Engine, run_id: int) -> tuple[str, date, list[str]]:
 
 def sent_today(engine: Engine) -> int:
     """Messages sent since midnight (all runs): seeds the transport's daily cap."""
-    from sqlalchemy import func
-
     midnight = datetime.combine(date.today(), time.min)
     query = select(func.count()).where(
         _delivery.c.status == "sent", _delivery.c.updated_at >= midnight

@@ -96,6 +96,8 @@ def test_rows_written_before_the_search_columns_are_found(db_url: str, cli: Cli)
             {"now": datetime(2026, 1, 1)},
         )
     old.dispose()
+    # SQLite upgrades in place; a shared PostgreSQL schema only with «db upgrade».
+    assert cli("db", "upgrade").exit_code == 0
     assert found(cli, "customers", "search", "--nombre", "PENA") == ["Aceros Peña Hermanos"]
     assert found(cli, "catalog", "search", "--nombre", "peña") == ["Aceros Peña Hermanos"]
     assert found(cli, "catalog", "search", "--correo", "ventas@acerospeña") == [

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import Engine
 
@@ -20,39 +19,25 @@ from rotomail.company import CompanyProfile
 from rotomail.delivery import claims, mailer
 from rotomail.delivery.candidates import Candidate
 from rotomail.delivery.deferred import DeferredRetry, Waiting, record_addresses
+from rotomail.delivery.jobs import StatementJobs
 from rotomail.delivery.liveness import Heartbeat, close_dead_runs
 from rotomail.delivery.messages import (
     PreparedMessage,
-    build_statement_message,
-    parse_address,
-    verp_sender,
 )
 from rotomail.delivery.outbox import OutboxTransport
 from rotomail.delivery.records import RunRecords, _now
-from rotomail.delivery.rendering import Rendered, RenderJob, render_stream
+from rotomail.delivery.rendering import Rendered
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.delivery.runlog import write_log
 from rotomail.delivery.stopping import RunStopped, StopSignals
-from rotomail.errors import DataError, UsageError
-from rotomail.statement.model import StatementCustomer, StatementItem
 from rotomail.store.catalog import MissingCustomer
 from rotomail.store.db import DatabaseBusy
-from rotomail.store.ledger import due_date_source, iter_items_by_customer
 
 __all__ = ["ClaimLost", "SendRunner"]
 
 
 class ClaimLost(Exception):
     """Another run took this customer over between our claim and DATA."""
-
-
-_TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def _verp_token() -> str:
-    """Ten lower-case letters and digits (51 bits): unguessable, and unchanged by relays
-    that fold the local part to lower case."""
-    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(10))
 
 
 def _delivered(transport: mailer.Transport) -> str:
@@ -91,8 +76,7 @@ class SendRunner:
             self._emit,
         )
         self.unreachable = 0  # customers in a row whose SMTP connection failed
-        self.verp_tokens: dict[str, str] = {}  # cliente -> token in the envelope sender
-        self.due_date_source = "vencimiento"
+        self.jobs = StatementJobs(engine, company, options, self.document_types)
 
     def _emit(self, report: RunReport, outcome: Outcome, record: bool = True) -> None:
         if record:
@@ -104,44 +88,15 @@ class SendRunner:
         except OSError:  # output closed (a pipe's reader gone): the run goes on silently
             self.on_outcome = lambda outcome: None
 
-    def language_of(self, candidate: Candidate) -> str:
-        """The customer's language (catalog entry, else master), else the company's."""
-        return candidate.idioma or self.company.language
-
-    def _check_message_setup(self, languages: set[str]) -> None:
-        """Templates (of every language the run writes in) and the sender are checked once,
-        before anything is recorded: a typo in an admin's template is a configuration
-        error, not a thousand failed customers."""
-        try:
-            if self.company.bcc:
-                parse_address(self.company.bcc, what="copia de archivo (bcc)")
-            if self.company.verp:
-                parse_address(self.company.bounce_address, what="rebotes (bounce_address)")
-            for language in sorted(languages):
-                build_statement_message(
-                    dataclasses.replace(self.company, language=language),
-                    "Cliente",
-                    [self.company.sender],
-                    b"",
-                    "prueba.pdf",
-                    override_dir=self.options.templates_dir,
-                )
-        except DataError as exc:
-            raise UsageError(f"Sociedad {self.company.code}: {exc.message}") from None
-
     def run(self, candidates: list[Candidate], transport_name: str) -> RunReport:
-        languages = {c.cliente: self.language_of(c) for c in candidates}
-        self._check_message_setup({self.company.language, *languages.values()})
+        languages = self.jobs.prepare(candidates)
         close_dead_runs(self.engine)
         real = self.options.mode == "send"
-        if real and self.company.verp:
-            self.verp_tokens = {c.cliente: _verp_token() for c in candidates}
-        self.due_date_source = due_date_source(self.engine, self.options.sociedad)
         run_id = self.records.start(
             candidates,
             transport_name,
             languages=languages,
-            verp_tokens=self.verp_tokens,
+            verp_tokens=self.jobs.verp_tokens,
             bcc=self.company.bcc if real else "",
         )
         report = RunReport(run_id, self.options, transport_name, _now())
@@ -173,7 +128,7 @@ class SendRunner:
     def _send_all(self, report: RunReport, to_render: list[Candidate]) -> None:
         transport = self.make_transport(report.run_id) if to_render else None
         try:
-            for candidate, rendered in self._rendered(to_render):
+            for candidate, rendered in self.jobs.rendered(to_render):
                 if report.aborted:
                     break
                 self.stop.check()
@@ -276,44 +231,6 @@ class SendRunner:
         else:
             return None
         return Outcome(candidate.cliente, candidate.nombre, candidate.correos, result, detail)
-
-    def _rendered(self, candidates: list[Candidate]) -> Iterator[tuple[Candidate, Rendered]]:
-        by_cliente = {c.cliente: c for c in candidates}
-        seen: set[str] = set()
-
-        def jobs() -> Iterator[RenderJob]:
-            for cliente, items in iter_items_by_customer(
-                self.engine, self.options.sociedad, set(by_cliente)
-            ):
-                seen.add(cliente)
-                yield self._job(by_cliente[cliente], items)
-            for cliente, candidate in by_cliente.items():
-                if cliente not in seen:
-                    yield self._job(candidate, [])
-
-        for rendered in render_stream(jobs(), len(candidates), self.options.render_nice):
-            yield by_cliente[rendered.cliente], rendered
-
-    def _job(self, candidate: Candidate, items: list[StatementItem]) -> RenderJob:
-        rehearsal = self.options.mode == "test"
-        real = self.options.mode == "send"
-        token = self.verp_tokens.get(candidate.cliente)
-        return RenderJob(
-            dataclasses.replace(self.company, language=self.language_of(candidate)),
-            StatementCustomer(
-                candidate.sociedad, candidate.cliente, candidate.nombre, candidate.rfc
-            ),
-            tuple(items),
-            self.options.statement_date,
-            (self.options.operator_email,) if rehearsal else candidate.correos,
-            candidate.correos if rehearsal else None,
-            self.options.templates_dir,
-            self.options.keep_pdfs,
-            verp_sender(self.company.bounce_address, token) if token else "",
-            (self.company.bcc,) if real and self.company.bcc else (),
-            self.document_types,
-            self.due_date_source,
-        )
 
     def _keep_pdf(self, report: RunReport, rendered: Rendered) -> None:
         folder = self.options.run_folder(report.run_id)

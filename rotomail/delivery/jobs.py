@@ -1,0 +1,119 @@
+"""What each customer's statement is made of: its language, the company's letterhead, the
+VERP sender and archive copy of a real send; the render jobs of a run, read from the ledger
+in chunks, and the check of the templates before the run starts."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Iterator, Mapping
+
+from sqlalchemy import Engine
+
+from rotomail.company import CompanyProfile
+from rotomail.delivery.candidates import Candidate
+from rotomail.delivery.messages import build_statement_message, parse_address, verp_sender
+from rotomail.delivery.rendering import Rendered, RenderJob, render_stream
+from rotomail.delivery.report import SendOptions
+from rotomail.errors import DataError, UsageError
+from rotomail.statement.model import StatementCustomer, StatementItem
+from rotomail.store.ledger import due_date_source, iter_items_by_customer
+
+_TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _verp_token() -> str:
+    """Ten lower-case letters and digits (51 bits): unguessable, and unchanged by relays
+    that fold the local part to lower case."""
+    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(10))
+
+
+class StatementJobs:
+    """The render jobs of one run."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        company: CompanyProfile,
+        options: SendOptions,
+        document_types: Mapping[str, Mapping[str, str]],
+    ) -> None:
+        self.engine = engine
+        self.company = company
+        self.options = options
+        self.document_types = dict(document_types)
+        self.verp_tokens: dict[str, str] = {}  # cliente -> token in the envelope sender
+        self.due_date_source = "vencimiento"
+
+    def prepare(self, candidates: list[Candidate]) -> dict[str, str]:
+        """Check the templates of every language the run writes in and draw the VERP
+        tokens; returns each customer's language."""
+        languages = {c.cliente: self.language_of(c) for c in candidates}
+        self._check_message_setup({self.company.language, *languages.values()})
+        if self.options.mode == "send" and self.company.verp:
+            self.verp_tokens = {c.cliente: _verp_token() for c in candidates}
+        self.due_date_source = due_date_source(self.engine, self.options.sociedad)
+        return languages
+
+    def language_of(self, candidate: Candidate) -> str:
+        """The customer's language (catalog entry, else master), else the company's."""
+        return candidate.idioma or self.company.language
+
+    def _check_message_setup(self, languages: set[str]) -> None:
+        """Templates (of every language the run writes in) and the sender are checked once,
+        before anything is recorded: a typo in an admin's template is a configuration
+        error, not a thousand failed customers."""
+        try:
+            if self.company.bcc:
+                parse_address(self.company.bcc, what="copia de archivo (bcc)")
+            if self.company.verp:
+                parse_address(self.company.bounce_address, what="rebotes (bounce_address)")
+            for language in sorted(languages):
+                build_statement_message(
+                    dataclasses.replace(self.company, language=language),
+                    "Cliente",
+                    [self.company.sender],
+                    b"",
+                    "prueba.pdf",
+                    override_dir=self.options.templates_dir,
+                )
+        except DataError as exc:
+            raise UsageError(f"Sociedad {self.company.code}: {exc.message}") from None
+
+    def rendered(self, candidates: list[Candidate]) -> Iterator[tuple[Candidate, Rendered]]:
+        by_cliente = {c.cliente: c for c in candidates}
+        seen: set[str] = set()
+
+        def jobs() -> Iterator[RenderJob]:
+            for cliente, items in iter_items_by_customer(
+                self.engine, self.options.sociedad, set(by_cliente)
+            ):
+                seen.add(cliente)
+                yield self.job(by_cliente[cliente], items)
+            for cliente, candidate in by_cliente.items():
+                if cliente not in seen:
+                    yield self.job(candidate, [])
+
+        for rendered in render_stream(jobs(), len(candidates), self.options.render_nice):
+            yield by_cliente[rendered.cliente], rendered
+
+    def job(self, candidate: Candidate, items: list[StatementItem]) -> RenderJob:
+        rehearsal = self.options.mode == "test"
+        real = self.options.mode == "send"
+        token = self.verp_tokens.get(candidate.cliente)
+        return RenderJob(
+            dataclasses.replace(self.company, language=self.language_of(candidate)),
+            StatementCustomer(
+                candidate.sociedad, candidate.cliente, candidate.nombre, candidate.rfc
+            ),
+            tuple(items),
+            self.options.statement_date,
+            (self.options.operator_email,) if rehearsal else candidate.correos,
+            candidate.correos if rehearsal else None,
+            self.options.templates_dir,
+            self.options.keep_pdfs,
+            verp_sender(self.company.bounce_address, token) if token else "",
+            (self.company.bcc,) if real and self.company.bcc else (),
+            self.document_types,
+            self.due_date_source,
+        )

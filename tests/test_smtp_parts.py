@@ -162,6 +162,7 @@ def test_ascii_address(address: str, wire: str | None, utf8: bool) -> None:
         ("452 4.5.3 Too many recipients", "452 4.5.3"),
         ("250 2.0.0 Ok: queued as Q1", "250 2.0.0"),
         ("550 No such user", "550"),
+        ("outbox: /home/ana/outbox/corrida-1/1006210_20261130.eml", ""),
         ("", ""),
     ],
 )

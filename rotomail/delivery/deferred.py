@@ -39,11 +39,14 @@ _INSERT = insert(_address)  # built once: SQLAlchemy reuses the compiled stateme
 
 
 def reply_code(reply: str) -> str:
-    """The code of a reply: "452 4.5.3 Too many" gives "452 4.5.3", "550 no" gives "550"."""
+    """The code of a reply: "452 4.5.3 Too many" gives "452 4.5.3", "550 no" gives "550";
+    a reply that is not a server's (the outbox's "outbox: <path>") has none."""
     words = reply.split()
+    if not words or not words[0].isdigit():
+        return ""
     if len(words) > 1 and words[1][:1].isdigit() and "." in words[1]:
         return " ".join(words[:2])
-    return words[0][:20] if words else ""
+    return words[0][:20]
 
 
 def record_addresses(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import typer
 from sample_data import COMPANY_CONFIG, CUSTOMERS_TSV, LEDGER_TSV
+from smtp_server import SmtpServer
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
@@ -103,3 +104,15 @@ def command_tree() -> dict[tuple[str, ...], Any]:
 
     walk(typer.main.get_command(app), ())
     return tree
+
+
+@pytest.fixture
+def smtp(loaded: Cli, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
+    """An aiosmtpd server on 127.0.0.1 that rotomail sends to (no TLS, no rate limit)."""
+    with SmtpServer() as server:
+        monkeypatch.setenv("ROTOMAIL_SMTP_HOST", server.host)
+        monkeypatch.setenv("ROTOMAIL_SMTP_PORT", str(server.port))
+        monkeypatch.setenv("ROTOMAIL_SMTP_SECURITY", "none")
+        monkeypatch.setenv("ROTOMAIL_SMTP_RATE_PER_MINUTE", "0")
+        monkeypatch.setenv("ROTOMAIL_SMTP_RETRY_WAIT", "0.01")
+        yield server

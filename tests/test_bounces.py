@@ -138,17 +138,6 @@ def dsn(
     return (head + body).encode()
 
 
-@pytest.fixture
-def smtp(loaded: Cli, monkeypatch: pytest.MonkeyPatch):
-    with SmtpServer() as server:
-        monkeypatch.setenv("ROTOMAIL_SMTP_HOST", server.host)
-        monkeypatch.setenv("ROTOMAIL_SMTP_PORT", str(server.port))
-        monkeypatch.setenv("ROTOMAIL_SMTP_SECURITY", "none")
-        monkeypatch.setenv("ROTOMAIL_SMTP_RATE_PER_MINUTE", "0")
-        monkeypatch.setenv("ROTOMAIL_SMTP_RETRY_WAIT", "0.01")
-        yield server
-
-
 def history(cli: Cli, run: int) -> list[dict]:
     result = cli("history", str(run), "--format", "json")
     assert result.exit_code == 0, result.output

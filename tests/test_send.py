@@ -22,17 +22,6 @@ DATE = "2026-11-30"
 SUBJECT = "Estado de Cuenta Tinacos Ejemplo S.A. de C.V."
 
 
-@pytest.fixture
-def smtp(loaded: Cli, monkeypatch: pytest.MonkeyPatch):
-    with SmtpServer() as server:
-        monkeypatch.setenv("ROTOMAIL_SMTP_HOST", server.host)
-        monkeypatch.setenv("ROTOMAIL_SMTP_PORT", str(server.port))
-        monkeypatch.setenv("ROTOMAIL_SMTP_SECURITY", "none")
-        monkeypatch.setenv("ROTOMAIL_SMTP_RATE_PER_MINUTE", "0")
-        monkeypatch.setenv("ROTOMAIL_SMTP_RETRY_WAIT", "0.01")
-        yield server
-
-
 def history(cli: Cli, run: int | None = None) -> list[dict]:
     args = ["history", "--format", "json"] + ([str(run)] if run else [])
     result = cli(*args)

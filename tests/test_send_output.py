@@ -21,17 +21,6 @@ HEADER = re.compile(
 )
 
 
-@pytest.fixture
-def smtp(loaded: Cli, monkeypatch: pytest.MonkeyPatch):
-    with SmtpServer() as server:
-        monkeypatch.setenv("ROTOMAIL_SMTP_HOST", server.host)
-        monkeypatch.setenv("ROTOMAIL_SMTP_PORT", str(server.port))
-        monkeypatch.setenv("ROTOMAIL_SMTP_SECURITY", "none")
-        monkeypatch.setenv("ROTOMAIL_SMTP_RATE_PER_MINUTE", "0")
-        monkeypatch.setenv("ROTOMAIL_SMTP_RETRY_WAIT", "0.01")
-        yield server
-
-
 def customer_lines(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if line[:1] in "✓✗–?·" and line[1:2] == " "]
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, and_, select
 
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
-from rotomail.statement.labels import format_amount
+from rotomail.statement.labels import format_balances
 from rotomail.store.bounces import bounced_addresses
 from rotomail.store.catalog import holds_of
 from rotomail.store.ledger import balances
@@ -33,12 +33,7 @@ class Candidate:
 
     @property
     def balance_text(self) -> str:
-        if not any(self.balance.values()):
-            return "sin saldo"
-        return " · ".join(
-            f"{moneda} {format_amount(total, 'es')}"
-            for moneda, total in sorted(self.balance.items())
-        )
+        return format_balances(self.balance)
 
 
 def list_candidates(

@@ -297,6 +297,16 @@ def format_amount(value: Decimal, lang: str | None = DEFAULT_LANGUAGE) -> str:
     return f"{value:,.2f}".translate(_amount_marks(resolve_language(lang)))
 
 
+def format_balances(balance: Mapping[str, Decimal], lang: str | None = DEFAULT_LANGUAGE) -> str:
+    """A balance per currency on one line: ``"MXN 1,000.00 · USD 500.00"``; nothing owed in
+    any currency is ``"sin saldo"``."""
+    if not any(balance.values()):
+        return "sin saldo"
+    return " · ".join(
+        f"{moneda} {format_amount(total, lang)}" for moneda, total in sorted(balance.items())
+    )
+
+
 @lru_cache(maxsize=4096)
 def format_date(value: date, lang: str | None = DEFAULT_LANGUAGE) -> str:
     """``date(2024, 3, 5)`` -> ``"05/03/2024"`` in every language."""

@@ -33,7 +33,7 @@ from rotomail.company import language_code
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
 from rotomail.inputs.addresses import parse_addresses
-from rotomail.statement.labels import format_amount
+from rotomail.statement.labels import format_balances
 from rotomail.store.db import upsert
 from rotomail.store.ledger import balances
 
@@ -333,12 +333,7 @@ class MissingCustomer:
 
     @property
     def balance_text(self) -> str:
-        if not any(self.balance.values()):
-            return "sin saldo"
-        return " · ".join(
-            f"{moneda} {format_amount(total, 'es')}"
-            for moneda, total in sorted(self.balance.items())
-        )
+        return format_balances(self.balance)
 
 
 def missing_customers(engine: Engine, sociedad: str) -> list[MissingCustomer]:

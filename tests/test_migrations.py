@@ -7,6 +7,7 @@ from datetime import datetime
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.sql import TableClause
 from sqlmodel import SQLModel
 
 from rotomail.store import models  # noqa: F401 - registers the tables on SQLModel.metadata
@@ -64,13 +65,17 @@ def test_models_and_migrations_agree(db_url: str) -> None:
     assert differences == []
 
 
-def test_catalog_views_match_the_models() -> None:
-    """catalog.py queries lightweight views of two tables; each column must exist with the
-    same Python type as in the models, or a renamed column would only fail at run time."""
-    from rotomail.store import catalog
+def test_views_match_the_models() -> None:
+    """store/views.py has lightweight views of the tables; each must have exactly the
+    model's columns with the same Python types, or a renamed column would only fail at
+    run time."""
+    from rotomail.store import views
 
-    for view in (catalog._catalog, catalog._customer):
+    tables = [v for v in vars(views).values() if isinstance(v, TableClause)]
+    assert {v.name for v in tables} == set(SQLModel.metadata.tables)
+    for view in tables:
         model_table = SQLModel.metadata.tables[view.name]
+        assert [c.name for c in view.columns] == [c.name for c in model_table.columns]
         for view_column in view.columns:
             model_type = model_table.c[view_column.name].type
             model_type = getattr(model_type, "impl", model_type)  # SQLModel's AutoString

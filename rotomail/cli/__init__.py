@@ -10,13 +10,13 @@ from __future__ import annotations
 import importlib
 import os
 from difflib import get_close_matches
-from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer._click.exceptions import UsageError
 
+from rotomail import __version__
 from rotomail.cli.group import CommandGroup, command_group
 from rotomail.cli.spanish import use_spanish
 
@@ -89,7 +89,7 @@ app = command_group(
 
 def _show_version(value: bool) -> None:
     if value:
-        typer.echo(f"rotomail {version('rotomail')}")
+        typer.echo(f"rotomail {__version__}")
         raise typer.Exit()
 
 

@@ -12,21 +12,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, and_, func, insert, select, update
 
 from rotomail.ids import normalize_cliente, normalize_sociedad
-from rotomail.store.models import (
-    CatalogEntry,
-    Customer,
-    Delivery,
-    DeliveryAddress,
-    SendRun,
-    StatementClaim,
-)
+from rotomail.store import views
 
-_run = SendRun.__table__  # type: ignore[attr-defined]
-_delivery = Delivery.__table__  # type: ignore[attr-defined]
-_address = DeliveryAddress.__table__  # type: ignore[attr-defined]
-_catalog = CatalogEntry.__table__  # type: ignore[attr-defined]
-_customer = Customer.__table__  # type: ignore[attr-defined]
-_claim = StatementClaim.__table__  # type: ignore[attr-defined]
+_run = views.SEND_RUN
+_delivery = views.DELIVERY
+_address = views.DELIVERY_ADDRESS
+_catalog = views.CATALOG_ENTRY
+_customer = views.CUSTOMER
+_claim = views.STATEMENT_CLAIM
 
 # A report about a statement arrives within days; older deliveries are not matched by address.
 MATCH_WINDOW = timedelta(days=7)

@@ -15,18 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
-    DateTime,
     Engine,
-    Integer,
-    String,
-    Text,
     and_,
-    column,
     delete,
     insert,
     or_,
     select,
-    table,
 )
 
 from rotomail.company import language_code
@@ -34,6 +28,7 @@ from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
 from rotomail.inputs.addresses import parse_addresses
 from rotomail.statement.labels import format_balances
+from rotomail.store import views
 from rotomail.store.db import upsert
 from rotomail.store.ledger import balances
 
@@ -43,53 +38,11 @@ if TYPE_CHECKING:
 CUSTOMER_NOT_FOUND = "Sociedad no encontrada para este cliente"
 SAVED = "La información se actualizó exitosamente."
 
-# Lightweight views (sqlalchemy.table) of the columns these functions touch, instead of
-# the SQLModel classes: importing SQLModel and the ORM costs ~0.1 s, a fifth of the 0.5 s
-# budget for `catalog search`. tests/test_migrations.py checks them against rotomail.store.models.
-_catalog = table(
-    "catalog_entry",
-    column("sociedad", String),
-    column("cliente", String),
-    column("correos", String),
-    column("updated_at", DateTime),
-    column("idioma", String),
-    column("correos_search", Text),
-)
-_customer = table(
-    "customer",
-    column("sociedad", String),
-    column("cliente", String),
-    column("nombre", String),
-    column("correo", String),
-    column("idioma", String),
-    column("nombre_search", Text),
-)
-_hold = table(
-    "catalog_hold",
-    column("sociedad", String),
-    column("cliente", String),
-    column("reason", String),
-    column("held_by", String),
-    column("held_at", DateTime),
-)
-_change = table(
-    "catalog_change",
-    column("id", Integer),
-    column("sociedad", String),
-    column("cliente", String),
-    column("action", String),
-    column("changed_by", String),
-    column("changed_at", DateTime),
-    column("before", String),
-    column("after", String),
-)
-_open_item = table(
-    "open_item",
-    column("sociedad", String),
-    column("cliente", String),
-    column("importe", String),
-    column("moneda", String),
-)
+_catalog = views.CATALOG_ENTRY
+_customer = views.CUSTOMER
+_hold = views.CATALOG_HOLD
+_change = views.CATALOG_CHANGE
+_open_item = views.OPEN_ITEM
 
 LANGUAGE_HELP = "S, E o P (claves de SAP) o es, en, pt"
 

@@ -26,12 +26,12 @@ from rotomail.inputs.parsers import (
 )
 from rotomail.inputs.tabular import iter_rows, open_source
 from rotomail.statement.model import StatementItem
+from rotomail.store import views
 from rotomail.store.db import upsert
-from rotomail.store.models import Customer, LedgerSnapshot, OpenItem
 
-_item = OpenItem.__table__  # type: ignore[attr-defined]
-_customer = Customer.__table__  # type: ignore[attr-defined]
-_snapshot = LedgerSnapshot.__table__  # type: ignore[attr-defined]
+_item = views.OPEN_ITEM
+_customer = views.CUSTOMER
+_snapshot = views.LEDGER_SNAPSHOT
 MAX_LISTED_REJECTS = 50
 
 

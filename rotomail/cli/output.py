@@ -17,9 +17,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-
 from rotomail.errors import UsageError
 
 
@@ -105,6 +102,10 @@ def print_table(
 ) -> None:
     stream = stream or sys.stdout
     if fmt is Format.table and is_terminal(stream):
+        # deferred: Rich's console costs ~35 ms, paid only when a person reads the table
+        from rich.console import Console
+        from rich.table import Table
+
         table = Table(title=title, show_lines=False)
         for header in headers:
             table.add_column(header, overflow="fold")

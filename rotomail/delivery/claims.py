@@ -36,10 +36,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from rotomail.delivery.liveness import run_alive
+from rotomail.store import views
 from rotomail.store.db import insert_ignore
-from rotomail.store.models import StatementClaim
 
-_claim = StatementClaim.__table__  # type: ignore[attr-defined]
+_claim = views.STATEMENT_CLAIM
 CHANNELS = ("smtp", "outbox")
 
 

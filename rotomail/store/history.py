@@ -14,11 +14,11 @@ from sqlalchemy import Engine, Row, and_, case, false, func, select
 
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
-from rotomail.store.models import Delivery, SendRun, StatementClaim
+from rotomail.store import views
 
-_run = SendRun.__table__  # type: ignore[attr-defined]
-_delivery = Delivery.__table__  # type: ignore[attr-defined]
-_claim = StatementClaim.__table__  # type: ignore[attr-defined]
+_run = views.SEND_RUN
+_delivery = views.DELIVERY
+_claim = views.STATEMENT_CLAIM
 
 # Counted per run from its deliveries: (column, statuses).
 COUNTERS = {

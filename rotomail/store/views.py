@@ -16,82 +16,81 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    column,
+    table,
 )
 
+# A full Table only where SQLAlchemy must know the primary key: inserting a run reads back
+# its generated id (``inserted_primary_key``) on every SQLite and PostgreSQL version. The
+# others are plain ``table()`` clauses, cheaper to build (about 1 ms for all of them).
 _metadata = MetaData()  # not SQLModel's: the schema is created by the migrations
 
-CUSTOMER = Table(
+CUSTOMER = table(
     "customer",
-    _metadata,
-    Column("sociedad", String, primary_key=True),
-    Column("cliente", String, primary_key=True),
-    Column("nombre", String),
-    Column("rfc", String),
-    Column("correo", Text),
-    Column("idioma", String),
-    Column("updated_at", DateTime),
-    Column("nombre_search", Text),
+    column("sociedad", String),
+    column("cliente", String),
+    column("nombre", String),
+    column("rfc", String),
+    column("correo", Text),
+    column("idioma", String),
+    column("updated_at", DateTime),
+    column("nombre_search", Text),
 )
 
-CATALOG_ENTRY = Table(
+CATALOG_ENTRY = table(
     "catalog_entry",
-    _metadata,
-    Column("sociedad", String, primary_key=True),
-    Column("cliente", String, primary_key=True),
-    Column("correos", Text),
-    Column("updated_at", DateTime),
-    Column("idioma", String),
-    Column("correos_search", Text),
+    column("sociedad", String),
+    column("cliente", String),
+    column("correos", Text),
+    column("updated_at", DateTime),
+    column("idioma", String),
+    column("correos_search", Text),
 )
 
-CATALOG_HOLD = Table(
+CATALOG_HOLD = table(
     "catalog_hold",
-    _metadata,
-    Column("sociedad", String, primary_key=True),
-    Column("cliente", String, primary_key=True),
-    Column("reason", Text),
-    Column("held_by", String),
-    Column("held_at", DateTime),
+    column("sociedad", String),
+    column("cliente", String),
+    column("reason", Text),
+    column("held_by", String),
+    column("held_at", DateTime),
 )
 
-CATALOG_CHANGE = Table(
+CATALOG_CHANGE = table(
     "catalog_change",
-    _metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sociedad", String),
-    Column("cliente", String),
-    Column("action", String),
-    Column("changed_by", String),
-    Column("changed_at", DateTime),
-    Column("before", Text),
-    Column("after", Text),
+    column("id", Integer),
+    column("sociedad", String),
+    column("cliente", String),
+    column("action", String),
+    column("changed_by", String),
+    column("changed_at", DateTime),
+    column("before", Text),
+    column("after", Text),
 )
 
-OPEN_ITEM = Table(
+OPEN_ITEM = table(
     "open_item",
-    _metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sociedad", String),
-    Column("cliente", String),
-    Column("documento", String),
-    Column("tipo", String),
-    Column("referencia", String),
-    Column("fecha_documento", Date),
-    Column("vencimiento", Date),
-    Column("importe", Numeric(18, 2)),
-    Column("moneda", String),
-    Column("texto", String),
+    column("id", Integer),
+    column("sociedad", String),
+    column("cliente", String),
+    column("documento", String),
+    column("tipo", String),
+    column("referencia", String),
+    column("fecha_documento", Date),
+    column("vencimiento", Date),
+    column("importe", Numeric(18, 2)),
+    column("moneda", String),
+    column("texto", String),
 )
 
-LEDGER_SNAPSHOT = Table(
+LEDGER_SNAPSHOT = table(
     "ledger_snapshot",
-    _metadata,
-    Column("sociedad", String, primary_key=True),
-    Column("snapshot_date", Date),
-    Column("imported_at", DateTime),
-    Column("source", String),
-    Column("item_count", Integer),
-    Column("due_date_source", String),
+    column("sociedad", String),
+    column("snapshot_date", Date),
+    column("imported_at", DateTime),
+    column("source", String),
+    column("item_count", Integer),
+    column("due_date_source", String),
 )
 
 SEND_RUN = Table(
@@ -118,48 +117,45 @@ SEND_RUN = Table(
     Column("log_path", String),
 )
 
-DELIVERY = Table(
+DELIVERY = table(
     "delivery",
-    _metadata,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", Integer),
-    Column("sociedad", String),
-    Column("cliente", String),
-    Column("statement_date", Date),
-    Column("nombre", String),
-    Column("correos", Text),
-    Column("archivo", String),
-    Column("status", String),
-    Column("detail", Text),
-    Column("refused", Text),
-    Column("message_id", String),
-    Column("verp_token", String),
-    Column("bcc", String),
-    Column("updated_at", DateTime),
-    Column("idioma", String),
+    column("id", Integer),
+    column("run_id", Integer),
+    column("sociedad", String),
+    column("cliente", String),
+    column("statement_date", Date),
+    column("nombre", String),
+    column("correos", Text),
+    column("archivo", String),
+    column("status", String),
+    column("detail", Text),
+    column("refused", Text),
+    column("message_id", String),
+    column("verp_token", String),
+    column("bcc", String),
+    column("updated_at", DateTime),
+    column("idioma", String),
 )
 
-DELIVERY_ADDRESS = Table(
+DELIVERY_ADDRESS = table(
     "delivery_address",
-    _metadata,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", Integer),
-    Column("cliente", String),
-    Column("correo", String),
-    Column("status", String),
-    Column("code", String),
-    Column("detail", Text),
-    Column("updated_at", DateTime),
+    column("id", Integer),
+    column("run_id", Integer),
+    column("cliente", String),
+    column("correo", String),
+    column("status", String),
+    column("code", String),
+    column("detail", Text),
+    column("updated_at", DateTime),
 )
 
-STATEMENT_CLAIM = Table(
+STATEMENT_CLAIM = table(
     "statement_claim",
-    _metadata,
-    Column("sociedad", String, primary_key=True),
-    Column("cliente", String, primary_key=True),
-    Column("statement_date", Date, primary_key=True),
-    Column("channel", String, primary_key=True),
-    Column("run_id", Integer),
-    Column("status", String),
-    Column("updated_at", DateTime),
+    column("sociedad", String),
+    column("cliente", String),
+    column("statement_date", Date),
+    column("channel", String),
+    column("run_id", Integer),
+    column("status", String),
+    column("updated_at", DateTime),
 )

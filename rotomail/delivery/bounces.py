@@ -29,9 +29,8 @@ from sqlalchemy import Connection, Engine
 
 from rotomail.config import Settings
 from rotomail.delivery.secrets import (
-    OAuthTokenError,
+    checked_token_command,
     get_imap_password,
-    oauth_token_command,
 )
 from rotomail.errors import UsageError
 from rotomail.inputs.bounce_reports import BouncedRecipient, BounceReport, parse_report
@@ -373,12 +372,7 @@ def _imap_credentials(
     settings: Settings, imap: ImapSettings, interactive: bool
 ) -> tuple[str | None, Callable[[], str] | None]:
     if settings["bounces.imap_auth"] == "xoauth2":
-        fetch = oauth_token_command(settings["smtp.oauth_token_command"])
-        try:
-            fetch()
-        except OAuthTokenError as exc:
-            raise UsageError(str(exc)) from None
-        return None, fetch
+        return None, checked_token_command(settings["smtp.oauth_token_command"])
     password = get_imap_password(imap.user, imap.host, interactive=interactive)
     if password is None:
         raise UsageError(

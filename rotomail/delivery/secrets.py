@@ -165,3 +165,14 @@ def oauth_token_command(command: str) -> Callable[[], str]:
         return token
 
     return fetch
+
+
+def checked_token_command(command: str) -> Callable[[], str]:
+    """``oauth_token_command(command)``, run once now: a helper that fails is a
+    configuration error (exit 2) before anything is recorded or sent."""
+    fetch = oauth_token_command(command)
+    try:
+        fetch()
+    except OAuthTokenError as exc:
+        raise UsageError(str(exc)) from None
+    return fetch

@@ -171,17 +171,22 @@ class SmtpConnection:
     def _context(self) -> ssl.SSLContext:
         return self._ssl_context or ssl.create_default_context()
 
+    def _refused(self, exc: smtplib.SMTPResponseException) -> TryAgain | ConfigurationError:
+        """A server that answered with an error while connecting: 4xx is worth another
+        try later, 5xx is a refusal that will not change by itself."""
+        reply = self._scrub.reply(exc.smtp_code, exc.smtp_error)
+        if 400 <= exc.smtp_code < 500:
+            return TryAgain(reply, throttle=is_throttle(reply), connect=True)
+        return ConfigurationError(
+            reply, f"El servidor {self.settings.where} rechazó la conexión: {reply}"
+        )
+
     def _open_checked(self) -> smtplib.SMTP:
         where = self.settings.where
         try:
             return self._open()
         except smtplib.SMTPConnectError as exc:  # the greeting was not 220
-            reply = self._scrub.reply(exc.smtp_code, exc.smtp_error)
-            if 400 <= exc.smtp_code < 500:
-                raise TryAgain(reply, throttle=is_throttle(reply), connect=True) from None
-            raise ConfigurationError(
-                reply, f"El servidor {where} rechazó la conexión: {reply}"
-            ) from None
+            raise self._refused(exc) from None
         except ssl.SSLCertVerificationError as exc:
             raise _bad_certificate(where, exc) from None
         except OSError as exc:  # refused, timed out, reset
@@ -245,12 +250,7 @@ class SmtpConnection:
         except ssl.SSLCertVerificationError as exc:
             raise _bad_certificate(where, exc) from None
         except smtplib.SMTPResponseException as exc:
-            reply = self._scrub.reply(exc.smtp_code, exc.smtp_error)
-            if 400 <= exc.smtp_code < 500:
-                raise TryAgain(reply, throttle=is_throttle(reply), connect=True) from None
-            raise ConfigurationError(
-                reply, f"El servidor {where} rechazó la conexión: {reply}"
-            ) from None
+            raise self._refused(exc) from None
         except smtplib.SMTPServerDisconnected as exc:
             raise TryAgain(
                 self._scrub(f"conexión con {where} cortada: {exc}"), connect=True

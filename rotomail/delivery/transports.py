@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rotomail.config import Settings
 from rotomail.delivery.mailer import OutboxTransport, SmtpSettings, SmtpTransport, Transport
-from rotomail.delivery.secrets import OAuthTokenError, get_smtp_password, oauth_token_command
+from rotomail.delivery.secrets import checked_token_command, get_smtp_password
 from rotomail.errors import UsageError
 
 
@@ -62,12 +62,7 @@ def smtp_credentials(
         return password_for(settings, interactive), None
     if not settings["smtp.user"]:
         raise UsageError("smtp.auth = xoauth2 necesita smtp.user: el buzón que envía.")
-    fetch = oauth_token_command(settings["smtp.oauth_token_command"])
-    try:
-        fetch()
-    except OAuthTokenError as exc:
-        raise UsageError(str(exc)) from None
-    return None, fetch
+    return None, checked_token_command(settings["smtp.oauth_token_command"])
 
 
 def transport_factory(

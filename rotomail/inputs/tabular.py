@@ -68,20 +68,23 @@ def read_bytes(source: str | Path | BinaryIO) -> bytes:
     if isinstance(source, str) and source == "-":
         return _read_limited(sys.stdin.buffer)
     if isinstance(source, str | Path):
-        path = Path(source)
-        try:
-            with path.open("rb") as stream:
-                return _read_limited(stream)
-        except FileNotFoundError:
-            raise DataError(f"No se encontró el archivo: {path}") from None
-        except IsADirectoryError:
-            raise DataError(f"{path} es una carpeta, no un archivo.") from None
-        except PermissionError:
-            raise DataError(f"No se puede leer el archivo {path}: permiso denegado.") from None
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise DataError(f"No se pudo leer el archivo {path}: {reason}") from None
+        with _open_file(Path(source)) as stream:
+            return _read_limited(stream)
     return _read_limited(source)
+
+
+def _open_file(path: Path) -> BinaryIO:
+    """``path`` opened for reading; a missing file, a folder or no permission is one line."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise DataError(f"No se encontró el archivo: {path}") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} es una carpeta, no un archivo.") from None
+    except PermissionError:
+        raise DataError(f"No se puede leer el archivo {path}: permiso denegado.") from None
+    except OSError as exc:
+        raise DataError(f"No se pudo leer el archivo {path}: {exc.strerror or exc}") from None
 
 
 def _read_limited(stream: BinaryIO) -> bytes:
@@ -154,18 +157,7 @@ def open_source(source: str | Path) -> Iterator[BinaryIO]:
     if isinstance(source, str) and source == "-":
         yield sys.stdin.buffer
         return
-    path = Path(source)
-    try:
-        stream = path.open("rb")
-    except FileNotFoundError:
-        raise DataError(f"No se encontró el archivo: {path}") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} es una carpeta, no un archivo.") from None
-    except PermissionError:
-        raise DataError(f"No se puede leer el archivo {path}: permiso denegado.") from None
-    except OSError as exc:
-        raise DataError(f"No se pudo leer el archivo {path}: {exc.strerror or exc}") from None
-    with stream:
+    with _open_file(Path(source)) as stream:
         yield stream
 
 

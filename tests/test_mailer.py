@@ -12,6 +12,8 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from keyring.backend import KeyringBackend
 from sample_data import COMPANY
 from smtp_server import SmtpServer, assert_never_shown
@@ -30,6 +32,7 @@ from rotomail.delivery.mailer import (
     Uncertain,
 )
 from rotomail.delivery.messages import (
+    _COMPAT32_CRLF,
     build_log_message,
     build_statement_message,
     load_template,
@@ -193,6 +196,40 @@ def test_rehearsal_goes_to_operator_and_names_the_real_recipients(
     for body in (text, html):
         assert A in body and B in body
         assert "PRUEBA" in body
+
+
+@given(
+    name=st.sampled_from(["Subject", "To", "X-Long-Header-Name"]),
+    value=st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=90),
+)
+def test_short_ascii_headers_are_written_as_compat32_folds_them(name: str, value: str) -> None:
+    """messages.py writes a short single-line ASCII header as it is, skipping compat32's
+    Header folding: the bytes must be the ones that folding gives (anything else, e.g. a
+    control character, takes the folding path itself)."""
+    crlf = policy.compat32.clone(linesep="\r\n")
+    assert _COMPAT32_CRLF.fold_binary(name, value) == crlf.fold_binary(name, value)
+
+
+@pytest.mark.parametrize(
+    ("customer", "recipients"),
+    [
+        (CUSTOMER, [A]),
+        ("Ferretería Ñandú (Sucursal Norte)  S.A.", [A, B]),
+        ("X" * 120, [f"c{n}@example.mx" for n in range(12)]),
+        ("Ōsaka 株式会社", ["pagos@compañía.example.mx", "josé@example.mx"]),
+    ],
+)
+def test_statement_bytes_are_the_ones_compat32_writes(
+    company: CompanyProfile, customer: str, recipients: list[str]
+) -> None:
+    msg = build_statement_message(
+        replace(company, name="Tinacos Ejemplo — División Plásticos S.A. de C.V."),
+        customer,
+        recipients,
+        PDF,
+        "1_20240131.pdf",
+    )
+    assert message_bytes(msg) == msg.as_bytes(policy=policy.compat32.clone(linesep="\r\n"))
 
 
 def test_log_message_attaches_the_txt(server: SmtpServer, tmp_path: Path) -> None:

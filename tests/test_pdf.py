@@ -6,9 +6,10 @@ import io
 import re
 import warnings
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
+import pypdfium2 as pdfium
 import pytest
 from pypdf import PdfReader
 from sample_data import COMPANY
@@ -16,7 +17,7 @@ from sample_data import COMPANY
 from rotomail.company import CompanyProfile
 from rotomail.statement.labels import format_amount
 from rotomail.statement.model import Statement, StatementCustomer, StatementItem, build_statement
-from rotomail.statement.pdf import pdf_text, render_statement_pdf
+from rotomail.statement.pdf import _Renderer, pdf_text, render_statement_pdf
 
 CUT = date(2024, 3, 31)
 CUSTOMER = StatementCustomer("SM02", "0001006210", "Ferretería Ñandú S.A. de C.V.", "FNA990101XY2")
@@ -226,22 +227,25 @@ def test_long_contact_line_is_cut_before_the_page_number() -> None:
     assert "Página 1 de 1" in text
 
 
-@pytest.mark.parametrize("lang", ["es", "pt", "en"])
-def test_fast_text_writes_what_fpdf_text_writes(lang: str) -> None:
-    """pdf.py writes most text straight into the page; the document must be byte for byte
-    the one FPDF.text() would give, here over three pages with characters PDF escapes."""
-    from rotomail.statement.pdf import _Renderer
+def rendered_pages(pdf: bytes) -> list[bytes]:
+    """Each page rasterised (PDFium, 100 dpi), as raw RGB bytes."""
+    document = pdfium.PdfDocument(pdf)
+    return [page.render(scale=100 / 72).to_pil().convert("RGB").tobytes() for page in document]
 
+
+@pytest.mark.parametrize("lang", ["es", "pt", "en"])
+def test_direct_drawing_looks_like_drawing_through_fpdf(lang: str) -> None:
+    """pdf.py writes text and fills straight into the page; the pages must look exactly as
+    if drawn with FPDF.text() and FPDF.rect(), here over three pages with characters PDF
+    escapes."""
     company = replace(COMPANY, language=lang, name="Tinacos (Ejemplo) \\ S.A. — Ōsaka")
     customer = replace(CUSTOMER, nombre="Ferretería (Ñandú) \\ Hermanos €")
     st = statement(120, company=company, customer=customer)
-    documents = []
-    for fast_text in (True, False):
-        renderer = _Renderer(st, fast_text=fast_text)
-        renderer.pdf.set_creation_date(datetime(2024, 3, 31, tzinfo=UTC))
-        documents.append(renderer.render())
-    assert len(pages_text(documents[0])) == 3
-    assert documents[0] == documents[1]
+    direct, through_fpdf = (_Renderer(st, direct=flag).render() for flag in (True, False))
+    assert direct != through_fpdf  # not the same bytes: one text object per row
+    assert len(pages_text(direct)) == 3
+    assert pages_text(direct) == pages_text(through_fpdf)
+    assert rendered_pages(direct) == rendered_pages(through_fpdf)
 
 
 PAYING = replace(COMPANY, bank="Banco Ejemplo", clabe="999180001234567899")

@@ -244,38 +244,39 @@ class _Canvas:
             lines.append(" ".join(words))
         return lines or [""]
 
-    def _place(
-        self, x: float, y: float, w: float, h: float, text: str, align: str
-    ) -> tuple[str, float, float]:
-        """``text`` fitted into the box (x, y, w, h), padded and vertically centred, and
-        where its baseline starts, in mm from the page's top left."""
+    def _place(self, x: float, w: float, text: str, align: str) -> tuple[str, float]:
+        """``text`` fitted into a box ``w`` mm wide at ``x``, padded, and where it starts."""
         text, tw = self.fit(text, w - 2 * PAD)
         if align == "R":
-            tx = x + w - PAD - tw
-        elif align == "C":
-            tx = x + (w - tw) / 2
-        else:
-            tx = x + PAD
-        return text, tx, y + h / 2 + 0.35 * self._size_pt * PT
+            return text, x + w - PAD - tw
+        if align == "C":
+            return text, x + (w - tw) / 2
+        return text, x + PAD
 
-    def _show(self, text: str, tx: float, ty: float) -> bytes:
-        """The operators that show ``text`` at (tx, ty) inside a text object."""
+    def _baseline(self, y: float, h: float) -> float:
+        """Where text vertically centred in a box (y, h) sits, in mm from the top."""
+        return y + h / 2 + 0.35 * self._size_pt * PT
+
+    def _draw(self, placed: list[tuple[str, float]], baseline: float) -> None:
+        """Texts placed on one baseline (mm from the top)."""
+        if self.direct:
+            self._draw_direct(placed, baseline)
+        else:
+            for text, tx in placed:
+                self.pdf.text(tx, baseline, text)
+
+    def _draw_direct(self, placed: list[tuple[str, float]], baseline: float) -> None:
+        """The texts as one text object in the page's content stream."""
         pdf = self.pdf
-        return b"1 0 0 1 %.2f %.2f Tm (%s) Tj" % (
-            tx * pdf.k,
-            (pdf.h - ty) * pdf.k,
-            _escaped(text),
-        )
+        k = pdf.k
+        y = b"%.2f" % ((pdf.h - baseline) * k)
+        shows = [b"1 0 0 1 %.2f %s Tm (%s) Tj" % (tx * k, y, _escaped(t)) for t, tx in placed]
+        pdf._out(b"BT " + b" ".join(shows) + b" ET")
 
     def text(self, x: float, y: float, w: float, h: float, text: str, align: str = "L") -> None:
         """Write ``text`` in the box (x, y, w, h), vertically centred, padded, clipped."""
-        if not text:
-            return
-        text, tx, ty = self._place(x, y, w, h, text, align)
-        if self.direct:
-            self.pdf._out(b"BT " + self._show(text, tx, ty) + b" ET")
-        else:
-            self.pdf.text(tx, ty, text)
+        if text:
+            self._draw([self._place(x, w, text, align)], self._baseline(y, h))
 
     def fill(self, y: float, h: float, color: Color) -> None:
         """A band of ``color`` across the content width."""
@@ -308,18 +309,13 @@ class _Canvas:
         x = MARGIN
         for i, (column, value) in enumerate(zip(columns, values, strict=True)):
             if value:
-                align = aligns[i] if aligns else column.align
-                placed.append(self._place(x, self.y, column.width, h, value, align))
+                placed.append(
+                    self._place(x, column.width, value, aligns[i] if aligns else column.align)
+                )
             x += column.width
+        if placed:
+            self._draw(placed, self._baseline(self.y, h))
         self.y += h
-        if not placed:
-            return
-        if not self.direct:
-            for text, tx, ty in placed:
-                self.pdf.text(tx, ty, text)
-            return
-        shows = b" ".join([self._show(text, tx, ty) for text, tx, ty in placed])
-        self.pdf._out(b"BT " + shows + b" ET")
 
     def header_row(self, columns: Sequence[_Column], values: Sequence[str]) -> None:
         self.fill(self.y, HEAD_H, HEAD_FILL)
@@ -351,38 +347,37 @@ class _Canvas:
         """The footer of every page, once the page count is known: a rule, the AR contact
         line (cut with "…" to leave room for the page number) and "Página X de Y".
 
-        Each footer is its own graphics state with every colour and the font set in it, as
-        it is added after the page's content."""
+        Each footer is added after its page's content, in a graphics state of its own with
+        the colours set in it."""
         pdf = self.pdf
         pages = pdf.page
         self._size_pt, self._style = FOOTER_PT, ""
         self._widths = _char_widths(FONT)
-        room = CONTENT_W - PAGE_NUMBER_W - 5
-        contact_text = self._place(MARGIN, FOOTER_Y + 1.5, room, 4, contact, "L")
-        k, top = pdf.k, pdf.h * pdf.k
+        number_x = PAGE_W - MARGIN - PAGE_NUMBER_W
+        contact_room = number_x - 5 - MARGIN
+        placed_contact = [self._place(MARGIN, contact_room, contact, "L")] if contact else []
+        baseline = self._baseline(FOOTER_Y + 1.5, 4)
+        rule_y = (pdf.h - FOOTER_Y) * pdf.k
         for number in range(1, pages + 1):
             pdf.page = number
             # fpdf2 adds the font to this page's resources when it selects it here
             pdf.current_font_is_set_on_page = False
             with pdf.local_context(font_family=FONT, font_style="", font_size_pt=FOOTER_PT):
-                page = page_label.format(page=number, pages=pages)
-                x = PAGE_W - MARGIN - PAGE_NUMBER_W
-                shows = [self._show(*self._place(x, FOOTER_Y + 1.5, PAGE_NUMBER_W, 4, page, "R"))]
-                if contact:
-                    shows.insert(0, self._show(*contact_text))
                 pdf._out(
-                    b"%s RG %.2f w %.2f %.2f m %.2f %.2f l S %s rg BT %s ET"
+                    b"%s RG %.2f w %.2f %.2f m %.2f %.2f l S %s rg"
                     % (
                         _rgb(RULE),
-                        0.2 * k,
-                        MARGIN * k,
-                        top - FOOTER_Y * k,
-                        (PAGE_W - MARGIN) * k,
-                        top - FOOTER_Y * k,
+                        0.2 * pdf.k,
+                        MARGIN * pdf.k,
+                        rule_y,
+                        (PAGE_W - MARGIN) * pdf.k,
+                        rule_y,
                         _rgb(MUTED),
-                        b" ".join(shows),
                     )
                 )
+                page = page_label.format(page=number, pages=pages)
+                placed = [self._place(number_x, PAGE_NUMBER_W, page, "R")]
+                self._draw_direct(placed_contact + placed, baseline)
 
 
 def statement_labels(statement: Statement, lang: str) -> Labels:

@@ -5,8 +5,11 @@ a real aiosmtpd server where a server is involved."""
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from smtp_server import SmtpServer
 
 from rotomail.config import OPTIONS, Option
@@ -124,6 +127,17 @@ def test_dialogue_puts_addresses_on_the_wire_as_the_server_can_take_them(smtputf
 
 def test_dot_stuffing() -> None:
     assert dot_stuff(b".a\n..b\rc") == b"..a\r\n...b\r\nc\r\n.\r\n"
+
+
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b".", b"..", b"a", b" "]), max_size=30))
+def test_dot_stuffing_is_the_rfc_5321_transparency(parts: list[bytes]) -> None:
+    """Line ends made CRLF, a leading dot doubled on every line: as two regular expressions
+    would do it."""
+    data = b"".join(parts)
+    expected = re.sub(rb"(?m)^\.", b"..", re.sub(rb"\r\n|\n|\r", b"\r\n", data))
+    if not expected.endswith(b"\r\n"):
+        expected += b"\r\n"
+    assert dot_stuff(data) == expected + b".\r\n"
 
 
 # --- the policy ---------------------------------------------------------------------------

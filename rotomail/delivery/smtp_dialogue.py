@@ -8,7 +8,6 @@ that address alone is refused with that reason.
 
 from __future__ import annotations
 
-import re
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +24,13 @@ NO_SMTPUTF8 = (
 
 
 def dot_stuff(data: bytes) -> bytes:
-    data = re.sub(rb"\r\n|\n|\r", b"\r\n", data)
-    data = re.sub(rb"(?m)^\.", b"..", data)
+    """The message as DATA sends it: CRLF line ends, a dot doubled at the start of a line,
+    the final "." line. (bytes.replace: several times faster than a regular expression
+    over a 7 KiB message, on the sending process's path for every customer.)"""
+    data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    data = data.replace(b"\n.", b"\n..")
+    if data.startswith(b"."):
+        data = b"." + data
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"

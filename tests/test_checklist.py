@@ -450,7 +450,9 @@ def test_observation_4_clearing_a_filter_on_3000_customers_keeps_the_list_alive(
     assert seen["filtered"] == 1
     # The whole list is back, the cursor still on the customer the filter had found.
     assert len(seen["rows"]) == 24 - 7  # title, filter box (3), heading, status, footer
-    assert any(row.startswith("[x]  5001234  CLIENTE 1234 SA DE CV") for row in seen["rows"]), seen["rows"]
+    assert any(row.startswith("[x]  5001234  CLIENTE 1234 SA DE CV") for row in seen["rows"]), seen[
+        "rows"
+    ]
     assert seen["status"] == "3000 de 3000 seleccionados — MXN 3,000.00"
     assert seen["last"].startswith("[x]  5002999")
     assert "a 3000 clientes." in seen["confirm"]

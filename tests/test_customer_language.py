@@ -234,7 +234,10 @@ def test_document_types_table_must_name_languages(customers: Cli, home: Path) ->
     )
     result = customers("statement", "SM02", "1006210", "--date", DATE, "-o", "/dev/null")
     assert result.exit_code == 2
-    assert "clave desconocida «document_types.ZR.fr»; ¿quiso decir «document_types.ZR.pt»?" in result.stderr
+    assert (
+        "clave desconocida «document_types.ZR.fr»; ¿quiso decir «document_types.ZR.pt»?"
+        in result.stderr
+    )
 
 
 def test_unknown_field_in_a_customers_language_is_a_configuration_error(

@@ -74,7 +74,7 @@ def use_spanish(command: Any) -> None:
 
 # --- usage errors ------------------------------------------------------------------------
 
-_NO_SUCH_COMMAND = re.compile(r"No such command '(.+?)'\.(?: Did you mean '(.+?)'\?)?")
+_NO_SUCH_COMMAND = re.compile(r"No such command '(.+?)'\.(?: Did you mean (.+)\?)?")
 _EXTRA_ARGS = re.compile(r"Got unexpected extra argument(?:s|\(s\))? \((.*)\)")
 _REQUIRES_VALUE = re.compile(r"Option '(.+?)' requires an argument\.")
 _NO_VALUE = re.compile(r"Option '(.+?)' does not take a value\.")
@@ -120,7 +120,8 @@ def usage_message(exc: click.exceptions.UsageError) -> str:
     message = exc.message
     if match := _NO_SUCH_COMMAND.fullmatch(message):
         text = f"No existe el comando «{match.group(1)}»."
-        return text + (f" ¿Quiso decir «{match.group(2)}»?" if match.group(2) else "")
+        close = re.findall(r"'(.+?)'", match.group(2) or "")  # Typer: 'a', 'b'
+        return text + (f" ¿Quiso decir {' o '.join(f'«{c}»' for c in close)}?" if close else "")
     if match := _EXTRA_ARGS.fullmatch(message):
         return f"Sobran argumentos: {match.group(1)}."
     if match := _REQUIRES_VALUE.fullmatch(message):

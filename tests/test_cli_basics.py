@@ -154,3 +154,37 @@ def test_demo_runs_the_whole_job_on_the_examples(cli: Cli) -> None:
         assert "Demostración terminada." in result.stdout
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_start_up_runs_without_the_garbage_collector_and_the_command_with_it(home: Path) -> None:
+    """``main`` starts with the collector off (imports make no garbage); the command's own
+    code runs with it on, start-up's objects frozen out of its sight."""
+    code = """
+import gc, sys
+import rotomail.cli.catalog.search as search
+import rotomail.cli.group as group
+from rotomail.cli import main
+
+seen = {}
+get_command, search_entries = group.LazyGroup.get_command, search.search_entries
+
+def loading(self, ctx, name):
+    seen.setdefault("loading", (gc.isenabled(), gc.get_freeze_count() > 0))
+    return get_command(self, ctx, name)
+
+def running(*args, **kwargs):
+    seen["running"] = (gc.isenabled(), gc.get_freeze_count() > 0)
+    return search_entries(*args, **kwargs)
+
+group.LazyGroup.get_command, search.search_entries = loading, running
+sys.argv = ["rotomail", "catalog", "search", "--format", "json"]
+try:
+    main()
+finally:
+    print(seen, file=sys.stderr)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    seen = done.stderr.strip().splitlines()[-1]
+    assert seen == "{'loading': (False, False), 'running': (True, True)}"

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from rotomail import __version__
-from rotomail.cli.group import LazyGroup, command_group
+from rotomail.cli.group import LazyGroup, command_group, start_up_without_collecting
 
 # name -> (module, help line for ``rotomail --help``). Each module defines ``app``: a group
 # of subcommands for the names in GROUPS, a single command for the others.
@@ -97,4 +97,5 @@ def root(
 
 def main() -> None:
     os.umask(0o077)  # database, logs and outbox readable by their owner only
+    start_up_without_collecting()  # on again when the command runs (CommandContext)
     app(prog_name="rotomail")

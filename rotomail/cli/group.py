@@ -5,6 +5,7 @@ imports a subcommand's module only when that subcommand runs. Light on purpose: 
 
 from __future__ import annotations
 
+import gc
 import importlib
 from difflib import get_close_matches
 from typing import Any, ClassVar
@@ -14,8 +15,34 @@ from typer._click.exceptions import UsageError
 from typer._click.utils import make_default_short_help
 from typer.core import TyperGroup
 
-from rotomail.cli.spanish import run_in_spanish, use_spanish
+from rotomail.cli.spanish import SpanishContext, run_in_spanish, use_spanish
 from rotomail.errors import RotomailError
+
+
+def start_up_without_collecting() -> None:
+    """The program starts with Python's cyclic garbage collector off (called by ``main``).
+
+    Starting a command imports SQLAlchemy, Typer and pydantic and builds the command: some
+    300,000 objects that stay for the whole run, and no garbage worth collecting, yet the
+    collector walked them again and again while they were made (about 60-90 ms of CPU in a
+    0.4 s ``catalog search``). ``CommandContext`` turns it back on when the command's own
+    code starts.
+    """
+    gc.disable()
+
+
+class CommandContext(SpanishContext):
+    """The context of every rotomail command: Spanish help, and the garbage collector back on
+    (after a start-up without it) as the command's own code starts. What start-up made is
+    frozen first (``gc.freeze``): never collected, never walked again, so neither the first
+    collection (which would walk all of it at once) nor the later ones of a long send pay
+    for it."""
+
+    def invoke(self, callback: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if not gc.isenabled() and not isinstance(self.command, TyperGroup):
+            gc.freeze()
+            gc.enable()
+        return super().invoke(callback, *args, **kwargs)
 
 
 class CommandGroup(TyperGroup):
@@ -23,7 +50,7 @@ class CommandGroup(TyperGroup):
     Click's own words (help frame, usage errors) in Spanish for every command."""
 
     def main(self, args: Any = None, *main_args: Any, **kwargs: Any) -> Any:
-        use_spanish(self)
+        use_spanish(self, CommandContext)
         return run_in_spanish(
             lambda a, **k: super(CommandGroup, self).main(a, *main_args, **k), args, kwargs
         )
@@ -85,7 +112,7 @@ class LazyGroup(CommandGroup):
             if isinstance(command, TyperGroup):  # a module of several sibling subcommands
                 command = command.commands[cmd_name]
         command.name = cmd_name
-        use_spanish(command)
+        use_spanish(command, CommandContext)
         return command
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:

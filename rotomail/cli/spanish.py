@@ -65,11 +65,12 @@ class SpanishContext(click.Context):
     formatter_class = SpanishHelpFormatter
 
 
-def use_spanish(command: Any) -> None:
-    """Every command of the tree builds its help and usage line with the Spanish formatter."""
-    command.context_class = SpanishContext
+def use_spanish(command: Any, context_class: type[SpanishContext] = SpanishContext) -> None:
+    """Every command of the tree builds its help and usage line with the Spanish formatter
+    (its contexts are ``context_class``, SpanishContext or a subclass)."""
+    command.context_class = context_class
     for sub in getattr(command, "commands", {}).values():
-        use_spanish(sub)
+        use_spanish(sub, context_class)
 
 
 # --- usage errors ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ NOT_FOR_SEARCH = [
     "email_validator",
     "rotomail.inputs.addresses",
     "rotomail.inputs.parsers",
+    "rotomail.inputs.tabular",
     "rotomail.store.catalog_edits",
     "rotomail.store.ledger",
     "rotomail.store.missing",

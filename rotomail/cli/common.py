@@ -1,12 +1,11 @@
 """What the command modules share: the invocation's state (settings and database engine,
-opened on first use), input from a file or stdin, questions on the controlling terminal,
-the --date and --column options."""
+opened on first use), questions on the controlling terminal, the --date and --column
+options."""
 
 from __future__ import annotations
 
 import sys
 from datetime import date
-from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
@@ -14,7 +13,6 @@ from sqlalchemy import Engine
 
 from rotomail.config import Settings, load_settings
 from rotomail.errors import UsageError
-from rotomail.inputs.tabular import read_bytes
 from rotomail.store.db import open_engine
 
 
@@ -47,18 +45,6 @@ def state(ctx: typer.Context) -> State:
     if not isinstance(root.obj, State):
         root.obj = State(root.obj or {})
     return root.obj
-
-
-def read_input(source: str | None, what: str) -> tuple[bytes, str]:
-    """Bytes of FILE, or of standard input for ``-`` / no FILE when something is piped."""
-    if source in (None, "-"):
-        if sys.stdin.isatty():
-            raise UsageError(
-                f"Indique el archivo de {what} o envíelo por la entrada estándar "
-                f"(por ejemplo: pbpaste | rotomail ...)."
-            )
-        return read_bytes(sys.stdin.buffer), "-"
-    return read_bytes(Path(source)), source
 
 
 class _ControllingTerminal:

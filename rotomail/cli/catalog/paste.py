@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,14 +11,27 @@ import typer
 from rotomail.cli import common
 from rotomail.cli.catalog import HELP
 from rotomail.cli.catalog.edit import warn_smtputf8
-from rotomail.cli.common import ask, read_input, state
+from rotomail.cli.common import ask, state
 from rotomail.cli.group import command_group
 from rotomail.cli.output import Format, print_table
-from rotomail.errors import DataError
+from rotomail.errors import DataError, UsageError
 from rotomail.inputs.parsers import parse_catalog_paste
+from rotomail.inputs.tabular import read_bytes
 from rotomail.store.catalog_edits import ImportRow, apply_import, plan_import
 
 app = command_group(HELP)
+
+
+def read_input(source: str | None, what: str) -> tuple[bytes, str]:
+    """Bytes of FILE, or of standard input for ``-`` / no FILE when something is piped."""
+    if source in (None, "-"):
+        if sys.stdin.isatty():
+            raise UsageError(
+                f"Indique el archivo de {what} o envíelo por la entrada estándar "
+                f"(por ejemplo: pbpaste | rotomail ...)."
+            )
+        return read_bytes(sys.stdin.buffer), "-"
+    return read_bytes(Path(source)), source
 
 
 def _print_import(rows: list[ImportRow], fmt: Format) -> None:

@@ -11,8 +11,9 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from sample_data import CUSTOMERS_TSV
 
-from tests.conftest import Cli, command_tree
+from tests.conftest import PG_URL, Cli, command_tree
 
 
 def all_commands() -> list[list[str]]:
@@ -188,3 +189,18 @@ finally:
     assert done.stdout.strip() == "[]"
     seen = done.stderr.strip().splitlines()[-1]
     assert seen == "{'loading': (False, False), 'running': (True, True)}"
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="SQLite's WAL file")
+def test_a_command_closes_the_database_so_the_file_alone_holds_everything(home: Path) -> None:
+    """Start-up's objects stay frozen at exit (never collected), so the database is closed
+    when the command ends, not by the collector: SQLite then moves its WAL into the file."""
+    done = subprocess.run(
+        [sys.executable, "-m", "rotomail", "customers", "import", "-"],
+        input=CUSTOMERS_TSV.encode(),
+        capture_output=True,
+        env={**os.environ},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (home / "rotomail.db").exists()
+    assert not (home / "rotomail.db-wal").exists()

@@ -38,12 +38,21 @@ class State:
             )
         return self._engine
 
+    def close(self) -> None:
+        """Close the database connections: on SQLite the last one to close moves the WAL into
+        the database file, so ``rotomail.db`` alone holds everything (a copy of it too)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
 
 def state(ctx: typer.Context) -> State:
-    """The invocation's state, made from the root options on first use."""
+    """The invocation's state, made from the root options on first use; closed when the
+    command ends (not left to the garbage collector: see ``group.CommandContext``)."""
     root = ctx.find_root()
     if not isinstance(root.obj, State):
         root.obj = State(root.obj or {})
+        root.call_on_close(root.obj.close)
     return root.obj
 
 

@@ -34,9 +34,11 @@ def start_up_without_collecting() -> None:
 class CommandContext(SpanishContext):
     """The context of every rotomail command: Spanish help, and the garbage collector back on
     (after a start-up without it) as the command's own code starts. What start-up made is
-    frozen first (``gc.freeze``): never collected, never walked again, so neither the first
-    collection (which would walk all of it at once) nor the later ones of a long send pay
-    for it."""
+    frozen first (``gc.freeze``): never walked again, so neither the first collection
+    (which would walk all of it at once), nor the later ones of a long send, nor the
+    interpreter's last ones at exit pay for it. Nothing the command needs closed may
+    therefore wait for the collector at exit: the database is closed when the command ends
+    (``common.state``)."""
 
     def invoke(self, callback: Any, /, *args: Any, **kwargs: Any) -> Any:
         if not gc.isenabled() and not isinstance(self.command, TyperGroup):

@@ -23,10 +23,10 @@ def start_up_without_collecting() -> None:
     """The program starts with Python's cyclic garbage collector off (called by ``main``).
 
     Starting a command imports SQLAlchemy, Typer and pydantic and builds the command: some
-    300,000 objects that stay for the whole run, and no garbage worth collecting, yet the
-    collector walked them again and again while they were made (about 60-90 ms of CPU in a
-    0.4 s ``catalog search``). ``CommandContext`` turns it back on when the command's own
-    code starts.
+    80,000 objects the collector tracks, that stay for the whole run, and no garbage worth
+    collecting, yet the collector walked them again and again while they were made, and once
+    more at exit (about 60-100 ms of CPU in a 0.35 s ``catalog search``). ``CommandContext``
+    turns it back on when the command's own code starts.
     """
     gc.disable()
 

@@ -11,8 +11,9 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from sample_data import CUSTOMERS_TSV
 
-from tests.conftest import Cli, command_tree
+from tests.conftest import PG_URL, Cli, command_tree
 
 
 def all_commands() -> list[list[str]]:
@@ -154,3 +155,52 @@ def test_demo_runs_the_whole_job_on_the_examples(cli: Cli) -> None:
         assert "Demostración terminada." in result.stdout
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_start_up_runs_without_the_garbage_collector_and_the_command_with_it(home: Path) -> None:
+    """``main`` starts with the collector off (imports make no garbage); the command's own
+    code runs with it on, start-up's objects frozen out of its sight."""
+    code = """
+import gc, sys
+import rotomail.cli.catalog.search as search
+import rotomail.cli.group as group
+from rotomail.cli import main
+
+seen = {}
+get_command, search_entries = group.LazyGroup.get_command, search.search_entries
+
+def loading(self, ctx, name):
+    seen.setdefault("loading", (gc.isenabled(), gc.get_freeze_count() > 0))
+    return get_command(self, ctx, name)
+
+def running(*args, **kwargs):
+    seen["running"] = (gc.isenabled(), gc.get_freeze_count() > 0)
+    return search_entries(*args, **kwargs)
+
+group.LazyGroup.get_command, search.search_entries = loading, running
+sys.argv = ["rotomail", "catalog", "search", "--format", "json"]
+try:
+    main()
+finally:
+    print(seen, file=sys.stderr)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    seen = done.stderr.strip().splitlines()[-1]
+    assert seen == "{'loading': (False, False), 'running': (True, True)}"
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="SQLite's WAL file")
+def test_a_command_closes_the_database_so_the_file_alone_holds_everything(home: Path) -> None:
+    """Start-up's objects stay frozen at exit (never collected), so the database is closed
+    when the command ends, not by the collector: SQLite then moves its WAL into the file."""
+    done = subprocess.run(
+        [sys.executable, "-m", "rotomail", "customers", "import", "-"],
+        input=CUSTOMERS_TSV.encode(),
+        capture_output=True,
+        env={**os.environ},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (home / "rotomail.db").exists()
+    assert not (home / "rotomail.db-wal").exists()

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from rotomail.errors import DataError
 from rotomail.inputs.parsers import parse_catalog_paste, parse_customers, parse_ledger
-from rotomail.store.catalog import apply_import, plan_import
+from rotomail.store.catalog_edits import apply_import, plan_import
 from rotomail.store.customers import import_customers
 from rotomail.store.db import open_engine
 from rotomail.store.ledger import import_ledger

@@ -35,6 +35,11 @@ def test_help_of_every_command_is_spanish(cli: Cli, path: list[str], flag: str) 
     ("args", "error"),
     [
         (["sned"], "No existe el comando «sned». ¿Quiso decir «send»?"),
+        (["catalog", "serch"], "No existe el comando «serch». ¿Quiso decir «search»?"),
+        (
+            ["catalog", "imprt"],
+            "No existe el comando «imprt». ¿Quiso decir «import» o «import-tsv»?",
+        ),
         (["catalog", "add", "SM02"], "Falta el argumento «cliente»."),
         (["catalog", "add"], "Falta el argumento «sociedad»."),
         (

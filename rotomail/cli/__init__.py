@@ -2,23 +2,19 @@
 
 ``rotomail --help`` imports no command module: the root group knows each command's name
 and help line, and imports ``rotomail/cli/<command>.py`` only when that command runs
-(Click's lazy-loading pattern). This is the package's one lazy import boundary.
+(``LazyGroup`` in ``cli/group.py``; ``catalog`` does the same for its subcommands).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from typer._click.exceptions import UsageError
 
 from rotomail import __version__
-from rotomail.cli.group import CommandGroup, command_group
-from rotomail.cli.spanish import use_spanish
+from rotomail.cli.group import LazyGroup, command_group, start_up_without_collecting
 
 # name -> (module, help line for ``rotomail --help``). Each module defines ``app``: a group
 # of subcommands for the names in GROUPS, a single command for the others.
@@ -49,41 +45,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Todo el trabajo sobre examples/ en una carpeta temporal: PDF, .eml y registro.",
     ),
 }
-GROUPS = {"customers", "catalog", "ledger", "config", "db"}
+GROUPS = frozenset({"customers", "catalog", "ledger", "config", "db"})
 
 
-class LazyGroup(CommandGroup):
-    """The root group: a command's module is imported when that command runs."""
+class RootGroup(LazyGroup):
+    """``rotomail``: each command's module is imported when that command runs."""
 
-    def list_commands(self, ctx: Any) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in COMMANDS:
-            return None
-        module = importlib.import_module(COMMANDS[cmd_name][0])
-        build = typer.main.get_group if cmd_name in GROUPS else typer.main.get_command
-        command = build(module.app)
-        command.name = cmd_name
-        use_spanish(command)
-        return command
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        try:
-            return super().resolve_command(ctx, args)
-        except UsageError as exc:  # Typer suggests from loaded commands only: none here
-            close = get_close_matches(args[0], list(COMMANDS)) if args else []
-            if close and "Did you mean" not in exc.message:
-                exc.message = f"{exc.message.rstrip('.')}. Did you mean '{close[0]}'?"
-            raise
-
-    def format_commands(self, ctx: Any, formatter: Any) -> None:
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, line) for name, (_, line) in COMMANDS.items()])
+    table = COMMANDS
+    groups = GROUPS
 
 
 app = command_group(
-    "rotomail: envío de estados de cuenta a clientes por correo electrónico.", cls=LazyGroup
+    "rotomail: envío de estados de cuenta a clientes por correo electrónico.", cls=RootGroup
 )
 
 
@@ -124,4 +97,5 @@ def root(
 
 def main() -> None:
     os.umask(0o077)  # database, logs and outbox readable by their owner only
+    start_up_without_collecting()  # on again when the command runs (CommandContext)
     app(prog_name="rotomail")

@@ -1,12 +1,11 @@
 """What the command modules share: the invocation's state (settings and database engine,
-opened on first use), input from a file or stdin, questions on the controlling terminal,
-the --date and --column options."""
+opened on first use), questions on the controlling terminal, the --date and --column
+options."""
 
 from __future__ import annotations
 
 import sys
 from datetime import date
-from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
@@ -14,7 +13,6 @@ from sqlalchemy import Engine
 
 from rotomail.config import Settings, load_settings
 from rotomail.errors import UsageError
-from rotomail.inputs.tabular import read_bytes
 from rotomail.store.db import open_engine
 
 
@@ -40,25 +38,22 @@ class State:
             )
         return self._engine
 
+    def close(self) -> None:
+        """Close the database connections: on SQLite the last one to close moves the WAL into
+        the database file, so ``rotomail.db`` alone holds everything (a copy of it too)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
 
 def state(ctx: typer.Context) -> State:
-    """The invocation's state, made from the root options on first use."""
+    """The invocation's state, made from the root options on first use; closed when the
+    command ends (not left to the garbage collector: see ``group.CommandContext``)."""
     root = ctx.find_root()
     if not isinstance(root.obj, State):
         root.obj = State(root.obj or {})
+        root.call_on_close(root.obj.close)
     return root.obj
-
-
-def read_input(source: str | None, what: str) -> tuple[bytes, str]:
-    """Bytes of FILE, or of standard input for ``-`` / no FILE when something is piped."""
-    if source in (None, "-"):
-        if sys.stdin.isatty():
-            raise UsageError(
-                f"Indique el archivo de {what} o envíelo por la entrada estándar "
-                f"(por ejemplo: pbpaste | rotomail ...)."
-            )
-        return read_bytes(sys.stdin.buffer), "-"
-    return read_bytes(Path(source)), source
 
 
 class _ControllingTerminal:

@@ -16,7 +16,7 @@ from rotomail.cli.group import command_group
 from rotomail.cli.send import send
 from rotomail.errors import UsageError
 from rotomail.inputs.parsers import parse_catalog_paste, parse_customers, parse_ledger
-from rotomail.store.catalog import apply_import, hold_customer, plan_import
+from rotomail.store.catalog_edits import apply_import, hold_customer, plan_import
 from rotomail.store.customers import import_customers, search_customers
 from rotomail.store.history import run_deliveries
 from rotomail.store.ledger import import_ledger

@@ -48,9 +48,10 @@ from rotomail.delivery.transports import describe, transport_factory, uses_smtp
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_sociedad
 from rotomail.store.bounces import bounced_addresses
-from rotomail.store.catalog import MissingCustomer, holds_of, missing_customers
+from rotomail.store.catalog import holds_of
 from rotomail.store.history import retry_targets, sent_today
 from rotomail.store.ledger import snapshot_date
+from rotomail.store.missing import MissingCustomer, missing_customers
 
 app = command_group("Envío masivo de estados de cuenta de una sociedad.")
 

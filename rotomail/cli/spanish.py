@@ -65,16 +65,17 @@ class SpanishContext(click.Context):
     formatter_class = SpanishHelpFormatter
 
 
-def use_spanish(command: Any) -> None:
-    """Every command of the tree builds its help and usage line with the Spanish formatter."""
-    command.context_class = SpanishContext
+def use_spanish(command: Any, context_class: type[SpanishContext] = SpanishContext) -> None:
+    """Every command of the tree builds its help and usage line with the Spanish formatter
+    (its contexts are ``context_class``, SpanishContext or a subclass)."""
+    command.context_class = context_class
     for sub in getattr(command, "commands", {}).values():
-        use_spanish(sub)
+        use_spanish(sub, context_class)
 
 
 # --- usage errors ------------------------------------------------------------------------
 
-_NO_SUCH_COMMAND = re.compile(r"No such command '(.+?)'\.(?: Did you mean '(.+?)'\?)?")
+_NO_SUCH_COMMAND = re.compile(r"No such command '(.+?)'\.(?: Did you mean (.+)\?)?")
 _EXTRA_ARGS = re.compile(r"Got unexpected extra argument(?:s|\(s\))? \((.*)\)")
 _REQUIRES_VALUE = re.compile(r"Option '(.+?)' requires an argument\.")
 _NO_VALUE = re.compile(r"Option '(.+?)' does not take a value\.")
@@ -120,7 +121,8 @@ def usage_message(exc: click.exceptions.UsageError) -> str:
     message = exc.message
     if match := _NO_SUCH_COMMAND.fullmatch(message):
         text = f"No existe el comando «{match.group(1)}»."
-        return text + (f" ¿Quiso decir «{match.group(2)}»?" if match.group(2) else "")
+        close = re.findall(r"'(.+?)'", match.group(2) or "")  # Typer: 'a', 'b'
+        return text + (f" ¿Quiso decir {' o '.join(f'«{c}»' for c in close)}?" if close else "")
     if match := _EXTRA_ARGS.fullmatch(message):
         return f"Sobran argumentos: {match.group(1)}."
     if match := _REQUIRES_VALUE.fullmatch(message):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rotomail.store.catalog import MissingCustomer
+    from rotomail.store.missing import MissingCustomer
 
 # The one closed list of words: status codes as stored (English) and as shown (Spanish) on
 # screen, in the log and as ``estado`` in ``history --format json``.

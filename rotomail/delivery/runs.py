@@ -30,8 +30,8 @@ from rotomail.delivery.rendering import Rendered
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.delivery.runlog import write_log
 from rotomail.delivery.stopping import RunStopped, StopSignals
-from rotomail.store.catalog import MissingCustomer
 from rotomail.store.db import DatabaseBusy
+from rotomail.store.missing import MissingCustomer
 
 __all__ = ["ClaimLost", "SendRunner"]
 

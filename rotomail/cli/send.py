@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from rotomail.cli.checklist import ChecklistItem, choose_customers
 from rotomail.cli.common import (
     DateOption,
+    State,
     parse_date,
     state,
 )
@@ -158,46 +159,69 @@ def send(
     Sin terminal (cron) se escribe una línea de encabezado, solo los clientes que requieren
     atención (✗, ?, omitidos) y el resumen; --verbose escribe todos, --quiet solo el resumen.
     """
+    request = SendRequest(
+        sociedad,
+        list(cliente or []),
+        all_,
+        date_,
+        "dry-run" if dry_run else "test" if test else "send",
+        force,
+        skip_zero,
+        retry_failed,
+        require_complete,
+        Verbosity(quiet=quiet, verbose=verbose),
+    )
     with surviving_output():
-        _send(
-            ctx, sociedad, cliente, all_, date_, dry_run, test, force, skip_zero, retry_failed,
-            require_complete, verbose, quiet,
-        )  # fmt: skip
+        if dry_run and test:
+            raise UsageError("Use --dry-run o --test, no ambos.")
+        if verbose and quiet:
+            raise UsageError("Use --verbose o --quiet, no ambos.")
+        _send(state(ctx), request)
 
 
-def _send(
-    ctx: typer.Context,
-    sociedad: str | None,
-    cliente: list[str] | None,
-    all_: bool,
-    date_: str | None,
-    dry_run: bool,
-    test: bool,
-    force: bool,
-    skip_zero: bool,
-    retry_failed: int | None,
-    require_complete: bool,
-    verbose: bool,
-    quiet: bool,
-) -> None:
-    st = state(ctx)
-    settings = st.settings
-    if dry_run and test:
-        raise UsageError("Use --dry-run o --test, no ambos.")
-    if verbose and quiet:
-        raise UsageError("Use --verbose o --quiet, no ambos.")
-    statement_date = parse_date(date_)
-    clientes = list(cliente or [])
-    if retry_failed is not None:
-        run_sociedad, statement_date, clientes = retry_targets(st.engine, retry_failed)
+@dataclass(frozen=True)
+class SendRequest:
+    """What ``rotomail send`` was asked to do, as given on the command line."""
+
+    sociedad: str | None
+    clientes: list[str]
+    all: bool
+    date: str | None
+    mode: str  # "send", "test" or "dry-run"
+    force: bool
+    skip_zero: bool
+    retry_failed: int | None
+    require_complete: bool
+    verbosity: Verbosity
+
+
+class Target(NamedTuple):
+    sociedad: str
+    statement_date: date
+    clientes: list[str]
+
+
+def _target(st: State, request: SendRequest) -> Target:
+    """The sociedad, cut-off date and customers to send: as given, or those of the run
+    ``--retry-failed`` names."""
+    sociedad = request.sociedad
+    statement_date = parse_date(request.date)
+    clientes = request.clientes
+    if request.retry_failed is not None:
+        run_sociedad, statement_date, clientes = retry_targets(st.engine, request.retry_failed)
         if sociedad and normalize_sociedad(sociedad) != run_sociedad:
-            raise UsageError(f"La corrida {retry_failed} es de la sociedad {run_sociedad}.")
+            raise UsageError(f"La corrida {request.retry_failed} es de la sociedad {run_sociedad}.")
         sociedad = run_sociedad
     if not sociedad:
         raise UsageError("Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.")
-    sociedad = normalize_sociedad(sociedad)
+    return Target(normalize_sociedad(sociedad), statement_date, clientes)
+
+
+def _send(st: State, request: SendRequest) -> None:
+    settings = st.settings
+    sociedad, statement_date, clientes = _target(st, request)
     company = settings.company(sociedad)  # complete profile, or exit 2 before anything
-    mode = "dry-run" if dry_run else "test" if test else "send"
+    mode = request.mode
     operator_email = settings["operator.email"]
     if mode == "test" and not operator_email:
         raise UsageError(
@@ -205,7 +229,7 @@ def _send(
         )
     missing = missing_customers(st.engine, sociedad)
     held = holds_of(st.engine, sociedad)
-    if require_complete and missing:
+    if request.require_complete and missing:
         _print_missing(missing)
         raise DataError(
             f"{len(missing)} clientes de {sociedad} tienen partidas abiertas y no están en el "
@@ -215,67 +239,23 @@ def _send(
     candidates = list_candidates(st.engine, sociedad, clientes or None)
     if not candidates:
         raise DataError(f"Todos los clientes del catálogo de {sociedad} están retenidos.")
-    if retry_failed is not None:
+    if request.retry_failed is not None:
         # Customers left partial get the statement only at the addresses still deferred.
-        only = deferred_addresses(st.engine, retry_failed)
+        only = deferred_addresses(st.engine, request.retry_failed)
         candidates = [
             replace(c, correos=only[c.cliente]) if c.cliente in only else c for c in candidates
         ]
         candidates = without_bounced(st.engine, candidates)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    if not (all_ or clientes):
+    if not (request.all or clientes):
         if not interactive:
             raise UsageError(
                 "Sin terminal no hay lista interactiva: use --all o indique --cliente."
             )
-        already_sent = (
-            {
-                cliente
-                for cliente, claim in existing_claims(
-                    st.engine, sociedad, statement_date, channel_of(settings, mode)
-                ).items()
-                if claim.status == "sent"
-            }
-            if mode == "send"
-            else set()
+        candidates = _choose(
+            st, request, Target(sociedad, statement_date, clientes), candidates, missing, held
         )
-        bounced = bounced_addresses(st.engine, sociedad, [c.cliente for c in candidates])
-        chosen = choose_customers(
-            [
-                ChecklistItem(
-                    c.cliente,
-                    c.cliente,
-                    c.nombre,
-                    marked_addresses(c.correos, bounced.get(c.cliente, set())),
-                    c.balance_text,
-                    c.balance,
-                    c.idioma,
-                )
-                for c in candidates
-            ],
-            f"Envío masivo de estado de cuenta - {sociedad}",
-            missing=[
-                ChecklistItem(m.cliente, m.cliente, m.nombre, m.correo, m.balance_text, m.balance)
-                for m in missing
-            ],
-            held=[
-                ChecklistItem(cliente, cliente, f"retenido: {reason}", "", "", {})
-                for cliente, reason in sorted(held.items())
-            ],
-            already_sent=already_sent,
-            mode=mode,
-            transport=describe(settings, mode),
-            force=force,
-        )
-        if chosen is None:
-            typer.echo("Cancelado: no se envió nada.", err=True)
-            raise typer.Exit(1)
-        keep = set(chosen)
-        candidates = [c for c in candidates if c.cliente in keep]
-        if not candidates:
-            typer.echo("Ningún cliente seleccionado: no se envió nada.", err=True)
-            raise typer.Exit(1)
-    elif all_ and (missing or held):  # nobody left out without a word
+    elif request.all and (missing or held):  # nobody left out without a word
         typer.echo(
             f"Envío a {len(candidates)} clientes de {sociedad}; "
             f"{len(missing)} con partidas abiertas sin correo en el catálogo (no se envían); "
@@ -288,9 +268,9 @@ def _send(
         sociedad=sociedad,
         statement_date=statement_date,
         mode=mode,
-        force=force,
-        skip_zero=skip_zero,
-        retry_of=retry_failed,
+        force=request.force,
+        skip_zero=request.skip_zero,
+        retry_of=request.retry_failed,
         operator=settings.operator_name,
         operator_email=operator_email,
         templates_dir=settings.templates_dir,
@@ -315,7 +295,7 @@ def _send(
         candidates,
         describe(settings, mode),
         RunnerExtras(settings.document_types, missing, held),
-        Verbosity(quiet=quiet, verbose=verbose, rate_per_minute=rate),
+        replace(request.verbosity, rate_per_minute=rate),
     )
     print_summary(report)
     if report.aborted and not report.interrupt_code:
@@ -329,6 +309,66 @@ def _send(
     if report.interrupt_code:
         typer.echo(f"Error: corrida {report.run_id} interrumpida: {report.aborted}", err=True)
     raise typer.Exit(report.exit_code)
+
+
+def _choose(
+    st: State,
+    request: SendRequest,
+    target: Target,
+    candidates: list[Candidate],
+    missing: list[MissingCustomer],
+    held: dict[str, str],
+) -> list[Candidate]:
+    """The interactive checklist: the customers the operator keeps ticked."""
+    settings, mode, sociedad = st.settings, request.mode, target.sociedad
+    already_sent = (
+        {
+            cliente
+            for cliente, claim in existing_claims(
+                st.engine, sociedad, target.statement_date, channel_of(settings, mode)
+            ).items()
+            if claim.status == "sent"
+        }
+        if mode == "send"
+        else set()
+    )
+    bounced = bounced_addresses(st.engine, sociedad, [c.cliente for c in candidates])
+    chosen = choose_customers(
+        [
+            ChecklistItem(
+                c.cliente,
+                c.cliente,
+                c.nombre,
+                marked_addresses(c.correos, bounced.get(c.cliente, set())),
+                c.balance_text,
+                c.balance,
+                c.idioma,
+            )
+            for c in candidates
+        ],
+        f"Envío masivo de estado de cuenta - {sociedad}",
+        missing=[
+            ChecklistItem(m.cliente, m.cliente, m.nombre, m.correo, m.balance_text, m.balance)
+            for m in missing
+        ],
+        held=[
+            ChecklistItem(cliente, cliente, f"retenido: {reason}", "", "", {})
+            for cliente, reason in sorted(held.items())
+        ],
+        already_sent=already_sent,
+        mode=mode,
+        transport=describe(settings, mode),
+        force=request.force,
+    )
+    if chosen is None:
+        typer.echo("Cancelado: no se envió nada.", err=True)
+        raise typer.Exit(1)
+    keep = set(chosen)
+    kept = [c for c in candidates if c.cliente in keep]
+    if not kept:
+        typer.echo("Ningún cliente seleccionado: no se envió nada.", err=True)
+        raise typer.Exit(1)
+    return kept
 
 
 def _print_missing(missing: list[MissingCustomer]) -> None:

@@ -69,13 +69,7 @@ def add_entry(
     sociedad, cliente = normalize_sociedad(sociedad), normalize_cliente(cliente)
     idioma = parse_language(idioma)
     with engine.begin() as connection:
-        nombre = connection.execute(
-            select(_customer.c.nombre).where(
-                _customer.c.sociedad == sociedad, _customer.c.cliente == cliente
-            )
-        ).scalar()
-        if nombre is None:
-            raise DataError(CUSTOMER_NOT_FOUND)
+        nombre = _customer_name(connection, sociedad, cliente)
         correos = parse_addresses(correos_text)
         before = _entries_now(connection, [(sociedad, cliente)])
         values = _entry_values(sociedad, cliente, correos, idioma)
@@ -84,6 +78,18 @@ def add_entry(
         action = "replace" if key in before else "add"
         _log_changes(connection, [(key, action, before.get(key), _entry_state(values))])
     return CatalogRow(sociedad, cliente, nombre, ";".join(correos), idioma)
+
+
+def _customer_name(connection: Connection, sociedad: str, cliente: str) -> str:
+    """The customer's name in the master; DataError when the master does not have it."""
+    nombre = connection.execute(
+        select(_customer.c.nombre).where(
+            _customer.c.sociedad == sociedad, _customer.c.cliente == cliente
+        )
+    ).scalar()
+    if nombre is None:
+        raise DataError(CUSTOMER_NOT_FOUND)
+    return str(nombre)
 
 
 def _entry_values(
@@ -220,13 +226,7 @@ def hold_customer(engine: Engine, sociedad: str, cliente: str, reason: str) -> N
     if not reason:
         raise UsageError("Indique el motivo de la retención con --reason.")
     with engine.begin() as connection:
-        exists = connection.execute(
-            select(_customer.c.cliente).where(
-                _customer.c.sociedad == sociedad, _customer.c.cliente == cliente
-            )
-        ).first()
-        if exists is None:
-            raise DataError(CUSTOMER_NOT_FOUND)
+        _customer_name(connection, sociedad, cliente)
         before = _hold_state(connection, sociedad, cliente)
         values = {
             "sociedad": sociedad,

@@ -8,6 +8,7 @@ import warnings
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
@@ -246,6 +247,29 @@ def test_direct_drawing_looks_like_drawing_through_fpdf(lang: str) -> None:
     assert len(pages_text(direct)) == 3
     assert pages_text(direct) == pages_text(through_fpdf)
     assert rendered_pages(direct) == rendered_pages(through_fpdf)
+
+
+def footer_fonts(pdf: bytes) -> list[set[tuple[str, float]]]:
+    """Per page, the (font, size) of the footer's texts."""
+    pages = []
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        found: set[tuple[str, float]] = set()
+
+        def visit(text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
+            if text.startswith(("Página", "Cuentas por Cobrar")):
+                found.add((str(font["/BaseFont"]), round(size * tm[0], 2)))
+
+        page.extract_text(visitor_text=visit)
+        pages.append(found)
+    return pages
+
+
+def test_footers_are_regular_small_text_on_every_page() -> None:
+    """The footers are written last, after a page's bold total row: each selects its own
+    font."""
+    pages = footer_fonts(render_statement_pdf(statement(120)))
+    assert len(pages) == 3
+    assert all(found == {("/Helvetica", 7.5)} for found in pages), pages
 
 
 PAYING = replace(COMPANY, bank="Banco Ejemplo", clabe="999180001234567899")

@@ -267,11 +267,16 @@ class _Canvas:
 
     def _draw_direct(self, placed: list[tuple[str, float]], baseline: float) -> None:
         """The texts as one text object in the page's content stream."""
+        self.pdf._out(b"BT " + self._shows(placed, baseline) + b" ET")
+
+    def _shows(self, placed: list[tuple[str, float]], baseline: float) -> bytes:
+        """The operators that show each text at its place, inside a text object."""
         pdf = self.pdf
         k = pdf.k
         y = b"%.2f" % ((pdf.h - baseline) * k)
-        shows = [b"1 0 0 1 %.2f %s Tm (%s) Tj" % (tx * k, y, _escaped(t)) for t, tx in placed]
-        pdf._out(b"BT " + b" ".join(shows) + b" ET")
+        return b" ".join(
+            [b"1 0 0 1 %.2f %s Tm (%s) Tj" % (tx * k, y, _escaped(t)) for t, tx in placed]
+        )
 
     def text(self, x: float, y: float, w: float, h: float, text: str, align: str = "L") -> None:
         """Write ``text`` in the box (x, y, w, h), vertically centred, padded, clipped."""
@@ -348,7 +353,7 @@ class _Canvas:
         line (cut with "…" to leave room for the page number) and "Página X de Y".
 
         Each footer is added after its page's content, in a graphics state of its own with
-        the colours set in it."""
+        its colours and font selected in it (the page's last ones may be any)."""
         pdf = self.pdf
         pages = pdf.page
         self._size_pt, self._style = FOOTER_PT, ""
@@ -358,26 +363,27 @@ class _Canvas:
         placed_contact = [self._place(MARGIN, contact_room, contact, "L")] if contact else []
         baseline = self._baseline(FOOTER_Y + 1.5, 4)
         rule_y = (pdf.h - FOOTER_Y) * pdf.k
+        font = pdf.fonts[FONT]  # regular Helvetica: every page has text in it
         for number in range(1, pages + 1):
             pdf.page = number
-            # fpdf2 adds the font to this page's resources when it selects it here
-            pdf.current_font_is_set_on_page = False
-            with pdf.local_context(font_family=FONT, font_style="", font_size_pt=FOOTER_PT):
-                pdf._out(
-                    b"%s RG %.2f w %.2f %.2f m %.2f %.2f l S %s rg"
-                    % (
-                        _rgb(RULE),
-                        0.2 * pdf.k,
-                        MARGIN * pdf.k,
-                        rule_y,
-                        (PAGE_W - MARGIN) * pdf.k,
-                        rule_y,
-                        _rgb(MUTED),
-                    )
+            # selects the font in this page's stream and adds it to the page's resources
+            select = pdf._set_font_for_page(font, FOOTER_PT, wrap_in_text_object=False)
+            page = page_label.format(page=number, pages=pages)
+            placed = [*placed_contact, self._place(number_x, PAGE_NUMBER_W, page, "R")]
+            pdf._out(
+                b"q %s RG %.2f w %.2f %.2f m %.2f %.2f l S %s rg BT %s %s ET Q"
+                % (
+                    _rgb(RULE),
+                    0.2 * pdf.k,
+                    MARGIN * pdf.k,
+                    rule_y,
+                    (PAGE_W - MARGIN) * pdf.k,
+                    rule_y,
+                    _rgb(MUTED),
+                    select.encode("ascii"),
+                    self._shows(placed, baseline),
                 )
-                page = page_label.format(page=number, pages=pages)
-                placed = [self._place(number_x, PAGE_NUMBER_W, page, "R")]
-                self._draw_direct(placed_contact + placed, baseline)
+            )
 
 
 def statement_labels(statement: Statement, lang: str) -> Labels:

@@ -251,16 +251,15 @@ def test_direct_drawing_looks_like_drawing_through_fpdf(lang: str) -> None:
 
 def footer_fonts(pdf: bytes) -> list[set[tuple[str, float]]]:
     """Per page, the (font, size) of the footer's texts."""
-    pages = []
+    pages: list[set[tuple[str, float]]] = []
+
+    def visit(text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
+        if text.startswith(("Página", "Cuentas por Cobrar")):
+            pages[-1].add((str(font["/BaseFont"]), round(size * tm[0], 2)))
+
     for page in PdfReader(io.BytesIO(pdf)).pages:
-        found: set[tuple[str, float]] = set()
-
-        def visit(text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
-            if text.startswith(("Página", "Cuentas por Cobrar")):
-                found.add((str(font["/BaseFont"]), round(size * tm[0], 2)))
-
+        pages.append(set())
         page.extract_text(visitor_text=visit)
-        pages.append(found)
     return pages
 
 

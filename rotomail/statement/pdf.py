@@ -14,9 +14,12 @@ customer's language (``Statement.lang``), document types in words.
 Speed: text is placed at positions computed here (right-aligned amounts measured with the
 font's width table) and written straight into the page's content stream, one text object
 per table row, as ``FPDF.text()`` would write it cell by cell (``direct=False`` draws
-through ``FPDF.text()``; a test checks both give the same text at the same places). That is
-many times cheaper than ``cell()`` or ``table()``. Pagination is done by hand, and the
-footers are written last, on every page, once the page count is known.
+through ``FPDF.text()`` and ``FPDF.rect()``; a test rasterises both and finds the pages
+pixel-identical). That is many times cheaper than ``cell()`` or ``table()``. Pagination is
+done by hand, and the footers are written last, on every page, once the page count is
+known. This leans on two fpdf2 internals, ``_out`` (append to the current page's content
+stream) and ``_set_font_for_page`` (select a font there): pyproject.toml keeps fpdf2 at
+2.8.x, and the tests fail if either changes.
 
 Fonts: fpdf2's core Helvetica (WinAnsi / windows-1252, which covers Spanish and
 Portuguese plus – … € “ ”). Text outside it is folded by ``pdf_text()``: accents are

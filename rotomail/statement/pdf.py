@@ -359,6 +359,7 @@ class _Canvas:
         its colours and font selected in it (the page's last ones may be any)."""
         pdf = self.pdf
         pages = pdf.page
+        # measure in the footer's font; each footer selects it in its page's stream below
         self._size_pt, self._style = FOOTER_PT, ""
         self._widths = _char_widths(FONT)
         number_x = PAGE_W - MARGIN - PAGE_NUMBER_W

@@ -34,7 +34,6 @@ from rotomail.delivery.candidates import (
 )
 from rotomail.delivery.claims import existing_claims
 from rotomail.delivery.deferred import deferred_addresses
-from rotomail.delivery.mailer import Transport
 from rotomail.delivery.report import (
     MODE_TEXT,
     STATUS_TEXT,
@@ -43,9 +42,10 @@ from rotomail.delivery.report import (
     RunReport,
     SendOptions,
 )
+from rotomail.delivery.results import Transport
 from rotomail.delivery.runlog import mail_log
 from rotomail.delivery.runs import SendRunner
-from rotomail.delivery.transports import describe, transport_factory, uses_smtp
+from rotomail.delivery.transports import channel_name, describe, transport_factory, uses_smtp
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_sociedad
 from rotomail.store.bounces import bounced_addresses
@@ -394,7 +394,7 @@ def _print_left_out(missing: list[MissingCustomer], held: dict[str, str]) -> Non
 
 def channel_of(settings: Settings, mode: str) -> str:
     """Where the run's messages go; exactly-once claims are kept per channel."""
-    return "smtp" if uses_smtp(settings, mode) else "outbox"
+    return channel_name(settings, mode)
 
 
 def _check_ledger(engine: Engine, sociedad: str, statement_date: date) -> None:

@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 
 from rotomail.delivery import claims
-from rotomail.delivery.messages import PreparedMessage
+from rotomail.delivery.outgoing import Outgoing
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.delivery.results import (
     RUN_STOPPERS,
@@ -110,7 +110,7 @@ class Waiting:
     """A customer with deferred addresses, and its message kept for the rounds."""
 
     base: Outcome
-    message: PreparedMessage
+    message: Outgoing
     key: claims.ClaimKey
     accepted: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
@@ -187,7 +187,6 @@ class DeferredRetry:
 
     def _round(self, report: RunReport, transport: Transport, waiting: Waiting) -> None:
         addresses = list(waiting.deferred)
-        message = replace(waiting.message, recipients=addresses)
 
         def before_data() -> None:
             with self._transaction() as connection:
@@ -196,7 +195,9 @@ class DeferredRetry:
                     raise _ClaimLost(refusal.run_id)
 
         try:
-            delivery = transport.send(message, before_data=before_data, retry=False)
+            delivery = transport.deliver(
+                replace(waiting.message, only=tuple(addresses), claim=before_data), retry=False
+            )
         except _ClaimLost as lost:
             waiting.base.status = "skipped"
             waiting.base.detail = f"en proceso en la corrida {lost.run_id}"

@@ -21,10 +21,7 @@ from rotomail.delivery.candidates import Candidate
 from rotomail.delivery.deferred import DeferredRetry, Waiting, record_addresses
 from rotomail.delivery.jobs import StatementJobs
 from rotomail.delivery.liveness import Heartbeat, close_dead_runs
-from rotomail.delivery.messages import (
-    PreparedMessage,
-)
-from rotomail.delivery.outbox import OutboxTransport
+from rotomail.delivery.outgoing import Outgoing
 from rotomail.delivery.records import RunRecords, _now
 from rotomail.delivery.rendering import Rendered
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
@@ -38,11 +35,6 @@ __all__ = ["ClaimLost", "SendRunner"]
 
 class ClaimLost(Exception):
     """Another run took this customer over between our claim and DATA."""
-
-
-def _delivered(transport: mailer.Transport) -> str:
-    """The status of a delivered message: saved (outbox folder only) or sent (a server took it)."""
-    return "saved" if isinstance(transport, OutboxTransport) else "sent"
 
 
 class SendRunner:
@@ -273,11 +265,11 @@ class SendRunner:
         report: RunReport,
         transport: mailer.Transport,
         base: Outcome,
-        message: PreparedMessage,
+        message: Outgoing,
     ) -> None:
         """--test and --dry-run: nothing counts as the customer's statement being sent."""
         try:
-            delivery = transport.send(message)
+            delivery = transport.deliver(message)
         except mailer.SendError as exc:
             base.status, base.detail = "failed", exc.reply
             if isinstance(exc, mailer.RUN_STOPPERS):
@@ -287,7 +279,8 @@ class SendRunner:
             self._emit(report, base)
             raise
         else:
-            base.status = "built" if self.options.mode == "dry-run" else _delivered(transport)
+            dry_run = self.options.mode == "dry-run"
+            base.status = "built" if dry_run else transport.delivered_status
             base.detail = delivery.reply
             base.refused = dict(delivery.refused)
         self._emit(report, base)
@@ -338,10 +331,10 @@ class ClaimedDelivery:
         self.base.status, self.base.detail = in_flight.status, in_flight.detail
         runner.stop.check()  # stopped while claiming: DATA is not sent, reported uncertain
 
-    def send(self, message: PreparedMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         runner, base = self.runner, self.base
         try:
-            delivery = self.transport.send(message, before_data=self.before_data)
+            delivery = self.transport.deliver(dataclasses.replace(message, claim=self.before_data))
         except ClaimLost:
             assert self.denied is not None
             outcome = runner._denied_outcome(self.candidate, self.denied)
@@ -398,7 +391,7 @@ class ClaimedDelivery:
                 return
             base.refused = dict(delivery.refused)
             self._settle(
-                _delivered(self.transport),
+                self.transport.delivered_status,
                 delivery.reply,
                 accepted=delivery.accepted,
                 refused=delivery.refused,

@@ -276,7 +276,7 @@ def _send(st: State, request: SendRequest) -> None:
         templates_dir=settings.templates_dir,
         logs_dir=settings.logs_dir,
         outbox_dir=settings.outbox_dir,
-        keep_pdfs=not uses_smtp(settings, mode),
+        keep_pdfs=channel_of(settings, mode) == "outbox",  # beside the .eml files
         stop_after_failures=settings["smtp.stop_after_failures"],
         attempts=settings["smtp.attempts"],
         retry_wait=settings["smtp.retry_wait"],
@@ -507,8 +507,8 @@ def mail_log_to_operator(
         typer.echo(f"Aviso: no se pudo enviar el registro al operador: {error}", err=True)
     else:
         where = (
-            "enviado a"
-            if uses_smtp(settings, report.options.mode)
-            else "guardado en el buzón de salida para"
+            "guardado en el buzón de salida para"
+            if channel_of(settings, report.options.mode) == "outbox"
+            else "enviado a"
         )
         typer.echo(f"Registro {where} {settings['operator.email']}.")

@@ -93,7 +93,9 @@ RUN_STOPPERS = (AuthenticationFailed, ConfigurationError, DailyCapReached)
 class Transport(Protocol):
     """One channel's way out. ``deliver`` calls ``outgoing.claim`` (when set) right before
     its point of no return and delivers nothing when the hook raises; it answers with a
-    :class:`Delivery` or raises one of the errors above."""
+    :class:`Delivery` (at least one recipient accepted) or raises one of the errors above:
+    no recipient to deliver to is :class:`TemporaryFailure` (some deferred) or
+    :class:`PermanentFailure` (all refused), raised before the claim is taken."""
 
     # The status of a delivered message: "sent" (a server took it) or "saved" (kept here).
     delivered_status: str

@@ -188,7 +188,7 @@ class DeferredRetry:
     def _round(self, report: RunReport, transport: Transport, waiting: Waiting) -> None:
         addresses = list(waiting.deferred)
 
-        def before_data() -> None:
+        def take_claim() -> None:
             with self._transaction() as connection:
                 refusal = claims.take(connection, waiting.key, report.run_id, retry=True)
                 if refusal is not None:
@@ -196,7 +196,7 @@ class DeferredRetry:
 
         try:
             delivery = transport.deliver(
-                replace(waiting.message, only=tuple(addresses), claim=before_data), retry=False
+                replace(waiting.message, only=tuple(addresses), claim=take_claim), retry=False
             )
         except _ClaimLost as lost:
             waiting.base.status = "skipped"

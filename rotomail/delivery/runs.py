@@ -309,8 +309,9 @@ class ClaimedDelivery:
         self.candidate = candidate
         self.denied: claims.ClaimDenied | None = None
 
-    def before_data(self) -> None:
-        # The claim is taken here, in the same transaction that records the customer as in
+    def take_claim(self) -> None:
+        # Called by the transport right before its point of no return (SMTP: DATA). The
+        # claim is taken here, in the same transaction that records the customer as in
         # flight: whoever commits it first is the only one to send DATA.
         runner, options = self.runner, self.runner.options
         runner.stop.check()  # stopped before the claim: the customer stays pending
@@ -334,7 +335,7 @@ class ClaimedDelivery:
     def send(self, message: Outgoing) -> None:
         runner, base = self.runner, self.base
         try:
-            delivery = self.transport.deliver(dataclasses.replace(message, claim=self.before_data))
+            delivery = self.transport.deliver(dataclasses.replace(message, claim=self.take_claim))
         except ClaimLost:
             assert self.denied is not None
             outcome = runner._denied_outcome(self.candidate, self.denied)

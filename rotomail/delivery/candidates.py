@@ -12,13 +12,13 @@ from sqlalchemy import Engine, and_, select
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.statement.labels import format_balances
-from rotomail.store import views
 from rotomail.store.bounces import bounced_addresses
 from rotomail.store.catalog import holds_of
 from rotomail.store.ledger import balances
+from rotomail.store.models import CatalogEntry, Customer, table_of
 
-_catalog = views.CATALOG_ENTRY
-_customer = views.CUSTOMER
+_catalog = table_of(CatalogEntry)
+_customer = table_of(Customer)
 
 
 @dataclass(frozen=True)

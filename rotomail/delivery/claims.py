@@ -36,10 +36,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from rotomail.delivery.liveness import run_alive
-from rotomail.store import views
 from rotomail.store.db import insert_ignore
+from rotomail.store.models import StatementClaim, table_of
 
-_claim = views.STATEMENT_CLAIM
+_claim = table_of(StatementClaim)
 CHANNELS = ("smtp", "outbox")
 
 

@@ -31,10 +31,10 @@ from rotomail.delivery.results import (
     Transport,
     Uncertain,
 )
-from rotomail.store import views
 from rotomail.store.db import insert_ignore
+from rotomail.store.models import DeliveryAddress, table_of
 
-_address = views.DELIVERY_ADDRESS
+_address = table_of(DeliveryAddress)
 _INSERT = insert(_address)  # built once: SQLAlchemy reuses the compiled statement
 
 

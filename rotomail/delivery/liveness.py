@@ -20,15 +20,15 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from rotomail.store import views
 from rotomail.store.db import DatabaseBusy
+from rotomail.store.models import Delivery, SendRun, table_of
 
 HEARTBEAT_EVERY = timedelta(seconds=20)
 HEARTBEAT_STALE = timedelta(seconds=90)
 HOST = socket.gethostname()[:255]
 _PROC = Path("/proc")
-_run = views.SEND_RUN
-_delivery = views.DELIVERY
+_run = table_of(SendRun)
+_delivery = table_of(Delivery)
 
 
 @cache

@@ -15,10 +15,10 @@ from sqlalchemy import Connection, Engine, bindparam, insert, update
 from rotomail.delivery.candidates import Candidate
 from rotomail.delivery.liveness import HOST, this_process
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
-from rotomail.store import views
+from rotomail.store.models import Delivery, SendRun, table_of
 
-_run = views.SEND_RUN
-_delivery = views.DELIVERY
+_run = table_of(SendRun)
+_delivery = table_of(Delivery)
 
 # One customer's outcome, built once: SQLAlchemy reuses the compiled statement (a statement
 # built per customer costs ~0.15 ms). The SET columns are the other keys of the parameters.

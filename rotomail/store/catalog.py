@@ -13,11 +13,11 @@ from sqlalchemy import Engine, and_, or_, select
 
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
-from rotomail.store import views
+from rotomail.store.models import CatalogEntry, CatalogHold, Customer, table_of
 
-_catalog = views.CATALOG_ENTRY
-_customer = views.CUSTOMER
-_hold = views.CATALOG_HOLD
+_catalog = table_of(CatalogEntry)
+_customer = table_of(Customer)
+_hold = table_of(CatalogHold)
 
 
 @dataclass(frozen=True)

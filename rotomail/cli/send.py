@@ -33,7 +33,6 @@ from rotomail.delivery.candidates import (
     without_bounced,
 )
 from rotomail.delivery.claims import existing_claims
-from rotomail.delivery.deferred import deferred_addresses
 from rotomail.delivery.mailer import Transport
 from rotomail.delivery.report import (
     MODE_TEXT,
@@ -53,6 +52,7 @@ from rotomail.store.catalog import holds_of
 from rotomail.store.history import retry_targets, sent_today
 from rotomail.store.ledger import snapshot_date
 from rotomail.store.missing import MissingCustomer, missing_customers
+from rotomail.store.runs import deferred_addresses
 
 app = command_group("Envío masivo de estados de cuenta de una sociedad.")
 

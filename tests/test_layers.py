@@ -131,3 +131,24 @@ def test_the_sql_check_sees_a_statement_builder(tmp_path: Path) -> None:
         "sqlalchemy.select",
         "sqlalchemy.sql.func",
     ]
+
+
+TERMINAL_TOOLKITS = {"typer", "click", "rich", "textual"}
+
+
+@pytest.mark.parametrize(
+    "module", sorted(m for m in set(SOURCES) - ENTRY_POINTS if layer(m) < LAYERS.index("cli"))
+)
+def test_the_library_runs_without_a_terminal_toolkit(module: str) -> None:
+    """Below cli/ (e.g. ``delivery.plan``, what a run will do) nothing needs Typer, Click,
+    Rich or Textual: a web page or a scheduler calls the library as the CLI does."""
+    toolkits = sorted(
+        name
+        for node in ast.walk(ast.parse(SOURCES[module].read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for name in (
+            [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        )
+        if name.split(".")[0] in TERMINAL_TOOLKITS
+    )
+    assert toolkits == [], f"{module} imports {toolkits}"

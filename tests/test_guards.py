@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import Iterator
 from email.utils import format_datetime
 from pathlib import Path
@@ -112,6 +113,7 @@ def test_ledger_file_is_refused_and_nothing_is_imported(
     path = tmp_path / "fbl5n.txt"
     path.write_text(content, encoding="utf-8")
     result = customers("ledger", "import", str(path), "--yes")
+    # the line of the wrong-sign subtotal (the first case)
     line = next((n for n, x in enumerate(content.splitlines(), 1) if "3.645,77-" in x), 0)
     assert result.exit_code == 1, result.output
     assert result.stderr == message.format(path=path, line=line)
@@ -242,16 +244,16 @@ def test_bounce_matched_by_address_only_within_seven_days(
     assert sent.exit_code == 0, sent.output
     sent_at = history(loaded, 1)["1004273"]
     assert sent_at["estado"] == "enviado"
-    report = dsn(original, ["pagos@ferrelopez.example.mx"], returned_headers=False)
     arrived = dt.datetime.now().astimezone() + dt.timedelta(days=days_later)
-    report = report.replace(
-        report.split(b"\r\nDate: ", 1)[1].split(b"\r\n", 1)[0],
-        format_datetime(arrived).encode(),
-        1,
+    report = re.sub(  # the report's own date: when the bounce was written
+        rb"\r\nDate: [^\r]*\r\n",
+        f"\r\nDate: {format_datetime(arrived)}\r\n".encode(),
+        dsn(original, ["pagos@ferrelopez.example.mx"], returned_headers=False),
+        count=1,
     )
     box = Mailbox("maildir", tmp_path, monkeypatch)
     box.deliver(report)
-    result = loaded("bounces", *box.args())
+    result = loaded("bounces", "-v", *box.args())
     assert result.exit_code == 0, result.output
     row = history(loaded, 1)["1004273"]
     if matched:
@@ -264,5 +266,10 @@ def test_bounce_matched_by_address_only_within_seven_days(
             "Con retraso            0",
             "Sin identificar        1",
         ]
+        assert (
+            "· new/1796000000.M1P1.mail.example.mx: sin identificar - "
+            "pagos@ferrelopez.example.mx: ningún envío con ese Message-ID, token ni destinatario "
+            "en los 7 días anteriores"
+        ) in result.stdout.splitlines()
         assert row["estado"] == "enviado"
         assert row["direcciones"] == sent_at["direcciones"]

@@ -201,7 +201,8 @@ class ImapSource:
             self.box.folder.create(target)
         self.box.flag(report.key, MailMessageFlags.SEEN, True)
         if "MOVE" in self.capabilities:  # RFC 6851
-            moved = self.box.client.uid("MOVE", report.key, encode_folder(target))
+            folder = encode_folder(target).decode("ascii")  # modified UTF-7, quoted
+            moved = self.box.client.uid("MOVE", report.key, folder)
             check_command_status(moved, MailboxMoveError)
         else:
             self.box.copy(report.key, target)

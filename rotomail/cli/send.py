@@ -245,6 +245,7 @@ def _send(st: State, request: SendRequest) -> None:
         retry_wait=settings["smtp.retry_wait"],
         channel=plan.channel,
         render_nice=settings["render.nice"],
+        aging=settings.aging,
     )
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)

@@ -18,7 +18,13 @@ from rotomail.delivery.liveness import process_alive, this_process
 from rotomail.delivery.messages import build_statement_message, serialised, statement_fields
 from rotomail.delivery.outgoing import Outgoing
 from rotomail.errors import DataError
-from rotomail.statement.model import StatementCustomer, StatementItem, build_statement
+from rotomail.config import DEFAULT_AGING
+from rotomail.statement.model import (
+    PaymentsReceived,
+    StatementCustomer,
+    StatementItem,
+    build_statement,
+)
 from rotomail.statement.pdf import render_statement_pdf
 
 POOL_THRESHOLD = 16  # below this many statements, rendering in-process is faster
@@ -40,6 +46,8 @@ class RenderJob:
     bcc: tuple[str, ...] = ()  # the company's archive copy: envelope only, never a header
     document_types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     due_date_source: str = "vencimiento"  # what the aging counts from (ledger import)
+    aging: tuple[int, ...] = DEFAULT_AGING  # config.toml [statement] aging
+    payments: PaymentsReceived | None = None  # received since the previous statement
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ def render(job: RenderJob) -> Rendered:
         job.statement_date,
         document_types=job.document_types,
         due_date_source=job.due_date_source,
+        aging=job.aging,
+        payments=job.payments,
     )
     pdf = render_statement_pdf(statement)
     try:

@@ -11,6 +11,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rotomail.config import DEFAULT_AGING
+
 if TYPE_CHECKING:
     from rotomail.store.missing import MissingCustomer
 
@@ -73,6 +75,7 @@ class SendOptions:
     retry_wait: float = 1.0  # first wait before a round, doubled each round
     channel: str = "smtp"  # smtp | outbox: claims (exactly once) are kept per channel
     render_nice: int = 0  # render workers' niceness above the sending process's
+    aging: tuple[int, ...] = DEFAULT_AGING  # the statements' aging buckets ([statement] aging)
 
     def run_folder(self, run_id: int) -> Path:
         return self.outbox_dir / f"corrida-{run_id}"

@@ -14,6 +14,7 @@ import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -515,7 +516,7 @@ def _aging(table: Mapping[str, Any], path: Path) -> tuple[int, ...]:
         and 1 <= len(raw) <= AGING_MAX_BUCKETS
         and all(isinstance(d, int) and not isinstance(d, bool) for d in raw)
         and all(1 <= d <= AGING_MAX_DAYS for d in raw)
-        and all(a < b for a, b in zip(raw, raw[1:], strict=False))
+        and all(a < b for a, b in pairwise(raw))
     )
     if not valid:
         raise _invalid(

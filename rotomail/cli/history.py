@@ -137,6 +137,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "Detalle",
             "Rechazados",
             "Message-ID",
+            "Pagos",
             "Direcciones",
         ],
         [
@@ -150,6 +151,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
                 _detail_now(d.detail, d.sent_by),
                 d.refused,
                 d.message_id,
+                d.pagos,
                 direcciones
                 if format is Format.json
                 else "; ".join(
@@ -171,6 +173,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "detalle",
             "rechazados",
             "message_id",
+            "pagos",
             "direcciones",
         ],
     )

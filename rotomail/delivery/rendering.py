@@ -14,11 +14,12 @@ from datetime import date
 from pathlib import Path
 
 from rotomail.company import CompanyProfile
+from rotomail.config import DEFAULT_AGING
 from rotomail.delivery.liveness import process_alive, this_process
 from rotomail.delivery.messages import build_statement_message, serialised, statement_fields
 from rotomail.delivery.outgoing import Outgoing
 from rotomail.errors import DataError
-from rotomail.config import DEFAULT_AGING
+from rotomail.statement.labels import format_balances
 from rotomail.statement.model import (
     PaymentsReceived,
     StatementCustomer,
@@ -57,6 +58,7 @@ class Rendered:
     message: Outgoing | None  # its MIME bytes built; None when it could not be built
     error: str = ""
     pdf: bytes = b""  # only when the run keeps a copy of the PDFs
+    payments: str = ""  # received since the previous statement: "MXN 3,000.00", or ""
 
 
 def render(job: RenderJob) -> Rendered:
@@ -89,6 +91,8 @@ def render(job: RenderJob) -> Rendered:
         )
     except DataError as exc:  # e.g. an address edited into the database by hand
         return Rendered(job.customer.cliente, statement.filename, None, exc.message)
+    payments = statement.payments
+    received = format_balances(payments.totals()) if payments is not None else ""
     prepared = serialised(
         replace(
             message,
@@ -98,7 +102,11 @@ def render(job: RenderJob) -> Rendered:
         )
     )
     return Rendered(
-        job.customer.cliente, statement.filename, prepared, pdf=pdf if job.keep_pdf else b""
+        job.customer.cliente,
+        statement.filename,
+        prepared,
+        pdf=pdf if job.keep_pdf else b"",
+        payments=received,
     )
 
 

@@ -91,6 +91,7 @@ class Outcome:
     archivo: str = ""
     refused: dict[str, str] = field(default_factory=dict)
     message_id: str = ""
+    pagos: str = ""  # payments and credits the statement said were received, per currency
 
 
 @dataclass

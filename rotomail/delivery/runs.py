@@ -250,6 +250,7 @@ class SendRunner:
             "failed",
             detail=rendered.error,
             archivo=rendered.filename,
+            pagos=rendered.payments,
         )
         message = rendered.message
         if message is None:

@@ -209,7 +209,9 @@ def _line(item: StatementItem, statement_date: date, aging: tuple[int, ...]) -> 
     return StatementLine(item, importe, moneda, dias, bucket_for(dias, aging))
 
 
-def _summaries(lines: Iterable[StatementLine], aging: tuple[int, ...]) -> tuple[CurrencySummary, ...]:
+def _summaries(
+    lines: Iterable[StatementLine], aging: tuple[int, ...]
+) -> tuple[CurrencySummary, ...]:
     sums: dict[str, list[Decimal]] = {}
     counts: dict[str, int] = {}
     for line in lines:

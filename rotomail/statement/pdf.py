@@ -96,11 +96,11 @@ _PAYMENTS = (
     _Column(22.0, "L"),
     _Column(25.0, "L"),
     _Column(22.0, "L"),
-    _Column(17.0, "C"),
-    _Column(17.0, "C"),
-    _Column(43.9, "L"),
+    _Column(18.0, "C"),
+    _Column(19.0, "C"),
+    _Column(37.9, "L"),
     _Column(26.0, "R"),
-    _Column(13.0, "C"),
+    _Column(16.0, "C"),
 )
 _CURRENCY_W = 20.9  # the summary's currency column; the buckets and the balance share the rest
 assert abs(sum(c.width for c in _DETAIL) - CONTENT_W) < 0.01
@@ -672,9 +672,7 @@ class _Renderer:
         self.letterhead = _Letterhead(self.canvas, statement, lang)
         self.summary = _AgingSummary(self.canvas, statement, lang)
         self.payment = _PaymentBlock(self.canvas, statement, lang)
-        self.payments = _PaymentsSection(
-            self.canvas, statement, lang, self.letterhead.continuation
-        )
+        self.payments = _PaymentsSection(self.canvas, statement, lang, self.letterhead.continuation)
         self.detail = _DetailTable(self.canvas, statement, lang, self.letterhead.continuation)
         self.footer = _Footer(self.canvas, statement, lang, pages)
 

@@ -198,6 +198,8 @@ class Delivery(SQLModel, table=True):
     idioma: str = Field(
         default="", sa_column=Column(String(2), nullable=False, server_default="")
     )  # the language the statement was written in
+    # the payments and credits its statement said were received ("MXN 3,000.00"), or ""
+    pagos: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
 class StatementClaim(SQLModel, table=True):

@@ -1,5 +1,5 @@
 """Cleared items of all-items ledger exports (clearing document and date): the payments and
-credits a statement says were received.
+credits a statement says were received, and what each delivered statement said of them.
 
 Revision ID: 0010
 Revises: 0009
@@ -35,8 +35,12 @@ def upgrade() -> None:
         "cleared_item",
         ["sociedad", "cliente", "fecha_compensacion"],
     )
+    with op.batch_alter_table("delivery") as batch:
+        batch.add_column(sa.Column("pagos", sa.Text(), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("delivery") as batch:
+        batch.drop_column("pagos")
     op.drop_index("ix_cleared_item_customer", table_name="cleared_item")
     op.drop_table("cleared_item")

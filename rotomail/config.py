@@ -568,6 +568,7 @@ def load_settings(
         imports=_imports(table, path),
         aging=_aging(table, path),
     )
+    settings.sources[AGING_KEY] = "config.toml" if _lookup(table, AGING_KEY) else "predeterminado"
     for option in OPTIONS:
         value, source = option.default, "predeterminado"
         from_file = _lookup(table, option.key)

@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,15 @@ from sample_data import COMPANY_CONFIG
 from smtp_server import SmtpServer
 from sqlalchemy import Engine, select
 
+from rotomail.company import CompanyProfile
+from rotomail.statement.model import (
+    ClearedItem,
+    StatementCustomer,
+    StatementItem,
+    build_statement,
+    payments_received,
+)
+from rotomail.statement.pdf import render_statement_pdf
 from rotomail.store.db import open_engine
 from rotomail.store.models import ClearedLedgerItem, OpenItem, table_of
 from tests.conftest import Cli
@@ -317,3 +327,31 @@ def test_a_bad_aging_list_is_one_line_naming_the_key(
         "p. ej. [30, 60, 90, 120].\n"
     )
     assert result.stderr.count("\n") == 1
+
+
+def test_a_long_payments_section_repeats_its_header_on_each_page() -> None:
+    cutoff = date(2026, 11, 30)
+    cleared = [
+        ClearedItem(
+            f"14{n:08d}", "DZ", f"T-{n}", cutoff, Decimal("-10.00"), "MXN", f"14{n:08d}", cutoff
+        )
+        for n in range(70)
+    ]
+    invoice = StatementItem("1800000001", "RV", "A-1", None, cutoff, Decimal("5.00"), "MXN")
+    statement = build_statement(
+        CompanyProfile(code="SM02", name="Tinacos Ejemplo S.A. de C.V."),
+        StatementCustomer("SM02", "1006210", "Agroequipos", ""),
+        [invoice],
+        cutoff,
+        payments=payments_received(cleared, cutoff, None),
+    )
+    pages = [
+        page.extract_text() for page in PdfReader(io.BytesIO(render_statement_pdf(statement))).pages
+    ]
+    assert len(pages) == 2
+    payments_head = "Documento Referencia Tipo Fecha Aplicado Pagó Importe Moneda"
+    assert all(payments_head in page for page in pages)
+    assert sum(page.count(" 10.00 MXN") for page in pages) == 70
+    assert "Total MXN 700.00 MXN" in pages[1]
+    assert "Detalle de partidas abiertas" in pages[1]
+    assert pages[1].endswith("Página 2 de 2")

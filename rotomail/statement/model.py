@@ -72,7 +72,6 @@ class PaymentsReceived:
     """Payments and credit notes cleared after ``since`` up to the statement date."""
 
     since: date  # cleared after this day: the previous statement's date, or 30 days back
-    since_statement: bool  # True: ``since`` is the customer's previous statement
     lines: tuple[PaymentLine, ...]
 
     def totals(self) -> dict[str, Decimal]:
@@ -92,12 +91,10 @@ def payments_received(
     previous statement (without one: the 30 days before ``statement_date``) and up to
     ``statement_date``, oldest first; each names the items its clearing document cleared.
     """
-    since_statement = previous_statement is not None and previous_statement < statement_date
-    since = (
-        previous_statement
-        if previous_statement is not None and since_statement
-        else statement_date - timedelta(days=PAYMENT_WINDOW_DAYS)
-    )
+    if previous_statement is not None and previous_statement < statement_date:
+        since = previous_statement
+    else:
+        since = statement_date - timedelta(days=PAYMENT_WINDOW_DAYS)
     items = list(cleared)
     by_clearing: dict[str, list[ClearedItem]] = {}
     for item in items:
@@ -114,7 +111,7 @@ def payments_received(
         )
         importe = (-item.importe).quantize(CENT, rounding=ROUND_HALF_UP)
         lines.append(PaymentLine(item, importe, item.moneda.strip().upper(), settled))
-    return PaymentsReceived(since, since_statement, tuple(lines))
+    return PaymentsReceived(since, tuple(lines))
 
 
 @dataclass(frozen=True)

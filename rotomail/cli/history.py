@@ -207,7 +207,7 @@ def _resend_log(ctx: typer.Context, run: int) -> None:
     report = report_from_history(st.engine, run, settings.logs_dir, settings.templates_dir)
     if report.options.mode == "dry-run":
         raise UsageError(f"La corrida {run} fue una simulación; su registro no se envía.")
-    if not settings["operator.email"]:
+    if not settings.operator.email:
         raise UsageError(
             "Configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
         )

@@ -222,7 +222,7 @@ def _send(st: State, request: SendRequest) -> None:
     sociedad, statement_date, clientes = _target(st, request)
     company = settings.company(sociedad)  # complete profile, or exit 2 before anything
     mode = request.mode
-    operator_email = settings["operator.email"]
+    operator_email = settings.operator.email
     if mode == "test" and not operator_email:
         raise UsageError(
             "Para --test configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
@@ -277,16 +277,16 @@ def _send(st: State, request: SendRequest) -> None:
         logs_dir=settings.logs_dir,
         outbox_dir=settings.outbox_dir,
         keep_pdfs=not uses_smtp(settings, mode),
-        stop_after_failures=settings["smtp.stop_after_failures"],
-        attempts=settings["smtp.attempts"],
-        retry_wait=settings["smtp.retry_wait"],
+        stop_after_failures=settings.smtp.stop_after_failures,
+        attempts=settings.smtp.attempts,
+        retry_wait=settings.smtp.retry_wait,
         channel=channel_of(settings, mode),
-        render_nice=settings["render.nice"],
+        render_nice=settings.render.nice,
     )
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)
     )
-    rate = settings["smtp.rate_per_minute"] if uses_smtp(settings, mode) else 0
+    rate = settings.smtp.rate_per_minute if uses_smtp(settings, mode) else 0
     report = _run_with_progress(
         st.engine,
         company,
@@ -497,12 +497,12 @@ def mail_log_to_operator(
 ) -> None:
     if report.options.mode == "dry-run":
         return
-    if not settings["operator.email"]:
+    if not settings.operator.email:
         typer.echo(
             "Aviso: sin correo del operador ([operator] email); el registro no se envió.", err=True
         )
         return
-    error = mail_log(report, company, settings["operator.email"], factory)
+    error = mail_log(report, company, settings.operator.email, factory)
     if error:
         typer.echo(f"Aviso: no se pudo enviar el registro al operador: {error}", err=True)
     else:
@@ -511,4 +511,4 @@ def mail_log_to_operator(
             if uses_smtp(settings, report.options.mode)
             else "guardado en el buzón de salida para"
         )
-        typer.echo(f"Registro {where} {settings['operator.email']}.")
+        typer.echo(f"Registro {where} {settings.operator.email}.")

@@ -342,11 +342,11 @@ def open_source(
 ) -> ReportSource:
     """``--maildir``, else ``[bounces] maildir``, else the IMAP mailbox of ``[bounces]``."""
     folder = maildir or (
-        Path(settings["bounces.maildir"]).expanduser() if settings["bounces.maildir"] else None
+        Path(settings.bounces.maildir).expanduser() if settings.bounces.maildir else None
     )
     if folder is not None:
         return MaildirSource(folder)
-    host, user = settings["bounces.imap_host"], settings["bounces.imap_user"]
+    host, user = settings.bounces.imap_host, settings.bounces.imap_user
     if not host or not user:
         raise UsageError(
             "No hay buzón de rebotes: configure [bounces] imap_host e imap_user, o maildir "
@@ -354,12 +354,12 @@ def open_source(
         )
     imap = ImapSettings(
         host=host,
-        port=settings["bounces.imap_port"],
-        security=settings["bounces.imap_security"],
+        port=settings.bounces.imap_port,
+        security=settings.bounces.imap_security,
         user=user,
-        folder=settings["bounces.folder"],
-        processed_folder=settings["bounces.processed_folder"],
-        timeout=settings["smtp.timeout"],
+        folder=settings.bounces.folder,
+        processed_folder=settings.bounces.processed_folder,
+        timeout=settings.smtp.timeout,
     )
     password, token = _imap_credentials(settings, imap, interactive)
     try:
@@ -371,8 +371,8 @@ def open_source(
 def _imap_credentials(
     settings: Settings, imap: ImapSettings, interactive: bool
 ) -> tuple[str | None, Callable[[], str] | None]:
-    if settings["bounces.imap_auth"] == "xoauth2":
-        return None, checked_token_command(settings["smtp.oauth_token_command"])
+    if settings.bounces.imap_auth == "xoauth2":
+        return None, checked_token_command(settings.smtp.oauth_token_command)
     password = get_imap_password(imap.user, imap.host, interactive=interactive)
     if password is None:
         raise UsageError(

@@ -35,14 +35,7 @@ from rotomail.delivery.candidates import (
 from rotomail.delivery.claims import existing_claims
 from rotomail.delivery.deferred import deferred_addresses
 from rotomail.delivery.mailer import Transport
-from rotomail.delivery.report import (
-    MODE_TEXT,
-    STATUS_TEXT,
-    SUMMARY_TEXT,
-    Outcome,
-    RunReport,
-    SendOptions,
-)
+from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.delivery.runlog import mail_log
 from rotomail.delivery.runs import SendRunner
 from rotomail.delivery.transports import describe, transport_factory, uses_smtp
@@ -53,41 +46,42 @@ from rotomail.store.catalog import holds_of
 from rotomail.store.history import retry_targets, sent_today
 from rotomail.store.ledger import snapshot_date
 from rotomail.store.missing import MissingCustomer, missing_customers
+from rotomail.words import SUMMARY, Channel, Mode, Status, spanish
 
 app = command_group("Envío masivo de estados de cuenta de una sociedad.")
 
 SYMBOL = {
-    "sent": "✓",
-    "saved": "✓",
-    "built": "✓",
-    "partial": "✓",
-    "failed": "✗",
-    "skipped": "–",
-    "uncertain": "?",
-    "pending": "·",
-    "bounced": "✗",
+    Status.SENT: "✓",
+    Status.SAVED: "✓",
+    Status.BUILT: "✓",
+    Status.PARTIAL: "✓",
+    Status.FAILED: "✗",
+    Status.SKIPPED: "–",
+    Status.UNCERTAIN: "?",
+    Status.PENDING: "·",
+    Status.BOUNCED: "✗",
 }
 # What reached its recipients (or was produced, in a dry-run): quiet by default under cron.
-DONE = frozenset({"sent", "saved", "built"})
+DONE = frozenset({Status.SENT, Status.SAVED, Status.BUILT})
 
 
 def outcome_line(outcome: Outcome, options: SendOptions | None = None) -> str:
     """One customer's line; in a rehearsal (--test) the recipient shown is the operator."""
     text = f"{SYMBOL.get(outcome.status, '?')} {outcome.cliente} {outcome.nombre}"
     if outcome.status in DONE:
-        if options is not None and options.mode == "test":
+        if options is not None and options.mode == Mode.TEST:
             text += (
                 f" → {options.operator_email} (ensayo; del cliente: {';'.join(outcome.correos)})"
             )
         else:
             text += f" → {';'.join(outcome.correos)}"
-        if outcome.status == "saved":
+        if outcome.status == Status.SAVED:
             text += " (guardado en el buzón de salida)"
         if outcome.refused:
             refused = "; ".join(f"{a} ({r})" for a, r in outcome.refused.items())
             text += f" (rechazados: {refused})"
         return text
-    return f"{text}: {STATUS_TEXT.get(outcome.status, outcome.status)} - {outcome.detail}"
+    return f"{text}: {spanish(outcome.status)} - {outcome.detail}"
 
 
 def header_line(report: RunReport) -> str:
@@ -96,13 +90,13 @@ def header_line(report: RunReport) -> str:
     return (
         f"Corrida {report.run_id} · sociedad {options.sociedad} · "
         f"fecha de corte {options.statement_date:%d/%m/%Y} · "
-        f"modo {MODE_TEXT.get(options.mode, options.mode)} · transporte {report.transport} · "
+        f"modo {spanish(options.mode)} · transporte {report.transport} · "
         f"inicio {report.started_at:%Y-%m-%d %H:%M:%S}"
     )
 
 
 def print_summary(report: RunReport) -> None:
-    rows = [[text, report.count(status)] for status, text in SUMMARY_TEXT.items()]
+    rows = [[text, report.count(status)] for status, text in SUMMARY.items()]
     print_table(["Resultado", "Clientes"], [r for r in rows if r[1]] or rows[:1])
 
 
@@ -164,7 +158,7 @@ def send(
         list(cliente or []),
         all_,
         date_,
-        "dry-run" if dry_run else "test" if test else "send",
+        Mode.DRY_RUN if dry_run else Mode.TEST if test else Mode.SEND,
         force,
         skip_zero,
         retry_failed,
@@ -187,7 +181,7 @@ class SendRequest:
     clientes: list[str]
     all: bool
     date: str | None
-    mode: str  # "send", "test" or "dry-run"
+    mode: Mode
     force: bool
     skip_zero: bool
     retry_failed: int | None
@@ -223,7 +217,7 @@ def _send(st: State, request: SendRequest) -> None:
     company = settings.company(sociedad)  # complete profile, or exit 2 before anything
     mode = request.mode
     operator_email = settings.operator.email
-    if mode == "test" and not operator_email:
+    if mode == Mode.TEST and not operator_email:
         raise UsageError(
             "Para --test configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
         )
@@ -302,7 +296,7 @@ def _send(st: State, request: SendRequest) -> None:
         typer.echo(f"Corrida detenida: {report.aborted}", err=True)
     if options.keep_pdfs:
         typer.echo(f"Archivos (PDF y .eml): {options.run_folder(report.run_id)}")
-    if mode == "dry-run":
+    if mode == Mode.DRY_RUN:
         typer.echo("Simulación: no se envió nada.")
     typer.echo(f"Registro: {report.log_path}")
     mail_log_to_operator(report, settings, company, factory)
@@ -327,9 +321,9 @@ def _choose(
             for cliente, claim in existing_claims(
                 st.engine, sociedad, target.statement_date, channel_of(settings, mode)
             ).items()
-            if claim.status == "sent"
+            if claim.status == Status.SENT
         }
-        if mode == "send"
+        if mode == Mode.SEND
         else set()
     )
     bounced = bounced_addresses(st.engine, sociedad, [c.cliente for c in candidates])
@@ -392,9 +386,9 @@ def _print_left_out(missing: list[MissingCustomer], held: dict[str, str]) -> Non
             typer.echo(f"  {cliente}: {reason}", err=True)
 
 
-def channel_of(settings: Settings, mode: str) -> str:
+def channel_of(settings: Settings, mode: Mode) -> Channel:
     """Where the run's messages go; exactly-once claims are kept per channel."""
-    return "smtp" if uses_smtp(settings, mode) else "outbox"
+    return Channel.SMTP if uses_smtp(settings, mode) else Channel.OUTBOX
 
 
 def _check_ledger(engine: Engine, sociedad: str, statement_date: date) -> None:
@@ -495,7 +489,7 @@ def mail_log_to_operator(
     company: CompanyProfile,
     factory: Callable[[int], Transport],
 ) -> None:
-    if report.options.mode == "dry-run":
+    if report.options.mode == Mode.DRY_RUN:
         return
     if not settings.operator.email:
         typer.echo(

@@ -36,6 +36,7 @@ from rotomail.errors import UsageError
 from rotomail.inputs.bounce_reports import BouncedRecipient, BounceReport, parse_report
 from rotomail.store import bounces as store
 from rotomail.store.bounces import AddressOutcome, SentDelivery
+from rotomail.words import AddressStatus
 
 _VERP_TOKEN = re.compile(r"^[^@+]+\+([a-z0-9]{6,32})@", re.IGNORECASE)
 
@@ -292,19 +293,19 @@ def record_report(engine: Engine, report: BounceReport, key: str = "") -> Report
                 )
                 continue
             matched_any = True
-            status = "bounced" if recipient.permanent else "delayed"
+            status = AddressStatus.BOUNCED if recipient.permanent else AddressStatus.DELAYED
             changed = store.record_address(
                 connection,
                 delivery,
                 AddressOutcome(address, status, recipient.status, recipient.diagnostic),
             )
             if changed:
-                (bounced if status == "bounced" else delayed).append(address)
+                (bounced if status == AddressStatus.BOUNCED else delayed).append(address)
             touched[(delivery.run_id, delivery.cliente)] = delivery
         for delivery in touched.values():
             records = store.addresses_of(connection, delivery.run_id, delivery.cliente)
             every = [records.get(a.lower()) for a in delivery.correos]
-            if every and all(r is not None and r.status == "bounced" for r in every):
+            if every and all(r is not None and r.status == AddressStatus.BOUNCED for r in every):
                 last = max((r for r in every if r is not None), key=lambda r: r.updated_at)
                 detail = f"rebotado: {last.code} {last.detail}".strip()
                 if store.mark_bounced(connection, delivery, detail):

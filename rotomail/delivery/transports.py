@@ -10,13 +10,14 @@ from rotomail.config import Settings
 from rotomail.delivery.mailer import OutboxTransport, SmtpSettings, SmtpTransport, Transport
 from rotomail.delivery.secrets import checked_token_command, get_smtp_password
 from rotomail.errors import UsageError
+from rotomail.words import Mode
 
 
-def uses_smtp(settings: Settings, mode: str) -> bool:
-    return mode != "dry-run" and bool(settings.smtp.host)
+def uses_smtp(settings: Settings, mode: Mode) -> bool:
+    return mode != Mode.DRY_RUN and bool(settings.smtp.host)
 
 
-def describe(settings: Settings, mode: str) -> str:
+def describe(settings: Settings, mode: Mode) -> str:
     if uses_smtp(settings, mode):
         return f"smtp {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security})"
     return f"buzón de salida {settings.outbox_dir}"
@@ -65,7 +66,7 @@ def smtp_credentials(
 
 def transport_factory(
     settings: Settings,
-    mode: str,
+    mode: Mode,
     folder_for: Callable[[int], Path],
     interactive: bool,
     sent_today: Callable[[], int] = lambda: 0,

@@ -24,7 +24,7 @@ from sink_server import (
 from sqlalchemy import text
 
 from rotomail import __version__
-from rotomail.store.db import HEAD_REVISION, create_db_engine, current_revision, upgrade
+from rotomail.store.db import create_db_engine, current_revision, head_revision, upgrade
 from tests.conftest import Cli
 
 # Another process takes the write lock: SQLite's for the whole file, PostgreSQL's on the
@@ -145,7 +145,7 @@ def test_a_database_from_a_newer_rotomail_is_refused(cli: Cli, home: Path, db_ur
     assert result.exit_code == 2
     assert result.stderr == (
         "Error: La base de datos tiene el esquema 0999, más nuevo que el de esta versión de "
-        f"rotomail ({__version__}, esquema {HEAD_REVISION}); actualice rotomail.\n"
+        f"rotomail ({__version__}, esquema {head_revision()}); actualice rotomail.\n"
     )
     assert cli("db", "upgrade").exit_code == 2
 
@@ -163,19 +163,19 @@ def test_an_older_shared_schema_is_upgraded_only_by_db_upgrade(
         assert result.exit_code == 2
         assert result.stderr == (
             "Error: La base de datos compartida tiene el esquema 0004 y esta versión de rotomail "
-            f"({__version__}) necesita el {HEAD_REVISION}: ejecute «rotomail db upgrade» "
+            f"({__version__}) necesita el {head_revision()}: ejecute «rotomail db upgrade» "
             "(avise a los demás operadores: necesitarán esta versión).\n"
         )
         result = cli("db", "upgrade")
         assert result.exit_code == 0, result.output
-        assert f"actualizado: 0004 → {HEAD_REVISION}." in result.stdout
+        assert f"actualizado: 0004 → {head_revision()}." in result.stdout
         assert cli("catalog", "search").exit_code == 0
     engine = create_db_engine(db_url)
     with engine.connect() as connection:
-        assert current_revision(connection) == HEAD_REVISION
+        assert current_revision(connection) == head_revision()
     engine.dispose()
     result = cli("db", "upgrade")
-    assert result.stdout.endswith(f"ya está al día ({HEAD_REVISION}).\n")
+    assert result.stdout.endswith(f"ya está al día ({head_revision()}).\n")
 
 
 @pytest.mark.parametrize("under", [False, True])

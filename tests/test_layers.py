@@ -1,8 +1,10 @@
 """The package's layers: data flows inputs -> store -> statement -> delivery, the CLI on top.
 
 A module may import its own layer and the layers below it, never one above. The import
-graph between rotomail's modules has no circles. Both are read from the source (every
-import statement, including those inside functions and under TYPE_CHECKING)."""
+graph between rotomail's modules has no circles. Every SQL statement is built in ``store/``:
+outside it, SQLAlchemy is only a type (an engine, a connection, a row) or an exception.
+All are read from the source (every import statement, including those inside functions and
+under TYPE_CHECKING)."""
 
 from __future__ import annotations
 
@@ -83,3 +85,70 @@ def test_no_import_circles() -> None:
         if module not in state:
             visit(module, [module])
     assert circles == []
+
+
+# What a module outside store/ may take from SQLAlchemy: no statement builder (select,
+# insert, update, delete, text, func, tables, columns ...), so every query lives in store/.
+SQLALCHEMY_OUTSIDE_STORE = {"sqlalchemy": {"Connection", "Engine", "Row"}, "sqlalchemy.exc": None}
+
+
+def sqlalchemy_imports(path: Path) -> list[str]:
+    """``module.name`` of everything ``path`` imports from SQLAlchemy (``module`` alone for a
+    plain ``import``)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "sqlalchemy"]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
+            found += [f"{node.module}.{alias.name}" for alias in node.names]
+    return found
+
+
+def allowed_outside_store(name: str) -> bool:
+    module, _, attribute = name.rpartition(".")
+    if module not in SQLALCHEMY_OUTSIDE_STORE:
+        return False
+    allowed = SQLALCHEMY_OUTSIDE_STORE[module]
+    return allowed is None or attribute in allowed
+
+
+@pytest.mark.parametrize("module", sorted(m for m in SOURCES if not m.startswith("rotomail.store")))
+def test_sql_is_built_only_in_store(module: str) -> None:
+    builders = [n for n in sqlalchemy_imports(SOURCES[module]) if not allowed_outside_store(n)]
+    assert builders == [], f"{module} builds SQL outside rotomail/store/: {builders}"
+
+
+def test_the_sql_check_sees_a_statement_builder(tmp_path: Path) -> None:
+    source = tmp_path / "query.py"
+    source.write_text(
+        "import sqlalchemy\nfrom sqlalchemy import Engine, select\n"
+        "from sqlalchemy.exc import SQLAlchemyError\nfrom sqlalchemy.sql import func\n",
+        encoding="utf-8",
+    )
+    names = sqlalchemy_imports(source)
+    assert [n for n in names if not allowed_outside_store(n)] == [
+        "sqlalchemy",
+        "sqlalchemy.select",
+        "sqlalchemy.sql.func",
+    ]
+
+
+TERMINAL_TOOLKITS = {"typer", "click", "rich", "textual"}
+
+
+@pytest.mark.parametrize(
+    "module", sorted(m for m in set(SOURCES) - ENTRY_POINTS if layer(m) < LAYERS.index("cli"))
+)
+def test_the_library_runs_without_a_terminal_toolkit(module: str) -> None:
+    """Below cli/ (e.g. ``delivery.plan``, what a run will do) nothing needs Typer, Click,
+    Rich or Textual: a web page or a scheduler calls the library as the CLI does."""
+    toolkits = sorted(
+        name
+        for node in ast.walk(ast.parse(SOURCES[module].read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for name in (
+            [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        )
+        if name.split(".")[0] in TERMINAL_TOOLKITS
+    )
+    assert toolkits == [], f"{module} imports {toolkits}"

@@ -22,8 +22,8 @@ from rotomail.statement.pdf import (
     _Canvas,
     _DetailTable,
     _Letterhead,
-    _new_pdf,
     _PaymentBlock,
+    _StatementPDF,
     render_statement_pdf,
 )
 
@@ -113,7 +113,7 @@ def test_send_with_logo_and_address(loaded: Cli, home: Path) -> None:
 
 
 def draw_alone(part: str, st: Statement) -> str:
-    pdf = _new_pdf(st, labels("es"))
+    pdf = _StatementPDF(st, labels("es"))
     canvas = _Canvas(pdf)
     canvas.new_page()
     if part == "letterhead":

@@ -17,7 +17,6 @@ from rotomail.inputs import tabular
 from rotomail.inputs.tabular import (
     Row,
     cell_text,
-    decode_text,
     detect_delimiter,
     find_header,
     normalize_header,
@@ -94,28 +93,33 @@ def test_limit_is_64_mb() -> None:
     assert tabular.MAX_INPUT_BYTES == 64 * 1024 * 1024
 
 
-# --- decode_text ---------------------------------------------------------------------------
+# --- decoding ------------------------------------------------------------------------------
 
 DECODE = [
-    pytest.param("Compañía\r\nSeñor\r\n".encode(), "Compañía\nSeñor\n", id="utf8-crlf"),
-    pytest.param(b"\xef\xbb\xbfNi\xc3\xb1o\rB", "Niño\nB", id="utf8-bom-cr"),
-    pytest.param("\ufeffAçúcar\r\n".encode("utf-16-le"), "Açúcar\n", id="utf16le-bom"),
-    pytest.param("\ufeffAçúcar\n".encode("utf-16-be"), "Açúcar\n", id="utf16be-bom"),
-    pytest.param("Sociedad\tCliente\r\n".encode("utf-16-le"), "Sociedad\tCliente\n", id="utf16le"),
-    pytest.param("Peña;Nº;€\n".encode("cp1252"), "Peña;Nº;€\n", id="cp1252"),
-    pytest.param(b"caf\xe9 \x81", "café \x81", id="latin1-last-resort"),
-    pytest.param(b"", "", id="empty"),
+    pytest.param("Compañía\r\nSeñor\r\n".encode(), [["Compañía"], ["Señor"]], id="utf8-crlf"),
+    pytest.param(b"\xef\xbb\xbfNi\xc3\xb1o\rB", [["Niño"], ["B"]], id="utf8-bom-cr"),
+    pytest.param("\ufeffAçúcar\r\n".encode("utf-16-le"), [["Açúcar"]], id="utf16le-bom"),
+    pytest.param("\ufeffAçúcar\n".encode("utf-16-be"), [["Açúcar"]], id="utf16be-bom"),
+    pytest.param(
+        "Sociedad\tCliente\r\n".encode("utf-16-le"), [["Sociedad", "Cliente"]], id="utf16le"
+    ),
+    pytest.param("Peña;Nº;€\n".encode("cp1252"), [["Peña", "Nº", "€"]], id="cp1252"),
+    pytest.param(b"caf\xe9 \x81", [["café \x81"]], id="latin1-last-resort"),
+    pytest.param(b"", [], id="empty"),
 ]
 
 
 @pytest.mark.parametrize(("data", "expected"), DECODE)
-def test_decode_text(data: bytes, expected: str) -> None:
-    assert decode_text(data) == expected
+def test_decoding(data: bytes, expected: list[list[str]]) -> None:
+    assert [row.cells for row in read_rows(data)] == expected
 
 
 def test_decode_broken_utf16_is_data_error() -> None:
-    with pytest.raises(DataError):
-        decode_text(b"\xff\xfe\x00\xd8")  # lone surrogate
+    with pytest.raises(DataError) as info:
+        read_rows(b"\xff\xfe\x00\xd8")  # lone surrogate
+    assert info.value.message == (
+        "El archivo no es texto UTF-16 válido; guárdelo de nuevo como CSV UTF-8."
+    )
 
 
 # --- delimiter -----------------------------------------------------------------------------
@@ -367,6 +371,4 @@ def test_fuzz_zip_magic(data: bytes) -> None:
 
 def test_nul_characters_are_dropped() -> None:
     # PostgreSQL refuses NUL in text; a paste never means one (found by Hypothesis on PG).
-    from rotomail.inputs.tabular import decode_text
-
-    assert decode_text(b"SM02\x00\t1006210\n") == "SM02\t1006210\n"
+    assert [row.cells for row in read_rows(b"SM02\x00\t1006210\n")] == [["SM02", "1006210"]]

@@ -11,11 +11,15 @@ from difflib import get_close_matches
 from typing import Any, ClassVar
 
 import typer
-from typer._click.exceptions import UsageError
-from typer._click.utils import make_default_short_help
 from typer.core import TyperGroup
 
-from rotomail.cli.spanish import SpanishContext, run_in_spanish, use_spanish
+from rotomail.cli.spanish import (
+    SpanishContext,
+    UsageError,
+    make_default_short_help,
+    run_in_spanish,
+    use_spanish,
+)
 from rotomail.errors import RotomailError
 
 
@@ -122,10 +126,11 @@ class LazyGroup(CommandGroup):
             return super().resolve_command(ctx, args)
         except UsageError as exc:  # Typer suggests from loaded commands only: none here
             close = get_close_matches(args[0], list(self.table)) if args else []
-            if close and "Did you mean" not in exc.message:
-                suggestions = ", ".join(repr(name) for name in close)
-                exc.message = f"{exc.message.rstrip('.')}. Did you mean {suggestions}?"
-            raise
+            if not close or "Did you mean" in exc.message:
+                raise
+            suggestions = ", ".join(repr(name) for name in close)
+            message = f"{exc.message.rstrip('.')}. Did you mean {suggestions}?"
+            raise UsageError(message, exc.ctx) from None
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         limit = formatter.width - 6 - max(len(name) for name in self.table)

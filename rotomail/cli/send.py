@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
 from typing import Annotated, NamedTuple
 
 import typer
@@ -26,27 +25,18 @@ from rotomail.cli.output import is_terminal, print_table, surviving_output
 from rotomail.cli.progress import RemainingWithRateLimit
 from rotomail.company import CompanyProfile
 from rotomail.config import Settings
-from rotomail.delivery.candidates import (
-    Candidate,
-    list_candidates,
-    marked_addresses,
-    without_bounced,
-)
-from rotomail.delivery.claims import existing_claims
-from rotomail.delivery.deferred import deferred_addresses
+from rotomail.delivery.candidates import Candidate, marked_addresses
 from rotomail.delivery.mailer import Transport
+from rotomail.delivery.plan import IncompleteCatalog, RunPlan, RunRequest, plan_run
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.delivery.runlog import mail_log
 from rotomail.delivery.runs import SendRunner
 from rotomail.delivery.transports import describe, transport_factory, uses_smtp
-from rotomail.errors import DataError, UsageError
-from rotomail.ids import normalize_sociedad
+from rotomail.errors import UsageError
 from rotomail.store.bounces import bounced_addresses
-from rotomail.store.catalog import holds_of
-from rotomail.store.history import retry_targets, sent_today
-from rotomail.store.ledger import snapshot_date
-from rotomail.store.missing import MissingCustomer, missing_customers
-from rotomail.words import SUMMARY, Channel, Mode, Status, spanish
+from rotomail.store.history import sent_today
+from rotomail.store.missing import MissingCustomer
+from rotomail.words import SUMMARY, Mode, Status, spanish
 
 app = command_group("Envío masivo de estados de cuenta de una sociedad.")
 
@@ -189,66 +179,34 @@ class SendRequest:
     verbosity: Verbosity
 
 
-class Target(NamedTuple):
-    sociedad: str
-    statement_date: date
-    clientes: list[str]
-
-
-def _target(st: State, request: SendRequest) -> Target:
-    """The sociedad, cut-off date and customers to send: as given, or those of the run
-    ``--retry-failed`` names."""
-    sociedad = request.sociedad
-    statement_date = parse_date(request.date)
-    clientes = request.clientes
-    if request.retry_failed is not None:
-        run_sociedad, statement_date, clientes = retry_targets(st.engine, request.retry_failed)
-        if sociedad and normalize_sociedad(sociedad) != run_sociedad:
-            raise UsageError(f"La corrida {request.retry_failed} es de la sociedad {run_sociedad}.")
-        sociedad = run_sociedad
-    if not sociedad:
-        raise UsageError("Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.")
-    return Target(normalize_sociedad(sociedad), statement_date, clientes)
-
-
 def _send(st: State, request: SendRequest) -> None:
     settings = st.settings
-    sociedad, statement_date, clientes = _target(st, request)
-    company = settings.company(sociedad)  # complete profile, or exit 2 before anything
-    mode = request.mode
+    try:
+        plan = plan_run(
+            st.engine,
+            settings,
+            RunRequest(
+                request.sociedad,
+                parse_date(request.date),
+                request.clientes,
+                request.mode,
+                request.retry_failed,
+                request.require_complete,
+            ),
+        )
+    except IncompleteCatalog as exc:
+        _print_missing(exc.missing)
+        raise
+    sociedad, statement_date, mode = plan.sociedad, plan.statement_date, plan.mode
+    candidates, missing, held = plan.candidates, plan.missing, plan.held
     operator_email = settings.operator.email
-    if mode == Mode.TEST and not operator_email:
-        raise UsageError(
-            "Para --test configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
-        )
-    missing = missing_customers(st.engine, sociedad)
-    held = holds_of(st.engine, sociedad)
-    if request.require_complete and missing:
-        _print_missing(missing)
-        raise DataError(
-            f"{len(missing)} clientes de {sociedad} tienen partidas abiertas y no están en el "
-            "catálogo (--require-complete): agréguelos («rotomail catalog missing --sociedad "
-            f"{sociedad}») o retenga los que no deben recibirlo; no se envió nada."
-        )
-    candidates = list_candidates(st.engine, sociedad, clientes or None)
-    if not candidates:
-        raise DataError(f"Todos los clientes del catálogo de {sociedad} están retenidos.")
-    if request.retry_failed is not None:
-        # Customers left partial get the statement only at the addresses still deferred.
-        only = deferred_addresses(st.engine, request.retry_failed)
-        candidates = [
-            replace(c, correos=only[c.cliente]) if c.cliente in only else c for c in candidates
-        ]
-        candidates = without_bounced(st.engine, candidates)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    if not (request.all or clientes):
+    if not (request.all or plan.named):
         if not interactive:
             raise UsageError(
                 "Sin terminal no hay lista interactiva: use --all o indique --cliente."
             )
-        candidates = _choose(
-            st, request, Target(sociedad, statement_date, clientes), candidates, missing, held
-        )
+        candidates = _choose(st, request, plan)
     elif request.all and (missing or held):  # nobody left out without a word
         typer.echo(
             f"Envío a {len(candidates)} clientes de {sociedad}; "
@@ -257,7 +215,12 @@ def _send(st: State, request: SendRequest) -> None:
             err=True,
         )
         _print_left_out(missing, held)
-    _check_ledger(st.engine, sociedad, statement_date)
+    if plan.ledger_date != statement_date:
+        typer.echo(
+            f"Aviso: las partidas abiertas de {sociedad} son al {plan.ledger_date:%d/%m/%Y} y "
+            f"la fecha de corte es {statement_date:%d/%m/%Y}.",
+            err=True,
+        )
     options = SendOptions(
         sociedad=sociedad,
         statement_date=statement_date,
@@ -274,7 +237,7 @@ def _send(st: State, request: SendRequest) -> None:
         stop_after_failures=settings.smtp.stop_after_failures,
         attempts=settings.smtp.attempts,
         retry_wait=settings.smtp.retry_wait,
-        channel=channel_of(settings, mode),
+        channel=plan.channel,
         render_nice=settings.render.nice,
     )
     factory = transport_factory(
@@ -283,7 +246,7 @@ def _send(st: State, request: SendRequest) -> None:
     rate = settings.smtp.rate_per_minute if uses_smtp(settings, mode) else 0
     report = _run_with_progress(
         st.engine,
-        company,
+        plan.company,
         options,
         factory,
         candidates,
@@ -299,33 +262,15 @@ def _send(st: State, request: SendRequest) -> None:
     if mode == Mode.DRY_RUN:
         typer.echo("Simulación: no se envió nada.")
     typer.echo(f"Registro: {report.log_path}")
-    mail_log_to_operator(report, settings, company, factory)
+    mail_log_to_operator(report, settings, plan.company, factory)
     if report.interrupt_code:
         typer.echo(f"Error: corrida {report.run_id} interrumpida: {report.aborted}", err=True)
     raise typer.Exit(report.exit_code)
 
 
-def _choose(
-    st: State,
-    request: SendRequest,
-    target: Target,
-    candidates: list[Candidate],
-    missing: list[MissingCustomer],
-    held: dict[str, str],
-) -> list[Candidate]:
+def _choose(st: State, request: SendRequest, plan: RunPlan) -> list[Candidate]:
     """The interactive checklist: the customers the operator keeps ticked."""
-    settings, mode, sociedad = st.settings, request.mode, target.sociedad
-    already_sent = (
-        {
-            cliente
-            for cliente, claim in existing_claims(
-                st.engine, sociedad, target.statement_date, channel_of(settings, mode)
-            ).items()
-            if claim.status == Status.SENT
-        }
-        if mode == Mode.SEND
-        else set()
-    )
+    settings, candidates, sociedad = st.settings, plan.candidates, plan.sociedad
     bounced = bounced_addresses(st.engine, sociedad, [c.cliente for c in candidates])
     chosen = choose_customers(
         [
@@ -343,15 +288,15 @@ def _choose(
         f"Envío masivo de estado de cuenta - {sociedad}",
         missing=[
             ChecklistItem(m.cliente, m.cliente, m.nombre, m.correo, m.balance_text, m.balance)
-            for m in missing
+            for m in plan.missing
         ],
         held=[
             ChecklistItem(cliente, cliente, f"retenido: {reason}", "", "", {})
-            for cliente, reason in sorted(held.items())
+            for cliente, reason in sorted(plan.held.items())
         ],
-        already_sent=already_sent,
-        mode=mode,
-        transport=describe(settings, mode),
+        already_sent=set(plan.already_sent),
+        mode=plan.mode,
+        transport=describe(settings, plan.mode),
         force=request.force,
     )
     if chosen is None:
@@ -384,27 +329,6 @@ def _print_left_out(missing: list[MissingCustomer], held: dict[str, str]) -> Non
         typer.echo(f"Retenidos (no se les envía): {len(held)}", err=True)
         for cliente, reason in sorted(held.items()):
             typer.echo(f"  {cliente}: {reason}", err=True)
-
-
-def channel_of(settings: Settings, mode: Mode) -> Channel:
-    """Where the run's messages go; exactly-once claims are kept per channel."""
-    return Channel.SMTP if uses_smtp(settings, mode) else Channel.OUTBOX
-
-
-def _check_ledger(engine: Engine, sociedad: str, statement_date: date) -> None:
-    """Without open items every customer would get "sin saldo pendiente": refuse that."""
-    snapshot = snapshot_date(engine, sociedad)
-    if snapshot is None:
-        raise DataError(
-            f"No hay partidas abiertas importadas para la sociedad {sociedad}; "
-            "impórtelas primero con «rotomail ledger import»."
-        )
-    if snapshot != statement_date:
-        typer.echo(
-            f"Aviso: las partidas abiertas de {sociedad} son al {snapshot:%d/%m/%Y} y la "
-            f"fecha de corte es {statement_date:%d/%m/%Y}.",
-            err=True,
-        )
 
 
 class RunnerExtras(NamedTuple):

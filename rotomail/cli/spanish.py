@@ -3,6 +3,11 @@ Comandos), usage errors and the yes/no question.
 
 Typer vendors Click without gettext, so the words are replaced where they are written: a help
 formatter for the frame, and one function that turns Click's usage errors into a Spanish line.
+
+This is the one module that touches the Click Typer vendors (``typer._click``, a private
+module): the rest of rotomail imports what it needs of it from here. pyproject.toml declares
+the Typer versions this is tested with; tests/test_english_leaks.py fails when a Click or
+pydantic message in English reaches a user.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from typing import Any
 
 import typer
 from typer import _click as click
+
+UsageError = click.exceptions.UsageError
+make_default_short_help = click.utils.make_default_short_help
 
 HELP_HEADINGS = {"Options": "Opciones", "Commands": "Comandos", "Arguments": "Argumentos"}
 # Help text and markers Click/Typer write next to options.

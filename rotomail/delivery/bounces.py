@@ -15,6 +15,7 @@ A matched report is flagged seen and moved (IMAP: to ``processed_folder``; Maild
 from __future__ import annotations
 
 import contextlib
+import imaplib
 import os
 import re
 import ssl
@@ -24,7 +25,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessageFlags
+from imap_tools import (
+    BaseMailBox,
+    MailBox,
+    MailboxMoveError,
+    MailBoxStartTls,
+    MailBoxUnencrypted,
+    MailMessageFlags,
+)
+from imap_tools.utils import check_command_status, encode_folder
 from sqlalchemy import Connection, Engine
 
 from rotomail.config import Settings
@@ -164,15 +173,18 @@ class ImapSource:
                 f"El servidor IMAP {where} rechazó el acceso de {settings.user} o no tiene la "
                 f"carpeta «{settings.folder}»."
             ) from None
-        self._refresh_capabilities()
+        self.capabilities = self._capabilities()
 
-    def _refresh_capabilities(self) -> None:
-        """Servers announce more after login (MOVE among them); imaplib keeps the greeting's
-        list, and without MOVE imap-tools would copy and delete instead of moving."""
-        with contextlib.suppress(Exception):
+    def _capabilities(self) -> frozenset[str]:
+        """What the server offers once logged in: servers announce more after login (MOVE
+        among them) than in the greeting imaplib and imap-tools go by."""
+        try:
             kind, data = self.box.client.capability()
-            if kind == "OK" and data and isinstance(data[0], bytes):
-                self.box.client.capabilities = tuple(data[0].decode("ascii").upper().split())
+        except (imaplib.IMAP4.error, OSError):
+            return frozenset()
+        if kind != "OK" or not data or not isinstance(data[0], bytes):
+            return frozenset()
+        return frozenset(data[0].decode("ascii", "replace").upper().split())
 
     def reports(self) -> Iterator[RawReport]:
         # Every message of the folder, read or not: processed reports are moved out, and a
@@ -189,7 +201,13 @@ class ImapSource:
         if not self.box.folder.exists(target):
             self.box.folder.create(target)
         self.box.flag(report.key, MailMessageFlags.SEEN, True)
-        self.box.move(report.key, target)
+        if "MOVE" in self.capabilities:  # RFC 6851
+            folder = encode_folder(target).decode("ascii")  # modified UTF-7, quoted
+            moved = self.box.client.uid("MOVE", report.key, folder)
+            check_command_status(moved, MailboxMoveError)
+        else:
+            self.box.copy(report.key, target)
+            self.box.delete(report.key)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -7,18 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine
 
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.statement.labels import format_balances
-from rotomail.store import views
 from rotomail.store.bounces import bounced_addresses
-from rotomail.store.catalog import holds_of
+from rotomail.store.catalog import holds_of, recipients_of
 from rotomail.store.ledger import balances
-
-_catalog = views.CATALOG_ENTRY
-_customer = views.CUSTOMER
 
 
 @dataclass(frozen=True)
@@ -43,27 +39,7 @@ def list_candidates(
     language; held customers are never candidates (naming one is an error)."""
     sociedad = normalize_sociedad(sociedad)
     wanted = [normalize_cliente(c) for c in clientes] if clientes else None
-    query = (
-        select(
-            _catalog.c.cliente,
-            _customer.c.nombre,
-            _customer.c.rfc,
-            _catalog.c.correos,
-            _catalog.c.idioma,
-            _customer.c.idioma.label("master_idioma"),
-        )
-        .join(
-            _customer,
-            and_(
-                _customer.c.sociedad == _catalog.c.sociedad,
-                _customer.c.cliente == _catalog.c.cliente,
-            ),
-        )
-        .where(_catalog.c.sociedad == sociedad)
-        .order_by(_catalog.c.cliente)
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
+    rows = recipients_of(engine, sociedad)
     if not rows:
         raise DataError(f"La sociedad {sociedad} no tiene clientes en el catálogo de envío.")
     totals = balances(engine, sociedad)

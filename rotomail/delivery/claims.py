@@ -30,33 +30,15 @@ left the machine, so it does not count as sent for a later SMTP run, and the rev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine
 
 from rotomail.delivery.liveness import run_alive
-from rotomail.store import views
-from rotomail.store.db import insert_ignore
+from rotomail.store import claims as stored
+from rotomail.store.claims import ClaimKey
 
-_claim = views.STATEMENT_CLAIM
-CHANNELS = ("smtp", "outbox")
-
-
-@dataclass(frozen=True)
-class ClaimKey:
-    sociedad: str
-    cliente: str
-    statement_date: date
-    channel: str = "smtp"
-
-    def where(self) -> list[Any]:
-        return [
-            _claim.c.sociedad == self.sociedad,
-            _claim.c.cliente == self.cliente,
-            _claim.c.statement_date == self.statement_date,
-            _claim.c.channel == self.channel,
-        ]
+__all__ = ["ClaimDenied", "ClaimKey", "advance", "existing_claims", "take"]
 
 
 @dataclass(frozen=True)
@@ -70,13 +52,8 @@ def existing_claims(
     engine: Engine, sociedad: str, statement_date: date, channel: str = "smtp"
 ) -> dict[str, ClaimDenied]:
     """cliente -> current claim, for a first pass over a whole run in one query."""
-    query = select(_claim.c.cliente, _claim.c.status, _claim.c.run_id).where(
-        _claim.c.sociedad == sociedad,
-        _claim.c.statement_date == statement_date,
-        _claim.c.channel == channel,
-    )
     with engine.connect() as connection:
-        rows = connection.execute(query).all()
+        rows = stored.claims_of(connection, sociedad, statement_date, channel)
         alive = {run_id: run_alive(connection, run_id) for run_id in {r.run_id for r in rows}}
     return {r.cliente: ClaimDenied(r.status, r.run_id, alive[r.run_id]) for r in rows}
 
@@ -85,71 +62,23 @@ def take(
     connection: Connection, key: ClaimKey, run_id: int, *, force: bool = False, retry: bool = False
 ) -> ClaimDenied | None:
     """Claim ``key`` as in flight for ``run_id``; None when granted, else what stands in the way."""
-    values = {
-        "sociedad": key.sociedad,
-        "cliente": key.cliente,
-        "statement_date": key.statement_date,
-        "channel": key.channel,
-        "run_id": run_id,
-        "status": "in_flight",
-        "updated_at": datetime.now(),
-    }
-    if insert_ignore(connection, _claim, values):
+    if stored.insert_claim(connection, key, run_id, "in_flight"):
         return None
-    row = connection.execute(select(_claim.c.status, _claim.c.run_id).where(*key.where())).one()
-    alive = row.run_id != run_id and run_alive(connection, row.run_id)
+    status, holder = stored.claim_of(connection, key)
+    alive = holder != run_id and run_alive(connection, holder)
     allowed = (
-        row.run_id == run_id  # our own claim: DATA retried after a temporary failure
-        or row.status == "failed"
-        or (row.status == "sent" and force)
-        or (row.status == "partial" and (force or retry))
-        or (row.status == "in_flight" and not alive and (force or retry))
-        or (row.status == "bounced" and (force or retry))
+        holder == run_id  # our own claim: DATA retried after a temporary failure
+        or status == "failed"
+        or (status == "sent" and force)
+        or (status == "partial" and (force or retry))
+        or (status == "in_flight" and not alive and (force or retry))
+        or (status == "bounced" and (force or retry))
     )
-    if allowed and _move(connection, key, row.run_id, row.status, run_id, "in_flight"):
+    if allowed and stored.move_claim(connection, key, holder, status, run_id, "in_flight"):
         return None
-    return ClaimDenied(row.status, row.run_id, alive)
-
-
-# The compare-and-set of a claim, built once (see db.insert_ignore).
-_MOVE = (
-    update(_claim)
-    .where(
-        _claim.c.sociedad == bindparam("key_sociedad"),
-        _claim.c.cliente == bindparam("key_cliente"),
-        _claim.c.statement_date == bindparam("key_date"),
-        _claim.c.channel == bindparam("key_channel"),
-        _claim.c.run_id == bindparam("old_run"),
-        _claim.c.status == bindparam("old_status"),
-    )
-    .values(
-        run_id=bindparam("new_run"),
-        status=bindparam("new_status"),
-        updated_at=bindparam("now"),
-    )
-)
-
-
-def _move(
-    connection: Connection, key: ClaimKey, run_id: int, status: str, new_run: int, new_status: str
-) -> bool:
-    result = connection.execute(
-        _MOVE,
-        {
-            "key_sociedad": key.sociedad,
-            "key_cliente": key.cliente,
-            "key_date": key.statement_date,
-            "key_channel": key.channel,
-            "old_run": run_id,
-            "old_status": status,
-            "new_run": new_run,
-            "new_status": new_status,
-            "now": datetime.now(),
-        },
-    )
-    return result.rowcount == 1
+    return ClaimDenied(status, holder, alive)
 
 
 def advance(connection: Connection, key: ClaimKey, run_id: int, old: str, new: str) -> bool:
     """Compare-and-set this run's claim from ``old`` to ``new``."""
-    return _move(connection, key, run_id, old, run_id, new)
+    return stored.move_claim(connection, key, run_id, old, run_id, new)

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection
 
 from rotomail.delivery import claims
 from rotomail.delivery.messages import PreparedMessage
@@ -31,11 +31,7 @@ from rotomail.delivery.results import (
     Transport,
     Uncertain,
 )
-from rotomail.store import views
-from rotomail.store.db import insert_ignore
-
-_address = views.DELIVERY_ADDRESS
-_INSERT = insert(_address)  # built once: SQLAlchemy reuses the compiled statement
+from rotomail.store import runs
 
 
 def reply_code(reply: str) -> str:
@@ -80,29 +76,10 @@ def record_addresses(
     ]
     if fresh:
         if rows:
-            connection.execute(_INSERT, rows)
+            runs.insert_addresses(connection, rows)
         return
     for row in rows:
-        key = {k: row[k] for k in ("run_id", "cliente", "correo")}
-        values = {k: v for k, v in row.items() if k not in key}
-        if not insert_ignore(connection, _address, row):
-            connection.execute(
-                update(_address)
-                .where(*(getattr(_address.c, k) == v for k, v in key.items()))
-                .values(**values)
-            )
-
-
-def deferred_addresses(engine: Engine, run_id: int) -> dict[str, tuple[str, ...]]:
-    """cliente -> its addresses still deferred in ``run_id`` (for ``--retry-failed``)."""
-    query = select(_address.c.cliente, _address.c.correo).where(
-        and_(_address.c.run_id == run_id, _address.c.status == "deferred")
-    )
-    result: dict[str, list[str]] = {}
-    with engine.connect() as connection:
-        for cliente, correo in connection.execute(query.order_by(_address.c.id)):
-            result.setdefault(cliente, []).append(correo)
-    return {cliente: tuple(correos) for cliente, correos in result.items()}
+        runs.save_address(connection, row)
 
 
 @dataclass

@@ -17,18 +17,16 @@ from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from rotomail.store import views
+from rotomail.store import runs
 from rotomail.store.db import DatabaseBusy
 
 HEARTBEAT_EVERY = timedelta(seconds=20)
 HEARTBEAT_STALE = timedelta(seconds=90)
 HOST = socket.gethostname()[:255]
 _PROC = Path("/proc")
-_run = views.SEND_RUN
-_delivery = views.DELIVERY
 
 
 @cache
@@ -84,11 +82,7 @@ def process_alive(pid: int, started: str) -> bool:
 
 
 def run_alive(connection: Connection, run_id: int) -> bool:
-    row = connection.execute(
-        select(
-            _run.c.status, _run.c.host, _run.c.pid, _run.c.process_start, _run.c.heartbeat_at
-        ).where(_run.c.id == run_id)
-    ).first()
+    row = runs.run_process(connection, run_id)
     if row is None or row.status != "running":
         return False
     if row.host == HOST:
@@ -100,24 +94,14 @@ def close_dead_runs(engine: Engine) -> list[int]:
     """Mark runs whose process is gone as interrupted, their in-flight customers uncertain
     and the customers they never reached as not attempted; returns their ids."""
     with engine.begin() as connection:
-        running = connection.execute(select(_run.c.id).where(_run.c.status == "running"))
-        dead = [r for (r,) in running.all() if not run_alive(connection, r)]
+        dead = [r for r in runs.running_runs(connection) if not run_alive(connection, r)]
         if not dead:
             return []
-        connection.execute(
-            update(_run)
-            .where(_run.c.id.in_(dead), _run.c.status == "running")
-            .values(status="interrupted", finished_at=datetime.now())
-        )
-        connection.execute(
-            update(_delivery)
-            .where(_delivery.c.run_id.in_(dead), _delivery.c.status == "in_flight")
-            .values(status="uncertain", detail="incierto: la corrida se interrumpió tras DATA")
-        )
-        connection.execute(
-            update(_delivery)
-            .where(_delivery.c.run_id.in_(dead), _delivery.c.status == "pending")
-            .values(detail="no se intentó: la corrida se interrumpió")
+        runs.interrupt_runs(
+            connection,
+            dead,
+            in_flight_detail="incierto: la corrida se interrumpió tras DATA",
+            pending_detail="no se intentó: la corrida se interrumpió",
         )
     return dead
 
@@ -134,11 +118,7 @@ class Heartbeat:
         while not self.stopped.wait(HEARTBEAT_EVERY.total_seconds()):
             try:
                 with self.engine.begin() as connection:
-                    connection.execute(
-                        update(_run)
-                        .where(_run.c.id == self.run_id)
-                        .values(heartbeat_at=datetime.now())
-                    )
+                    runs.update_run(connection, self.run_id, {"heartbeat_at": datetime.now()})
             except (SQLAlchemyError, DatabaseBusy):  # a busy database: the next beat will do
                 pass
 

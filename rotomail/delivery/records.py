@@ -10,22 +10,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, bindparam, insert, update
+from sqlalchemy import Connection, Engine
 
 from rotomail.delivery.candidates import Candidate
 from rotomail.delivery.liveness import HOST, this_process
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
-from rotomail.store import views
-
-_run = views.SEND_RUN
-_delivery = views.DELIVERY
-
-# One customer's outcome, built once: SQLAlchemy reuses the compiled statement (a statement
-# built per customer costs ~0.15 ms). The SET columns are the other keys of the parameters.
-_RECORD_DELIVERY = update(_delivery).where(
-    _delivery.c.run_id == bindparam("where_run"),
-    _delivery.c.cliente == bindparam("where_cliente"),
-)
+from rotomail.store import runs
 
 
 def _now() -> datetime:
@@ -54,24 +44,23 @@ class RunRecords:
         token and the archive copy's address (both "" when not used)."""
         pid, started = this_process()
         with self.engine.begin() as connection:
-            primary_key = connection.execute(
-                insert(_run).values(
-                    started_at=_now(),
-                    operator=self.options.operator[:100],
-                    sociedad=self.options.sociedad,
-                    statement_date=self.options.statement_date,
-                    mode=self.options.mode,
-                    transport=transport_name[:255],
-                    status="running",
-                    host=HOST,
-                    pid=pid,
-                    process_start=started,
-                    channel=self.options.channel,
-                    heartbeat_at=_now(),
-                )
-            ).inserted_primary_key
-            assert primary_key is not None
-            self.run_id = int(primary_key[0])
+            self.run_id = runs.insert_run(
+                connection,
+                {
+                    "started_at": _now(),
+                    "operator": self.options.operator[:100],
+                    "sociedad": self.options.sociedad,
+                    "statement_date": self.options.statement_date,
+                    "mode": self.options.mode,
+                    "transport": transport_name[:255],
+                    "status": "running",
+                    "host": HOST,
+                    "pid": pid,
+                    "process_start": started,
+                    "channel": self.options.channel,
+                    "heartbeat_at": _now(),
+                },
+            )
             now = _now()
             rows = [
                 {
@@ -89,8 +78,7 @@ class RunRecords:
                 }
                 for c in candidates
             ]
-            for start in range(0, len(rows), 2000):
-                connection.execute(insert(_delivery), rows[start : start + 2000])
+            runs.insert_deliveries(connection, rows)
         return self.run_id
 
     @contextmanager
@@ -114,8 +102,6 @@ class RunRecords:
 
     def record(self, outcome: Outcome, connection: Connection | None = None) -> None:
         values = {
-            "where_run": self.run_id,
-            "where_cliente": outcome.cliente,
             "status": outcome.status,
             "detail": outcome.detail,
             "archivo": outcome.archivo,
@@ -125,35 +111,31 @@ class RunRecords:
             "updated_at": _now(),
         }
         if connection is not None:
-            connection.execute(_RECORD_DELIVERY, values)
+            runs.update_delivery(connection, self.run_id, outcome.cliente, values)
         else:
             with self.transaction() as own:
-                own.execute(_RECORD_DELIVERY, values)
+                runs.update_delivery(own, self.run_id, outcome.cliente, values)
 
     def pending_detail(self, detail: str) -> None:
         """Say why on every customer still pending (a run stopped before reaching them)."""
         with self.engine.begin() as connection:
-            connection.execute(
-                update(_delivery)
-                .where(_delivery.c.run_id == self.run_id, _delivery.c.status == "pending")
-                .values(detail=detail, updated_at=_now())
-            )
+            runs.set_pending_detail(connection, self.run_id, detail)
 
     def finish(self, report: RunReport) -> None:
         status = (
             "interrupted" if report.interrupt_code else "aborted" if report.aborted else "finished"
         )
         with self.engine.begin() as connection:
-            connection.execute(
-                update(_run)
-                .where(_run.c.id == report.run_id)
-                .values(
-                    finished_at=_now(),
-                    status=status,
-                    sent=report.count("sent") + report.count("saved") + report.count("built"),
-                    failed=report.count("failed"),
-                    skipped=report.count("skipped"),
-                    uncertain=report.count("uncertain"),
-                    log_path=str(report.log_path or ""),
-                )
+            runs.update_run(
+                connection,
+                report.run_id,
+                {
+                    "finished_at": _now(),
+                    "status": status,
+                    "sent": report.count("sent") + report.count("saved") + report.count("built"),
+                    "failed": report.count("failed"),
+                    "skipped": report.count("skipped"),
+                    "uncertain": report.count("uncertain"),
+                    "log_path": str(report.log_path or ""),
+                },
             )

@@ -63,7 +63,6 @@ class RunReport:
     aborted: str = ""
     abort_code: int = 1  # 2 when a configuration error (TLS, authentication) stopped the run
     log_path: Path | None = None
-    log_error: str = ""
     languages: dict[str, str] = field(default_factory=dict)  # cliente -> es | pt | en
     # shown in the log: customers with open items and no catalog entry, and held ones
     missing: list[MissingCustomer] = field(default_factory=list)

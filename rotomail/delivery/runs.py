@@ -1,10 +1,11 @@
 """A send run: who gets a statement, rendering, delivery, and the record of every outcome.
 
-The CLI chooses the customers (checklist or --all) and prints; this module does the work
-and reports each outcome through a callback, so it runs the same from cron, a terminal or
-a test. Its parts live beside it: ``candidates`` (who can be sent), ``records`` (the run's
-rows in the database), ``liveness`` (is a run's process alive; its heartbeat), ``stopping``
-(SIGTERM and Ctrl-C), ``claims`` (exactly once); here is the per-customer delivery loop.
+``plan`` decides what the run will do; the CLI narrows the customers (checklist or --all)
+and prints; this module does the work and reports each outcome through a callback, so it
+runs the same from cron, a terminal or a test. Its parts live beside it: ``candidates``
+(who can be sent), ``records`` (the run's rows in the database), ``liveness`` (is a run's
+process alive; its heartbeat), ``stopping`` (SIGTERM and Ctrl-C), ``claims`` (exactly
+once); here is the per-customer delivery loop.
 """
 
 from __future__ import annotations

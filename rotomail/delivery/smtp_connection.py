@@ -163,9 +163,6 @@ class SmtpConnection:
         if code != 250:
             self.drop()
 
-    def supports(self, extension: str) -> bool:
-        return self.conn is not None and self.conn.has_extn(extension)
-
     # -- opening ----------------------------------------------------------------------
 
     def _context(self) -> ssl.SSLContext:

@@ -124,8 +124,8 @@ class Dialogue:
         utf8 = conn.has_extn("smtputf8") and any(
             ascii_address(a) is None for a in [envelope_from, *recipients]
         )
-        conn.command_encoding = "utf-8" if utf8 else "ascii"
         sender = envelope_from if utf8 else ascii_address(envelope_from) or envelope_from
+        # With the SMTPUTF8 option smtplib's mail() sends this transaction's commands in UTF-8.
         code, resp = conn.mail(sender, ["SMTPUTF8"] if utf8 else [])
         return code, resp, utf8
 

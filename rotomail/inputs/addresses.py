@@ -1,9 +1,7 @@
 """E-mail address lists as people type or paste them: ``a@x.mx; b@x.mx``, ``mailto:a@x.mx``, ...
 
-Validation uses email-validator (syntax only, no DNS). It costs ~20 µs an address, three
-quarters of it in the domain, so the local part and the domain are validated and cached apart
-(catalogues repeat domains far more than addresses); a full validation decides whenever a part
-fails or the address is long, so the verdict is always email-validator's.
+Every address rotomail takes, here and in the e-mails it builds (delivery.messages), is judged
+by one validator: email-validator's public ``validate_email`` (syntax only, no DNS).
 """
 
 from __future__ import annotations
@@ -12,8 +10,7 @@ import re
 from functools import lru_cache
 
 import idna
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
-from email_validator.syntax import validate_email_local_part
+from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 
 from rotomail.errors import DataError
 
@@ -64,69 +61,59 @@ def _strip_decoration(token: str) -> str:
     return address
 
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_PLAIN_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}(?<=[A-Za-z])")  # ends in a letter
-_DOT_ATOM_CHARS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
-_MAX_FAST_LENGTH = 200  # ASCII and below the 254 limit: no length rule can differ
+_SPLIT_MAX_LENGTH = 200  # ASCII and below the 254 limit: no length rule can differ
 _PROBE_DOMAIN = "a.mx"  # short: the probe domain is validated again on every call
 _PROBE_LOCAL = "postmaster"
 
 
+def validated(address: str) -> ValidatedEmail | None:
+    """email-validator's verdict on one bare address (``user@example.mx``), ``None`` when
+    it is not valid: rotomail's one address validator, syntax only (no DNS). Special-use
+    domains (``.test``, ``.local``, ``localhost``, ...) are refused, a local part with
+    accents and an internationalised domain are accepted (SMTPUTF8 and IDNA)."""
+    try:
+        return validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+
+
 @lru_cache(maxsize=131_072)
 def _normalized(address: str) -> str | None:
-    """The normalised form of one address, ``None`` when it is not valid."""
+    """The normalised form of one address, ``None`` when it is not valid.
+
+    A validation costs ~25 µs, most of it in the domain, and a catalogue repeats domains
+    and mailbox names far more than addresses: an everyday ASCII address is judged as its
+    local part (on a short probe domain) and its domain (behind a probe mailbox), each
+    validated by email-validator and cached. Whenever a part fails, or the address is not
+    ASCII or is long enough for the whole-address length rules to matter, the whole address
+    is validated, so the verdict is always email-validator's on the address itself
+    (tests/test_emails.py checks both paths agree).
+    """
     local, at, domain = address.rpartition("@")
-    if at and address.isascii() and len(address) <= _MAX_FAST_LENGTH:
+    if at and address.isascii() and len(address) <= _SPLIT_MAX_LENGTH:
         local_norm = _local_part(local)
         domain_norm = _domain(domain)
         if local_norm is not None and domain_norm is not None:
             return f"{local_norm}@{domain_norm}"
-    return _full(address)
+    email = validated(address)
+    return email.normalized if email is not None else None
 
 
-def _full(address: str) -> str | None:
-    try:
-        return validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError:
-        return None
-
-
-@lru_cache(maxsize=131_072)
+@lru_cache(maxsize=32_768)
 def _local_part(local: str) -> str | None:
-    # A plain dot-atom goes straight to email-validator's own local-part rules (30x faster
-    # than a whole validate_email call); anything quoted or unusual takes the full path.
-    if not _DOT_ATOM_CHARS.fullmatch(local):
-        return _full_local_part(local)
-    try:
-        return validate_email_local_part(local, allow_smtputf8=False)["local_part"]
-    except EmailNotValidError:
-        return None
-
-
-def _full_local_part(local: str) -> str | None:
-    try:
-        return validate_email(f"{local}@{_PROBE_DOMAIN}", check_deliverability=False).local_part
-    except EmailNotValidError:
-        return None
+    email = validated(f"{local}@{_PROBE_DOMAIN}")
+    return email.local_part if email is not None else None
 
 
 @lru_cache(maxsize=32_768)
 def _domain(domain: str) -> str | None:
-    # An everyday host name (letters, digits, single hyphens, ending in a letter) needs none
-    # of email-validator's IDNA work, which costs ~0.1 ms a domain; every other domain is
-    # left to the library. tests/test_emails.py checks both paths agree.
-    if _PLAIN_DOMAIN.fullmatch(domain) and "--" not in domain and len(domain) <= 253:
-        lowered = domain.lower()
-        if not any(
-            lowered == special or lowered.endswith("." + special)
-            for special in SPECIAL_USE_DOMAIN_NAMES
-        ):
-            return lowered
-        return None
-    try:
-        return validate_email(f"{_PROBE_LOCAL}@{domain}", check_deliverability=False).domain
-    except EmailNotValidError:
-        return None
+    email = validated(f"{_PROBE_LOCAL}@{domain}")
+    return email.domain if email is not None else None
+
+
+def is_valid_address(address: str) -> bool:
+    """True when email-validator accepts the bare address (cached)."""
+    return _normalized(address) is not None
 
 
 def normalize_address(address: str) -> str:

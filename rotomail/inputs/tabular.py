@@ -102,38 +102,6 @@ def _read_limited(stream: BinaryIO) -> bytes:
     return b"".join(parts)
 
 
-def decode_text(data: bytes) -> str:
-    """Text from bytes: BOM (UTF-8, UTF-16 LE/BE), else UTF-8, else CP1252, else Latin-1.
-
-    Line ends come back as ``\\n`` only.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        text = _decode_strict(data[3:], "utf-8")
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = _decode_strict(data, "utf-16")
-    elif _looks_utf16le(data):
-        text = _decode_strict(data, "utf-16-le")
-    else:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            try:
-                text = data.decode("cp1252")
-            except UnicodeDecodeError:
-                text = data.decode("latin-1")
-    text = text.removeprefix("\ufeff").replace("\x00", "")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _decode_strict(data: bytes, encoding: str) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError:
-        raise DataError(
-            f"El archivo no es texto {encoding.upper()} válido; guárdelo de nuevo como CSV UTF-8."
-        ) from None
-
-
 def _looks_utf16le(data: bytes) -> bool:
     """UTF-16 LE without a BOM: ASCII text with a NUL after every character."""
     sample = data[:400]
@@ -574,15 +542,3 @@ def cell_at(row: Row, column: int | None) -> str:
     if column is None or column >= len(row.cells):
         return ""
     return row.cells[column]
-
-
-def iter_after_header(rows: Sequence[Row], header_index: int) -> Iterator[Row]:
-    """The rows below the header, without repetitions of the header itself (page headers)."""
-    header = [normalize_header(text) for text in rows[header_index].cells]
-    for row in rows[header_index + 1 :]:
-        if len(row.cells) == len(header) and all(
-            normalize_header(text) == expected
-            for text, expected in zip(row.cells, header, strict=True)
-        ):
-            continue
-        yield row

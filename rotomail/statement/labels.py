@@ -57,7 +57,6 @@ class Labels:
     contact: str  # placeholders {phone} and {email}
     contact_phone: str  # placeholder {phone}
     contact_email: str  # placeholder {email}
-    continued: str
     payment: str
     bank: str
     beneficiary: str
@@ -138,7 +137,6 @@ _LABELS: dict[str, Labels] = {
         contact="Cuentas por Cobrar: tel. {phone} · {email}",
         contact_phone="Cuentas por Cobrar: tel. {phone}",
         contact_email="Cuentas por Cobrar: {email}",
-        continued="(continúa)",
         payment="Instrucciones de pago",
         bank="Banco",
         beneficiary="Beneficiario",
@@ -175,7 +173,6 @@ _LABELS: dict[str, Labels] = {
         contact="Contas a Receber: tel. {phone} · {email}",
         contact_phone="Contas a Receber: tel. {phone}",
         contact_email="Contas a Receber: {email}",
-        continued="(continua)",
         payment="Instruções de pagamento",
         bank="Banco",
         beneficiary="Beneficiário",
@@ -212,7 +209,6 @@ _LABELS: dict[str, Labels] = {
         contact="Accounts Receivable: phone {phone} · {email}",
         contact_phone="Accounts Receivable: phone {phone}",
         contact_email="Accounts Receivable: {email}",
-        continued="(continued)",
         payment="Payment instructions",
         bank="Bank",
         beneficiary="Beneficiary",

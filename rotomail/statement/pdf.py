@@ -7,19 +7,15 @@ currency and sorted by due date with a total per currency, and a footer on every
 with the AR contact line and "Página X de Y". Table headers repeat on every page.
 
 Parts: ``_Canvas`` is the page frame (pages, logo, fonts, text placed in boxes) and each
-section draws on it alone: ``_Letterhead``, ``_AgingSummary``, ``_PaymentBlock`` and
-``_DetailTable``; ``_Renderer`` only puts them in order. Everything is written in the
-customer's language (``Statement.lang``), document types in words.
+section draws on it alone: ``_Letterhead``, ``_AgingSummary``, ``_PaymentBlock``,
+``_DetailTable`` and ``_Footer``; ``_Renderer`` only puts them in order. Everything is
+written in the customer's language (``Statement.lang``), document types in words.
 
-Speed: text is placed at positions computed here (right-aligned amounts measured with the
-font's width table) and written straight into the page's content stream, one text object
-per table row, as ``FPDF.text()`` would write it cell by cell (``direct=False`` draws
-through ``FPDF.text()`` and ``FPDF.rect()``; a test rasterises both and finds the pages
-pixel-identical). That is many times cheaper than ``cell()`` or ``table()``. Pagination is
-done by hand, and the footers are written last, on every page, once the page count is
-known. This leans on two fpdf2 internals, ``_out`` (append to the current page's content
-stream) and ``_set_font_for_page`` (select a font there): pyproject.toml keeps fpdf2 at
-2.8.x, and the tests fail if either changes.
+Drawing: only fpdf2's public API. Text is placed with ``FPDF.text()`` at positions
+computed here from ``FPDF.get_string_width()`` (right-aligned amounts, texts cut with
+"…"), bands with ``FPDF.rect()``; pagination is done by hand. The footer is
+``FPDF.footer()``, which fpdf2 calls as each page closes; the page count comes from
+fpdf2's page-count alias (``alias_nb_pages``), substituted when the document is output.
 
 Fonts: fpdf2's core Helvetica (WinAnsi / windows-1252, which covers Spanish and
 Portuguese plus – … € “ ”). Text outside it is folded by ``pdf_text()``: accents are
@@ -32,14 +28,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from itertools import groupby
-from pathlib import Path
 
 from fpdf import FPDF
-from fpdf.fonts import CORE_FONTS_CHARWIDTHS
-from fpdf.image_datastructures import RasterImageInfo
-from fpdf.image_parsing import get_img_info
 
 from rotomail.company import format_clabe
 from rotomail.statement.labels import (
@@ -64,10 +56,13 @@ CONTENT_BOTTOM = FOOTER_Y - 3.0
 PAD = 1.5  # horizontal padding inside a table cell
 ROW_H = 5.0
 HEAD_H = 6.0
-PT = 25.4 / 72  # mm per point
 LOGO_H = 12.0  # letterhead logo height, mm (width follows the image's proportions)
 FOOTER_PT = 7.5
 PAGE_NUMBER_W = 40.0  # the footer's right part, "Página 12 de 12"
+# The page-count alias: fpdf2 reserves the width of one "0" per character of it, and
+# pdf_text() never leaves this control character in a text.
+PAGES_ALIAS = "\x7f"
+ROWS_PER_PAGE_MIN = 40  # a continuation page holds 43 to 46 detail rows
 
 Color = tuple[int, int, int]
 INK = (33, 37, 41)
@@ -76,7 +71,6 @@ HEAD_FILL = (222, 226, 230)
 ZEBRA_FILL = (246, 247, 248)
 TOTAL_FILL = (233, 236, 239)
 RULE = (173, 181, 189)
-_UNSET: Color = (-1, -1, -1)
 
 
 @dataclass(frozen=True)
@@ -128,20 +122,6 @@ def _fold(ch: str) -> str:
     return "?"
 
 
-@cache
-def _char_widths(fontkey: str) -> dict[str, int]:
-    """Glyph widths (1/1000 em) of a core font, keyed by the Unicode character."""
-    table = CORE_FONTS_CHARWIDTHS[fontkey]
-    widths = {}
-    for code in range(256):
-        try:
-            char = bytes([code]).decode(ENCODING)
-        except UnicodeDecodeError:
-            continue
-        widths[char] = table[chr(code)]
-    return widths
-
-
 def _encodable(ch: str) -> bool:
     try:
         ch.encode(ENCODING)
@@ -150,31 +130,47 @@ def _encodable(ch: str) -> bool:
     return True
 
 
-def _rgb(color: Color) -> bytes:
-    return b"%.4f %.4f %.4f" % (color[0] / 255, color[1] / 255, color[2] / 255)
+def _page_count_digits(statement: Statement) -> int:
+    """The digits of a generous estimate of the page count: the footer reserves room for
+    that many (so "Página 1 de 3" ends at the margin when the estimate has as many
+    digits as the count, which is nearly always)."""
+    rows = len(statement.lines) + 8 * len(statement.summaries)
+    return len(str(2 + rows // ROWS_PER_PAGE_MIN))
 
 
-def _escaped(text: str) -> bytes:
-    """``text`` as a PDF string literal's contents (core fonts: windows-1252)."""
-    encoded = text.encode(ENCODING)
-    return encoded.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+def statement_labels(statement: Statement, lang: str) -> Labels:
+    """The labels in ``lang``, the due-date column named for what the ledger import used."""
+    return for_due_date_source(labels(lang), statement.due_date_source, lang)
 
 
-@lru_cache(maxsize=8)
-def _logo_info(path: str, mtime_ns: int) -> RasterImageInfo:
-    """The logo decoded and compressed once per process (and per file version), not once
-    per statement: parsing a PNG costs more than the rest of a short statement."""
-    return get_img_info(path)
+class _StatementPDF(FPDF):
+    """The document: Letter portrait, core fonts in windows-1252, pages broken by hand,
+    and ``draw_footer`` called by fpdf2 as each page closes (``FPDF.footer()``)."""
+
+    def __init__(
+        self,
+        statement: Statement,
+        lb: Labels,
+        pages_alias: str = PAGES_ALIAS,
+        draw_footer: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(orientation="P", unit="mm", format="letter")
+        self.draw_footer = draw_footer
+        self.core_fonts_encoding = ENCODING
+        self.set_auto_page_break(False)
+        self.set_margins(MARGIN, MARGIN, MARGIN)
+        self.set_compression(True)
+        self.set_creator("rotomail")
+        self.set_title(pdf_text(f"{lb.title} {statement.cliente}"))
+        self.set_author(pdf_text(statement.company.name))
+        self.alias_nb_pages(pages_alias)
+
+    def footer(self) -> None:
+        self.draw_footer()
 
 
-def _preload_logo(pdf: FPDF, path: str) -> None:
-    """Hand the decoded logo to this document's image cache (skipped for images with an
-    ICC profile, which fpdf2 must register in the document itself)."""
-    info = _logo_info(path, Path(path).stat().st_mtime_ns)
-    if info.get("iccp") is None and path not in pdf.image_cache.images:
-        own = RasterImageInfo(info)
-        own.update(i=len(pdf.image_cache.images) + 1, usages=0, iccp_i=None)
-        pdf.image_cache.images[path] = own
+# font style ("" or "B") -> character -> width in mm at 1 pt, filled by _Canvas.width()
+_CHAR_WIDTHS: dict[str, dict[str, float]] = {}
 
 
 class _Canvas:
@@ -182,44 +178,38 @@ class _Canvas:
 
     Everything the sections draw goes through here; ``y`` is the pen's position. When a
     row does not fit, ``ensure_room`` starts a new page and calls ``on_new_page`` (the
-    continuation header). With ``direct`` (the default), text and fills are written
-    straight into the page's content stream (``FPDF.pages[n].contents``, fpdf2's documented
-    page buffer); without it, through ``FPDF.text()`` and ``FPDF.rect()``.
+    continuation header).
     """
 
-    def __init__(self, pdf: FPDF, direct: bool = True, logo: str = "") -> None:
+    def __init__(self, pdf: FPDF, logo: str = "") -> None:
         self.pdf = pdf
-        self.direct = direct
         self.logo = logo
         self.y = MARGIN
         self.on_new_page: Callable[[], None] = lambda: None
-        self._size_pt = 0.0
-        self._style = ""
-        self._color = _UNSET
-        self._widths: dict[str, int] = {}
+        self.color = INK
 
     def font(self, style: str, size_pt: float, color: Color = INK) -> None:
-        if (style, size_pt) != (self._style, self._size_pt):
-            self.pdf.set_font(FONT, style, size_pt)
-            self._style, self._size_pt = style, size_pt
-            font = self.pdf.current_font
-            assert font is not None
-            self._widths = _char_widths(font.fontkey)
-            if self.direct:  # select it in the page's stream now, as FPDF.text() would
-                self.pdf._out(self.pdf._set_font_for_page(font, size_pt))
-        self.color(color)
-
-    def color(self, color: Color) -> None:
-        """Text colour. PDF paints text with the fill colour: keeping both equal spares
-        fpdf2 wrapping every ``text()`` in its own colour state."""
-        if color != self._color:
-            self.pdf.set_text_color(*color)
-            self.pdf.set_fill_color(*color)
-            self._color = color
+        """Font and text colour. PDF paints text with the fill colour: keeping both equal
+        spares fpdf2 wrapping every ``text()`` in its own colour state."""
+        self.pdf.set_font(FONT, style, size_pt)
+        self.pdf.set_text_color(*color)
+        self.pdf.set_fill_color(*color)
+        self.color = color
 
     def width(self, text: str) -> float:
-        """Width in mm of printable ``text`` in the current font."""
-        return sum(map(self._widths.__getitem__, text)) * self._size_pt * (0.001 * PT)
+        """Width in mm of printable ``text`` in the current font: the sum of its
+        characters' widths (the core fonts have no kerning), each measured once per
+        process and style with ``FPDF.get_string_width()``. Measuring every text with it
+        would nearly double the time of a statement."""
+        pdf = self.pdf
+        widths = _CHAR_WIDTHS.setdefault(pdf.font_style, {})
+        try:
+            per_pt = sum(map(widths.__getitem__, text))
+        except KeyError:
+            for ch in set(text).difference(widths):
+                widths[ch] = pdf.get_string_width(ch) / pdf.font_size_pt
+            per_pt = sum(map(widths.__getitem__, text))
+        return per_pt * pdf.font_size_pt
 
     def fit(self, text: str, room: float) -> tuple[str, float]:
         """``text`` (made printable) and its width, cut with "…" to fit ``room`` mm."""
@@ -247,58 +237,25 @@ class _Canvas:
             lines.append(" ".join(words))
         return lines or [""]
 
-    def _place(self, x: float, w: float, text: str, align: str) -> tuple[str, float]:
-        """``text`` fitted into a box ``w`` mm wide at ``x``, padded, and where it starts."""
-        text, tw = self.fit(text, w - 2 * PAD)
-        if align == "R":
-            return text, x + w - PAD - tw
-        if align == "C":
-            return text, x + (w - tw) / 2
-        return text, x + PAD
-
-    def _baseline(self, y: float, h: float) -> float:
-        """Where text vertically centred in a box (y, h) sits, in mm from the top."""
-        return y + h / 2 + 0.35 * self._size_pt * PT
-
-    def _draw(self, placed: list[tuple[str, float]], baseline: float) -> None:
-        """Texts placed on one baseline (mm from the top)."""
-        if self.direct:
-            self._draw_direct(placed, baseline)
-        else:
-            for text, tx in placed:
-                self.pdf.text(tx, baseline, text)
-
-    def _draw_direct(self, placed: list[tuple[str, float]], baseline: float) -> None:
-        """The texts as one text object in the page's content stream."""
-        self.pdf._out(b"BT " + self._shows(placed, baseline) + b" ET")
-
-    def _shows(self, placed: list[tuple[str, float]], baseline: float) -> bytes:
-        """The operators that show each text at its place, inside a text object."""
-        pdf = self.pdf
-        k = pdf.k
-        y = b"%.2f" % ((pdf.h - baseline) * k)
-        return b" ".join(
-            [b"1 0 0 1 %.2f %s Tm (%s) Tj" % (tx * k, y, _escaped(t)) for t, tx in placed]
-        )
-
     def text(self, x: float, y: float, w: float, h: float, text: str, align: str = "L") -> None:
         """Write ``text`` in the box (x, y, w, h), vertically centred, padded, clipped."""
-        if text:
-            self._draw([self._place(x, w, text, align)], self._baseline(y, h))
+        if not text:
+            return
+        text, tw = self.fit(text, w - 2 * PAD)
+        if align == "R":
+            x += w - PAD - tw
+        elif align == "C":
+            x += (w - tw) / 2
+        else:
+            x += PAD
+        self.pdf.text(x, y + h / 2 + 0.35 * self.pdf.font_size, text)
 
     def fill(self, y: float, h: float, color: Color) -> None:
         """A band of ``color`` across the content width."""
         pdf = self.pdf
-        if self.direct:
-            k = pdf.k
-            pdf._out(
-                b"q %s rg %.2f %.2f %.2f %.2f re f Q"
-                % (_rgb(color), MARGIN * k, (pdf.h - y) * k, CONTENT_W * k, -h * k)
-            )
-            return
         pdf.set_fill_color(*color)
         pdf.rect(MARGIN, y, CONTENT_W, h, style="F")
-        pdf.set_fill_color(*self._color)
+        pdf.set_fill_color(*self.color)
 
     def rule(self, y: float, color: Color = RULE, width: float = 0.2) -> None:
         self.pdf.set_draw_color(*color)
@@ -312,17 +269,11 @@ class _Canvas:
         h: float = ROW_H,
         aligns: Sequence[str] | None = None,
     ) -> None:
-        """One table row: a value per column, in one text object."""
-        placed = []
+        """One table row: a value per column."""
         x = MARGIN
         for i, (column, value) in enumerate(zip(columns, values, strict=True)):
-            if value:
-                placed.append(
-                    self._place(x, column.width, value, aligns[i] if aligns else column.align)
-                )
+            self.text(x, self.y, column.width, h, value, aligns[i] if aligns else column.align)
             x += column.width
-        if placed:
-            self._draw(placed, self._baseline(self.y, h))
         self.y += h
 
     def header_row(self, columns: Sequence[_Column], values: Sequence[str]) -> None:
@@ -332,14 +283,10 @@ class _Canvas:
 
     def new_page(self) -> None:
         self.pdf.add_page()
-        self._size_pt = 0.0  # a new page: set the font and colours again
-        self._color = _UNSET
         self.font("", 8)
         self.y = MARGIN
         if self.logo:
-            if self.pdf.page == 1:
-                _preload_logo(self.pdf, self.logo)
-            # fpdf2 keeps the image after its first use: later pages only reference it.
+            # fpdf2 embeds the image once and has later pages reference it
             self.pdf.image(self.logo, x=MARGIN, y=MARGIN, h=LOGO_H)
             self.y = MARGIN + LOGO_H + 2
 
@@ -350,49 +297,6 @@ class _Canvas:
         self.new_page()
         self.on_new_page()
         return True
-
-    def footers(self, contact: str, page_label: str) -> None:
-        """The footer of every page, once the page count is known: a rule, the AR contact
-        line (cut with "…" to leave room for the page number) and "Página X de Y".
-
-        Each footer is added after its page's content, in a graphics state of its own with
-        its colours and font selected in it (the page's last ones may be any)."""
-        pdf = self.pdf
-        pages = pdf.page
-        # measure in the footer's font; each footer selects it in its page's stream below
-        self._size_pt, self._style = FOOTER_PT, ""
-        self._widths = _char_widths(FONT)
-        number_x = PAGE_W - MARGIN - PAGE_NUMBER_W
-        contact_room = number_x - 5 - MARGIN
-        placed_contact = [self._place(MARGIN, contact_room, contact, "L")] if contact else []
-        baseline = self._baseline(FOOTER_Y + 1.5, 4)
-        rule_y = (pdf.h - FOOTER_Y) * pdf.k
-        font = pdf.fonts[FONT]  # regular Helvetica: every page has text in it
-        for number in range(1, pages + 1):
-            pdf.page = number
-            # selects the font in this page's stream and adds it to the page's resources
-            select = pdf._set_font_for_page(font, FOOTER_PT, wrap_in_text_object=False)
-            page = page_label.format(page=number, pages=pages)
-            placed = [*placed_contact, self._place(number_x, PAGE_NUMBER_W, page, "R")]
-            pdf._out(
-                b"q %s RG %.2f w %.2f %.2f m %.2f %.2f l S %s rg BT %s %s ET Q"
-                % (
-                    _rgb(RULE),
-                    0.2 * pdf.k,
-                    MARGIN * pdf.k,
-                    rule_y,
-                    (PAGE_W - MARGIN) * pdf.k,
-                    rule_y,
-                    _rgb(MUTED),
-                    select.encode("ascii"),
-                    self._shows(placed, baseline),
-                )
-            )
-
-
-def statement_labels(statement: Statement, lang: str) -> Labels:
-    """The labels in ``lang``, the due-date column named for what the ledger import used."""
-    return for_due_date_source(labels(lang), statement.due_date_source, lang)
 
 
 class _Section:
@@ -634,33 +538,48 @@ class _DetailTable(_Section):
         c.y += ROW_H + 1
 
 
-def _new_pdf(statement: Statement, lb: Labels) -> FPDF:
-    company = statement.company
-    pdf = FPDF(orientation="P", unit="mm", format="letter")
-    pdf.core_fonts_encoding = ENCODING
-    pdf.set_auto_page_break(False)
-    pdf.set_margins(MARGIN, MARGIN, MARGIN)
-    pdf.set_compression(True)
-    pdf.set_creator("rotomail")
-    pdf.set_title(pdf_text(f"{lb.title} {statement.cliente}"))
-    pdf.set_author(pdf_text(company.name))
-    return pdf
+class _Footer(_Section):
+    """A rule, the AR contact line (cut with "…" to leave room for the page number) and
+    "Página X de Y", in its own font whatever the page ended with."""
+
+    def __init__(self, canvas: _Canvas, statement: Statement, lang: str, pages: str) -> None:
+        super().__init__(canvas, statement, lang)
+        self.pages = pages  # the page-count alias
+
+    def draw(self) -> None:
+        c, pdf, lb = self.canvas, self.canvas.pdf, self.lb
+        c.rule(FOOTER_Y)
+        c.font("", FOOTER_PT, MUTED)
+        number_x = PAGE_W - MARGIN - PAGE_NUMBER_W
+        # cell(): the page number is fpdf2's alias, filled in when the document is output
+        contact = self.lb.contact_line(self.st.company.phone, self.st.company.reply_to)
+        if contact:
+            room = number_x - 5 - MARGIN
+            pdf.set_xy(MARGIN, FOOTER_Y + 1.5)
+            pdf.cell(room, 4, c.fit(contact, room - 2 * PAD)[0], align="L")
+        pdf.set_xy(number_x, FOOTER_Y + 1.5)
+        page = lb.page.format(page=pdf.page_no(), pages=self.pages)
+        pdf.cell(PAGE_NUMBER_W, 4, page, align="R")
 
 
 class _Renderer:
     """Puts the sections on the pages, in order."""
 
-    def __init__(self, statement: Statement, direct: bool = True) -> None:
+    def __init__(self, statement: Statement) -> None:
         lang = resolve_language(statement.lang)
         self.lb = statement_labels(statement, lang)
-        self.company = statement.company
-        self.pdf = _new_pdf(statement, self.lb)
-        self.canvas = _Canvas(self.pdf, direct, statement.company.logo)
+        pages = PAGES_ALIAS * _page_count_digits(statement)
+        self.pdf = _StatementPDF(statement, self.lb, pages, self.draw_footer)
+        self.canvas = _Canvas(self.pdf, statement.company.logo)
         self.letterhead = _Letterhead(self.canvas, statement, lang)
         self.summary = _AgingSummary(self.canvas, statement, lang)
         self.payment = _PaymentBlock(self.canvas, statement, lang)
         self.detail = _DetailTable(self.canvas, statement, lang, self.letterhead.continuation)
+        self.footer = _Footer(self.canvas, statement, lang, pages)
         self.canvas.on_new_page = self.detail.new_page_head
+
+    def draw_footer(self) -> None:
+        self.footer.draw()
 
     def render(self) -> bytes:
         self.canvas.new_page()
@@ -668,8 +587,6 @@ class _Renderer:
         self.summary.draw()
         self.payment.draw()
         self.detail.draw()
-        contact = self.lb.contact_line(self.company.phone, self.company.reply_to)
-        self.canvas.footers(contact, self.lb.page)
         return bytes(self.pdf.output())
 
 

@@ -12,14 +12,22 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, and_, func, insert, select, update
 
 from rotomail.ids import normalize_cliente, normalize_sociedad
-from rotomail.store import views
+from rotomail.store.models import (
+    CatalogEntry,
+    Customer,
+    Delivery,
+    DeliveryAddress,
+    SendRun,
+    StatementClaim,
+    table_of,
+)
 
-_run = views.SEND_RUN
-_delivery = views.DELIVERY
-_address = views.DELIVERY_ADDRESS
-_catalog = views.CATALOG_ENTRY
-_customer = views.CUSTOMER
-_claim = views.STATEMENT_CLAIM
+_run = table_of(SendRun)
+_delivery = table_of(Delivery)
+_address = table_of(DeliveryAddress)
+_catalog = table_of(CatalogEntry)
+_customer = table_of(Customer)
+_claim = table_of(StatementClaim)
 
 # A report about a statement arrives within days; older deliveries are not matched by address.
 MATCH_WINDOW = timedelta(days=7)

@@ -8,16 +8,17 @@ Library functions over an engine; the CLI only parses options and prints.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, Row, and_, or_, select
 
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
-from rotomail.store import views
+from rotomail.store.models import CatalogEntry, CatalogHold, Customer, table_of
 
-_catalog = views.CATALOG_ENTRY
-_customer = views.CUSTOMER
-_hold = views.CATALOG_HOLD
+_catalog = table_of(CatalogEntry)
+_customer = table_of(Customer)
+_hold = table_of(CatalogHold)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,32 @@ def get_entry(engine: Engine, sociedad: str, cliente: str) -> CatalogRow:
     if not found:
         raise not_in_catalog(sociedad, cliente)
     return found[0]
+
+
+def recipients_of(engine: Engine, sociedad: str) -> list[Row[Any]]:
+    """Every catalog entry of ``sociedad`` (normalized) by cliente, with the master's
+    name, RFC and language: (cliente, nombre, rfc, correos, idioma, master_idioma)."""
+    query = (
+        select(
+            _catalog.c.cliente,
+            _customer.c.nombre,
+            _customer.c.rfc,
+            _catalog.c.correos,
+            _catalog.c.idioma,
+            _customer.c.idioma.label("master_idioma"),
+        )
+        .join(
+            _customer,
+            and_(
+                _customer.c.sociedad == _catalog.c.sociedad,
+                _customer.c.cliente == _catalog.c.cliente,
+            ),
+        )
+        .where(_catalog.c.sociedad == sociedad)
+        .order_by(_catalog.c.cliente)
+    )
+    with engine.connect() as connection:
+        return list(connection.execute(query))
 
 
 def holds_of(engine: Engine, sociedad: str) -> dict[str, str]:

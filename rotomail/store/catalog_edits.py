@@ -26,9 +26,9 @@ from rotomail.company import language_code
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
 from rotomail.inputs.addresses import parse_addresses
-from rotomail.store import views
 from rotomail.store.catalog import CatalogRow, not_in_catalog
 from rotomail.store.db import upsert
+from rotomail.store.models import CatalogChange, CatalogEntry, CatalogHold, Customer, table_of
 
 if TYPE_CHECKING:
     from rotomail.inputs.parsers import PasteRecord
@@ -36,10 +36,10 @@ if TYPE_CHECKING:
 CUSTOMER_NOT_FOUND = "Sociedad no encontrada para este cliente"
 SAVED = "La información se actualizó exitosamente."
 
-_catalog = views.CATALOG_ENTRY
-_customer = views.CUSTOMER
-_hold = views.CATALOG_HOLD
-_change = views.CATALOG_CHANGE
+_catalog = table_of(CatalogEntry)
+_customer = table_of(Customer)
+_hold = table_of(CatalogHold)
+_change = table_of(CatalogChange)
 
 LANGUAGE_HELP = "S, E o P (claves de SAP) o es, en, pt"
 

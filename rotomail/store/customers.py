@@ -9,10 +9,10 @@ from sqlalchemy import Engine, func, or_, select
 
 from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
 from rotomail.inputs.parsers import CustomerRecord, ParseResult, Reject
-from rotomail.store import views
 from rotomail.store.db import upsert
+from rotomail.store.models import Customer, table_of
 
-_customer = views.CUSTOMER
+_customer = table_of(Customer)
 
 
 @dataclass

@@ -8,6 +8,7 @@ upgrades an older schema in place before use.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,12 +34,13 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from rotomail import __version__
 from rotomail.errors import DataError, UsageError
 
-HEAD_REVISION = "0009"
 _MIGRATION_LOCK = 7_365_001  # PostgreSQL advisory-lock key: one upgrade at a time
 DEFAULT_BUSY_TIMEOUT = 60.0  # seconds a statement waits for another process's lock
 BUSY_NOTICE_AFTER = 3.0  # seconds of waiting before the user is told
 _VERSIONS = Path(__file__).parent / "migrations" / "versions"
 _PG_LOCK_NOT_AVAILABLE = "55P03"
+_REVISION = re.compile(r'^revision = "(?P<id>[^"]+)"', re.MULTILINE)
+_DOWN_REVISION = re.compile(r'^down_revision = (?:None|"(?P<id>[^"]+)")', re.MULTILINE)
 
 
 class DatabaseBusy(DataError):
@@ -191,9 +193,35 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+@cache
+def _revision_graph() -> dict[str, str | None]:
+    """revision -> the revision it revises (None for the first), read from the migration
+    files' ``revision = "..."`` and ``down_revision = ...`` lines: a text scan, as loading
+    them through Alembic costs 0.13 s and every command checks the revision."""
+    graph: dict[str, str | None] = {}
+    for path in _VERSIONS.glob("[0-9]*_*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision = _REVISION.search(source)
+        down = _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            raise RuntimeError(f"{path.name}: no revision / down_revision line")
+        graph[revision["id"]] = down["id"]
+    return graph
+
+
 def known_revisions() -> set[str]:
-    """Schema revisions this rotomail knows (its migration files are named ``<id>_...``)."""
-    return {path.name.split("_", 1)[0] for path in _VERSIONS.glob("[0-9]*_*.py")}
+    """Schema revisions this rotomail knows."""
+    return set(_revision_graph())
+
+
+@cache
+def head_revision() -> str:
+    """The latest schema revision: the one no other migration revises."""
+    graph = _revision_graph()
+    heads = sorted(set(graph) - set(graph.values()))
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations must have one head, not {heads}")
+    return heads[0]
 
 
 def check_revision(revision: str | None, dialect: str) -> bool:
@@ -204,17 +232,17 @@ def check_revision(revision: str | None, dialect: str) -> bool:
     purpose, so one operator's new version never changes the database under the others.
     SQLite (one operator's file) and an empty database are brought up to date in place.
     """
-    if revision == HEAD_REVISION:
+    if revision == head_revision():
         return False
     if revision is not None and revision not in known_revisions():
         raise NewerSchema(
             f"La base de datos tiene el esquema {revision}, más nuevo que el de esta versión "
-            f"de rotomail ({__version__}, esquema {HEAD_REVISION}); actualice rotomail."
+            f"de rotomail ({__version__}, esquema {head_revision()}); actualice rotomail."
         )
     if revision is not None and dialect != "sqlite":
         raise UsageError(
             f"La base de datos compartida tiene el esquema {revision} y esta versión de "
-            f"rotomail ({__version__}) necesita el {HEAD_REVISION}: ejecute "
+            f"rotomail ({__version__}) necesita el {head_revision()}: ejecute "
             "«rotomail db upgrade» (avise a los demás operadores: necesitarán esta versión)."
         )
     return True
@@ -253,7 +281,7 @@ def upgrade_schema(url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> tupl
     try:
         with engine.connect() as connection:
             before = current_revision(connection)
-        if before != HEAD_REVISION:
+        if before != head_revision():
             if before is not None and before not in known_revisions():
                 check_revision(before, engine.dialect.name)
             upgrade(engine)
@@ -263,7 +291,7 @@ def upgrade_schema(url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> tupl
         ) from None
     finally:
         engine.dispose()
-    return before, HEAD_REVISION
+    return before, head_revision()
 
 
 def upsert(

@@ -14,11 +14,11 @@ from sqlalchemy import Engine, Row, and_, case, false, func, select
 
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
-from rotomail.store import views
+from rotomail.store.models import Delivery, SendRun, StatementClaim, table_of
 
-_run = views.SEND_RUN
-_delivery = views.DELIVERY
-_claim = views.STATEMENT_CLAIM
+_run = table_of(SendRun)
+_delivery = table_of(Delivery)
+_claim = table_of(StatementClaim)
 
 # Counted per run from its deliveries: (column, statuses).
 COUNTERS = {

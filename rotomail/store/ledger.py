@@ -26,12 +26,12 @@ from rotomail.inputs.parsers import (
 )
 from rotomail.inputs.tabular import iter_rows, open_source
 from rotomail.statement.model import StatementItem
-from rotomail.store import views
 from rotomail.store.db import upsert
+from rotomail.store.models import Customer, LedgerSnapshot, OpenItem, table_of
 
-_item = views.OPEN_ITEM
-_customer = views.CUSTOMER
-_snapshot = views.LEDGER_SNAPSHOT
+_item = table_of(OpenItem)
+_customer = table_of(Customer)
+_snapshot = table_of(LedgerSnapshot)
 MAX_LISTED_REJECTS = 50
 
 

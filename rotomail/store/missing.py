@@ -13,12 +13,12 @@ from sqlalchemy import Engine, select
 
 from rotomail.ids import normalize_sociedad
 from rotomail.statement.labels import format_balances
-from rotomail.store import views
 from rotomail.store.ledger import balances
+from rotomail.store.models import CatalogEntry, CatalogHold, Customer, table_of
 
-_catalog = views.CATALOG_ENTRY
-_customer = views.CUSTOMER
-_hold = views.CATALOG_HOLD
+_catalog = table_of(CatalogEntry)
+_customer = table_of(Customer)
+_hold = table_of(CatalogHold)
 
 
 @dataclass(frozen=True)

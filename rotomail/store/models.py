@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKeyConstraint, Index, Numeric, String, Text
+from sqlalchemy import Column, DateTime, ForeignKeyConstraint, Index, Numeric, String, Table, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -213,3 +213,9 @@ class DeliveryAddress(SQLModel, table=True):
     code: str = Field(default="", max_length=20)  # "452 4.5.3" (SMTP) or "5.1.1" (report)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     updated_at: datetime = _timestamp()
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The table ``model`` defines (SQLAlchemy Core): what every query is built on."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+    return table

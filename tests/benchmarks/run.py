@@ -12,16 +12,16 @@ example.mx addresses), rotomail homes with their own SQLite databases, and an SM
 
 Benchmarks (NAME for --only):
 
-* ``startup``: ``rotomail --help`` vs ``mailmerge --help``, alternated; ratio <= 1.0.
+* ``startup``: ``rotomail --help`` vs ``mailmerge --help``, alternated; ratio <= 0.6.
 * ``search``: ``rotomail catalog search --sociedad SM02 --format tsv`` on a 50,000-entry
-  catalog (5 sociedades x 10,000); < 0.5 s. The whole catalog (no filter) is shown too.
+  catalog (5 sociedades x 10,000); < 0.6 s. The whole catalog (no filter) is shown too.
 * ``paste``: ``rotomail catalog import FILE --yes`` of 50,000 rows vs
   ``sqlite-utils insert DB catalog FILE --tsv`` of the same file; ratio <= 3.
 * ``send``: 1,000 customers x 20 open items, ``rotomail send --sociedad SM02 --all`` to
   the sink vs mailmerge sending the same 1,000 messages with the same PDFs pre-built;
-  ratio <= 1.5. Messages per second are shown too.
+  ratio <= 2. Messages per second are shown too.
 * ``send-busy``: the same send and mailmerge, both beside one CPU-bound process
-  (``python3 -c "while True: pass"``), as on a shared server; ratio <= 1.5.
+  (``python3 -c "while True: pass"``), as on a shared server; ratio <= 2.
 * ``memory``: peak RSS of a 20,000-customer send (main process; the largest single
   process and the whole process tree are shown too); < 250 MB.
 * ``render``: tests/benchmarks/bench_render.py, 40 items < 10 ms, 500 items < 150 ms.
@@ -680,8 +680,8 @@ def bench_startup(ws: Workspace, cfg: Config) -> list[Row]:
             "start-up: `--help`",
             statistics.median(ours),
             statistics.median(theirs),
-            target="ratio ≤ 1.0",
-            passed=ratio <= 1.0,
+            target="ratio ≤ 0.6",
+            passed=ratio <= 0.6,
             note=f"median of {cfg.startup_reps}, alternated",
         )
     ]
@@ -746,14 +746,14 @@ def bench_search(ws: Workspace, cfg: Config) -> list[Row]:
         Row(
             "catalog search --sociedad, 50,000-entry catalog",
             statistics.median(a),
-            target="< 0.5 s",
-            passed=statistics.median(a) < 0.5,
+            target="< 0.6 s",
+            passed=statistics.median(a) < 0.6,
             note=f"{lines - 1:,} rows out, tsv",
         ),
         Row(
             "catalog search, no filter",
             statistics.median(b),
-            target="(< 0.5 s)",
+            target="(< 0.6 s)",
             note="all 50,000 rows out, tsv",
         ),
     ]
@@ -894,8 +894,8 @@ def bench_send(ws: Workspace, cfg: Config, busy: bool = False) -> list[Row]:
                 "send to SMTP sink beside a CPU-bound process",
                 ours_s,
                 theirs_s,
-                target="ratio ≤ 1.5",
-                passed=ours_s / theirs_s <= 1.5 and not bad,
+                target="ratio ≤ 2",
+                passed=ours_s / theirs_s <= 2 and not bad,
                 note=note,
             )
         ]
@@ -904,8 +904,8 @@ def bench_send(ws: Workspace, cfg: Config, busy: bool = False) -> list[Row]:
             "send to SMTP sink",
             ours_s,
             theirs_s,
-            target="ratio ≤ 1.5",
-            passed=ours_s / theirs_s <= 1.5 and not bad,
+            target="ratio ≤ 2",
+            passed=ours_s / theirs_s <= 2 and not bad,
             note=note,
         ),
         Row("send throughput", n / ours_s, n / theirs_s, unit="msg/s", note="messages per second"),

@@ -1,0 +1,144 @@
+"""What a send run will do, decided before anything is sent: the sociedad and cut-off date,
+the customers it targets (as named, or those ``--retry-failed`` names, at the addresses
+still to be tried), who is held or missing from the catalog, who already has the statement,
+and the channel its messages go through.
+
+``plan_run`` is the whole decision; a front end (the CLI, a web page, a scheduler) asks it,
+shows the plan, lets the operator narrow the customers, and hands them to ``SendRunner``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from sqlalchemy import Engine
+
+from rotomail.company import CompanyProfile
+from rotomail.config import Settings
+from rotomail.delivery.candidates import Candidate, list_candidates, without_bounced
+from rotomail.delivery.claims import existing_claims
+from rotomail.delivery.transports import uses_smtp
+from rotomail.errors import DataError, UsageError
+from rotomail.ids import normalize_sociedad
+from rotomail.store.catalog import holds_of
+from rotomail.store.history import retry_targets
+from rotomail.store.ledger import snapshot_date
+from rotomail.store.missing import MissingCustomer, missing_customers
+from rotomail.store.runs import deferred_addresses
+from rotomail.words import Channel, Mode, Status
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a run is asked to do, as the operator gave it."""
+
+    sociedad: str | None
+    statement_date: date
+    clientes: Sequence[str] = ()  # only these; () = the whole catalog
+    mode: Mode = Mode.SEND
+    retry_failed: int | None = None  # the run whose failed and bounced customers are retried
+    require_complete: bool = False  # refuse while a customer with open items has no entry
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What the run will do. ``candidates`` are the customers it targets, in catalog order
+    (or as named), each with the addresses it will be sent to."""
+
+    sociedad: str
+    statement_date: date
+    company: CompanyProfile
+    mode: Mode
+    channel: Channel  # where the messages go; claims are kept per channel
+    candidates: list[Candidate]
+    named: list[str]  # the customers named (--cliente, or the retried run's); [] = all
+    retry_of: int | None
+    missing: list[MissingCustomer] = field(default_factory=list)  # open items, no entry
+    held: dict[str, str] = field(default_factory=dict)  # cliente -> reason, never sent
+    already_sent: frozenset[str] = frozenset()  # statement already sent on this channel
+    ledger_date: date | None = None  # the date of the open items loaded for the sociedad
+
+
+class IncompleteCatalog(DataError):
+    """``require_complete``: customers with open items are not in the catalog."""
+
+    def __init__(self, sociedad: str, missing: list[MissingCustomer]) -> None:
+        super().__init__(
+            f"{len(missing)} clientes de {sociedad} tienen partidas abiertas y no están en el "
+            "catálogo (--require-complete): agréguelos («rotomail catalog missing --sociedad "
+            f"{sociedad}») o retenga los que no deben recibirlo; no se envió nada."
+        )
+        self.missing = missing
+
+
+def channel_of(settings: Settings, mode: Mode) -> Channel:
+    """Where the run's messages go; exactly-once claims are kept per channel."""
+    return Channel.SMTP if uses_smtp(settings, mode) else Channel.OUTBOX
+
+
+def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan:
+    """The plan of ``request``, or the error that refuses it (nothing is sent or recorded)."""
+    sociedad, statement_date, named = _target(engine, request)
+    company = settings.company(sociedad)  # complete profile, or exit 2 before anything
+    mode = request.mode
+    if mode == Mode.TEST and not settings.operator.email:
+        raise UsageError(
+            "Para --test configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
+        )
+    missing = missing_customers(engine, sociedad)
+    held = holds_of(engine, sociedad)
+    if request.require_complete and missing:
+        raise IncompleteCatalog(sociedad, missing)
+    candidates = list_candidates(engine, sociedad, named or None)
+    if not candidates:
+        raise DataError(f"Todos los clientes del catálogo de {sociedad} están retenidos.")
+    if request.retry_failed is not None:
+        # Customers left partial get the statement only at the addresses still deferred.
+        only = deferred_addresses(engine, request.retry_failed)
+        candidates = [
+            replace(c, correos=only[c.cliente]) if c.cliente in only else c for c in candidates
+        ]
+        candidates = without_bounced(engine, candidates)
+    ledger_date = snapshot_date(engine, sociedad)
+    if ledger_date is None:  # every customer would get "sin saldo pendiente"
+        raise DataError(
+            f"No hay partidas abiertas importadas para la sociedad {sociedad}; "
+            "impórtelas primero con «rotomail ledger import»."
+        )
+    channel = channel_of(settings, mode)
+    already_sent: frozenset[str] = frozenset()
+    if mode == Mode.SEND:  # rehearsals claim nothing
+        claims = existing_claims(engine, sociedad, statement_date, channel)
+        already_sent = frozenset(c for c, claim in claims.items() if claim.status == Status.SENT)
+    return RunPlan(
+        sociedad,
+        statement_date,
+        company,
+        mode,
+        channel,
+        candidates,
+        named,
+        request.retry_failed,
+        missing,
+        held,
+        already_sent,
+        ledger_date,
+    )
+
+
+def _target(engine: Engine, request: RunRequest) -> tuple[str, date, list[str]]:
+    """The sociedad, cut-off date and customers named: as given, or those of the run
+    ``retry_failed`` names."""
+    sociedad = request.sociedad
+    statement_date = request.statement_date
+    named = list(request.clientes)
+    if request.retry_failed is not None:
+        run_sociedad, statement_date, named = retry_targets(engine, request.retry_failed)
+        if sociedad and normalize_sociedad(sociedad) != run_sociedad:
+            raise UsageError(f"La corrida {request.retry_failed} es de la sociedad {run_sociedad}.")
+        sociedad = run_sociedad
+    if not sociedad:
+        raise UsageError("Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.")
+    return normalize_sociedad(sociedad), statement_date, named

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Row, bindparam, select, update
 
 from rotomail.store.db import insert_ignore
 from rotomail.store.models import StatementClaim, table_of
+from rotomail.words import Channel
 
 _claim = table_of(StatementClaim)
 
@@ -21,11 +22,11 @@ class ClaimKey:
     sociedad: str
     cliente: str
     statement_date: date
-    channel: str = "smtp"
+    channel: Channel = Channel.SMTP
 
 
 def claims_of(
-    connection: Connection, sociedad: str, statement_date: date, channel: str
+    connection: Connection, sociedad: str, statement_date: date, channel: Channel
 ) -> list[Row[Any]]:
     """(cliente, status, run_id) of every claim of a sociedad's statements of one date."""
     query = select(_claim.c.cliente, _claim.c.status, _claim.c.run_id).where(

@@ -52,7 +52,9 @@ class AddressStatus(StrEnum):
 
 
 class Channel(StrEnum):
-    """Where a run's messages go; exactly-once claims are kept per channel."""
+    """The built-in channels' names, as registered in ``delivery/channels.py`` and stored
+    with every claim (exactly once holds per channel). A channel is named by its registry
+    entry, so a new one needs no member here."""
 
     SMTP = "smtp"
     OUTBOX = "outbox"

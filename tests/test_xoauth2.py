@@ -8,7 +8,6 @@ import base64
 import shlex
 import sys
 from collections.abc import Iterator
-from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from test_secrets import database_rows
 
 from rotomail.delivery.mailer import AuthenticationFailed, ConfigurationError, SmtpTransport
 from rotomail.delivery.messages import build_statement_message
+from rotomail.delivery.outgoing import Outgoing
 from tests.conftest import Cli
 
 USER = COMPANY.sender
@@ -26,7 +26,7 @@ XoauthCli = tuple[Cli, SmtpServer, pytest.MonkeyPatch]
 TOKEN = "eyJ0eXAiOiJKV1QiLCJub25jZSI6InJvdG9tYWlsLXRlc3QifQ.token-1"
 
 
-def statement() -> Message:
+def statement() -> Outgoing:
     return build_statement_message(
         COMPANY, "Ferretería López", ["pagos@ferrelopez.example.mx"], b"%PDF-1.4", "1.pdf"
     )
@@ -34,7 +34,7 @@ def statement() -> Message:
 
 def test_xoauth2_login_and_send() -> None:
     with SmtpServer(xoauth2=(USER, {TOKEN})) as server:
-        SmtpTransport(server.settings(), None, oauth_token=lambda: TOKEN).send(statement())
+        SmtpTransport(server.settings(), None, oauth_token=lambda: TOKEN).deliver(statement())
         assert server.tokens_presented == [TOKEN]
         assert [m.rcpt_tos for m in server.messages] == [["pagos@ferrelopez.example.mx"]]
 
@@ -46,7 +46,7 @@ def test_every_new_connection_asks_for_a_fresh_token() -> None:
             server.settings(max_per_connection=1), None, oauth_token=lambda: next(tokens)
         )
         for _ in range(3):
-            transport.send(statement())
+            transport.deliver(statement())
         transport.close()
         assert server.tokens_presented == ["token-a", "token-b", "token-c"]
         assert len(server.messages) == 3
@@ -56,7 +56,7 @@ def test_refused_token_stops_and_is_never_shown() -> None:
     with SmtpServer(xoauth2=(USER, {"another-token"})) as server:
         transport = SmtpTransport(server.settings(), None, oauth_token=lambda: TOKEN)
         with pytest.raises(AuthenticationFailed) as caught:
-            transport.send(statement())
+            transport.deliver(statement())
         assert server.connections == 1  # not retried
         assert server.messages == []
     exc = caught.value
@@ -70,7 +70,7 @@ def test_server_without_xoauth2_is_a_configuration_error() -> None:
     with SmtpServer(auth=(USER, "password")) as server:
         transport = SmtpTransport(server.settings(auth="xoauth2"), None, oauth_token=lambda: TOKEN)
         with pytest.raises(ConfigurationError) as caught:
-            transport.send(statement())
+            transport.deliver(statement())
         assert "no ofrece XOAUTH2 (ofrece: LOGIN PLAIN)" in str(caught.value)
         assert server.tokens_presented == []
 

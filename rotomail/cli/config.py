@@ -14,10 +14,9 @@ from rotomail.cli.common import (
 from rotomail.cli.group import command_group
 from rotomail.cli.output import print_table
 from rotomail.cli.spanish import prompt_secret_twice
-from rotomail.delivery.mailer import SendError, SmtpTransport
+from rotomail.delivery.mailer import SendError, SmtpTransport, smtp_credentials, smtp_settings
 from rotomail.delivery.runlog import test_message
 from rotomail.delivery.secrets import set_smtp_password
-from rotomail.delivery.transports import smtp_credentials, smtp_settings
 from rotomail.errors import DataError, UsageError
 from rotomail.store.db import redacted
 
@@ -88,7 +87,7 @@ def test_smtp(ctx: typer.Context) -> None:
     password, oauth_token = smtp_credentials(settings, sys.stdin.isatty())
     transport = SmtpTransport(smtp_settings(settings), password, oauth_token=oauth_token)
     try:
-        delivery = transport.send(test_message(settings.smtp.user or operator, operator))
+        delivery = transport.deliver(test_message(settings.smtp.user or operator, operator))
     except SendError as exc:
         if exc.reply[:3].isdigit():  # an SMTP reply: the server answered, and said no
             raise DataError(f"El servidor SMTP rechazó el mensaje de prueba: {exc.reply}") from None

@@ -31,12 +31,12 @@ from rotomail.delivery.plan import IncompleteCatalog, RunPlan, RunRequest, plan_
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.delivery.runlog import mail_log
 from rotomail.delivery.runs import SendRunner
-from rotomail.delivery.transports import describe, transport_factory, uses_smtp
+from rotomail.delivery.transports import channel_name, describe, transport_factory, uses_smtp
 from rotomail.errors import UsageError
 from rotomail.store.bounces import bounced_addresses
 from rotomail.store.history import sent_today
 from rotomail.store.missing import MissingCustomer
-from rotomail.words import SUMMARY, Mode, Status, spanish
+from rotomail.words import SUMMARY, Channel, Mode, Status, spanish
 
 app = command_group("Envío masivo de estados de cuenta de una sociedad.")
 
@@ -233,7 +233,7 @@ def _send(st: State, request: SendRequest) -> None:
         templates_dir=settings.templates_dir,
         logs_dir=settings.logs_dir,
         outbox_dir=settings.outbox_dir,
-        keep_pdfs=not uses_smtp(settings, mode),
+        keep_pdfs=plan.channel == Channel.OUTBOX,  # beside the .eml files
         stop_after_failures=settings.smtp.stop_after_failures,
         attempts=settings.smtp.attempts,
         retry_wait=settings.smtp.retry_wait,
@@ -426,7 +426,7 @@ def mail_log_to_operator(
     else:
         where = (
             "enviado a"
-            if uses_smtp(settings, report.options.mode)
+            if channel_name(settings, report.options.mode) != Channel.OUTBOX
             else "guardado en el buzón de salida para"
         )
         typer.echo(f"Registro {where} {settings.operator.email}.")

@@ -50,7 +50,7 @@ class ClaimDenied:
 
 
 def existing_claims(
-    engine: Engine, sociedad: str, statement_date: date, channel: Channel = Channel.SMTP
+    engine: Engine, sociedad: str, statement_date: date, channel: str = Channel.SMTP
 ) -> dict[str, ClaimDenied]:
     """cliente -> current claim, for a first pass over a whole run in one query."""
     with engine.connect() as connection:

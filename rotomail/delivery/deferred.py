@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from rotomail.delivery import claims
-from rotomail.delivery.messages import PreparedMessage
+from rotomail.delivery.outgoing import Outgoing
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.delivery.results import (
     RUN_STOPPERS,
@@ -88,7 +88,7 @@ class Waiting:
     """A customer with deferred addresses, and its message kept for the rounds."""
 
     base: Outcome
-    message: PreparedMessage
+    message: Outgoing
     key: claims.ClaimKey
     accepted: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
@@ -167,16 +167,17 @@ class DeferredRetry:
 
     def _round(self, report: RunReport, transport: Transport, waiting: Waiting) -> None:
         addresses = list(waiting.deferred)
-        message = replace(waiting.message, recipients=addresses)
 
-        def before_data() -> None:
+        def take_claim() -> None:
             with self._transaction() as connection:
                 refusal = claims.take(connection, waiting.key, report.run_id, retry=True)
                 if refusal is not None:
                     raise _ClaimLost(refusal.run_id)
 
         try:
-            delivery = transport.send(message, before_data=before_data, retry=False)
+            delivery = transport.deliver(
+                replace(waiting.message, only=tuple(addresses), claim=take_claim), retry=False
+            )
         except _ClaimLost as lost:
             waiting.base.status = Status.SKIPPED
             waiting.base.detail = f"en proceso en la corrida {lost.run_id}"

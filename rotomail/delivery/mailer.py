@@ -9,11 +9,11 @@ The parts, each testable alone:
 * ``smtp_policy``: rate limit and retries (4xx retried with backoff, 5xx never, throttling
   slows down instead of failing);
 * ``results``: what comes back (a :class:`Delivery`, or an error; a break after the content
-  was sent is :class:`Uncertain`, never retried);
-* ``outbox``: the .eml-file transport used without an SMTP server.
+  was sent is :class:`Uncertain`, never retried).
 
-This module puts the SMTP parts together as :class:`SmtpTransport` and re-exports the names
-the rest of the program uses.
+This module puts the SMTP parts together as :class:`SmtpTransport`, opens it from the
+settings for the ``smtp`` channel (``channels``) and re-exports the names the rest of the
+program uses.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import random
 import ssl
 import time
 from collections.abc import Callable
-from email.message import Message
 
-from rotomail.delivery.messages import PreparedMessage, prepare
-from rotomail.delivery.outbox import OutboxTransport
+from rotomail.config import Settings
+from rotomail.delivery.messages import message_bytes
+from rotomail.delivery.outgoing import Outgoing
 from rotomail.delivery.results import (
     RUN_STOPPERS,
     AuthenticationFailed,
@@ -37,11 +37,15 @@ from rotomail.delivery.results import (
     SendError,
     TemporaryFailure,
     Transport,
+    TransportSetup,
     Uncertain,
 )
+from rotomail.delivery.secrets import checked_token_command, get_smtp_password
 from rotomail.delivery.smtp_connection import Scrubber, Secret, SmtpConnection, SmtpSettings
 from rotomail.delivery.smtp_dialogue import Dialogue, dot_stuff
 from rotomail.delivery.smtp_policy import RateLimiter, RetryPolicy, TryAgain
+from rotomail.errors import UsageError
+from rotomail.words import Mode, Status
 
 
 class SmtpTransport:
@@ -53,6 +57,8 @@ class SmtpTransport:
     Once a message failed because no session could be opened, the next message tries to
     connect once only: a dead server costs one timeout per customer, not ``attempts``.
     """
+
+    delivered_status = Status.SENT
 
     def __init__(
         self,
@@ -112,18 +118,12 @@ class SmtpTransport:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def send(
-        self,
-        msg: Message | PreparedMessage,
-        *,
-        before_data: Callable[[], None] | None = None,
-        name: str | None = None,
-        retry: bool = True,
-    ) -> Delivery:
-        """Deliver one message; see the module docstring for how each fault is handled.
-        ``retry=False``: one try only (the caller retries deferred recipients itself)."""
-        prepared = prepare(msg, name)
-        data = dot_stuff(prepared.data)
+    def deliver(self, outgoing: Outgoing, *, retry: bool = True) -> Delivery:
+        """Deliver one message, ``outgoing.claim`` called right before DATA; see the module
+        docstring for how each fault is handled. ``retry=False``: one try only (the caller
+        retries deferred recipients itself)."""
+        data = dot_stuff(message_bytes(outgoing))
+        envelope_sender, recipients = outgoing.envelope_sender, outgoing.recipients
         cap = self.settings.daily_cap
         if cap and self.sent >= cap:
             raise DailyCapReached(
@@ -135,9 +135,7 @@ class SmtpTransport:
         failures = throttled = 0
         while True:
             try:
-                delivery = self._dialogue.run(
-                    prepared.envelope_from, prepared.recipients, data, before_data
-                )
+                delivery = self._dialogue.run(envelope_sender, recipients, data, outgoing.claim)
             except TryAgain as again:
                 if again.throttle and throttled < self.settings.throttle_retries and retry:
                     throttled += 1
@@ -171,6 +169,68 @@ class SmtpTransport:
         self._connection.drop()
 
 
+def smtp_settings(settings: Settings) -> SmtpSettings:
+    return SmtpSettings(
+        host=settings.smtp.host,
+        port=settings.smtp.port,
+        security=settings.smtp.security,
+        user=settings.smtp.user,
+        auth=settings.smtp.auth,
+        timeout=settings.smtp.timeout,
+        rate_per_minute=settings.smtp.rate_per_minute,
+        max_per_connection=settings.smtp.max_per_connection,
+        attempts=settings.smtp.attempts,
+        backoff=tuple(settings.smtp.retry_wait * 2**i for i in range(settings.smtp.attempts)),
+        daily_cap=settings.smtp.daily_cap,
+    )
+
+
+def password_for(settings: Settings, interactive: bool) -> str | None:
+    """The SMTP password (environment, keyring, prompt), asked once before a run starts."""
+    if not settings.smtp.user:
+        return None
+    password = get_smtp_password(settings.smtp.user, settings.smtp.host, interactive=interactive)
+    if password is None:
+        raise UsageError(
+            "Falta la contraseña SMTP: defina ROTOMAIL_SMTP_PASSWORD o guárdela con "
+            "«rotomail config set-password»."
+        )
+    return password
+
+
+def smtp_credentials(
+    settings: Settings, interactive: bool
+) -> tuple[str | None, Callable[[], str] | None]:
+    """(password, token source) for the configured ``smtp.auth``, obtained and checked
+    before anything is sent: a missing password or a failing token command is exit 2."""
+    if settings.smtp.auth != "xoauth2":
+        return password_for(settings, interactive), None
+    if not settings.smtp.user:
+        raise UsageError("smtp.auth = xoauth2 necesita smtp.user: el buzón que envía.")
+    return None, checked_token_command(settings.smtp.oauth_token_command)
+
+
+def applies(settings: Settings, mode: Mode) -> bool:
+    """A run sends over SMTP when a host is configured, except a dry run."""
+    return mode != Mode.DRY_RUN and bool(settings.smtp.host)
+
+
+def describe(settings: Settings) -> str:
+    return f"smtp {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security})"
+
+
+def open_transports(settings: Settings, setup: TransportSetup) -> Callable[[int], Transport]:
+    """A function run_id -> SmtpTransport; the password is obtained now, before the run."""
+    smtp = smtp_settings(settings)
+    password, oauth_token = smtp_credentials(settings, setup.interactive)
+    return lambda run_id: SmtpTransport(
+        smtp,
+        password,
+        oauth_token=oauth_token,
+        sent_today=setup.sent_today() if smtp.daily_cap else 0,
+    )
+
+
 __all__ = [
     "RUN_STOPPERS",
     "AuthenticationFailed",
@@ -178,7 +238,6 @@ __all__ = [
     "ConnectionFailed",
     "DailyCapReached",
     "Delivery",
-    "OutboxTransport",
     "PermanentFailure",
     "RateLimiter",
     "SendError",

@@ -20,32 +20,31 @@ without control characters, addresses with control characters are rejected, and 
 
 from __future__ import annotations
 
-import copy
 import html
 import re
 import secrets
 import string
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from decimal import Decimal
-from email import policy
 from email.charset import QP, Charset
-from email.header import Header, decode_header, make_header
+from email.encoders import encode_base64
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage, Message
-from email.mime.application import MIMEApplication
+from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import Compat32
-from email.utils import formataddr, formatdate, getaddresses, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rotomail.company import LANGUAGES, CompanyProfile
+from rotomail.delivery.outgoing import Attachment, Outgoing
 from rotomail.errors import DataError, UsageError
-from rotomail.inputs.addresses import ascii_address, is_valid_address, unicode_address
+from rotomail.inputs.addresses import ascii_address, is_valid_address
 from rotomail.statement.labels import format_amount, format_date, labels
 from rotomail.statement.model import Statement
 
@@ -199,15 +198,36 @@ def verp_sender(bounce_address: str, token: str) -> str:
     return f"{local}+{token}@{domain}"
 
 
-def _stamp(msg: Message, sender: Address, subject: str) -> None:
-    """The headers every message carries. ``subject`` must already be one clean line."""
-    msg["From"] = _header_address(sender)
-    # EmailMessage encodes headers itself; the compat32 classes need encoded words.
-    plain = subject.isascii() or isinstance(msg, EmailMessage)
-    msg["Subject"] = subject if plain else Header(subject, "utf-8").encode()
-    msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = make_msgid(domain=sender.domain)
+def _stamp(msg: Message, outgoing: Outgoing) -> None:
+    """The headers every message carries. ``outgoing.subject`` is already one clean line."""
+    subject = outgoing.subject
+    msg["From"] = _header_address(outgoing.sender)
+    # The compat32 classes need encoded words. A Header (not its encoded text) folds
+    # after "Subject: ": a long subject does not start on a line of its own, which a
+    # reader would show as a leading blank.
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
+    msg["Date"] = outgoing.date
+    msg["Message-ID"] = outgoing.message_id
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
+
+
+def new_message(
+    sender: Address,
+    to: Iterable[Address],
+    subject: str,
+    text: str,
+    **fields: Any,
+) -> Outgoing:
+    """An :class:`Outgoing` dated now, with a fresh Message-ID in the sender's domain."""
+    return Outgoing(
+        sender,
+        tuple(to),
+        subject,
+        text,
+        date=formatdate(localtime=True),
+        message_id=make_msgid(domain=sender.domain),
+        **fields,
+    )
 
 
 def _rehearsal_note(real_recipients: Iterable[str]) -> str:
@@ -256,7 +276,7 @@ def build_statement_message(
     rehearsal_for: list[str] | None = None,
     override_dir: Path | None = None,
     fields: Mapping[str, str] | None = None,
-) -> Message:
+) -> Outgoing:
     """One customer's statement e-mail: text + HTML alternatives and the PDF attached.
 
     ``rehearsal_for`` (``send --test``): the message goes to ``to`` (the operator); the
@@ -298,23 +318,56 @@ def build_statement_message(
             html_body, f'<p style="color: #b00020;"><strong>{html.escape(note)}</strong></p>'
         )
 
-    # Built with the compat32 MIME classes: for thousands of statements they cost half of
-    # EmailMessage's header parsing. Every value was cleaned or parsed above, so nothing
-    # here can carry a line break into a header.
-    msg = MIMEMultipart("mixed", boundary=_boundary())
-    _stamp(msg, sender, subject)
-    msg["To"] = _to_header([_header_address(address) for address in recipients])
-    if reply_to is not None:
-        msg["Reply-To"] = _header_address(reply_to)
-    body = MIMEMultipart("alternative", boundary=_boundary())
+    return new_message(
+        sender,
+        recipients,
+        subject,
+        text,
+        html=html_body,
+        attachments=(Attachment(attachment, pdf, "application/pdf"),),
+        reply_to=reply_to,
+        name=Path(attachment).stem,
+    )
+
+
+def mime_message(outgoing: Outgoing) -> Message:
+    """The one MIME builder: the text (and its HTML alternative) and the attachments.
+
+    Built with the compat32 MIME classes: for thousands of statements they cost half of
+    EmailMessage's header parsing. Every value was cleaned or parsed when the message was
+    built, so nothing here can carry a line break into a header.
+    """
+    mixed = MIMEMultipart("mixed", boundary=_boundary()) if outgoing.attachments else None
     # quoted-printable keeps the message 7-bit clean for relays without 8BITMIME.
-    body.attach(_text_part(text, "plain"))
-    body.attach(_text_part(html_body, "html"))
-    msg.attach(body)
-    part = MIMEApplication(pdf, "pdf")
-    part.add_header("Content-Disposition", "attachment", filename=attachment)
-    msg.attach(part)
+    body: Message = _text_part(outgoing.text, "plain")
+    if outgoing.html:
+        alternative = MIMEMultipart("alternative", boundary=_boundary())
+        alternative.attach(body)
+        alternative.attach(_text_part(outgoing.html, "html"))
+        body = alternative
+    msg = mixed or body
+    _stamp(msg, outgoing)
+    msg["To"] = _to_header([_header_address(address) for address in outgoing.to])
+    if outgoing.reply_to is not None:
+        msg["Reply-To"] = _header_address(outgoing.reply_to)
+    if mixed is not None:
+        mixed.attach(body)
+        for attachment in outgoing.attachments:
+            mixed.attach(_attachment_part(attachment))
     return msg
+
+
+def _attachment_part(attachment: Attachment) -> Message:
+    maintype, _, subtype = attachment.mime_type.partition("/")
+    part: Message
+    if maintype == "text":
+        part = _text_part(attachment.content.decode("utf-8", errors="replace"), subtype)
+    else:
+        part = MIMENonMultipart(maintype, subtype)
+        part.set_payload(attachment.content)
+        encode_base64(part)
+    part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+    return part
 
 
 def _boundary() -> str:
@@ -353,68 +406,16 @@ def _header_address(address: Address) -> str:
 
 def build_log_message(
     sender: str, operator: str, subject: str, body: str, log_path: Path
-) -> EmailMessage:
+) -> Outgoing:
     """The operator's copy of the run log, the .txt file attached."""
-    msg = EmailMessage(policy=policy.SMTP)
-    _stamp(msg, parse_address(sender, what="remitente (sender)"), clean_line(subject))
-    msg["To"] = _header_address(parse_address(operator, what="operador"))
-    msg.set_content(body, cte="quoted-printable")
-    log_text = log_path.read_text(encoding="utf-8", errors="replace")
-    msg.add_attachment(
-        log_text,
-        subtype="plain",
-        cte="quoted-printable",
-        filename=safe_attachment_name(log_path.name, default="log.txt"),
-    )
-    return msg
-
-
-def _decoded(value: object) -> str:
-    """A header as text; encoded words (an address with accents before the @) decoded."""
-    text = str(value)
-    if "=?" not in text:
-        return text
-    return str(make_header(decode_header(text)))
-
-
-def envelope_of(msg: Message) -> tuple[str, list[str]]:
-    """(MAIL FROM, RCPT TO list) from the From, To, Cc and Bcc headers, deduplicated."""
-    senders = [addr for _, addr in getaddresses([str(h) for h in msg.get_all("From", [])])]
-    if not senders or not senders[0]:
-        raise DataError("El mensaje no tiene remitente (From).")
-    recipients: list[str] = []
-    seen: set[str] = set()
-    headers = [_decoded(h) for name in ("To", "Cc", "Bcc") for h in msg.get_all(name, [])]
-    for _, addr in getaddresses(headers):
-        addr = unicode_address(addr)  # the To header carries IDN domains as punycode
-        if addr and addr.lower() not in seen:
-            seen.add(addr.lower())
-            recipients.append(addr)
-    for address in [senders[0], *recipients]:
-        parse_address(address)  # control characters or garbage never reach MAIL/RCPT
-    if not recipients:
-        raise DataError("El mensaje no tiene destinatarios.")
-    return senders[0], recipients
-
-
-@dataclass(frozen=True)
-class PreparedMessage:
-    """A message serialised once (possibly in another process), ready for any transport."""
-
-    envelope_from: str
-    recipients: list[str]
-    data: bytes
-    message_id: str
-    name: str | None = None  # outbox file stem, e.g. the PDF's name without ".pdf"
-
-
-def prepare(msg: Message | PreparedMessage, name: str | None = None) -> PreparedMessage:
-    if isinstance(msg, PreparedMessage):
-        return msg
-    envelope_from, recipients = envelope_of(msg)
-    stem = name or _first_attachment_stem(msg)
-    return PreparedMessage(
-        envelope_from, recipients, message_bytes(msg), str(msg.get("Message-ID", "")), stem
+    attachment = safe_attachment_name(log_path.name, default="log.txt")
+    return new_message(
+        parse_address(sender, what="remitente (sender)"),
+        [parse_address(operator, what="operador")],
+        clean_line(subject),
+        body,
+        attachments=(Attachment(attachment, log_path.read_bytes(), "text/plain"),),
+        name=Path(attachment).stem,
     )
 
 
@@ -439,19 +440,11 @@ class _Compat32ShortHeaders(Compat32):
 _COMPAT32_CRLF = _Compat32ShortHeaders(linesep="\r\n")
 
 
-def message_bytes(msg: Message) -> bytes:
-    """The message as sent: CRLF line ends, no Bcc header."""
-    if msg.get("Bcc") is not None:
-        msg = copy.deepcopy(msg)
-        del msg["Bcc"]
-    if type(msg.policy) is Compat32:
-        return msg.as_bytes(policy=_COMPAT32_CRLF)
-    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+def message_bytes(outgoing: Outgoing) -> bytes:
+    """The message as sent (CRLF line ends): built once, then kept in ``outgoing.mime``."""
+    return outgoing.mime or mime_message(outgoing).as_bytes(policy=_COMPAT32_CRLF)
 
 
-def _first_attachment_stem(msg: Message) -> str | None:
-    for part in msg.walk():
-        filename = part.get_filename() if part.get_content_disposition() == "attachment" else None
-        if filename:
-            return Path(safe_attachment_name(filename)).stem
-    return None
+def serialised(outgoing: Outgoing) -> Outgoing:
+    """``outgoing`` with its MIME bytes built (in a render worker, off the sending process)."""
+    return outgoing if outgoing.mime else replace(outgoing, mime=message_bytes(outgoing))

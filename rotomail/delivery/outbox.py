@@ -1,16 +1,19 @@
-"""The outbox transport: each message as a private ``.eml`` file instead of SMTP."""
+"""The outbox channel: each message as a private ``.eml`` file instead of SMTP (the
+embedded default: a new user sees real messages without a server)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from email.message import Message
 from pathlib import Path
 
-from rotomail.delivery.messages import PreparedMessage, prepare
-from rotomail.delivery.results import Delivery
+from rotomail.config import Settings
+from rotomail.delivery.messages import message_bytes
+from rotomail.delivery.outgoing import Outgoing
+from rotomail.delivery.results import Delivery, Transport, TransportSetup
 from rotomail.errors import DataError
 from rotomail.ids import safe_filename_part
+from rotomail.words import Status
 
 
 def _make_private_dir(folder: Path) -> None:
@@ -27,25 +30,21 @@ def _make_private_dir(folder: Path) -> None:
 class OutboxTransport:
     """Writes each message as ``<folder>/<name>.eml`` (folder 0700, files 0600)."""
 
+    delivered_status = Status.SAVED
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(
-        self,
-        msg: Message | PreparedMessage,
-        *,
-        before_data: Callable[[], None] | None = None,
-        name: str | None = None,
-        retry: bool = True,
-    ) -> Delivery:
-        prepared = prepare(msg, name)
-        recipients, data = prepared.recipients, prepared.data
-        stem = prepared.name or prepared.message_id or "mensaje"
+    def deliver(self, outgoing: Outgoing, *, retry: bool = True) -> Delivery:
+        """Write the file named after ``outgoing.name`` (else its Message-ID); the claim
+        is taken right before the file is written."""
+        data = message_bytes(outgoing)
+        stem = outgoing.name or outgoing.message_id or "mensaje"
         _make_private_dir(self.folder)
-        if before_data is not None:
-            before_data()
+        if outgoing.claim is not None:
+            outgoing.claim()
         path = self._write(safe_filename_part(stem), data)
-        return Delivery(accepted=recipients, refused={}, reply=f"outbox: {path}")
+        return Delivery(accepted=outgoing.recipients, refused={}, reply=f"outbox: {path}")
 
     def _write(self, stem: str, data: bytes) -> Path:
         for n in range(1, 10_000):
@@ -66,3 +65,12 @@ class OutboxTransport:
 
     def abort(self) -> None:
         pass
+
+
+def describe(settings: Settings) -> str:
+    return f"buzón de salida {settings.outbox_dir}"
+
+
+def open_transports(settings: Settings, setup: TransportSetup) -> Callable[[int], Transport]:
+    """Each run's messages in its own folder."""
+    return lambda run_id: OutboxTransport(setup.folder_for(run_id))

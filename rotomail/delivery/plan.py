@@ -19,7 +19,7 @@ from rotomail.company import CompanyProfile
 from rotomail.config import Settings
 from rotomail.delivery.candidates import Candidate, list_candidates, without_bounced
 from rotomail.delivery.claims import existing_claims
-from rotomail.delivery.transports import uses_smtp
+from rotomail.delivery.transports import channel_name
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_sociedad
 from rotomail.store.catalog import holds_of
@@ -27,7 +27,7 @@ from rotomail.store.history import retry_targets
 from rotomail.store.ledger import snapshot_date
 from rotomail.store.missing import MissingCustomer, missing_customers
 from rotomail.store.runs import deferred_addresses
-from rotomail.words import Channel, Mode, Status
+from rotomail.words import Mode, Status
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class RunPlan:
     statement_date: date
     company: CompanyProfile
     mode: Mode
-    channel: Channel  # where the messages go; claims are kept per channel
+    channel: str  # "smtp", "outbox" (delivery/channels.py): claims are kept per channel
     candidates: list[Candidate]
     named: list[str]  # the customers named (--cliente, or the retried run's); [] = all
     retry_of: int | None
@@ -73,9 +73,9 @@ class IncompleteCatalog(DataError):
         self.missing = missing
 
 
-def channel_of(settings: Settings, mode: Mode) -> Channel:
+def channel_of(settings: Settings, mode: Mode) -> str:
     """Where the run's messages go; exactly-once claims are kept per channel."""
-    return Channel.SMTP if uses_smtp(settings, mode) else Channel.OUTBOX
+    return channel_name(settings, mode)
 
 
 def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan:

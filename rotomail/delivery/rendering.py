@@ -15,12 +15,8 @@ from pathlib import Path
 
 from rotomail.company import CompanyProfile
 from rotomail.delivery.liveness import process_alive, this_process
-from rotomail.delivery.messages import (
-    PreparedMessage,
-    build_statement_message,
-    prepare,
-    statement_fields,
-)
+from rotomail.delivery.messages import build_statement_message, serialised, statement_fields
+from rotomail.delivery.outgoing import Outgoing
 from rotomail.errors import DataError
 from rotomail.statement.model import StatementCustomer, StatementItem, build_statement
 from rotomail.statement.pdf import render_statement_pdf
@@ -50,7 +46,7 @@ class RenderJob:
 class Rendered:
     cliente: str
     filename: str
-    message: PreparedMessage | None  # None when the message could not be built
+    message: Outgoing | None  # its MIME bytes built; None when it could not be built
     error: str = ""
     pdf: bytes = b""  # only when the run keeps a copy of the PDFs
 
@@ -83,13 +79,14 @@ def render(job: RenderJob) -> Rendered:
         )
     except DataError as exc:  # e.g. an address edited into the database by hand
         return Rendered(job.customer.cliente, statement.filename, None, exc.message)
-    prepared = prepare(message, statement.filename.removesuffix(".pdf"))
-    if job.envelope_from or job.bcc:
-        prepared = replace(
-            prepared,
-            envelope_from=job.envelope_from or prepared.envelope_from,
-            recipients=[*prepared.recipients, *job.bcc],
+    prepared = serialised(
+        replace(
+            message,
+            name=statement.filename.removesuffix(".pdf"),
+            return_path=job.envelope_from,
+            bcc=job.bcc,
         )
+    )
     return Rendered(
         job.customer.cliente, statement.filename, prepared, pdf=pdf if job.keep_pdf else b""
     )

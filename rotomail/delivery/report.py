@@ -34,7 +34,7 @@ class SendOptions:
     stop_after_failures: int = 3  # customers in a row without a connection stop the run
     attempts: int = 3  # rounds for deferred recipients at the end of the run
     retry_wait: float = 1.0  # first wait before a round, doubled each round
-    channel: Channel = Channel.SMTP  # claims (exactly once) are kept per channel
+    channel: str = Channel.SMTP  # a name in delivery/channels.py; claims are kept per channel
     render_nice: int = 0  # render workers' niceness above the sending process's
 
     def run_folder(self, run_id: int) -> Path:

@@ -1,22 +1,24 @@
-"""What a transport answers for one message: the per-address outcome, or the error that
-says why it was not (or maybe not) delivered. Shared by the SMTP and outbox transports and
-by the run, so none of them imports another for these types."""
+"""The contract between a run and a transport: what a transport answers for one message
+(the per-address outcome, or the error that says why it was not, or maybe not, delivered),
+the :class:`Transport` protocol and what a channel is given to open its transports. Shared by
+every channel and by the run, so none of them imports another for these types."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import Message
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import Protocol
 
+from rotomail.delivery.outgoing import Outgoing
 from rotomail.errors import RotomailError
-
-if TYPE_CHECKING:
-    from rotomail.delivery.messages import PreparedMessage
+from rotomail.words import Status
 
 
 @dataclass(frozen=True)
 class Delivery:
+    """What happened to each recipient of one message."""
+
     accepted: list[str]
     refused: dict[str, str]  # address -> the server's 5xx reply for it
     reply: str  # the final reply, e.g. "250 2.0.0 Ok: queued as ABC"
@@ -90,16 +92,29 @@ RUN_STOPPERS = (AuthenticationFailed, ConfigurationError, DailyCapReached)
 
 
 class Transport(Protocol):
-    def send(
-        self,
-        msg: Message | PreparedMessage,
-        *,
-        before_data: Callable[[], None] | None = None,
-        name: str | None = None,
-        retry: bool = True,
-    ) -> Delivery: ...
+    """One channel's way out. ``deliver`` calls ``outgoing.claim`` (when set) right before
+    its point of no return and delivers nothing when the hook raises; it answers with a
+    :class:`Delivery` (at least one recipient accepted) or raises one of the errors above:
+    no recipient to deliver to is :class:`TemporaryFailure` (some deferred) or
+    :class:`PermanentFailure` (all refused), raised before the claim is taken."""
+
+    # The status of a delivered message: sent (a server took it) or saved (kept here).
+    delivered_status: Status
+
+    def deliver(self, outgoing: Outgoing, *, retry: bool = True) -> Delivery:
+        """``retry=False``: one try only (the caller retries deferred recipients itself)."""
+        ...
 
     def close(self) -> None: ...
 
     def abort(self) -> None:
         """Close at once, without waiting for the server (a run stopped mid-transaction)."""
+
+
+@dataclass(frozen=True)
+class TransportSetup:
+    """What a channel may need to open a run's transports, besides the settings."""
+
+    folder_for: Callable[[int], Path]  # run id -> the run's folder (its files)
+    interactive: bool  # a password may be asked at the terminal
+    sent_today: Callable[[], int] = lambda: 0  # what earlier runs sent today (a daily cap)

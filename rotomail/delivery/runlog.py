@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from sqlalchemy import Engine
 from tabulate import tabulate
 
 from rotomail.company import CompanyProfile
-from rotomail.delivery.mailer import Transport
-from rotomail.delivery.messages import build_log_message, render_template
+from rotomail.delivery.messages import (
+    build_log_message,
+    new_message,
+    parse_address,
+    render_template,
+)
+from rotomail.delivery.outgoing import Outgoing
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
+from rotomail.delivery.results import Transport
 from rotomail.errors import RotomailError
 from rotomail.ids import safe_filename_part
 from rotomail.store.bounces import run_addresses
@@ -209,7 +213,7 @@ def mail_log(
         )
         transport = make_transport(report.run_id)
         try:
-            transport.send(message)
+            transport.deliver(message)
         finally:
             transport.close()
     except RotomailError as exc:
@@ -219,12 +223,10 @@ def mail_log(
     return ""
 
 
-def test_message(sender: str, operator: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = operator
-    message["Subject"] = "rotomail: mensaje de prueba"
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    message.set_content("La configuración SMTP de rotomail funciona.\n")
-    return message
+def test_message(sender: str, operator: str) -> Outgoing:
+    return new_message(
+        parse_address(sender),
+        [parse_address(operator)],
+        "rotomail: mensaje de prueba",
+        "La configuración SMTP de rotomail funciona.\n",
+    )

@@ -22,10 +22,7 @@ from rotomail.delivery.candidates import Candidate
 from rotomail.delivery.deferred import DeferredRetry, Waiting, record_addresses
 from rotomail.delivery.jobs import StatementJobs
 from rotomail.delivery.liveness import Heartbeat, close_dead_runs
-from rotomail.delivery.messages import (
-    PreparedMessage,
-)
-from rotomail.delivery.outbox import OutboxTransport
+from rotomail.delivery.outgoing import Outgoing
 from rotomail.delivery.records import RunRecords, _now
 from rotomail.delivery.rendering import Rendered
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
@@ -40,11 +37,6 @@ __all__ = ["ClaimLost", "SendRunner"]
 
 class ClaimLost(Exception):
     """Another run took this customer over between our claim and DATA."""
-
-
-def _delivered(transport: mailer.Transport) -> Status:
-    """The status of a delivered message: saved (outbox folder only) or sent (a server took it)."""
-    return Status.SAVED if isinstance(transport, OutboxTransport) else Status.SENT
 
 
 class SendRunner:
@@ -275,11 +267,11 @@ class SendRunner:
         report: RunReport,
         transport: mailer.Transport,
         base: Outcome,
-        message: PreparedMessage,
+        message: Outgoing,
     ) -> None:
         """--test and --dry-run: nothing counts as the customer's statement being sent."""
         try:
-            delivery = transport.send(message)
+            delivery = transport.deliver(message)
         except mailer.SendError as exc:
             base.status, base.detail = Status.FAILED, exc.reply
             if isinstance(exc, mailer.RUN_STOPPERS):
@@ -289,9 +281,8 @@ class SendRunner:
             self._emit(report, base)
             raise
         else:
-            base.status = (
-                Status.BUILT if self.options.mode == Mode.DRY_RUN else _delivered(transport)
-            )
+            dry_run = self.options.mode == Mode.DRY_RUN
+            base.status = Status.BUILT if dry_run else transport.delivered_status
             base.detail = delivery.reply
             base.refused = dict(delivery.refused)
         self._emit(report, base)
@@ -320,8 +311,9 @@ class ClaimedDelivery:
         self.candidate = candidate
         self.denied: claims.ClaimDenied | None = None
 
-    def before_data(self) -> None:
-        # The claim is taken here, in the same transaction that records the customer as in
+    def take_claim(self) -> None:
+        # Called by the transport right before its point of no return (SMTP: DATA). The
+        # claim is taken here, in the same transaction that records the customer as in
         # flight: whoever commits it first is the only one to send DATA.
         runner, options = self.runner, self.runner.options
         runner.stop.check()  # stopped before the claim: the customer stays pending
@@ -342,10 +334,10 @@ class ClaimedDelivery:
         self.base.status, self.base.detail = in_flight.status, in_flight.detail
         runner.stop.check()  # stopped while claiming: DATA is not sent, reported uncertain
 
-    def send(self, message: PreparedMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         runner, base = self.runner, self.base
         try:
-            delivery = self.transport.send(message, before_data=self.before_data)
+            delivery = self.transport.deliver(dataclasses.replace(message, claim=self.take_claim))
         except ClaimLost:
             assert self.denied is not None
             outcome = runner._denied_outcome(self.candidate, self.denied)
@@ -402,7 +394,7 @@ class ClaimedDelivery:
                 return
             base.refused = dict(delivery.refused)
             self._settle(
-                _delivered(self.transport),
+                self.transport.delivered_status,
                 delivery.reply,
                 accepted=delivery.accepted,
                 refused=delivery.refused,

@@ -22,11 +22,11 @@ class ClaimKey:
     sociedad: str
     cliente: str
     statement_date: date
-    channel: Channel = Channel.SMTP
+    channel: str = Channel.SMTP
 
 
 def claims_of(
-    connection: Connection, sociedad: str, statement_date: date, channel: Channel
+    connection: Connection, sociedad: str, statement_date: date, channel: str
 ) -> list[Row[Any]]:
     """(cliente, status, run_id) of every claim of a sociedad's statements of one date."""
     query = select(_claim.c.cliente, _claim.c.status, _claim.c.run_id).where(

@@ -31,7 +31,9 @@ logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)  # its detectors lo
 
 FAILED, DELAYED = "failed", "delayed"
 _STATUS = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w.])")  # not in an IP
-_SMTP_CODE = re.compile(r"\b([245]\d\d)[ -]")
+# In a report's text only failures count (4xx, 5xx), and never the end of an IP address.
+_FAILURE_STATUS = re.compile(r"(?<![\w.])([45])\.(\d{1,3})\.(\d{1,3})(?![\w.])")
+_SMTP_CODE = re.compile(r"(?<![\w.])([45]\d\d)[ -]")
 _MESSAGE_ID = re.compile(r"^\s*Message-ID:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Where the report was delivered: the VERP token lives in these addresses.
@@ -268,7 +270,7 @@ def _from_text(text: str, address: str, action: str) -> tuple[str, str]:
         if address not in line.lower():
             continue
         for end in range(index, min(index + 6, len(lines))):
-            status = _STATUS.search(lines[end])
+            status = _FAILURE_STATUS.search(lines[end])
             code = _SMTP_CODE.search(lines[end])
             if status or code:
                 found = status.group(0) if status else f"{code.group(1)[0]}.0.0"  # type: ignore[union-attr]

@@ -72,6 +72,8 @@ FAILED: dict[str, tuple[list[str], list[str]]] = {
     # Amazon SES (sending and receiving)
     "sisimai-lhost-amazonses-01.eml": (["shironeko@example.co.jp"], []),
     "sisimai-lhost-amazonses-03.eml": (["kijitora@example.jp"], []),
+    # SendGrid: Action "expired", no status
+    "sisimai-lhost-sendgrid-03.eml": (["kijitora@example.org"], []),
     "sisimai-lhost-receivingses-01.eml": (["userunknown@neko.example.jp"], []),
     # Others: Courier, OpenSMTPD, Mimecast (fields "Name : value"), Oracle Messaging Server,
     # mail.ru, an unnamed MTA, SMTP32, Netscape, LLNL, old RFC 1894 reports

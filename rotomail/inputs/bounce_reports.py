@@ -195,9 +195,10 @@ def _field_value(value: object) -> str:
 
 def _action(value: object) -> str:
     """``failed``, ``delayed`` or "" (delivered, relayed, expanded: nothing went wrong).
-    Some servers comment the field ("failed (bad destination)"); OpenSMTPD writes "error"."""
+    Some servers comment the field ("failed (bad destination)"); OpenSMTPD writes "error",
+    SendGrid "expired" (the relay gave up, as Postfix does with "failed" and 4.4.7)."""
     action = _one_line(str(value or "")).lower()
-    if action.startswith(("fail", "error")):
+    if action.startswith(("fail", "error", "expired")):
         return FAILED
     return DELAYED if action.startswith("delayed") else ""
 

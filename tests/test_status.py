@@ -7,7 +7,7 @@ from __future__ import annotations
 import getpass
 import json
 import re
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,6 @@ from openpyxl import load_workbook
 
 from rotomail.delivery.status import STATES, decide
 from rotomail.store.status import Record
-
 from tests.conftest import Cli
 from tests.smtp_server import SmtpServer
 

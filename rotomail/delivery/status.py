@@ -22,23 +22,31 @@ from decimal import Decimal
 
 from sqlalchemy import Engine
 
-from rotomail.delivery.report import STATUS_TEXT
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_sociedad
 from rotomail.store.catalog import list_holds
 from rotomail.store.ledger import balances, snapshot_date
 from rotomail.store.status import Record, reported_customers, statement_records
+from rotomail.words import SPANISH, Status
 
 HELD = "retenido"
 MISSING = "sin correo"  # open items, no catalog entry
 PENDING = "pendiente"  # a catalog entry, nothing sent yet
 # A run's outcome -> the customer's state. Never tried ("pending") and dry runs ("built")
 # say nothing; a customer still in flight is reported as the run would end it if it died.
-_RECORDED = {
-    status: STATUS_TEXT[status]
-    for status in ("sent", "partial", "uncertain", "bounced", "failed", "saved", "skipped")
+_RECORDED: dict[str, str] = {
+    status: SPANISH[status]
+    for status in (
+        Status.SENT,
+        Status.PARTIAL,
+        Status.UNCERTAIN,
+        Status.BOUNCED,
+        Status.FAILED,
+        Status.SAVED,
+        Status.SKIPPED,
+    )
 }
-_RECORDED["in_flight"] = STATUS_TEXT["uncertain"]
+_RECORDED[Status.IN_FLIGHT] = SPANISH[Status.UNCERTAIN]
 # Every state, in the order of precedence when several apply.
 STATES = (
     "enviado",

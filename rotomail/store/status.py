@@ -12,6 +12,7 @@ from typing import NamedTuple
 from sqlalchemy import Engine, and_, func, select, union
 
 from rotomail.store.models import CatalogEntry, Customer, Delivery, OpenItem, SendRun, table_of
+from rotomail.words import Mode
 
 _catalog = table_of(CatalogEntry)
 _customer = table_of(Customer)
@@ -79,7 +80,7 @@ def statement_records(engine: Engine, sociedad: str, statement_date: date) -> li
         .where(
             _delivery.c.sociedad == sociedad,
             _delivery.c.statement_date == statement_date,
-            _run.c.mode == "send",
+            _run.c.mode == Mode.SEND,
         )
         .order_by(_delivery.c.run_id, _delivery.c.id)
     )

@@ -50,6 +50,34 @@ class CompanyProfile:
     bcc: str = ""  # archive copy of every statement: envelope only, never a header
     bounce_address: str = ""  # envelope sender that collects bounces, e.g. "rebotes@example.mx"
     verp: bool = False  # envelope sender bounce_address+<token>; needs a relay that allows it
+    collector_cc: bool = False  # each statement carries its collector in a visible Cc
+
+
+COLLECTOR_CODE_MAX = 20
+
+
+def collector_code(raw: str) -> str:
+    """A collector's code as stored and compared: ``" c1 "`` -> ``"C1"`` (SAP's BUSAB)."""
+    return "".join(raw.split()).upper()
+
+
+@dataclass(frozen=True)
+class Collector:
+    """A customer's collector: ``[collectors.<SOCIEDAD>.<code>]`` of config.toml."""
+
+    code: str  # as the master gives it (KNB1-BUSAB), upper case
+    name: str
+    email: str  # checked like every address when the settings are read
+    phone: str = ""
+
+
+def contact_details(company: CompanyProfile, collector: Collector | None) -> tuple[str, str, str]:
+    """The contact line's phone, e-mail and name: the collector's name and phone where
+    given, else the company's phone; the e-mail is the company's reply_to, else the
+    collector's (the Reply-To of the statement's e-mail)."""
+    if collector is None:
+        return company.phone, company.reply_to, ""
+    return collector.phone or company.phone, company.reply_to or collector.email, collector.name
 
 
 _CLABE_WEIGHTS = (3, 7, 1) * 5 + (3, 7)  # one per digit before the check digit

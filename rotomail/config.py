@@ -31,7 +31,14 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from rotomail.company import LANGUAGES, CompanyProfile, normalize_clabe
+from rotomail.company import (
+    COLLECTOR_CODE_MAX,
+    LANGUAGES,
+    Collector,
+    CompanyProfile,
+    collector_code,
+    normalize_clabe,
+)
 from rotomail.errors import UsageError
 from rotomail.ids import normalize_sociedad
 
@@ -58,6 +65,22 @@ def _number_from(kind: type[int] | type[float]) -> BeforeValidator:
     return BeforeValidator(read)
 
 
+_TRUE_WORDS = ("true", "1", "yes", "si", "sí")
+_FALSE_WORDS = ("false", "0", "no")
+
+
+def _bool_text(raw: Any) -> Any:
+    """An environment variable's text read as true or false; anything else is left to the
+    strict check, so ``1`` in config.toml is not a bool."""
+    if isinstance(raw, str):
+        folded = raw.strip().lower()
+        if folded in _TRUE_WORDS:
+            return True
+        if folded in _FALSE_WORDS:
+            return False
+    return raw
+
+
 def _folded(raw: Any) -> Any:
     return raw.strip().lower() if isinstance(raw, str) else raw
 
@@ -69,6 +92,7 @@ Float = Annotated[float, _number_from(float), Strict(), AllowInfNan(False)]
 SecurityMode = Literal["starttls", "ssl", "none"]
 SECURITY_MODES: tuple[str, ...] = get_args(SecurityMode)
 AuthMethod = Literal["password", "xoauth2"]
+Bool = Annotated[bool, BeforeValidator(_bool_text), Strict()]
 Security = Annotated[SecurityMode, BeforeValidator(_folded)]
 Auth = Annotated[AuthMethod, BeforeValidator(_folded)]
 
@@ -121,6 +145,8 @@ class RenderSection(Section):
 class OperatorSection(Section):
     email: Annotated[str, Env("ROTOMAIL_OPERATOR_EMAIL")] = ""
     name: Annotated[str, Env("ROTOMAIL_OPERATOR")] = ""
+    # each collector is e-mailed the run log of their own customers
+    collectors_log: Annotated[Bool, Env("ROTOMAIL_OPERATOR_COLLECTORS_LOG")] = False
 
 
 class BouncesSection(Section):
@@ -198,6 +224,8 @@ def allowed(info: FieldInfo) -> str:
         return "uno de: " + ", ".join(choices)
     if info.annotation is str:
         return "un texto"
+    if info.annotation is bool:
+        return "true o false"
     what = "un número entero" if info.annotation is int else "un número"
     low: Any = None
     high: Any = None
@@ -236,6 +264,8 @@ AGING_MAX_DAYS = 3650
 FREE_TABLES = ("import.ledger", "import.customers")
 # [document_types.CODE]: the document type's name in each language.
 DOCUMENT_TYPE_KEYS = ("es", "en", "pt")
+# [collectors.SOCIEDAD.CODE]: a customer's collector (the master's "Encargado").
+COLLECTOR_KEYS = ("name", "email", "phone")
 # CompanyProfile fields that are not keys of [companies.X].
 _NOT_COMPANY_KEYS = ("code",)
 # Fields the importers read; ``[import.ledger]`` / ``[import.customers]`` (and ``--column``)
@@ -258,7 +288,7 @@ IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
         "doc_compensacion",
         "fecha_compensacion",
     ),
-    "customers": ("sociedad", "cliente", "nombre", "rfc", "correo", "idioma"),
+    "customers": ("sociedad", "cliente", "nombre", "rfc", "correo", "idioma", "ejecutivo"),
 }
 
 
@@ -307,6 +337,8 @@ class Settings:
     document_types: dict[str, dict[str, str]] = field(default_factory=dict)
     imports: dict[str, dict[str, str]] = field(default_factory=dict)  # [import.ledger] …
     aging: tuple[int, ...] = DEFAULT_AGING  # [statement] aging
+    # [collectors.SOCIEDAD.CODE]: sociedad -> collector code -> collector
+    collectors: dict[str, dict[str, Collector]] = field(default_factory=dict)
 
     @property
     def smtp(self) -> SmtpSection:
@@ -488,7 +520,7 @@ def check_keys(table: Mapping[str, Any], path: Path) -> None:
     scalars = set(option_fields())
     sections = {key.split(".")[0] for key in scalars if "." in key}
     scalars.add(AGING_KEY)
-    sections |= {"companies", "document_types", "import", "statement"}
+    sections |= {"companies", "document_types", "import", "statement", "collectors"}
     companies = [f"companies.SOCIEDAD.{name}" for name in company_keys()]
     known = sorted(scalars | sections | set(FREE_TABLES) | set(companies))
     for key, value in table.items():
@@ -504,6 +536,8 @@ def check_keys(table: Mapping[str, Any], path: Path) -> None:
                 _check_company(name, inner, path)
             elif key == "document_types":
                 _check_document_type(name, inner, path)
+            elif key == "collectors":
+                _check_collectors(name, inner, path)
             elif key == "import":
                 if dotted not in FREE_TABLES:
                     raise _unknown(dotted, FREE_TABLES, path)
@@ -538,6 +572,49 @@ def _check_document_type(code: str, entry: Any, path: Path) -> None:
             raise _unknown(dotted, [f"document_types.{code}.{k}" for k in DOCUMENT_TYPE_KEYS], path)
         if not isinstance(value, str):
             raise _invalid(dotted, value, str(path), "un texto")
+
+
+def _check_collectors(sociedad: str, entries: Any, path: Path) -> None:
+    if not isinstance(entries, Mapping):
+        raise UsageError(
+            f"{path}: [collectors.{sociedad}] debe contener una tabla por ejecutivo, "
+            f'p. ej. [collectors.{sociedad}.C1] con name = "…" y email = "…".'
+        )
+    for code, entry in entries.items():
+        where = f"collectors.{sociedad}.{code}"
+        if not isinstance(entry, Mapping):
+            raise UsageError(f"{path}: [{where}] debe ser una tabla con name, email y phone.")
+        if len(collector_code(code)) > COLLECTOR_CODE_MAX:
+            raise UsageError(
+                f"{path}: [{where}]: el código de ejecutivo lleva hasta "
+                f"{COLLECTOR_CODE_MAX} caracteres."
+            )
+        for name, value in entry.items():
+            if name not in COLLECTOR_KEYS:
+                raise _unknown(f"{where}.{name}", [f"{where}.{k}" for k in COLLECTOR_KEYS], path)
+            if not isinstance(value, str):
+                raise _invalid(f"{where}.{name}", value, str(path), "un texto")
+        for needed in ("name", "email"):
+            if not str(entry.get(needed, "")).strip():
+                raise UsageError(f"{path}: [{where}] no tiene {needed}.")
+
+
+def _collectors(table: Mapping[str, Any]) -> dict[str, dict[str, Collector]]:
+    """``[collectors.SM02.C1] name = "…" email = "…" phone = "…"`` (their shape is checked
+    with every other key by ``check_keys``; the e-mail like every address when a run uses
+    it)."""
+    result: dict[str, dict[str, Collector]] = {}
+    for sociedad, entries in table.get("collectors", {}).items():
+        by_code = result.setdefault(normalize_sociedad(sociedad), {})
+        for code, entry in entries.items():
+            normalized = collector_code(code)
+            by_code[normalized] = Collector(
+                normalized,
+                " ".join(entry["name"].split()),
+                entry["email"].strip(),
+                " ".join(entry.get("phone", "").split()),
+            )
+    return result
 
 
 def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile]:
@@ -665,6 +742,7 @@ def load_settings(
         document_types=_document_types(table),
         imports=_imports(table, path),
         aging=_aging(table, path),
+        collectors=_collectors(table),
     )
     keys = option_fields()
 

@@ -23,7 +23,7 @@ from rotomail.cli.common import (
 from rotomail.cli.group import command_group
 from rotomail.cli.output import is_terminal, print_table, surviving_output
 from rotomail.cli.progress import RemainingWithRateLimit
-from rotomail.company import CompanyProfile
+from rotomail.company import Collector, CompanyProfile
 from rotomail.config import Settings
 from rotomail.delivery.candidates import Candidate, marked_addresses
 from rotomail.delivery.mailer import Transport
@@ -137,6 +137,10 @@ def send(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Solo el resumen, sin líneas por cliente.")
     ] = False,
+    ejecutivo: Annotated[
+        str | None,
+        typer.Option("--ejecutivo", help="Solo los clientes de este ejecutivo (Encargado)."),
+    ] = None,
 ) -> None:
     """Envío masivo de estados de cuenta de una sociedad.
 
@@ -154,6 +158,7 @@ def send(
         retry_failed,
         require_complete,
         Verbosity(quiet=quiet, verbose=verbose),
+        ejecutivo=ejecutivo,
     )
     with surviving_output():
         if dry_run and test:
@@ -177,6 +182,7 @@ class SendRequest:
     retry_failed: int | None
     require_complete: bool
     verbosity: Verbosity
+    ejecutivo: str | None = None
 
 
 def _send(st: State, request: SendRequest) -> None:
@@ -192,6 +198,7 @@ def _send(st: State, request: SendRequest) -> None:
                 request.mode,
                 request.retry_failed,
                 request.require_complete,
+                ejecutivo=request.ejecutivo,
             ),
         )
     except IncompleteCatalog as exc:
@@ -200,6 +207,12 @@ def _send(st: State, request: SendRequest) -> None:
     sociedad, statement_date, mode = plan.sociedad, plan.statement_date, plan.mode
     candidates, missing, held = plan.candidates, plan.missing, plan.held
     operator_email = settings.operator.email
+    if plan.unknown_collectors:  # once per run, not once per customer
+        typer.echo(
+            f"Aviso: ejecutivos sin [collectors.{sociedad}.CÓDIGO] en config.toml (sus clientes "
+            f"se envían sin ejecutivo): {', '.join(plan.unknown_collectors)}",
+            err=True,
+        )
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not (request.all or plan.named):
         if not interactive:
@@ -252,7 +265,7 @@ def _send(st: State, request: SendRequest) -> None:
         factory,
         candidates,
         describe(settings, mode),
-        RunnerExtras(settings.document_types, missing, held),
+        RunnerExtras(settings.document_types, missing, held, plan.collectors),
         replace(request.verbosity, rate_per_minute=rate),
     )
     print_summary(report)
@@ -336,6 +349,7 @@ class RunnerExtras(NamedTuple):
     document_types: dict[str, dict[str, str]]
     missing: list[MissingCustomer]
     held: dict[str, str]
+    collectors: dict[str, Collector]  # the sociedad's, by code ([collectors])
 
 
 @dataclass(frozen=True)
@@ -376,6 +390,7 @@ def _run_with_progress(
             missing=extras.missing,
             held=extras.held,
             on_start=on_start,
+            collectors=extras.collectors,
         )
 
     if not is_terminal():

@@ -26,6 +26,7 @@ class Candidate:
     correos: tuple[str, ...]
     balance: dict[str, Decimal] = field(default_factory=dict)
     idioma: str = ""  # the catalog entry's language, else the master's; "" = the company's
+    ejecutivo: str = ""  # the collector's code (the master's "Encargado"); "" = none
 
     @property
     def balance_text(self) -> str:
@@ -53,6 +54,7 @@ def list_candidates(
             tuple(row.correos.split(";")),
             totals.get(row.cliente, {}),
             row.idioma or row.master_idioma or "",  # both stored as es | pt | en
+            row.ejecutivo,
         )
         for row in rows
         if row.cliente not in held

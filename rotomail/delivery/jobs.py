@@ -10,9 +10,14 @@ from collections.abc import Iterator, Mapping
 
 from sqlalchemy import Engine
 
-from rotomail.company import CompanyProfile
+from rotomail.company import Collector, CompanyProfile
 from rotomail.delivery.candidates import Candidate
-from rotomail.delivery.messages import build_statement_message, parse_address, verp_sender
+from rotomail.delivery.messages import (
+    build_statement_message,
+    collector_address,
+    parse_address,
+    verp_sender,
+)
 from rotomail.delivery.rendering import Rendered, RenderJob, render_stream
 from rotomail.delivery.report import SendOptions
 from rotomail.errors import DataError, UsageError
@@ -38,6 +43,7 @@ class StatementJobs:
         company: CompanyProfile,
         options: SendOptions,
         document_types: Mapping[str, Mapping[str, str]],
+        collectors: Mapping[str, Collector] | None = None,
     ) -> None:
         self.engine = engine
         self.company = company
@@ -46,12 +52,16 @@ class StatementJobs:
         self.verp_tokens: dict[str, str] = {}  # cliente -> token in the envelope sender
         self.due_date_source = "vencimiento"
         self.payments: dict[str, PaymentsReceived] = {}  # cliente -> received since last
+        self.collectors = dict(collectors or {})  # the sociedad's, by code ([collectors])
 
     def prepare(self, candidates: list[Candidate]) -> dict[str, str]:
         """Check the templates of every language the run writes in and draw the VERP
         tokens; returns each customer's language."""
         languages = {c.cliente: self.language_of(c) for c in candidates}
-        self._check_message_setup({self.company.language, *languages.values()})
+        used = {c.ejecutivo for c in candidates if c.ejecutivo in self.collectors}
+        self._check_message_setup(
+            {self.company.language, *languages.values()}, [self.collectors[u] for u in sorted(used)]
+        )
         if self.options.mode == Mode.SEND and self.company.verp:
             self.verp_tokens = {c.cliente: _verp_token() for c in candidates}
         self.due_date_source = due_date_source(self.engine, self.options.sociedad)
@@ -63,11 +73,22 @@ class StatementJobs:
         )
         return languages
 
+    def collector_of(self, candidate: Candidate) -> Collector | None:
+        """The customer's collector, when the master names one config.toml describes."""
+        return self.collectors.get(candidate.ejecutivo) if candidate.ejecutivo else None
+
+    def cc_of(self, candidate: Candidate) -> str:
+        """The address the collector gets the statement at in Cc, or "" (only in a real
+        send of a company with ``collector_cc``)."""
+        collector = self.collector_of(candidate)
+        real = self.options.mode == Mode.SEND
+        return collector.email if collector and real and self.company.collector_cc else ""
+
     def language_of(self, candidate: Candidate) -> str:
         """The customer's language (catalog entry, else master), else the company's."""
         return candidate.idioma or self.company.language
 
-    def _check_message_setup(self, languages: set[str]) -> None:
+    def _check_message_setup(self, languages: set[str], collectors: list[Collector]) -> None:
         """Templates (of every language the run writes in) and the sender are checked once,
         before anything is recorded: a typo in an admin's template is a configuration
         error, not a thousand failed customers."""
@@ -76,6 +97,8 @@ class StatementJobs:
                 parse_address(self.company.bcc, what="copia de archivo (bcc)")
             if self.company.verp:
                 parse_address(self.company.bounce_address, what="rebotes (bounce_address)")
+            for collector in collectors:
+                collector_address(collector)
             for language in sorted(languages):
                 build_statement_message(
                     dataclasses.replace(self.company, language=language),
@@ -126,4 +149,6 @@ class StatementJobs:
             self.due_date_source,
             self.options.aging,
             self.payments.get(candidate.cliente),
+            self.collector_of(candidate),
+            bool(self.cc_of(candidate)),
         )

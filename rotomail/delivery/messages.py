@@ -9,9 +9,11 @@ admin overrides any of them with ``ROTOMAIL_HOME/templates/<lang>/<name>``. Vari
   company has a reply_to), ``customer_number``, ``cutoff_date``, ``balance`` and ``overdue``
   (per currency, in the customer's language: "MXN 1,000.00 · USD 500.00"), ``payments``
   (the line "Pagos y abonos recibidos desde el 31/10/2026: MXN 5,000.00", empty without any),
-  ``payments_total`` and ``payments_since`` (its amounts and date); the HTML one also
+  ``payments_total`` and ``payments_since`` (its amounts and date), ``collector`` (the
+  line "Cuentas por Cobrar: <collector> · tel. … · …", empty without one); the HTML one also
   ``subject``. Values are escaped for the HTML alternative. A line holding nothing but
-  ``${payments}`` is left out when there are no payments.
+  ``${payments}`` or ``${collector}`` (in HTML, also inside ``<p>…</p>``) is left out when
+  it is empty.
 * ``log.subject`` / ``log.txt``: whatever the caller passes to :func:`render_template`
   (the send command uses ``run``, ``operator``, ``date``, ``sociedad``, ``sent``,
   ``failed``, ``skipped``, ``log_name``).
@@ -44,7 +46,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rotomail.company import LANGUAGES, CompanyProfile
+from rotomail.company import LANGUAGES, Collector, CompanyProfile, contact_details
 from rotomail.delivery.outgoing import Attachment, Outgoing
 from rotomail.errors import DataError, UsageError
 from rotomail.inputs.addresses import ascii_address, is_valid_address
@@ -145,9 +147,9 @@ def _packaged_template(lang: str, name: str) -> MailTemplate:
     )
 
 
-_FIELD_LINE = re.compile(r"^[ \t]*\$(?:\{(\w+)\}|(\w+))[ \t]*\r?\n", re.MULTILINE)
+_FIELD_LINE = re.compile(r"^[ \t]*(?:<p>)?\$(?:\{(\w+)\}|(\w+))(?:</p>)?[ \t]*\r?\n", re.MULTILINE)
 # Fields whose line is left out when they are empty (a statement without payments).
-OPTIONAL_LINES = frozenset({"payments"})
+OPTIONAL_LINES = frozenset({"payments", "collector"})
 
 
 def render(template: string.Template, values: Mapping[str, str]) -> str:
@@ -218,6 +220,22 @@ def sender_of(company: CompanyProfile) -> Address:
     lang = company.language if company.language in LANGUAGES else DEFAULT_LANGUAGE
     name = " - ".join(part for part in (clean_line(company.name), AR_DEPARTMENT[lang]) if part)
     return Address(display_name=name, username=sender.username, domain=sender.domain)
+
+
+def collector_address(collector: Collector) -> Address:
+    """The collector as a Cc or Reply-To: ``Ana Ruiz <ana.ruiz@example.mx>``."""
+    address = parse_address(collector.email, what=f"ejecutivo {collector.code}")
+    return Address(
+        display_name=clean_line(collector.name), username=address.username, domain=address.domain
+    )
+
+
+def collector_line(language: str, company: CompanyProfile, collector: Collector | None) -> str:
+    """The body's contact line with the collector (as on the PDF), or "" without one."""
+    if collector is None:
+        return ""
+    lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    return clean_line(labels(lang).contact_line(*contact_details(company, collector)))
 
 
 def reply_note(language: str, reply_to: str) -> str:
@@ -326,15 +344,22 @@ def build_statement_message(
     rehearsal_for: list[str] | None = None,
     override_dir: Path | None = None,
     fields: Mapping[str, str] | None = None,
+    collector: Collector | None = None,
 ) -> Outgoing:
     """One customer's statement e-mail: text + HTML alternatives and the PDF attached.
 
     ``rehearsal_for`` (``send --test``): the message goes to ``to`` (the operator); the
     subject is prefixed ``[PRUEBA] `` and the body names the real recipients.
+    ``collector``: the customer's collector, named in the body's contact line and the
+    Reply-To when the company has no reply_to.
     """
     sender = sender_of(company)
     reply_to = (
-        parse_address(company.reply_to, what="Reply-To") if company.reply_to.strip() else None
+        parse_address(company.reply_to, what="Reply-To")
+        if company.reply_to.strip()
+        else collector_address(collector)
+        if collector is not None
+        else None
     )
     recipients = [parse_address(address, what="destinatario") for address in to]
     if not recipients:
@@ -352,6 +377,7 @@ def build_statement_message(
         "sociedad": clean_line(company.code),
         "filename": attachment,
         "note": reply_note(language, reply_to.addr_spec if reply_to else ""),
+        "collector": collector_line(language, company, collector),
     }
     values.update({key: clean_line((fields or {}).get(key, "")) for key in STATEMENT_FIELDS})
     subject = clean_line(render_template("statement.subject", language, values, override_dir))
@@ -398,6 +424,8 @@ def mime_message(outgoing: Outgoing) -> Message:
     msg = mixed or body
     _stamp(msg, outgoing)
     msg["To"] = _to_header([_header_address(address) for address in outgoing.to])
+    if outgoing.cc:
+        msg["Cc"] = _to_header([_header_address(address) for address in outgoing.cc])
     if outgoing.reply_to is not None:
         msg["Reply-To"] = _header_address(outgoing.reply_to)
     if mixed is not None:

@@ -39,6 +39,7 @@ class Outgoing:
     html: str = ""  # the HTML alternative of ``text``; "" for text only
     attachments: tuple[Attachment, ...] = ()
     reply_to: Address | None = None
+    cc: tuple[Address, ...] = ()  # named in the Cc header, and receive it (the collector)
     bcc: tuple[str, ...] = ()  # receive it, never named in a header (the archive copy)
     message_id: str = ""  # "<...@domain>"
     date: str = ""  # the Date header (RFC 5322)
@@ -56,15 +57,26 @@ class Outgoing:
     @property
     def recipients(self) -> list[str]:
         """Every address it goes to: ``only`` when set, else the To addresses (each once,
-        whatever its case) and then the blind copies."""
+        whatever its case), the Cc addresses not among them and then the blind copies."""
         if self.only:
             return list(self.only)
         seen: set[str] = set()
         recipients: list[str] = []
-        for address in self.to:
-            # As the To header names it (an IDN domain in punycode), read back.
-            spec = unicode_address(ascii_address(address.addr_spec) or address.addr_spec)
+        for address in (*self.to, *self.cc):
+            spec = _spec(address)  # as the header names it (an IDN domain in punycode), read back
             if spec.lower() not in seen:
                 seen.add(spec.lower())
                 recipients.append(spec)
         return [*recipients, *self.bcc]
+
+    @property
+    def copies(self) -> frozenset[str]:
+        """The recipients that are copies, not the addressees (Cc and blind copies, lower
+        case): what the server answers for them is never the addressees' outcome."""
+        to = {_spec(address).lower() for address in self.to}
+        copies = {_spec(address).lower() for address in self.cc} | {a.lower() for a in self.bcc}
+        return frozenset(copies - to)
+
+
+def _spec(address: Address) -> str:
+    return unicode_address(ascii_address(address.addr_spec) or address.addr_spec)

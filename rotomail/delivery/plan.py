@@ -15,7 +15,7 @@ from datetime import date
 
 from sqlalchemy import Engine
 
-from rotomail.company import CompanyProfile
+from rotomail.company import Collector, CompanyProfile, collector_code
 from rotomail.config import Settings
 from rotomail.delivery.candidates import Candidate, list_candidates, without_bounced
 from rotomail.delivery.claims import existing_claims
@@ -40,6 +40,7 @@ class RunRequest:
     mode: Mode = Mode.SEND
     retry_failed: int | None = None  # the run whose failed and bounced customers are retried
     require_complete: bool = False  # refuse while a customer with open items has no entry
+    ejecutivo: str | None = None  # only this collector's customers (the master's "Encargado")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class RunPlan:
     held: dict[str, str] = field(default_factory=dict)  # cliente -> reason, never sent
     already_sent: frozenset[str] = frozenset()  # statement already sent on this channel
     ledger_date: date | None = None  # the date of the open items loaded for the sociedad
+    collectors: dict[str, Collector] = field(default_factory=dict)  # the sociedad's, by code
+    # collector codes of the targeted customers that config.toml has no table for
+    unknown_collectors: tuple[str, ...] = ()
 
 
 class IncompleteCatalog(DataError):
@@ -94,6 +98,8 @@ def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan
     candidates = list_candidates(engine, sociedad, named or None)
     if not candidates:
         raise DataError(f"Todos los clientes del catálogo de {sociedad} están retenidos.")
+    if request.ejecutivo is not None:
+        candidates = _of_collector(candidates, sociedad, request.ejecutivo)
     if request.retry_failed is not None:
         # Customers left partial get the statement only at the addresses still deferred.
         only = deferred_addresses(engine, request.retry_failed)
@@ -112,6 +118,10 @@ def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan
     if mode == Mode.SEND:  # rehearsals claim nothing
         claims = existing_claims(engine, sociedad, statement_date, channel)
         already_sent = frozenset(c for c, claim in claims.items() if claim.status == Status.SENT)
+    collectors = settings.collectors.get(sociedad, {})
+    unknown = sorted(
+        {c.ejecutivo for c in candidates if c.ejecutivo and c.ejecutivo not in collectors}
+    )
     return RunPlan(
         sociedad,
         statement_date,
@@ -125,7 +135,23 @@ def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan
         held,
         already_sent,
         ledger_date,
+        dict(collectors),
+        tuple(unknown),
     )
+
+
+def _of_collector(candidates: list[Candidate], sociedad: str, ejecutivo: str) -> list[Candidate]:
+    """The candidates whose collector is ``ejecutivo`` (``send --ejecutivo C1``)."""
+    code = collector_code(ejecutivo)
+    if not code:
+        raise UsageError("Indique el código del ejecutivo, por ejemplo --ejecutivo C1.")
+    kept = [c for c in candidates if c.ejecutivo == code]
+    if not kept:
+        raise DataError(
+            f"Ningún cliente del catálogo de {sociedad} tiene el ejecutivo {code} "
+            "(columna Encargado del maestro de clientes)."
+        )
+    return kept
 
 
 def _target(engine: Engine, request: RunRequest) -> tuple[str, date, list[str]]:

@@ -40,9 +40,10 @@ class RunRecords:
         languages: Mapping[str, str] | None = None,
         verp_tokens: Mapping[str, str] | None = None,
         bcc: str = "",
+        cc: Mapping[str, str] | None = None,
     ) -> int:
         """Record the run and one pending row per customer, with its language, its VERP
-        token and the archive copy's address (both "" when not used)."""
+        token, the archive copy's address and its collector's in Cc ("" when not used)."""
         pid, started = this_process()
         with self.engine.begin() as connection:
             self.run_id = runs.insert_run(
@@ -74,6 +75,7 @@ class RunRecords:
                     "status": Status.PENDING,
                     "verp_token": (verp_tokens or {}).get(c.cliente, ""),
                     "bcc": bcc,
+                    "cc": (cc or {}).get(c.cliente, ""),
                     "idioma": (languages or {}).get(c.cliente, ""),
                     "updated_at": now,
                 }

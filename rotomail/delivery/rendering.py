@@ -13,10 +13,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from rotomail.company import CompanyProfile
+from rotomail.company import Collector, CompanyProfile
 from rotomail.config import DEFAULT_AGING
 from rotomail.delivery.liveness import process_alive, this_process
-from rotomail.delivery.messages import build_statement_message, serialised, statement_fields
+from rotomail.delivery.messages import (
+    build_statement_message,
+    collector_address,
+    serialised,
+    statement_fields,
+)
 from rotomail.delivery.outgoing import Outgoing
 from rotomail.errors import DataError
 from rotomail.statement.labels import format_balances
@@ -49,6 +54,8 @@ class RenderJob:
     due_date_source: str = "vencimiento"  # what the aging counts from (ledger import)
     aging: tuple[int, ...] = DEFAULT_AGING  # config.toml [statement] aging
     payments: PaymentsReceived | None = None  # received since the previous statement
+    collector: Collector | None = None  # the customer's collector: contact line, Reply-To
+    collector_cc: bool = False  # the collector in a visible Cc (a real send only)
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ def render(job: RenderJob) -> Rendered:
         due_date_source=job.due_date_source,
         aging=job.aging,
         payments=job.payments,
+        collector=job.collector,
     )
     pdf = render_statement_pdf(statement)
     try:
@@ -88,6 +96,12 @@ def render(job: RenderJob) -> Rendered:
             rehearsal_for=list(job.rehearsal_for) if job.rehearsal_for is not None else None,
             override_dir=job.templates_dir,
             fields=statement_fields(statement),
+            collector=job.collector,
+        )
+        cc = (
+            (collector_address(job.collector),)
+            if job.collector is not None and job.collector_cc
+            else ()
         )
     except DataError as exc:  # e.g. an address edited into the database by hand
         return Rendered(job.customer.cliente, statement.filename, None, exc.message)
@@ -99,6 +113,7 @@ def render(job: RenderJob) -> Rendered:
             name=statement.filename.removesuffix(".pdf"),
             return_path=job.envelope_from,
             bcc=job.bcc,
+            cc=cc,
         )
     )
     return Rendered(

@@ -25,6 +25,24 @@ class Delivery:
     deferred: dict[str, str] = field(default_factory=dict)  # address -> its 4xx reply
 
 
+def without(answers: dict[str, str], copies: frozenset[str]) -> dict[str, str]:
+    """Per-address answers (refused, deferred) but those of the copies."""
+    return {address: reply for address, reply in answers.items() if address.lower() not in copies}
+
+
+def for_addressees(delivery: Delivery, copies: frozenset[str]) -> Delivery:
+    """What happened to the addressees: the answers for the copies (a collector's Cc, the
+    archive's blind copy, ``Outgoing.copies``) never count for or against the customer."""
+    if not copies:
+        return delivery
+    return Delivery(
+        [address for address in delivery.accepted if address.lower() not in copies],
+        without(delivery.refused, copies),
+        delivery.reply,
+        without(delivery.deferred, copies),
+    )
+
+
 class SendError(RotomailError):
     """A message was not (or maybe not) delivered. ``reply`` is the server's text or reason."""
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy import Engine
 
-from rotomail.company import CompanyProfile
+from rotomail.company import Collector, CompanyProfile
 from rotomail.delivery import claims, mailer
 from rotomail.delivery.candidates import Candidate
 from rotomail.delivery.deferred import DeferredRetry, Waiting, record_addresses
@@ -26,6 +26,7 @@ from rotomail.delivery.outgoing import Outgoing
 from rotomail.delivery.records import RunRecords, _now
 from rotomail.delivery.rendering import Rendered
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
+from rotomail.delivery.results import for_addressees, without
 from rotomail.delivery.runlog import write_log
 from rotomail.delivery.stopping import RunStopped, StopSignals
 from rotomail.store.db import DatabaseBusy
@@ -51,6 +52,7 @@ class SendRunner:
         missing: list[MissingCustomer] | None = None,
         held: Mapping[str, str] | None = None,
         on_start: Callable[[RunReport], None] = lambda report: None,
+        collectors: Mapping[str, Collector] | None = None,
     ) -> None:
         self.engine = engine
         self.company = company
@@ -70,7 +72,7 @@ class SendRunner:
             self._emit,
         )
         self.unreachable = 0  # customers in a row whose SMTP connection failed
-        self.jobs = StatementJobs(engine, company, options, self.document_types)
+        self.jobs = StatementJobs(engine, company, options, self.document_types, collectors)
 
     def _emit(self, report: RunReport, outcome: Outcome, record: bool = True) -> None:
         if record:
@@ -92,6 +94,7 @@ class SendRunner:
             languages=languages,
             verp_tokens=self.jobs.verp_tokens,
             bcc=self.company.bcc if real else "",
+            cc={c.cliente: cc for c in candidates if (cc := self.jobs.cc_of(c))},
         )
         report = RunReport(run_id, self.options, transport_name, _now())
         report.languages = languages
@@ -337,8 +340,12 @@ class ClaimedDelivery:
 
     def send(self, message: Outgoing) -> None:
         runner, base = self.runner, self.base
+        copies = message.copies  # a Cc's or blind copy's answer is not the customer's
         try:
-            delivery = self.transport.deliver(dataclasses.replace(message, claim=self.take_claim))
+            delivery = for_addressees(
+                self.transport.deliver(dataclasses.replace(message, claim=self.take_claim)),
+                copies,
+            )
         except ClaimLost:
             assert self.denied is not None
             outcome = runner._denied_outcome(self.candidate, self.denied)
@@ -358,17 +365,18 @@ class ClaimedDelivery:
             return
         except mailer.TemporaryFailure as exc:
             runner.unreachable = 0
-            if exc.deferred:
+            deferred, refused = without(exc.deferred, copies), without(exc.refused, copies)
+            if deferred:
                 runner.deferred.add(
                     self.report,
-                    Waiting(base, message, self.key, [], exc.refused, exc.deferred, exc.reply),
+                    Waiting(base, message, self.key, [], refused, deferred, exc.reply),
                 )
             else:
-                self._settle(Status.FAILED, exc.reply)
+                self._settle(Status.FAILED, exc.reply, refused=refused)
             return
         except mailer.SendError as exc:
             refused = exc.refused if isinstance(exc, mailer.PermanentFailure) else {}
-            self._settle(Status.FAILED, exc.reply, refused=refused)
+            self._settle(Status.FAILED, exc.reply, refused=without(refused, copies))
             return
         except (RunStopped, DatabaseBusy) as exc:
             reason = exc.reason if isinstance(exc, RunStopped) else exc.message
@@ -381,6 +389,10 @@ class ClaimedDelivery:
             raise
         else:
             runner.unreachable = 0
+            if not delivery.accepted and not delivery.deferred:  # only a copy took it
+                reply = "; ".join(f"{a}: {r}" for a, r in delivery.refused.items())
+                self._settle(Status.FAILED, reply, refused=delivery.refused)
+                return
             if delivery.deferred:
                 waiting = Waiting(
                     base,

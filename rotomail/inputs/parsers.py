@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Generic, TypeVar
 
-from rotomail.company import language_code
+from rotomail.company import COLLECTOR_CODE_MAX, collector_code, language_code
 from rotomail.config import IMPORT_FIELDS
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad
@@ -60,6 +60,7 @@ class CustomerRecord:
     rfc: str
     correos: list[str]
     idioma: str  # "es" | "pt" | "en" | "" (unknown or absent)
+    ejecutivo: str = ""  # the collector's code (KNB1-BUSAB), upper case; "" = none
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def parse_customers(
     if found is None:
         raise header_error(
             "del maestro de clientes",
-            "Sociedad, Cliente y Nombre (y opcionalmente RFC, Correo e Idioma)",
+            "Sociedad, Cliente y Nombre (y opcionalmente RFC, Correo, Idioma y Encargado)",
         )
     _, header, columns = found
     _check_mapped(header, columns, column_map, strict_columns or set(), name)
@@ -205,6 +206,11 @@ def _customer(row: Row, columns: dict[str, int]) -> CustomerRecord | None:
             raise _Invalid(exc.message) from None
         if normalized.casefold() not in {known.casefold() for known in correos}:
             correos.append(normalized)
+    ejecutivo = collector_code(get("ejecutivo"))
+    if len(ejecutivo) > COLLECTOR_CODE_MAX:
+        raise _Invalid(
+            f"Encargado «{ejecutivo}» no es válido (hasta {COLLECTOR_CODE_MAX} caracteres)"
+        )
     return CustomerRecord(
         line=row.line,
         sociedad=sociedad,
@@ -213,6 +219,7 @@ def _customer(row: Row, columns: dict[str, int]) -> CustomerRecord | None:
         rfc="".join(get("rfc").split()).upper(),
         correos=correos,
         idioma=language_code(get("idioma")),
+        ejecutivo=ejecutivo,
     )
 
 
@@ -224,6 +231,7 @@ def _merge(into: CustomerRecord, other: CustomerRecord) -> None:
             into.correos.append(address)
     into.rfc = into.rfc or other.rfc
     into.idioma = into.idioma or other.idioma
+    into.ejecutivo = into.ejecutivo or other.ejecutivo
 
 
 # ------------------------------------------------------------------------------ open items

@@ -33,6 +33,8 @@ SOURCES: dict[str, str] = {
     "ddic": "SAP data element / field labels as published by SAP table browsers "
     "(BKPF, BSEG, RFOPS, KNA1): BUKRS Company Code, BLART Document Type, WRBTR, DMBTR…",
     "issue21": "issue 21: SAP's clearing labels Doc.comp., Fe.compens., Clrng doc.",
+    "issue22": "issue 22: the accounting clerk of the customer master (KNB1-BUSAB): "
+    "Encargado, Encargado contab., Accounting clerk, Ejecutivo",
     "tech": "SAP's technical field name, the heading of SE16/SQVI and many ALV downloads",
 }
 
@@ -166,6 +168,10 @@ LABELS: tuple[Label, ...] = tuple(
     + _rows(_C, "idioma", "es", "ref", short="Idioma", medium="Clave de idioma")
     + _rows(_C, "idioma", "en", "ref", short="Language")
     + _rows(_C, "idioma", "", "tech", technical="SPRAS")
+    + _rows(_C, "ejecutivo", "es", "issue22", short="Encargado", medium="Encargado contab.")
+    + _rows(_C, "ejecutivo", "es", "issue22", heading="Ejecutivo")
+    + _rows(_C, "ejecutivo", "en", "issue22", medium="Accounting clerk")
+    + _rows(_C, "ejecutivo", "", "tech", technical="BUSAB")
 )
 
 

@@ -72,15 +72,21 @@ class Labels:
         ranges = tuple(f"{low}–{high}" for low, high in zip(lows, aging, strict=True))
         return (self.not_due, *ranges, self.over.format(days=aging[-1]))
 
-    def contact_line(self, phone: str, email: str) -> str:
-        """The AR contact line; empty when the company gave neither phone nor e-mail."""
+    def contact_line(self, phone: str, email: str, name: str = "") -> str:
+        """The AR contact line, with the customer's collector (``name``) when there is
+        one: "Cuentas por Cobrar: Ana Ruiz · tel. … · …"; empty when there is nothing."""
         if phone and email:
-            return self.contact.format(phone=phone, email=email)
-        if phone:
-            return self.contact_phone.format(phone=phone)
-        if email:
-            return self.contact_email.format(email=email)
-        return ""
+            line = self.contact.format(phone=phone, email=email)
+        elif phone:
+            line = self.contact_phone.format(phone=phone)
+        elif email or name:
+            line = self.contact_email.format(email=email or name)
+        else:
+            return ""
+        if not name or not (phone or email):
+            return line
+        title, _, rest = line.partition(": ")  # every language's line is "<title>: <rest>"
+        return f"{title}: {name} · {rest}"
 
 
 # When the export had no net due date and the user named a stand-in (``ledger import

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from rotomail.company import CompanyProfile
+from rotomail.company import Collector, CompanyProfile, contact_details
 from rotomail.config import DEFAULT_AGING
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, safe_filename_part
@@ -163,6 +163,12 @@ class Statement:
     due_date_source: str = "vencimiento"
     aging: tuple[int, ...] = DEFAULT_AGING  # the highest days of each bucket but the last
     payments: PaymentsReceived | None = None  # cleared payments and credits, when any
+    collector: Collector | None = None  # the customer's collector, in the contact line
+
+    @property
+    def contact(self) -> tuple[str, str, str]:
+        """The contact line's phone, e-mail and collector's name (``contact_details``)."""
+        return contact_details(self.company, self.collector)
 
     @property
     def cliente(self) -> str:
@@ -236,6 +242,7 @@ def build_statement(
     due_date_source: str = "vencimiento",
     aging: tuple[int, ...] = DEFAULT_AGING,
     payments: PaymentsReceived | None = None,
+    collector: Collector | None = None,
 ) -> Statement:
     """Age and total ``items`` as of ``statement_date`` (the cut-off date)."""
     lines = sorted(
@@ -253,6 +260,7 @@ def build_statement(
         due_date_source,
         aging,
         payments if payments is not None and payments.lines else None,
+        collector,
     )
 
 

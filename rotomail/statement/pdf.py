@@ -650,7 +650,7 @@ class _Footer(_Section):
         c.font("", FOOTER_PT, MUTED)
         number_x = PAGE_W - MARGIN - PAGE_NUMBER_W
         # cell(): the page number is fpdf2's alias, filled in when the document is output
-        contact = self.lb.contact_line(self.st.company.phone, self.st.company.reply_to)
+        contact = self.lb.contact_line(*self.st.contact)
         if contact:
             room = number_x - 5 - MARGIN
             pdf.set_xy(MARGIN, FOOTER_Y + 1.5)

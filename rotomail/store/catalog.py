@@ -106,7 +106,8 @@ def get_entry(engine: Engine, sociedad: str, cliente: str) -> CatalogRow:
 
 def recipients_of(engine: Engine, sociedad: str) -> list[Row[Any]]:
     """Every catalog entry of ``sociedad`` (normalized) by cliente, with the master's
-    name, RFC and language: (cliente, nombre, rfc, correos, idioma, master_idioma)."""
+    name, RFC, language and collector: (cliente, nombre, rfc, correos, idioma,
+    master_idioma, ejecutivo)."""
     query = (
         select(
             _catalog.c.cliente,
@@ -115,6 +116,7 @@ def recipients_of(engine: Engine, sociedad: str) -> list[Row[Any]]:
             _catalog.c.correos,
             _catalog.c.idioma,
             _customer.c.idioma.label("master_idioma"),
+            _customer.c.ejecutivo,
         )
         .join(
             _customer,

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, or_, select
 
 from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
-from rotomail.inputs.parsers import CustomerRecord, ParseResult, Reject
+from rotomail.inputs.parsers import CustomerParse, CustomerRecord, ParseResult, Reject
 from rotomail.store.db import upsert
 from rotomail.store.models import Customer, table_of
 
@@ -23,11 +23,14 @@ class ImportSummary:
 
 
 def import_customers(engine: Engine, parsed: ParseResult[CustomerRecord]) -> ImportSummary:
-    """Upsert the valid rows in one transaction; a later row of the same pair wins."""
+    """Upsert the valid rows in one transaction; a later row of the same pair wins. A
+    master without a collector column (``ejecutivo``) leaves the stored collectors as
+    they are."""
     latest: dict[tuple[str, str], CustomerRecord] = {}
     for record in parsed.rows:
         latest[(record.sociedad, record.cliente)] = record
     now = datetime.now()
+    with_collectors = not isinstance(parsed, CustomerParse) or "ejecutivo" in parsed.headings
     values = [
         {
             "sociedad": r.sociedad,
@@ -39,6 +42,7 @@ def import_customers(engine: Engine, parsed: ParseResult[CustomerRecord]) -> Imp
             "updated_at": now,
             "nombre_search": search_key(r.nombre),
         }
+        | ({"ejecutivo": r.ejecutivo} if with_collectors else {})
         for r in latest.values()
     ]
     sociedades = sorted({sociedad for sociedad, _ in latest})

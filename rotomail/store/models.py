@@ -28,6 +28,10 @@ class Customer(SQLModel, table=True):
     correo: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     idioma: str = Field(default="", max_length=2)
     updated_at: datetime = _timestamp()
+    # the collector's code (KNB1-BUSAB, "Encargado"): [collectors.<sociedad>.<code>]
+    ejecutivo: str = Field(
+        default="", sa_column=Column(String(20), nullable=False, server_default="")
+    )
     # nombre without accents or case (rotomail.ids.search_key), what searches compare
     nombre_search: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
@@ -194,6 +198,8 @@ class Delivery(SQLModel, table=True):
     message_id: str = Field(default="", max_length=255)
     verp_token: str = Field(default="", max_length=32)  # in the envelope sender, when VERP is on
     bcc: str = Field(default="", max_length=320)  # the company's archive copy went here
+    # the customer's collector, copied in a visible Cc (companies.X.collector_cc)
+    cc: str = Field(default="", sa_column=Column(String(320), nullable=False, server_default=""))
     updated_at: datetime = _timestamp()
     idioma: str = Field(
         default="", sa_column=Column(String(2), nullable=False, server_default="")

@@ -350,7 +350,7 @@ def test_customers_import_column_map(cli: Cli, tmp_path: Path) -> None:
     assert unknown.exit_code == 2
     assert unknown.stderr == (
         "Error: --column: campo «email» desconocido; los campos son: "
-        "sociedad, cliente, nombre, rfc, correo, idioma.\n"
+        "sociedad, cliente, nombre, rfc, correo, idioma, ejecutivo.\n"
     )
 
 

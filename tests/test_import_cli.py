@@ -41,6 +41,7 @@ def test_customers_import_inserts_then_updates(cli: Cli) -> None:
         "  rfc ← «RFC»\n"
         "  correo ← «Correo»\n"
         "  idioma ← «Idioma»\n"
+        "  ejecutivo ← (no está en el archivo)\n"
         "Clientes: 4 nuevos, 0 actualizados, 0 rechazados.\n"
     )
     changed = CUSTOMERS_TSV.replace("Ferretería López", "Ferretería López e Hijos")
@@ -62,7 +63,7 @@ def test_customers_import_lists_rejected_rows_and_exits_1(cli: Cli) -> None:
     result = cli("customers", "import", "-", input=paste.encode())
     assert result.exit_code == 1
     assert "  rfc ← (no está en el archivo)\n" in result.stdout
-    assert result.stdout.split("  idioma ← (no está en el archivo)\n")[1] == (
+    assert result.stdout.split("  ejecutivo ← (no está en el archivo)\n")[1] == (
         "Clientes: 1 nuevos, 0 actualizados, 2 rechazados.\n"
         "  Línea 2: Correo inválido: «malo@@»\n"
         "  Línea 3: Falta el cliente\n"

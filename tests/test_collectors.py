@@ -34,9 +34,10 @@ phone = "55 1234 5678"
 name = "Beto Díaz"
 email = "beto.diaz@example.mx"
 """
-CC_CONFIG = COMPANY_CONFIG.replace(
-    "[companies.SM02]\n", "[companies.SM02]\ncollector_cc = true\n"
-) + COLLECTORS
+CC_CONFIG = (
+    COMPANY_CONFIG.replace("[companies.SM02]\n", "[companies.SM02]\ncollector_cc = true\n")
+    + COLLECTORS
+)
 
 
 def configure(home: Path, config: str = CC_CONFIG) -> None:
@@ -126,9 +127,7 @@ def test_a_rehearsal_has_no_cc(collectors: Cli, smtp: SmtpServer) -> None:
         assert b"\r\nCc:" not in message.data
 
 
-def test_without_collector_cc_there_is_no_cc(
-    collectors: Cli, smtp: SmtpServer, home: Path
-) -> None:
+def test_without_collector_cc_there_is_no_cc(collectors: Cli, smtp: SmtpServer, home: Path) -> None:
     configure(home, COMPANY_CONFIG + COLLECTORS)
     result = send(collectors, "--cliente", "1004273")
     assert result.exit_code == 0, result.output
@@ -145,7 +144,9 @@ def test_reply_to_is_the_collector_when_the_company_has_none(
     configure(home)
     assert send(collectors, "--cliente", "1006210").exit_code == 0
     by_customer = {m.rcpt_tos[0]: m.message for m in statements(smtp)}
-    assert by_customer["pagos@ferrelopez.example.mx"]["Reply-To"] == "Ana Ruiz <ana.ruiz@example.mx>"
+    assert (
+        by_customer["pagos@ferrelopez.example.mx"]["Reply-To"] == "Ana Ruiz <ana.ruiz@example.mx>"
+    )
     assert by_customer["a@agro.example.mx"]["Reply-To"] == "cobranza@example.mx"
 
 
@@ -206,3 +207,18 @@ def test_a_collectors_bad_email_stops_the_run_before_anything(
         "Error: Sociedad SM02: Dirección de ejecutivo C1 inválida: 'ana.ruiz@@example'\n"
     )
     assert smtp.messages == []
+
+
+def test_status_names_each_customers_collector_and_filters_by_it(
+    collectors: Cli, smtp: SmtpServer
+) -> None:
+    assert send(collectors, "--ejecutivo", "C1").exit_code == 0
+    result = collectors("status", "--sociedad", "SM02", "--format", "json")
+    rows = json.loads(result.stdout)
+    assert [(r["cliente"], r["ejecutivo"], r["estado"]) for r in rows] == [
+        ("1001400", "C2", "pendiente"),
+        ("1004273", "C1", "enviado"),
+        ("1006210", "C1", "enviado"),
+    ]
+    result = collectors("status", "--sociedad", "SM02", "--ejecutivo", "c2", "--format", "json")
+    assert [r["cliente"] for r in json.loads(result.stdout)] == ["1001400"]

@@ -42,6 +42,14 @@ def status(
             show_default=False,
         ),
     ] = None,
+    ejecutivo: Annotated[
+        str | None,
+        typer.Option(
+            "--ejecutivo",
+            help="Solo los clientes de este ejecutivo (Encargado).",
+            show_default=False,
+        ),
+    ] = None,
     format: Annotated[
         ListingFormat, typer.Option("--format", help="table, tsv, csv, json o xlsx (con -o).")
     ] = ListingFormat.table,
@@ -58,7 +66,9 @@ def status(
     states = {parse_state(text) for text in estado or []}
     engine = state(ctx).engine
     close_dead_runs(engine)  # a customer a dead run had in flight is uncertain
-    report = statement_status(engine, sociedad, parse_date(date) if date else None, states)
+    report = statement_status(
+        engine, sociedad, parse_date(date) if date else None, states, ejecutivo
+    )
     if report.from_records_only:
         loaded = (
             f"las partidas abiertas de {report.sociedad} son al {report.snapshot_date:%d/%m/%Y}"

@@ -16,17 +16,23 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine
 
+from rotomail.company import collector_code
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_sociedad
 from rotomail.store.catalog import list_holds
 from rotomail.store.ledger import balances, snapshot_date
-from rotomail.store.status import Record, reported_customers, statement_records
+from rotomail.store.status import (
+    Record,
+    collector_codes,
+    reported_customers,
+    statement_records,
+)
 from rotomail.words import SPANISH, Status
 
 HELD = "retenido"
@@ -75,7 +81,7 @@ class CustomerState:
     saldo: dict[str, Decimal] = field(default_factory=dict)  # per currency; {} = unknown/none
     corrida: int | None = None
     fecha: datetime | None = None
-    ejecutivo: str = ""  # the customer's collector: not known to rotomail yet
+    ejecutivo: str = ""  # the customer's collector's code (the master's "Encargado")
 
 
 @dataclass(frozen=True)
@@ -140,9 +146,11 @@ def statement_status(
     sociedad: str,
     statement_date: date | None = None,
     states: Collection[str] = (),
+    ejecutivo: str | None = None,
 ) -> StatementStatus:
     """The state of every customer's statement of ``sociedad`` for ``statement_date``
-    (default: the snapshot's date), narrowed to ``states`` when given."""
+    (default: the snapshot's date), narrowed to ``states`` and to the customers of the
+    collector ``ejecutivo`` when given."""
     sociedad = normalize_sociedad(sociedad)
     ledger_date = snapshot_date(engine, sociedad)
     if statement_date is None:
@@ -159,6 +167,10 @@ def statement_status(
         customers = _from_snapshot(engine, sociedad, by_customer)
     else:
         customers = _from_records(sociedad, by_customer)
+    codes = collector_codes(engine, sociedad)
+    customers = [replace(c, ejecutivo=codes.get(c.cliente, "")) for c in customers]
+    if ejecutivo is not None:
+        customers = [c for c in customers if c.ejecutivo == collector_code(ejecutivo)]
     if states:
         customers = [c for c in customers if c.estado in states]
     return StatementStatus(sociedad, statement_date, ledger_date, customers)

@@ -65,6 +65,15 @@ def reported_customers(engine: Engine, sociedad: str) -> list[Reported]:
         return [Reported(*row) for row in connection.execute(query)]
 
 
+def collector_codes(engine: Engine, sociedad: str) -> dict[str, str]:
+    """cliente -> its collector's code, for the customers of ``sociedad`` that have one."""
+    query = select(_customer.c.cliente, _customer.c.ejecutivo).where(
+        _customer.c.sociedad == sociedad, _customer.c.ejecutivo != ""
+    )
+    with engine.connect() as connection:
+        return {cliente: code for cliente, code in connection.execute(query)}
+
+
 def statement_records(engine: Engine, sociedad: str, statement_date: date) -> list[Record]:
     """The per-customer rows of every real run (not a rehearsal or a dry run) of
     ``sociedad``'s statements of ``statement_date``, oldest run first."""

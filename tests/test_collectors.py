@@ -222,3 +222,39 @@ def test_status_names_each_customers_collector_and_filters_by_it(
     ]
     result = collectors("status", "--sociedad", "SM02", "--ejecutivo", "c2", "--format", "json")
     assert [r["cliente"] for r in json.loads(result.stdout)] == ["1001400"]
+
+
+def test_collectors_log_mails_each_collector_the_log_of_their_customers(
+    collectors: Cli, smtp: SmtpServer, home: Path
+) -> None:
+    configure(home, CC_CONFIG.replace("[operator]\n", "[operator]\ncollectors_log = true\n"))
+    result = send(collectors)
+    assert result.exit_code == 0, result.output
+    assert "Registro de sus clientes enviado al ejecutivo C1 (ana.ruiz@example.mx).\n" in (
+        result.stdout
+    )
+    logs = {}
+    for message in smtp.messages:
+        if len(message.rcpt_tos) == 1 and message.rcpt_tos[0] != OPERATOR:
+            [attachment] = list(message.message.iter_attachments())
+            logs[message.rcpt_tos[0]] = (attachment.get_filename(), attachment.get_content())
+    assert sorted(logs) == ["ana.ruiz@example.mx", "beto.diaz@example.mx"]
+    name, text = logs["ana.ruiz@example.mx"]
+    assert name.endswith("_corrida1_SM02_ejecutivo-C1.txt")
+    assert "1004273" in text and "1006210" in text and "1001400" not in text
+    name, text = logs["beto.diaz@example.mx"]
+    assert "1001400" in text and "1004273" not in text and "1006210" not in text
+    # the operator's log has everyone
+    [operator_log] = [m for m in smtp.messages if m.rcpt_tos == [OPERATOR]]
+    text = next(operator_log.message.iter_attachments()).get_content()
+    assert all(c in text for c in ("1001400", "1004273", "1006210"))
+
+
+def test_collectors_log_is_a_setting_checked_like_the_others(customers: Cli, home: Path) -> None:
+    configure(home, COMPANY_CONFIG.replace("[operator]\n", "[operator]\ncollectors_log = 1\n"))
+    result = customers("config", "show")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: Configuración inválida: operator.collectors_log = «1» ({home / 'config.toml'}); "
+        "debe ser true o false.\n"
+    )

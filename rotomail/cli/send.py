@@ -29,7 +29,7 @@ from rotomail.delivery.candidates import Candidate, marked_addresses
 from rotomail.delivery.mailer import Transport
 from rotomail.delivery.plan import IncompleteCatalog, RunPlan, RunRequest, plan_run
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
-from rotomail.delivery.runlog import mail_log
+from rotomail.delivery.runlog import collector_logs, mail_log
 from rotomail.delivery.runs import SendRunner
 from rotomail.delivery.transports import channel_name, describe, transport_factory, uses_smtp
 from rotomail.errors import UsageError
@@ -277,6 +277,17 @@ def _send(st: State, request: SendRequest) -> None:
         typer.echo("Simulación: no se envió nada.")
     typer.echo(f"Registro: {report.log_path}")
     mail_log_to_operator(report, settings, plan.company, factory)
+    if settings.operator.collectors_log:
+        ejecutivo_of = {c.cliente: c.ejecutivo for c in candidates if c.ejecutivo}
+        for collector, part in collector_logs(report, plan.collectors, ejecutivo_of):
+            error = mail_log(part, plan.company, collector.email, factory)
+            typer.echo(
+                f"Aviso: no se pudo enviar su registro al ejecutivo {collector.code}: {error}"
+                if error
+                else f"Registro de sus clientes enviado al ejecutivo {collector.code} "
+                f"({collector.email}).",
+                err=bool(error),
+            )
     if report.interrupt_code:
         typer.echo(f"Error: corrida {report.run_id} interrumpida: {report.aborted}", err=True)
     raise typer.Exit(report.exit_code)

@@ -1,15 +1,17 @@
-"""The run's log: a .txt per run in ROTOMAIL_HOME/logs/, e-mailed to the operator."""
+"""The run's log: a .txt per run in ROTOMAIL_HOME/logs/, e-mailed to the operator; with
+``[operator] collectors_log``, each collector's part (their customers only) e-mailed to them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
 from tabulate import tabulate
 
-from rotomail.company import CompanyProfile
+from rotomail.company import Collector, CompanyProfile
 from rotomail.delivery.messages import (
     build_log_message,
     new_message,
@@ -165,12 +167,14 @@ def report_from_history(
     return report
 
 
-def write_log(report: RunReport) -> Path:
+def write_log(report: RunReport, part: str = "") -> Path:
+    """The run's log file; ``part``: a collector's code, for the log of their customers."""
     folder = report.options.logs_dir
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    suffix = f"_ejecutivo-{safe_filename_part(part)}" if part else ""
     name = (
         f"{report.started_at:%Y%m%d-%H%M%S}_corrida{report.run_id}_"
-        f"{safe_filename_part(report.options.sociedad)}.txt"
+        f"{safe_filename_part(report.options.sociedad)}{suffix}.txt"
     )
     path = folder / name
     path.write_text(render_log(report), encoding="utf-8")
@@ -184,7 +188,8 @@ def mail_log(
     operator_email: str,
     make_transport: Callable[[int], Transport],
 ) -> str:
-    """E-mail the log to the operator; returns "" or why it could not be sent.
+    """E-mail the log to the operator (or a collector their part); returns "" or why it
+    could not be sent.
 
     A failure here never changes any customer's outcome: the log file is already written.
     """
@@ -222,6 +227,25 @@ def mail_log(
     except OSError as exc:
         return str(exc)
     return ""
+
+
+def collector_logs(
+    report: RunReport, collectors: Mapping[str, Collector], ejecutivo_of: Mapping[str, str]
+) -> list[tuple[Collector, RunReport]]:
+    """Each collector's part of a real run: the outcomes of their customers only
+    (``ejecutivo_of``: cliente -> collector code), each written to its own log file.
+    Collectors without a customer in the run get nothing."""
+    if report.options.mode != Mode.SEND:
+        return []
+    parts = []
+    for code, collector in sorted(collectors.items()):
+        outcomes = [o for o in report.outcomes if ejecutivo_of.get(o.cliente) == code]
+        if not outcomes:
+            continue
+        part = replace(report, outcomes=outcomes, missing=[], held={}, log_path=None)
+        part.log_path = write_log(part, code)
+        parts.append((collector, part))
+    return parts
 
 
 def test_message(sender: str, operator: str) -> Outgoing:

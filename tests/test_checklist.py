@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import subprocess
 import sys
@@ -587,3 +588,19 @@ def test_a_double_enter_typed_ahead_does_not_confirm() -> None:
         await confirm(pilot)
 
     assert drive(script).return_value == KEYS
+
+
+def test_the_collector_column_and_filter() -> None:
+    items = [
+        dataclasses.replace(item, ejecutivo="C1" if n % 2 else "C2") for n, item in enumerate(ITEMS)
+    ]
+    state = ChecklistState(items)
+    columns = Columns.fit(state, 200)
+    assert columns.line("   ", None, "").split()[-2:] == ["Ejecutivo", "Saldo"]
+    assert "  C2  " in columns.line("[x]", items[0], "")
+    state.set_filter("ej:c1")
+    assert [state.rows[i].cliente for i in state.shown] == [it.cliente for it in items[1::2]]
+    # without collectors, no column
+    assert Columns.fit(ChecklistState(ITEMS), 200).ejecutivo == 0
+    # tight: the collector column gives way before the name does
+    assert Columns.fit(state, 72).ejecutivo == 0

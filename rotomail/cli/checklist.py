@@ -17,9 +17,9 @@ Keys (also shown in the Footer, in Spanish):
   ``space`` ticks/unticks the highlighted customer, ``a`` ticks every *shown* row, ``n``
   unticks every shown row, ``/`` jumps to the filter, ``enter`` opens the confirmation,
   ``esc`` or ``ctrl+c`` cancel.
-* In the filter: typing filters live by customer number, name or address (substring, case-
-  and accent-insensitive); ``↓``, ``enter`` or ``tab`` go back to the list; ``esc`` or
-  ``ctrl+c`` cancel.
+* In the filter: typing filters live by customer number, name, address or collector
+  (substring, case- and accent-insensitive; ``ej:C1`` for collector C1's customers); ``↓``,
+  ``enter`` or ``tab`` go back to the list; ``esc`` or ``ctrl+c`` cancel.
 * In the confirmation: ``enter`` or ``e`` sends, ``esc`` goes back to the list, ``ctrl+c``
   cancels.
 
@@ -76,6 +76,7 @@ class ChecklistItem:
     balance_text: str
     balance: dict[str, Decimal] = field(hash=False)
     idioma: str = ""
+    ejecutivo: str = ""  # the collector's code (the master's "Encargado")
 
 
 # Row kinds: what a row is and whether it can be ticked.
@@ -130,7 +131,9 @@ class ChecklistState:
             *(MISSING for _ in missing),
         ]
         self.selectable_count = len(items)
-        self._hay = [fold(f"{it.cliente}\t{it.nombre}\t{it.correos}") for it in self.rows]
+        self._hay = [
+            fold(f"{it.cliente}\t{it.nombre}\t{it.correos}\tej:{it.ejecutivo}") for it in self.rows
+        ]
         self.selected: set[int] = {i for i, kind in enumerate(self.kinds) if kind == SELECTABLE}
         self.shown: list[int] = list(range(len(self.rows)))
         self.query = ""
@@ -205,8 +208,8 @@ class ChecklistState:
 
     # -- filter and cursor ------------------------------------------------------------------
     def set_filter(self, query: str) -> None:
-        """Show the rows whose number, name or address contains ``query``; keep the cursor
-        on the same row when it stays shown."""
+        """Show the rows whose number, name, address or ``ej:<collector>`` contains
+        ``query``; keep the cursor on the same row when it stays shown."""
         needle = fold(query.strip())
         previous = fold(self.query.strip())
         current = self.current_row()
@@ -269,7 +272,8 @@ def _fit(text: str, width: int) -> str:
 class Columns:
     """Column widths for a screen width: the mark, number, state and balance never shrink;
     the name and the addresses give way (the addresses keep at most two fifths of the room),
-    the language column is dropped when the room is tight, then the addresses."""
+    the language and collector columns are dropped when the room is tight, then the
+    addresses."""
 
     cliente: int
     nombre: int
@@ -277,6 +281,7 @@ class Columns:
     idioma: int
     estado: int
     saldo: int
+    ejecutivo: int = 0
 
     @classmethod
     def natural(cls, state: ChecklistState) -> Columns:
@@ -289,6 +294,9 @@ class Columns:
             idioma=len("Idioma") if any(it.idioma for it in rows) else 0,
             estado=max([0, *(len(KIND_TEXT[k]) for k in set(state.kinds))]),
             saldo=max([len("Saldo"), *(len(it.balance_text) for it in rows)]),
+            ejecutivo=max([len("Ejecutivo"), *(len(it.ejecutivo) for it in rows)])
+            if any(it.ejecutivo for it in rows)
+            else 0,
         )
 
     @classmethod
@@ -296,8 +304,14 @@ class Columns:
         natural = state if isinstance(state, Columns) else cls.natural(state)
         cliente, nombre, correos = natural.cliente, natural.nombre, natural.correos
         idioma, estado, saldo = natural.idioma, natural.estado, natural.saldo
+        ejecutivo = natural.ejecutivo
         fixed = 3 + 2 + cliente + 2 + saldo + (estado + 2 if estado else 0)
         flex = width - fixed - 4  # name and addresses, each with its separator
+        if ejecutivo:
+            flex -= ejecutivo + 2
+        if nombre + correos > flex and ejecutivo and flex < 3 * _FLEX_MIN:
+            flex += ejecutivo + 2
+            ejecutivo = 0
         if idioma:
             flex -= idioma + 2
         if nombre + correos > flex and idioma and flex < 3 * _FLEX_MIN:
@@ -311,7 +325,7 @@ class Columns:
                 correos = 0
                 nombre = flex + 2
         nombre = max(nombre, 4)
-        return cls(cliente, nombre, correos, idioma, estado, saldo)
+        return cls(cliente, nombre, correos, idioma, estado, saldo, ejecutivo)
 
     def line(self, mark: str, item: ChecklistItem | None, estado: str) -> str:
         """One row; ``item`` None gives the heading."""
@@ -325,6 +339,8 @@ class Columns:
             parts.append(_fit(correos, self.correos))
         if self.idioma:
             parts.append(_fit(idioma, self.idioma))
+        if self.ejecutivo:
+            parts.append(_fit(item.ejecutivo if item is not None else "Ejecutivo", self.ejecutivo))
         if self.estado:
             parts.append(f"{estado:<{self.estado}}")
         parts.append(f"{saldo:>{self.saldo}}")

@@ -307,6 +307,7 @@ def _choose(st: State, request: SendRequest, plan: RunPlan) -> list[Candidate]:
                 c.balance_text,
                 c.balance,
                 c.idioma,
+                c.ejecutivo,
             )
             for c in candidates
         ],

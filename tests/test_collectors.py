@@ -258,3 +258,24 @@ def test_collectors_log_is_a_setting_checked_like_the_others(customers: Cli, hom
         f"Error: Configuración inválida: operator.collectors_log = «1» ({home / 'config.toml'}); "
         "debe ser true o false.\n"
     )
+
+
+def test_a_bounce_of_the_cc_never_changes_the_customers_status(
+    collectors: Cli, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    from tests.test_bounces import dsn
+
+    assert send(collectors, "--cliente", "1004273").exit_code == 0
+    [sent] = statements(smtp)
+    maildir = tmp_path / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    # matched by its Message-ID, about the collector's address only
+    (maildir / "new" / "1796000000.M1P1.mail.example.mx").write_bytes(
+        dsn(sent, ["ana.ruiz@example.mx"])
+    )
+    result = collectors("bounces", "--maildir", str(maildir))
+    assert "Clientes rebotados     0\n" in result.stdout
+    assert "Sin identificar        1\n" in result.stdout
+    rows = json.loads(collectors("status", "--sociedad", "SM02", "--format", "json").stdout)
+    assert {row["cliente"]: row["estado"] for row in rows}["1004273"] == "enviado"

@@ -277,10 +277,13 @@ def _find_delivery(
 def _address_in(delivery: SentDelivery, recipient: BouncedRecipient, how: str) -> str | None:
     """The delivery's own spelling of the failed address (any name the report gives it). A
     report matched by token or Message-ID about a forwarded address is about the only
-    address the delivery had."""
+    address the delivery had. A copy (the collector's Cc, the archive) is never the
+    customer's."""
     for address in delivery.correos:
         if address.lower() in recipient.addresses:
             return address
+    if any(copy in recipient.addresses for copy in delivery.copies):
+        return None
     if how != "recipient" and len(delivery.correos) == 1:
         return delivery.correos[0]
     return None

@@ -45,6 +45,7 @@ class SentDelivery:
     statement_date: Any
     correos: tuple[str, ...]
     status: str
+    copies: tuple[str, ...] = ()  # the collector's Cc and the archive's blind copy, lower case
 
     @classmethod
     def of(cls, row: Row[Any]) -> SentDelivery:
@@ -55,6 +56,7 @@ class SentDelivery:
             row.statement_date,
             tuple(a for a in row.correos.split(";") if a),
             row.status,
+            tuple(a.lower() for a in (row.cc, row.bcc) if a),
         )
 
 
@@ -68,6 +70,8 @@ def _sent() -> Any:
             _delivery.c.correos,
             _delivery.c.status,
             _delivery.c.updated_at,
+            _delivery.c.cc,
+            _delivery.c.bcc,
         )
         .join(_run, _run.c.id == _delivery.c.run_id)
         .where(_run.c.mode == Mode.SEND, _delivery.c.status.in_(_REPORTABLE))

@@ -96,6 +96,7 @@ OPTIONS: tuple[Option, ...] = (
         low=0,
         note="0 = sin límite",
     ),
+    # Connection-level retries (a lost connection, a 4xx at MAIL, 421): tries per message.
     Option("smtp.attempts", "ROTOMAIL_SMTP_ATTEMPTS", 3, int, low=1, high=100),
     Option(
         "smtp.retry_wait",
@@ -106,6 +107,17 @@ OPTIONS: tuple[Option, ...] = (
         high=3600,
         note="segundos; se duplica en cada intento",
     ),
+    # Addresses the server put off (greylisting): rounds at the end of the run.
+    Option("smtp.retry_rounds", "ROTOMAIL_SMTP_RETRY_ROUNDS", 3, int, low=0, high=20),
+    Option(
+        "smtp.round_wait",
+        "ROTOMAIL_SMTP_ROUND_WAIT",
+        300.0,
+        float,
+        low=0,
+        high=3600,
+        note="segundos antes de cada ronda",
+    ),
     Option("smtp.daily_cap", "ROTOMAIL_SMTP_DAILY_CAP", 0, int, low=0, note="0 = sin límite"),
     Option(
         "smtp.stop_after_failures",
@@ -113,7 +125,7 @@ OPTIONS: tuple[Option, ...] = (
         3,
         int,
         low=0,
-        note="clientes seguidos sin conexión; 0 = nunca detener",
+        note="clientes seguidos sin conexión o inciertos; 0 = nunca detener",
     ),
     Option("render.nice", "ROTOMAIL_RENDER_NICE", 0, int, low=0, high=19),
     Option("operator.email", "ROTOMAIL_OPERATOR_EMAIL", ""),

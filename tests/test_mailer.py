@@ -511,7 +511,7 @@ def test_connection_cut_before_the_final_dot_is_retried_not_uncertain(
 ) -> None:
     """The server cannot have a message whose final "." it never got: a failed attempt,
     retried on a new connection, delivered once."""
-    server.cut_in_data(times=1)
+    server.cut_in_data()
     calls: list[int] = []
     sleeps = Sleeps()
     transport = SmtpTransport(server.settings(), None, sleep=sleeps)

@@ -73,6 +73,34 @@ def test_scrubber_hides_the_password_and_its_encodings() -> None:
     assert repr(scrub.password) == "'***'"
 
 
+@pytest.mark.parametrize(
+    "rendering",
+    [
+        "Cl4ve  con\tespacios",  # as given
+        "Cl4ve con espacios",  # blanks collapsed, the tab a blank
+        "Cl4ve   con  espacios",  # blanks changed
+        "Cl4vecon\tespacios",  # a blank removed
+        "Cl4ve  con\\tespacios",  # repr-escaped
+        " Cl4ve\r\n con\x0bespacios",  # line breaks, a control character
+    ],
+)
+def test_scrubber_hides_any_rendering_of_a_password_with_blanks(rendering: str) -> None:
+    user, secret = "portal@example.mx", "Cl4ve  con\tespacios"
+    scrub = Scrubber(user, Secret(secret))
+    plain = base64.b64encode(f"\0{user}\0{secret}".encode()).decode()
+    reply = scrub.reply(535, f"5.7.8 no: {rendering} [{plain}]".encode())
+    assert reply == "535 5.7.8 no: *** [***]"
+
+
+def test_scrubber_hides_the_xoauth2_token_once_it_is_known() -> None:
+    scrub = Scrubber("portal@example.mx", Secret(None))
+    assert scrub("token ya.AbC-123") == "token ya.AbC-123"
+    scrub.token = Secret("ya.AbC-123")
+    initial = "user=portal@example.mx\x01auth=Bearer ya.AbC-123\x01\x01"
+    encoded = base64.b64encode(initial.encode()).decode()
+    assert scrub(f"token ya.AbC-123 {encoded}") == "token *** ***"
+
+
 # --- one message's dialogue ---------------------------------------------------------------
 
 

@@ -82,7 +82,9 @@ def test_one_greylisted_recipient_among_300_does_not_slow_the_run(
     assert 15 <= arrived[greylisted_customer] <= finished - started
     assert len(senders) == 4 and len(set(senders)) == 1
     assert senders[0].startswith("rebotes+")
-    print(f"299 delivered in {others:.1f} s; the greylisted one at {arrived[greylisted_customer]:.1f} s")
+    print(
+        f"299 delivered in {others:.1f} s; the greylisted one at {arrived[greylisted_customer]:.1f} s"
+    )
 
 
 def test_connections_cut_before_the_final_dot_are_not_uncertain(

@@ -45,6 +45,7 @@ from rotomail.errors import UsageError
 from rotomail.inputs.bounce_reports import BouncedRecipient, BounceReport, parse_report
 from rotomail.store import bounces as store
 from rotomail.store.bounces import AddressOutcome, SentDelivery
+from rotomail.words import AddressStatus
 
 _VERP_TOKEN = re.compile(r"^[^@+]+\+([a-z0-9]{6,32})@", re.IGNORECASE)
 
@@ -266,17 +267,19 @@ def _find_delivery(
     if found:
         return found, "message-id"
     if recipient is not None:
-        found = store.by_recipient(connection, recipient.address, report.date or datetime.now())
-        if found:
-            return found, "recipient"
+        for address in recipient.addresses:  # Original-Recipient, then Final-Recipient
+            found = store.by_recipient(connection, address, report.date or datetime.now())
+            if found:
+                return found, "recipient"
     return None, ""
 
 
 def _address_in(delivery: SentDelivery, recipient: BouncedRecipient, how: str) -> str | None:
-    """The delivery's own spelling of the failed address. A report matched by token or
-    Message-ID about a forwarded address is about the only address the delivery had."""
+    """The delivery's own spelling of the failed address (any name the report gives it). A
+    report matched by token or Message-ID about a forwarded address is about the only
+    address the delivery had."""
     for address in delivery.correos:
-        if address.lower() == recipient.address:
+        if address.lower() in recipient.addresses:
             return address
     if how != "recipient" and len(delivery.correos) == 1:
         return delivery.correos[0]
@@ -310,19 +313,19 @@ def record_report(engine: Engine, report: BounceReport, key: str = "") -> Report
                 )
                 continue
             matched_any = True
-            status = "bounced" if recipient.permanent else "delayed"
+            status = AddressStatus.BOUNCED if recipient.permanent else AddressStatus.DELAYED
             changed = store.record_address(
                 connection,
                 delivery,
                 AddressOutcome(address, status, recipient.status, recipient.diagnostic),
             )
             if changed:
-                (bounced if status == "bounced" else delayed).append(address)
+                (bounced if status == AddressStatus.BOUNCED else delayed).append(address)
             touched[(delivery.run_id, delivery.cliente)] = delivery
         for delivery in touched.values():
             records = store.addresses_of(connection, delivery.run_id, delivery.cliente)
             every = [records.get(a.lower()) for a in delivery.correos]
-            if every and all(r is not None and r.status == "bounced" for r in every):
+            if every and all(r is not None and r.status == AddressStatus.BOUNCED for r in every):
                 last = max((r for r in every if r is not None), key=lambda r: r.updated_at)
                 detail = f"rebotado: {last.code} {last.detail}".strip()
                 if store.mark_bounced(connection, delivery, detail):
@@ -360,11 +363,11 @@ def open_source(
 ) -> ReportSource:
     """``--maildir``, else ``[bounces] maildir``, else the IMAP mailbox of ``[bounces]``."""
     folder = maildir or (
-        Path(settings["bounces.maildir"]).expanduser() if settings["bounces.maildir"] else None
+        Path(settings.bounces.maildir).expanduser() if settings.bounces.maildir else None
     )
     if folder is not None:
         return MaildirSource(folder)
-    host, user = settings["bounces.imap_host"], settings["bounces.imap_user"]
+    host, user = settings.bounces.imap_host, settings.bounces.imap_user
     if not host or not user:
         raise UsageError(
             "No hay buzón de rebotes: configure [bounces] imap_host e imap_user, o maildir "
@@ -372,12 +375,12 @@ def open_source(
         )
     imap = ImapSettings(
         host=host,
-        port=settings["bounces.imap_port"],
-        security=settings["bounces.imap_security"],
+        port=settings.bounces.imap_port,
+        security=settings.bounces.imap_security,
         user=user,
-        folder=settings["bounces.folder"],
-        processed_folder=settings["bounces.processed_folder"],
-        timeout=settings["smtp.timeout"],
+        folder=settings.bounces.folder,
+        processed_folder=settings.bounces.processed_folder,
+        timeout=settings.smtp.timeout,
     )
     password, token = _imap_credentials(settings, imap, interactive)
     try:
@@ -389,8 +392,8 @@ def open_source(
 def _imap_credentials(
     settings: Settings, imap: ImapSettings, interactive: bool
 ) -> tuple[str | None, Callable[[], str] | None]:
-    if settings["bounces.imap_auth"] == "xoauth2":
-        return None, checked_token_command(settings["smtp.oauth_token_command"])
+    if settings.bounces.imap_auth == "xoauth2":
+        return None, checked_token_command(settings.smtp.oauth_token_command)
     password = get_imap_password(imap.user, imap.host, interactive=interactive)
     if password is None:
         raise UsageError(

@@ -187,6 +187,21 @@ REPLY_NOTE = {
 }
 
 
+# From's display name when the company's sender has none: "<company> - Cuentas por Cobrar".
+AR_DEPARTMENT = {"es": "Cuentas por Cobrar", "pt": "Contas a Receber", "en": "Accounts Receivable"}
+
+
+def sender_of(company: CompanyProfile) -> Address:
+    """The From address: ``sender`` as written, or, when it has no display name, with the
+    company's name and its AR department in the message's language."""
+    sender = parse_address(company.sender, what="remitente (sender)")
+    if sender.display_name:
+        return sender
+    lang = company.language if company.language in LANGUAGES else DEFAULT_LANGUAGE
+    name = " - ".join(part for part in (clean_line(company.name), AR_DEPARTMENT[lang]) if part)
+    return Address(display_name=name, username=sender.username, domain=sender.domain)
+
+
 def reply_note(language: str, reply_to: str) -> str:
     lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
     return REPLY_NOTE[lang].format(reply_to=reply_to) if reply_to else NO_REPLY_NOTE[lang]
@@ -282,7 +297,7 @@ def build_statement_message(
     ``rehearsal_for`` (``send --test``): the message goes to ``to`` (the operator); the
     subject is prefixed ``[PRUEBA] `` and the body names the real recipients.
     """
-    sender = parse_address(company.sender, what="remitente (sender)")
+    sender = sender_of(company)
     reply_to = (
         parse_address(company.reply_to, what="Reply-To") if company.reply_to.strip() else None
     )

@@ -239,6 +239,7 @@ def _send(st: State, request: SendRequest) -> None:
         round_wait=settings.smtp.round_wait,
         channel=plan.channel,
         render_nice=settings.render.nice,
+        aging=settings.aging,
     )
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)

@@ -19,7 +19,7 @@ from rotomail.statement.model import StatementCustomer, build_statement
 from rotomail.statement.pdf import render_statement_pdf
 from rotomail.store.catalog import search_entries
 from rotomail.store.customers import search_customers
-from rotomail.store.ledger import due_date_source, items_for
+from rotomail.store.ledger import due_date_source, items_for, payments_for
 
 app = command_group("Genera el estado de cuenta de un cliente en PDF, para revisarlo.")
 
@@ -42,14 +42,18 @@ def statement(
     customer = found[0]
     company = st.settings.company(customer.sociedad)
     entry = search_entries(st.engine, customer.sociedad, customer.cliente)
+    cutoff = parse_date(date_)
+    payments = payments_for(st.engine, customer.sociedad, {customer.cliente}, cutoff)
     built = build_statement(
         company,
         StatementCustomer(customer.sociedad, customer.cliente, customer.nombre, customer.rfc),
         items_for(st.engine, customer.sociedad, customer.cliente),
-        parse_date(date_),
+        cutoff,
         language=(entry[0].idioma if entry else "") or customer.idioma,
         document_types=st.settings.document_types,
         due_date_source=due_date_source(st.engine, customer.sociedad),
+        aging=st.settings.aging,
+        payments=payments.get(customer.cliente),
     )
     path = output or Path(built.filename)
     write_output(path, render_statement_pdf(built))

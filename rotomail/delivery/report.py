@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rotomail.config import DEFAULT_AGING
 from rotomail.words import Channel, Mode, Status
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class SendOptions:
     round_wait: float = 300.0  # seconds before each round (greylisting wants minutes)
     channel: str = Channel.SMTP  # a name in delivery/channels.py; claims are kept per channel
     render_nice: int = 0  # render workers' niceness above the sending process's
+    aging: tuple[int, ...] = DEFAULT_AGING  # the statements' aging buckets ([statement] aging)
 
     def run_folder(self, run_id: int) -> Path:
         return self.outbox_dir / f"corrida-{run_id}"
@@ -52,6 +54,7 @@ class Outcome:
     archivo: str = ""
     refused: dict[str, str] = field(default_factory=dict)
     message_id: str = ""
+    pagos: str = ""  # payments and credits the statement said were received, per currency
 
 
 @dataclass

@@ -252,6 +252,7 @@ class SendRunner:
             Status.FAILED,
             detail=rendered.error,
             archivo=rendered.filename,
+            pagos=rendered.payments,
         )
         message = rendered.message
         if message is None:

@@ -76,7 +76,7 @@ def ledger_import(
     st = state(ctx)
     given = column_map("ledger", parse_columns(column), "--column")
     options = ImportOptions(
-        snapshot_date=parse_date(date_) if date_ else None,
+        snapshot_date=parse_date(date_),
         skip_bad=skip_bad,
         column_map={**st.settings.imports.get("ledger", {}), **given},
         strict_columns=frozenset(given),

@@ -73,9 +73,26 @@ class SendOptions:
     retry_wait: float = 1.0  # first wait before a round, doubled each round
     channel: str = "smtp"  # smtp | outbox: claims (exactly once) are kept per channel
     render_nice: int = 0  # render workers' niceness above the sending process's
+    ledger_date: date | None = None  # the date of the open items the statements show
+    snapshot_at: datetime | None = None  # when they were imported: the run reads only those
+
+    @property
+    def date_warning(self) -> str:
+        return date_warning(self.sociedad, self.ledger_date, self.statement_date)
 
     def run_folder(self, run_id: int) -> Path:
         return self.outbox_dir / f"corrida-{run_id}"
+
+
+def date_warning(sociedad: str, ledger_date: date | None, statement_date: date) -> str:
+    """ "" when the statements are as of their open items' date; else the warning that names
+    both dates (shown wherever the run's date is: checklist, header, log)."""
+    if ledger_date is None or ledger_date == statement_date:
+        return ""
+    return (
+        f"Aviso: las partidas abiertas de {sociedad} son al {ledger_date:%d/%m/%Y} y "
+        f"la fecha de corte es {statement_date:%d/%m/%Y}."
+    )
 
 
 @dataclass

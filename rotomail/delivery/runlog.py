@@ -60,6 +60,8 @@ def render_log(report: RunReport) -> str:
         f"Transporte:     {report.transport}",
         counts,
     ]
+    if options.date_warning:
+        header.insert(7, options.date_warning)
     if report.count("bounced"):
         header.append(f"Rebotados: {report.count('bounced')}")
     if report.missing:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
@@ -402,11 +402,22 @@ def iter_items_by_customer(
             yield cliente, [_to_item(row) for row in group]
 
 
-def snapshot_date(engine: Engine, sociedad: str) -> date | None:
+class SnapshotInfo(NamedTuple):
+    """The open items loaded for a sociedad: as of which date, imported when (a new import
+    of the same date is another snapshot)."""
+
+    snapshot_date: date
+    imported_at: datetime
+
+
+def snapshot_of(engine: Engine, sociedad: str) -> SnapshotInfo | None:
     with engine.connect() as connection:
-        return connection.execute(
-            select(_snapshot.c.snapshot_date).where(_snapshot.c.sociedad == sociedad)
-        ).scalar()
+        row = connection.execute(
+            select(_snapshot.c.snapshot_date, _snapshot.c.imported_at).where(
+                _snapshot.c.sociedad == sociedad
+            )
+        ).first()
+    return None if row is None else SnapshotInfo(*row)
 
 
 def due_date_source(engine: Engine, sociedad: str) -> str:

@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
+import time
 from datetime import date
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 from sample_data import COMPANY_CONFIG, CUSTOMERS_TSV
+from sink_server import Sink, rotomail_env, seed, send_args, start, statements_by_cliente
 
 from rotomail.config import load_settings
+from rotomail.delivery.mailer import Transport
 from rotomail.delivery.plan import RunRequest, plan_run
+from rotomail.delivery.report import SendOptions
+from rotomail.delivery.runs import SendRunner
+from rotomail.errors import DataError
 from rotomail.store.db import open_engine
 from tests.conftest import Cli
 
@@ -116,3 +125,104 @@ def test_plan_run_takes_the_date_of_the_open_items(cli: Cli, home: Path, db_url:
         assert later.date_warning == WARNING.format("10/11/2026")
     finally:
         engine.dispose()
+
+
+# --- one snapshot per run -------------------------------------------------------------------
+
+
+def wait_for(sink: Sink, kind: str, count: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while not sink.wait_for(kind, count, 0.05):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"no {kind} #{count}"
+
+
+def new_ledger(ids: list[str]) -> bytes:
+    """The nightly export a day later: every customer owes 999,99 as of 01/12/2026."""
+    return (
+        "Sociedad\tCuenta\tNº documento\tClase\tReferencia\tFecha doc.\tVencimiento neto\t"
+        "Importe en ML\tML\n"
+        + "".join(
+            f"SM02\t{c}\t19{c}\tRV\tN-{c}\t01.11.2026\t30.11.2026\t999,99\tMXN\n" for c in ids
+        )
+    ).encode()
+
+
+@pytest.mark.slow
+def test_an_import_during_a_send_waits_every_statement_from_one_snapshot(
+    cli: Cli, home: Path, tmp_path: Path
+) -> None:
+    ids = seed(cli, home, 1100)  # open items as of 30/11/2026: 100,10 + 100,20 for the first
+    (tmp_path / "nueva.txt").write_bytes(new_ledger(ids))
+    kept = tmp_path / "adjuntos"
+    with Sink(tmp_path / "sink.jsonl", delay=0.02, attachments=kept) as sink:
+        env = rotomail_env(sink.port)
+        send = start(send_args(), env, tmp_path)
+        wait_for(sink, "accepted", 100, send)
+        ledger = start(
+            [
+                sys.executable,
+                "-m",
+                "rotomail",
+                "ledger",
+                "import",
+                "nueva.txt",
+                "--date",
+                "2026-12-01",
+                "--yes",
+            ],
+            env,
+            tmp_path,
+        )
+        wait_for(sink, "accepted", 400, send)
+        assert ledger.poll() is None, ledger.communicate()  # still waiting for the run
+        out, err = send.communicate(timeout=300)
+        assert send.returncode == 0, out.decode()[-2000:] + err.decode()
+        imported = ledger.communicate(timeout=60)
+        records = sink.records()
+    assert ledger.returncode == 0, imported
+    assert "Esperando a que termine corrida 1 de SM02, iniciada " in imported[1].decode(), imported
+    assert "Partidas abiertas al 01/12/2026 importadas (SM02: 1100)" in imported[0].decode()
+    assert statements_by_cliente(records) == dict.fromkeys(ids, 1)
+    pdfs = sorted(kept.glob("*.pdf"))
+    assert len(pdfs) == 1100
+    for pdf in pdfs:
+        text = pdf_text(pdf)
+        assert "Fecha de corte: 30/11/2026" in text, pdf.name
+        assert "999.99" not in text and "N-" not in text, pdf.name
+        cliente = pdf.name.split("_")[1]
+        assert f"F-{cliente}-1" in text and f"F-{cliente}-2" in text, pdf.name
+    after = cli("statement", "SM02", ids[0], "-o", str(tmp_path / "despues.pdf"))
+    assert after.exit_code == 0, after.output
+    text = pdf_text(tmp_path / "despues.pdf")
+    assert "Fecha de corte: 01/12/2026" in text and "999.99" in text
+
+
+def no_transport(run_id: int) -> Transport:
+    raise AssertionError("nothing may be sent")
+
+
+def test_a_send_planned_before_an_import_sends_nothing(cli: Cli, home: Path, db_url: str) -> None:
+    """The checklist was open while the nightly import ran: the run refuses, nothing mixed."""
+    load(cli, home)
+    engine = open_engine(db_url)
+    try:
+        plan = plan_run(engine, load_settings(), RunRequest("SM02", None))
+        result = cli("ledger", "import", "-", "--date", "2026-11-30", input=LEDGER.encode())
+        assert result.exit_code == 0, result.output
+        options = SendOptions(
+            "SM02", plan.statement_date, ledger_date=plan.ledger_date, snapshot_at=plan.snapshot_at
+        )
+        runner = SendRunner(engine, plan.company, options, no_transport)
+        with pytest.raises(DataError) as refused:
+            runner.run(plan.candidates, "memoria")
+    finally:
+        engine.dispose()
+    assert refused.value.message.startswith(
+        "Las partidas abiertas de SM02 se importaron de nuevo el "
+    )
+    assert refused.value.message.endswith(
+        ", después de preparar el envío; no se envió nada. Vuelva a ejecutar «rotomail send» "
+        "para enviar las nuevas."
+    )
+    assert cli("history", "--format", "json").stdout.strip() == "[]"

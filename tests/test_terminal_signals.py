@@ -5,12 +5,13 @@ run; the screen read back with pyte. Real processes, an aiosmtpd sink."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
 from sink_server import Sink, seed, statements_by_cliente
-from test_terminal_checklist import ENTER, ROTOMAIL, Terminal
+from test_terminal_checklist import CTRL_C, ENTER, ROTOMAIL, Terminal
 
 from tests.conftest import Cli
 
@@ -97,3 +98,29 @@ def test_a_closed_terminal_during_the_run_lets_it_finish(
     assert any(r["subject"].startswith("Log ") for r in records)  # the operator's log, too
     history = cli("history", "--format", "json")
     assert '"estado": "terminada"' in history.stdout, history.stdout
+
+
+def test_ctrl_c_during_an_interactive_send_stops_within_a_second_and_counts(
+    cli: Cli, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(cli, home, 400)
+    with Sink(tmp_path / "sink.jsonl", delay=0.04) as sink:
+        smtp_env(monkeypatch, sink.port)
+        term = Terminal(ROTOMAIL, ["send", "--sociedad", "SM02"], cols=120, rows=40)
+        term.wait_for(lambda text: "400 de 400 seleccionados" in text)
+        term.send(ENTER)
+        term.wait_for(lambda text: "Confirmar envío" in text and "Enter/e" in text)
+        time.sleep(0.4)
+        term.send("e")
+        assert sink.wait_for("accepted", 10, 60), term.text()
+        began = time.monotonic()
+        term.send(CTRL_C, pause=0)
+        term.wait_for("Error: corrida 1 interrumpida: la corrida se canceló con Ctrl-C")
+        took = time.monotonic() - began
+        status, output = term.finish()
+    assert status == 130, output[-3000:]
+    assert took < 3, f"{took:.1f} s from Ctrl-C to the last line"  # ~0.5 s on an idle machine
+    assert "Traceback" not in output
+    assert output.count(": pendiente - no se intentó: la corrida se canceló con Ctrl-C") == 20
+    assert re.search(r"  … y \d+ pendientes más \(el registro los lista todos\)", output)
+    assert re.search(r"Pendientes\s*│\s*\d{3}", term.text()), term.text()

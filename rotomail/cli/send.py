@@ -150,8 +150,10 @@ def send(
 ) -> None:
     """Envío masivo de estados de cuenta de una sociedad.
 
-    Sin terminal (cron) se escribe una línea de encabezado, solo los clientes que requieren
-    atención (✗, ?, omitidos) y el resumen; --verbose escribe todos, --quiet solo el resumen.
+    Sin --date, los estados de cuenta son a la fecha de las partidas abiertas importadas.
+    Sin terminal (cron) se escribe primero una línea de encabezado, luego los clientes que
+    requieren atención (✗, ?) y el resumen; sin correo, omitidos y pendientes, hasta 20 de
+    cada uno. --verbose escribe todos, --quiet solo el resumen.
     """
     request = SendRequest(
         sociedad,

@@ -100,7 +100,7 @@ def test_a_closed_terminal_during_the_run_lets_it_finish(
     assert '"estado": "terminada"' in history.stdout, history.stdout
 
 
-def test_ctrl_c_during_an_interactive_send_stops_within_a_second_and_counts(
+def test_ctrl_c_during_an_interactive_send_stops_within_a_second_and_only_counts(
     cli: Cli, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(cli, home, 400)
@@ -121,6 +121,6 @@ def test_ctrl_c_during_an_interactive_send_stops_within_a_second_and_counts(
     assert status == 130, output[-3000:]
     assert took < 3, f"{took:.1f} s from Ctrl-C to the last line"  # ~0.5 s on an idle machine
     assert "Traceback" not in output
-    assert output.count(": pendiente - no se intentó: la corrida se canceló con Ctrl-C") == 20
-    assert re.search(r"  … y \d+ pendientes más \(el registro los lista todos\)", output)
+    assert ": pendiente - " not in output  # counted, not listed
+    assert re.search(r"\d+ pendientes \(el registro los lista todos\)", output), output[-6000:]
     assert re.search(r"Pendientes\s*│\s*\d{3}", term.text()), term.text()

@@ -408,7 +408,8 @@ class Verbosity:
 
 class OutcomeLines:
     """Prints each customer's line as the run goes, as ``verbosity`` says: without
-    --verbose, skipped and pending customers are listed up to LISTED each, then counted."""
+    --verbose, skipped and pending customers are listed up to LISTED each, then counted;
+    at a terminal the pending ones (a stopped run) only counted."""
 
     def __init__(
         self,
@@ -426,7 +427,8 @@ class OutcomeLines:
             return
         status = outcome.status
         if status in CAPPED and not self.verbosity.verbose:
-            if self.listed.get(status, 0) >= LISTED:
+            limit = 0 if self.terminal and status == "pending" else LISTED
+            if self.listed.get(status, 0) >= limit:
                 self.unlisted[status] = self.unlisted.get(status, 0) + 1
                 return
             self.listed[status] = self.listed.get(status, 0) + 1
@@ -436,7 +438,10 @@ class OutcomeLines:
         """The customers counted, not listed."""
         for status, count in self.unlisted.items():
             word = SUMMARY_TEXT.get(status, status).lower()
-            self.echo(f"  … y {count} {word} más (el registro los lista todos)")
+            if self.listed.get(status):
+                self.echo(f"  … y {count} {word} más (el registro los lista todos)")
+            else:
+                self.echo(f"{count} {word} (el registro los lista todos)")
 
 
 def _run_with_progress(

@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import difflib
 import getpass
-import math
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args, get_origin
 
+import annotated_types
 from platformdirs import user_data_dir
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+)
+from pydantic.fields import FieldInfo
 
 from rotomail.company import LANGUAGES, CompanyProfile, normalize_clabe
 from rotomail.errors import UsageError
@@ -26,108 +37,192 @@ from rotomail.ids import normalize_sociedad
 APP_NAME = "rotomail"
 
 
-@dataclass(frozen=True)
-class Option:
-    key: str  # dotted path in config.toml, e.g. "smtp.host"
-    env: str | None
-    default: Any
-    kind: type = str
-    choices: tuple[str, ...] = ()  # allowed values (case-insensitive), when limited
-    low: float | None = None  # smallest allowed number
-    high: float | None = None  # largest allowed number
-    above: bool = False  # ``low`` itself is not allowed (strictly greater)
-    note: str = ""  # what a special value means, e.g. "0 = sin límite"
+class Env:
+    """The ROTOMAIL_* environment variable a setting is read from (``Annotated`` metadata)."""
 
-    def allowed(self) -> str:
-        """The allowed values, in Spanish, for an error message and ``config show``."""
-        if self.choices:
-            return "uno de: " + ", ".join(self.choices)
-        if self.kind is bool:
-            return "true o false"
-        if self.kind is str:
-            return "un texto"
-        what = "un número entero" if self.kind is int else "un número"
-        low, high = _number_text(self.low), _number_text(self.high)
-        if low and high:
-            text = f"{what} entre {low} y {high}"
-        elif low:
-            text = f"{what} mayor que {low}" if self.above else f"{what} ≥ {low}"
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _number_from(kind: type[int] | type[float]) -> BeforeValidator:
+    """Text (an environment variable, or a quoted number in config.toml) read as a number;
+    anything else is left to the strict check, so ``true`` or ``1.5`` is no port."""
+
+    def read(raw: Any) -> Any:
+        if isinstance(raw, str):
+            with suppress(ValueError):
+                return kind(raw.strip())
+        return raw
+
+    return BeforeValidator(read)
+
+
+def _folded(raw: Any) -> Any:
+    return raw.strip().lower() if isinstance(raw, str) else raw
+
+
+# A whole number, or a finite number; never a bool, and 1.0 is not written by anyone who
+# means 1. Ranges are declared per setting with Field(ge=…, le=…, gt=…).
+Int = Annotated[int, _number_from(int), Strict()]
+Float = Annotated[float, _number_from(float), Strict(), AllowInfNan(False)]
+SecurityMode = Literal["starttls", "ssl", "none"]
+SECURITY_MODES: tuple[str, ...] = get_args(SecurityMode)
+AuthMethod = Literal["password", "xoauth2"]
+Security = Annotated[SecurityMode, BeforeValidator(_folded)]
+Auth = Annotated[AuthMethod, BeforeValidator(_folded)]
+
+
+class Section(BaseModel):
+    """A table of settings: unknown keys are refused, text is stripped, values are final.
+    Built on first use (``defer_build``): ``rotomail --help`` never pays for it."""
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True
+    )
+
+
+class SmtpSection(Section):
+    host: Annotated[str, Env("ROTOMAIL_SMTP_HOST")] = ""
+    port: Annotated[Int, Env("ROTOMAIL_SMTP_PORT"), Field(ge=1, le=65535)] = 587
+    security: Annotated[Security, Env("ROTOMAIL_SMTP_SECURITY")] = "starttls"
+    user: Annotated[str, Env("ROTOMAIL_SMTP_USER")] = ""
+    auth: Annotated[Auth, Env("ROTOMAIL_SMTP_AUTH")] = "password"
+    oauth_token_command: Annotated[str, Env("ROTOMAIL_SMTP_OAUTH_TOKEN_COMMAND")] = ""
+    timeout: Annotated[Float, Env("ROTOMAIL_SMTP_TIMEOUT"), Field(gt=0, description="segundos")] = (
+        30.0
+    )
+    rate_per_minute: Annotated[
+        Int, Env("ROTOMAIL_SMTP_RATE_PER_MINUTE"), Field(ge=0, description="0 = sin límite")
+    ] = 30
+    max_per_connection: Annotated[
+        Int, Env("ROTOMAIL_SMTP_MAX_PER_CONNECTION"), Field(ge=0, description="0 = sin límite")
+    ] = 100
+    attempts: Annotated[Int, Env("ROTOMAIL_SMTP_ATTEMPTS"), Field(ge=1, le=100)] = 3
+    retry_wait: Annotated[
+        Float,
+        Env("ROTOMAIL_SMTP_RETRY_WAIT"),
+        Field(ge=0, le=3600, description="segundos; se duplica en cada intento"),
+    ] = 1.0
+    daily_cap: Annotated[
+        Int, Env("ROTOMAIL_SMTP_DAILY_CAP"), Field(ge=0, description="0 = sin límite")
+    ] = 0
+    stop_after_failures: Annotated[
+        Int,
+        Env("ROTOMAIL_SMTP_STOP_AFTER_FAILURES"),
+        Field(ge=0, description="clientes seguidos sin conexión; 0 = nunca detener"),
+    ] = 3
+
+
+class RenderSection(Section):
+    nice: Annotated[Int, Env("ROTOMAIL_RENDER_NICE"), Field(ge=0, le=19)] = 0
+
+
+class OperatorSection(Section):
+    email: Annotated[str, Env("ROTOMAIL_OPERATOR_EMAIL")] = ""
+    name: Annotated[str, Env("ROTOMAIL_OPERATOR")] = ""
+
+
+class BouncesSection(Section):
+    """The bounce mailbox read by ``rotomail bounces`` (IMAP, or a local Maildir)."""
+
+    imap_host: Annotated[str, Env("ROTOMAIL_IMAP_HOST")] = ""
+    imap_port: Annotated[Int, Env("ROTOMAIL_IMAP_PORT"), Field(ge=1, le=65535)] = 993
+    imap_security: Annotated[Security, Env("ROTOMAIL_IMAP_SECURITY")] = "ssl"
+    imap_user: Annotated[str, Env("ROTOMAIL_IMAP_USER")] = ""
+    imap_auth: Annotated[Auth, Env("ROTOMAIL_IMAP_AUTH")] = "password"
+    folder: Annotated[str, Env("ROTOMAIL_BOUNCES_FOLDER")] = "INBOX"
+    processed_folder: Annotated[str, Env("ROTOMAIL_BOUNCES_PROCESSED_FOLDER")] = (
+        "rotomail-procesados"
+    )
+    maildir: Annotated[str, Env("ROTOMAIL_BOUNCES_MAILDIR")] = ""
+
+
+class Options(Section):
+    """Every setting a value can be given for, by option, environment or config.toml."""
+
+    database_url: Annotated[str, Env("ROTOMAIL_DATABASE_URL")] = ""
+    # Seconds a command waits for another process's database lock before giving up.
+    busy_timeout: Annotated[
+        Float, Env("ROTOMAIL_BUSY_TIMEOUT"), Field(gt=0, description="segundos")
+    ] = 60.0
+    smtp: SmtpSection = Field(default_factory=SmtpSection)
+    render: RenderSection = Field(default_factory=RenderSection)
+    operator: OperatorSection = Field(default_factory=OperatorSection)
+    bounces: BouncesSection = Field(default_factory=BouncesSection)
+
+    def flat(self) -> dict[str, Any]:
+        """Each setting's value by its dotted key ("smtp.host"), in declaration order."""
+        return {key: _get(self, key) for key in option_fields()}
+
+
+def _sections() -> dict[str, type[Section]]:
+    return {
+        name: info.annotation
+        for name, info in Options.model_fields.items()
+        if isinstance(info.annotation, type) and issubclass(info.annotation, Section)
+    }
+
+
+def option_fields() -> dict[str, FieldInfo]:
+    """Every setting's field by its dotted key, in declaration order."""
+    result: dict[str, FieldInfo] = {}
+    sections = _sections()
+    for name, info in Options.model_fields.items():
+        if name in sections:
+            for inner, inner_info in sections[name].model_fields.items():
+                result[f"{name}.{inner}"] = inner_info
         else:
-            text = what
-        return f"{text} ({self.note})" if self.note else text
+            result[name] = info
+    return result
 
 
-def _number_text(value: float | None) -> str:
+def _get(node: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def _env_name(info: FieldInfo) -> str:
+    return next(item.name for item in info.metadata if isinstance(item, Env))
+
+
+def _choices(info: FieldInfo) -> tuple[str, ...]:
+    return get_args(info.annotation) if get_origin(info.annotation) is Literal else ()
+
+
+def allowed(info: FieldInfo) -> str:
+    """What a setting allows, in Spanish, from its declared type and range."""
+    choices = _choices(info)
+    if choices:
+        return "uno de: " + ", ".join(choices)
+    if info.annotation is str:
+        return "un texto"
+    what = "un número entero" if info.annotation is int else "un número"
+    low: Any = None
+    high: Any = None
+    above = False
+    for item in info.metadata:
+        if isinstance(item, annotated_types.Ge):
+            low = item.ge
+        elif isinstance(item, annotated_types.Gt):
+            low, above = item.gt, True
+        elif isinstance(item, annotated_types.Le):
+            high = item.le
+    low_text, high_text = _number_text(low), _number_text(high)
+    if low_text and high_text:
+        text = f"{what} entre {low_text} y {high_text}"
+    elif low_text:
+        text = f"{what} mayor que {low_text}" if above else f"{what} ≥ {low_text}"
+    else:
+        text = what
+    return f"{text} ({info.description})" if info.description else text
+
+
+def _number_text(value: Any) -> str:
     if value is None:
         return ""
     return str(int(value)) if float(value).is_integer() else str(value)
 
-
-SECURITY_MODES = ("starttls", "ssl", "none")
-
-OPTIONS: tuple[Option, ...] = (
-    Option("database_url", "ROTOMAIL_DATABASE_URL", ""),
-    # Seconds a command waits for another process's database lock before giving up.
-    Option(
-        "busy_timeout", "ROTOMAIL_BUSY_TIMEOUT", 60.0, float, low=0, above=True, note="segundos"
-    ),
-    Option("smtp.host", "ROTOMAIL_SMTP_HOST", ""),
-    Option("smtp.port", "ROTOMAIL_SMTP_PORT", 587, int, low=1, high=65535),
-    Option("smtp.security", "ROTOMAIL_SMTP_SECURITY", "starttls", choices=SECURITY_MODES),
-    Option("smtp.user", "ROTOMAIL_SMTP_USER", ""),
-    Option("smtp.auth", "ROTOMAIL_SMTP_AUTH", "password", choices=("password", "xoauth2")),
-    Option("smtp.oauth_token_command", "ROTOMAIL_SMTP_OAUTH_TOKEN_COMMAND", ""),
-    Option(
-        "smtp.timeout", "ROTOMAIL_SMTP_TIMEOUT", 30.0, float, low=0, above=True, note="segundos"
-    ),
-    Option(
-        "smtp.rate_per_minute",
-        "ROTOMAIL_SMTP_RATE_PER_MINUTE",
-        30,
-        int,
-        low=0,
-        note="0 = sin límite",
-    ),
-    Option(
-        "smtp.max_per_connection",
-        "ROTOMAIL_SMTP_MAX_PER_CONNECTION",
-        100,
-        int,
-        low=0,
-        note="0 = sin límite",
-    ),
-    Option("smtp.attempts", "ROTOMAIL_SMTP_ATTEMPTS", 3, int, low=1, high=100),
-    Option(
-        "smtp.retry_wait",
-        "ROTOMAIL_SMTP_RETRY_WAIT",
-        1.0,
-        float,
-        low=0,
-        high=3600,
-        note="segundos; se duplica en cada intento",
-    ),
-    Option("smtp.daily_cap", "ROTOMAIL_SMTP_DAILY_CAP", 0, int, low=0, note="0 = sin límite"),
-    Option(
-        "smtp.stop_after_failures",
-        "ROTOMAIL_SMTP_STOP_AFTER_FAILURES",
-        3,
-        int,
-        low=0,
-        note="clientes seguidos sin conexión; 0 = nunca detener",
-    ),
-    Option("render.nice", "ROTOMAIL_RENDER_NICE", 0, int, low=0, high=19),
-    Option("operator.email", "ROTOMAIL_OPERATOR_EMAIL", ""),
-    Option("operator.name", "ROTOMAIL_OPERATOR", ""),
-    # The bounce mailbox read by ``rotomail bounces`` (IMAP, or a local Maildir).
-    Option("bounces.imap_host", "ROTOMAIL_IMAP_HOST", ""),
-    Option("bounces.imap_port", "ROTOMAIL_IMAP_PORT", 993, int, low=1, high=65535),
-    Option("bounces.imap_security", "ROTOMAIL_IMAP_SECURITY", "ssl", choices=SECURITY_MODES),
-    Option("bounces.imap_user", "ROTOMAIL_IMAP_USER", ""),
-    Option("bounces.imap_auth", "ROTOMAIL_IMAP_AUTH", "password", choices=("password", "xoauth2")),
-    Option("bounces.folder", "ROTOMAIL_BOUNCES_FOLDER", "INBOX"),
-    Option("bounces.processed_folder", "ROTOMAIL_BOUNCES_PROCESSED_FOLDER", "rotomail-procesados"),
-    Option("bounces.maildir", "ROTOMAIL_BOUNCES_MAILDIR", ""),
-)
 
 # Tables of field = "heading" maps, checked by ``column_map`` ([import.ledger] …).
 FREE_TABLES = ("import.ledger", "import.customers")
@@ -195,15 +290,32 @@ def default_home() -> Path:
 class Settings:
     home: Path
     home_source: str
-    values: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
+    options: Options = field(default_factory=Options)
+    sources: dict[str, str] = field(default_factory=dict)  # dotted key -> where its value came from
     companies: dict[str, CompanyProfile] = field(default_factory=dict)
     # [document_types.CODE] es/en/pt: the company's own document types in words
     document_types: dict[str, dict[str, str]] = field(default_factory=dict)
     imports: dict[str, dict[str, str]] = field(default_factory=dict)  # [import.ledger] …
 
-    def __getitem__(self, key: str) -> Any:
-        return self.values[key]
+    @property
+    def smtp(self) -> SmtpSection:
+        return self.options.smtp
+
+    @property
+    def render(self) -> RenderSection:
+        return self.options.render
+
+    @property
+    def operator(self) -> OperatorSection:
+        return self.options.operator
+
+    @property
+    def bounces(self) -> BouncesSection:
+        return self.options.bounces
+
+    @property
+    def busy_timeout(self) -> float:
+        return self.options.busy_timeout
 
     @property
     def config_path(self) -> Path:
@@ -211,8 +323,7 @@ class Settings:
 
     @property
     def database_url(self) -> str:
-        url = self.values["database_url"]
-        return url or f"sqlite:///{self.home / 'rotomail.db'}"
+        return self.options.database_url or f"sqlite:///{self.home / 'rotomail.db'}"
 
     @property
     def logs_dir(self) -> Path:
@@ -228,7 +339,7 @@ class Settings:
 
     @property
     def operator_name(self) -> str:
-        return self.values["operator.name"] or getpass.getuser()
+        return self.options.operator.name or getpass.getuser()
 
     def company(self, sociedad: str) -> CompanyProfile:
         """The sociedad's complete profile: a statement never goes out headed by a bare
@@ -280,52 +391,39 @@ def _invalid(key: str, raw: Any, origin: str, allowed: str) -> UsageError:
     return UsageError(f"Configuración inválida: {key} = «{shown}» ({origin}); debe ser {allowed}.")
 
 
-_TRUE = ("true", "1", "yes", "sí", "si", "on")
-_FALSE = ("false", "0", "no", "off", "")
+def _nested(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """{"smtp.host": x} -> {"smtp": {"host": x}}."""
+    result: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        *sections, name = dotted.split(".")
+        node = result
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = value
+    return result
 
 
-def _number(option: Option, raw: Any, origin: str) -> int | float:
-    """A number from TOML (int or float, never bool) or from an environment variable's text."""
-    error = _invalid(option.key, raw, origin, option.allowed())
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise error
-    if isinstance(raw, str):
-        try:
-            raw = int(raw.strip()) if option.kind is int else float(raw.strip())
-        except ValueError:
-            raise error from None
-    if option.kind is int and not isinstance(raw, int):
-        raise error  # 1.5 is not a port, and 1.0 is not written by anyone who means 1
-    value: int | float = raw if option.kind is int else float(raw)
-    if not math.isfinite(value):
-        raise error
-    if option.low is not None and (value < option.low or (option.above and value == option.low)):
-        raise error
-    if option.high is not None and value > option.high:
-        raise error
-    return value
+def _checked(flat: Mapping[str, Any], origin: Callable[[str], str]) -> Options:
+    """One source's values (dotted key -> value as given), checked against ``Options``.
+    pydantic's complaint becomes one Spanish line naming the key, where the value came from
+    and what the setting allows (UsageError, exit 2)."""
+    try:
+        return Options.model_validate(_nested(flat))
+    except ValidationError as exc:
+        key = ".".join(str(part) for part in exc.errors()[0]["loc"])
+        raise _refused(key, flat.get(key), origin(key)) from None
 
 
-def _coerce(option: Option, raw: Any, origin: str) -> Any:
-    if option.kind is str:
-        if not isinstance(raw, str):
-            raise _invalid(option.key, raw, origin, option.allowed())
-        value = raw.strip()
-        if option.choices:
-            value = value.lower()
-            if value not in option.choices:
-                allowed = ", ".join(option.choices[:-1]) + f" o {option.choices[-1]}"
-                raise UsageError(
-                    f"Configuración inválida: {option.key} = «{value}» ({origin}); use {allowed}."
-                )
-        return value
-    if option.kind is bool:
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
-            return raw.strip().lower() in _TRUE
-        raise _invalid(option.key, raw, origin, option.allowed())
-    return _number(option, raw, origin)
+def _refused(key: str, raw: Any, origin: str) -> UsageError:
+    info = option_fields().get(key)
+    if info is None:  # not reached: only known keys are checked
+        return UsageError(f"Configuración inválida: {key} ({origin}).")
+    choices = _choices(info)
+    if choices and isinstance(raw, str):
+        value = raw.strip().lower()
+        listed = ", ".join(choices[:-1]) + f" o {choices[-1]}"
+        return UsageError(f"Configuración inválida: {key} = «{value}» ({origin}); use {listed}.")
+    return _invalid(key, raw, origin, allowed(info))
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -376,7 +474,7 @@ def _unknown(key: str, known: Iterable[str], path: Path) -> UsageError:
 def check_keys(table: Mapping[str, Any], path: Path) -> None:
     """Every key and table of config.toml is one rotomail knows: a typo is an error naming
     the closest known key, never a setting silently ignored."""
-    scalars = {option.key for option in OPTIONS}
+    scalars = set(option_fields())
     sections = {key.split(".")[0] for key in scalars if "." in key}
     sections |= {"companies", "document_types", "import"}
     companies = [f"companies.SOCIEDAD.{name}" for name in company_keys()]
@@ -532,15 +630,26 @@ def load_settings(
         document_types=_document_types(table),
         imports=_imports(table, path),
     )
-    for option in OPTIONS:
-        value, source = option.default, "predeterminado"
-        from_file = _lookup(table, option.key)
-        if from_file is not None:
-            value, source = _coerce(option, from_file, str(path)), "config.toml"
-        if option.env and env.get(option.env):
-            value, source = _coerce(option, env[option.env], option.env), option.env
-        if overrides.get(option.key) is not None:
-            value, source = _coerce(option, overrides[option.key], "opción"), "opción"
-        settings.values[option.key] = value
-        settings.sources[option.key] = source
+    keys = option_fields()
+
+    def env_name(key: str) -> str:
+        return _env_name(keys[key])
+
+    from_file = {key: value for key in keys if (value := _lookup(table, key)) is not None}
+    from_env = {key: env[env_name(key)] for key in keys if env.get(env_name(key))}
+    from_options = {key: overrides[key] for key in keys if overrides.get(key) is not None}
+    layers: tuple[tuple[dict[str, Any], Callable[[str], str], Callable[[str], str]], ...] = (
+        # values as given, where an error says a value came from, its origin in config show
+        (from_file, lambda key: str(path), lambda key: "config.toml"),
+        (from_env, env_name, env_name),
+        (from_options, lambda key: "opción", lambda key: "opción"),
+    )
+    merged: dict[str, Any] = {}
+    settings.sources = dict.fromkeys(keys, "predeterminado")
+    for given, where, source in layers:
+        checked = _checked(given, where)  # each source whole: a bad value is never hidden
+        for key in given:
+            merged[key] = _get(checked, key)
+            settings.sources[key] = source(key)
+    settings.options = Options.model_validate(_nested(merged))
     return settings

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sample_data import COMPANY_CONFIG
 
-from rotomail.config import OPTIONS, company_keys, load_settings
+from rotomail.config import company_keys, load_settings, option_fields
 from tests.conftest import Cli
 
 DATE = "2026-11-30"
@@ -152,10 +152,10 @@ def test_every_key_the_other_features_add_is_known(home: Path) -> None:
         encoding="utf-8",
     )
     settings = load_settings(env={"ROTOMAIL_HOME": str(home)})
-    assert settings["busy_timeout"] == 90.0
-    assert settings["smtp.stop_after_failures"] == 5
-    assert settings["render.nice"] == 10
-    assert settings["bounces.imap_host"] == "imap.example.mx"
+    assert settings.busy_timeout == 90.0
+    assert settings.smtp.stop_after_failures == 5
+    assert settings.render.nice == 10
+    assert settings.bounces.imap_host == "imap.example.mx"
     company = settings.companies["SM02"]
     assert (Path(company.logo).name, company.bcc, company.bounce_address, company.verp) == (
         "logo.png",
@@ -164,7 +164,7 @@ def test_every_key_the_other_features_add_is_known(home: Path) -> None:
         True,
     )
     assert {"logo", "address", "bcc", "bounce_address", "verp"} <= set(company_keys())
-    assert {o.key for o in OPTIONS} >= {"busy_timeout", "render.nice", "smtp.stop_after_failures"}
+    assert set(option_fields()) >= {"busy_timeout", "render.nice", "smtp.stop_after_failures"}
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import re
 
+import annotated_types
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from smtp_server import SmtpServer
 
-from rotomail.config import OPTIONS, Option
+from rotomail.config import allowed, option_fields
 from rotomail.delivery.deferred import reply_code
 from rotomail.delivery.results import PermanentFailure
 from rotomail.delivery.smtp_connection import Scrubber, Secret, SmtpConnection
@@ -185,22 +186,22 @@ def test_reply_code(reply: str, code: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("option", "allowed"),
+    ("key", "text"),
     [
-        (Option("p", None, 1, int, low=1, high=65535), "un número entero entre 1 y 65535"),
-        (Option("t", None, 1.0, float, low=0, above=True), "un número mayor que 0"),
-        (
-            Option("r", None, 0, int, low=0, note="0 = sin límite"),
-            "un número entero ≥ 0 (0 = sin límite)",
-        ),
-        (Option("s", None, "", choices=("a", "b")), "uno de: a, b"),
-        (Option("b", None, False, bool), "true o false"),
+        ("smtp.port", "un número entero entre 1 y 65535"),
+        ("smtp.timeout", "un número mayor que 0 (segundos)"),
+        ("smtp.rate_per_minute", "un número entero ≥ 0 (0 = sin límite)"),
+        ("smtp.security", "uno de: starttls, ssl, none"),
+        ("smtp.host", "un texto"),
     ],
 )
-def test_option_describes_what_it_allows(option: Option, allowed: str) -> None:
-    assert option.allowed() == allowed
+def test_option_describes_what_it_allows(key: str, text: str) -> None:
+    assert allowed(option_fields()[key]) == text
 
 
 def test_every_numeric_option_has_a_range() -> None:
-    numeric = [o for o in OPTIONS if o.kind in (int, float)]
-    assert numeric and all(o.low is not None for o in numeric)
+    numeric = [f for f in option_fields().values() if f.annotation in (int, float)]
+    assert numeric and all(
+        any(isinstance(m, annotated_types.Ge | annotated_types.Gt) for m in f.metadata)
+        for f in numeric
+    )

@@ -42,8 +42,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rotomail.delivery.report import MODE_TEXT
 from rotomail.errors import UsageError
+from rotomail.words import Mode, spanish
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -343,7 +343,7 @@ def row_mark(state: ChecklistState, row: int) -> str:
 
 def confirmation_text(
     state: ChecklistState,
-    mode: str,
+    mode: Mode,
     transport: str,
     *,
     force: bool = False,
@@ -354,7 +354,7 @@ def confirmation_text(
     date (and the warning when it is not the open items' date)."""
     count = len(state.selected)
     noun = "cliente" if count == 1 else "clientes"
-    lines = [f"Modo: {MODE_TEXT.get(mode, mode)}", f"Transporte: {transport}"]
+    lines = [f"Modo: {spanish(mode)}", f"Transporte: {transport}"]
     if statement_date is not None:
         lines.append(f"Fecha de corte: {statement_date:%d/%m/%Y}")
     if warning:
@@ -372,7 +372,7 @@ def confirmation_text(
             "Esc para volver y revisarlos."
         )
     resend = sum(1 for i in state.selected if state.kinds[i] == ALREADY_SENT)
-    if resend and mode == "send":
+    if resend and mode == Mode.SEND:
         already = "1 ya enviado" if resend == 1 else f"{resend} ya enviados"
         lines.append(
             f"De ellos, {already} para esta fecha: "
@@ -521,7 +521,7 @@ def _app_class() -> _AppFactory:
             missing: Sequence[ChecklistItem] = (),
             held: Sequence[ChecklistItem] = (),
             already_sent: Collection[str] = (),
-            mode: str = "send",
+            mode: Mode = Mode.SEND,
             transport: str = "",
             force: bool = False,
             statement_date: date | None = None,
@@ -733,7 +733,7 @@ def choose_customers(
     missing: Sequence[ChecklistItem] = (),
     held: Sequence[ChecklistItem] = (),
     already_sent: Collection[str] = (),
-    mode: str = "send",
+    mode: Mode = Mode.SEND,
     transport: str = "",
     force: bool = False,
     statement_date: date | None = None,

@@ -33,7 +33,7 @@ class State:
         if self._engine is None:
             self._engine = open_engine(
                 self.settings.database_url,
-                self.settings["busy_timeout"],
+                self.settings.busy_timeout,
                 lambda notice: typer.echo(notice, err=True),
             )
         return self._engine

@@ -35,7 +35,7 @@ def config_show(ctx: typer.Context) -> None:
             "existe" if settings.config_path.exists() else "no existe",
         ]
     )
-    for key, value in settings.values.items():
+    for key, value in settings.options.flat().items():
         shown = redacted(settings.database_url) if key == "database_url" else str(value)
         rows.append([key, shown, settings.sources[key]])
     password_source = (
@@ -59,11 +59,11 @@ def set_password(
     """Guarda la contraseña SMTP (o IMAP, con --imap) en el llavero del sistema (keyring)."""
     settings = state(ctx).settings
     if imap:
-        host, user, what = settings["bounces.imap_host"], settings["bounces.imap_user"], "IMAP"
+        host, user, what = settings.bounces.imap_host, settings.bounces.imap_user, "IMAP"
         if not host or not user:
             raise UsageError("Configure primero [bounces] imap_host e imap_user en config.toml.")
     else:
-        host, user, what = settings["smtp.host"], settings["smtp.user"], "SMTP"
+        host, user, what = settings.smtp.host, settings.smtp.user, "SMTP"
         if not host or not user:
             raise UsageError("Configure primero smtp.host y smtp.user en config.toml.")
     if not sys.stdin.isatty():
@@ -77,9 +77,9 @@ def set_password(
 def test_smtp(ctx: typer.Context) -> None:
     """Envía un mensaje de prueba al correo del operador."""
     settings = state(ctx).settings
-    if not settings["smtp.host"]:
+    if not settings.smtp.host:
         raise UsageError("No hay servidor SMTP configurado (smtp.host o ROTOMAIL_SMTP_HOST).")
-    operator = settings["operator.email"]
+    operator = settings.operator.email
     if not operator:
         raise UsageError(
             "Configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
@@ -87,11 +87,11 @@ def test_smtp(ctx: typer.Context) -> None:
     password, oauth_token = smtp_credentials(settings, sys.stdin.isatty())
     transport = SmtpTransport(smtp_settings(settings), password, oauth_token=oauth_token)
     try:
-        delivery = transport.deliver(test_message(settings["smtp.user"] or operator, operator))
+        delivery = transport.deliver(test_message(settings.smtp.user or operator, operator))
     except SendError as exc:
         if exc.reply[:3].isdigit():  # an SMTP reply: the server answered, and said no
             raise DataError(f"El servidor SMTP rechazó el mensaje de prueba: {exc.reply}") from None
-        where = f"{settings['smtp.host']}:{settings['smtp.port']}"
+        where = f"{settings.smtp.host}:{settings.smtp.port}"
         raise DataError(f"No se pudo conectar con el servidor SMTP {where}: {exc.reply}") from None
     finally:
         transport.close()

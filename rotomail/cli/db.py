@@ -21,7 +21,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     esquema, para que la versión nueva de un operador no deje sin servicio a los demás.
     """
     settings = state(ctx).settings
-    before, after = upgrade_schema(settings.database_url, settings["busy_timeout"])
+    before, after = upgrade_schema(settings.database_url, settings.busy_timeout)
     where = redacted(settings.database_url)
     if before == after:
         typer.echo(f"El esquema de {where} ya está al día ({after}).")

@@ -20,6 +20,7 @@ from rotomail.store.catalog_edits import apply_import, hold_customer, plan_impor
 from rotomail.store.customers import import_customers, search_customers
 from rotomail.store.history import run_deliveries
 from rotomail.store.ledger import import_ledger
+from rotomail.words import Status
 
 DEMO_CONFIG = """\
 # Written by «rotomail demo». No [smtp] host: messages go to the outbox as .eml files.
@@ -74,7 +75,9 @@ def write_demo_bounce(engine: Engine, home: Path, run_id: int) -> Path | None:
     """A Maildir in the demo folder with one report, as a customer's server would send it,
     about the first address of the first statement sent in ``run_id``."""
     sent = [
-        d for d in run_deliveries(engine, run_id) if d.status in ("sent", "saved") and d.message_id
+        d
+        for d in run_deliveries(engine, run_id)
+        if d.status in (Status.SENT, Status.SAVED) and d.message_id
     ]
     if not sent:
         return None

@@ -16,16 +16,12 @@ from rotomail.cli.group import command_group
 from rotomail.cli.output import Format, print_table
 from rotomail.cli.send import mail_log_to_operator
 from rotomail.delivery.liveness import close_dead_runs
-from rotomail.delivery.report import (
-    MODE_TEXT,
-    RUN_STATUS_TEXT,
-    STATUS_TEXT,
-)
 from rotomail.delivery.runlog import report_from_history, write_log
 from rotomail.delivery.transports import transport_factory
 from rotomail.errors import UsageError
 from rotomail.store.bounces import run_addresses
 from rotomail.store.history import customer_statements, list_runs, run_deliveries
+from rotomail.words import AddressStatus, Mode, spanish
 
 app = command_group("Corridas anteriores; con RUN, el resultado de cada cliente.")
 
@@ -94,12 +90,12 @@ def _runs_history(engine: Engine, format: Format) -> None:
                 r.operator,
                 r.sociedad,
                 r.statement_date.isoformat(),
-                MODE_TEXT.get(r.mode, r.mode),
+                spanish(r.mode),
                 r.sent,
                 r.failed,
                 r.skipped,
                 r.uncertain,
-                RUN_STATUS_TEXT.get(r.status, r.status),
+                spanish(r.status),
             ]
             for r in runs
         ],
@@ -146,7 +142,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
                 d.correos,
                 d.archivo,
                 d.idioma,
-                STATUS_TEXT.get(d.status, d.status),
+                spanish(d.status),
                 _detail_now(d.detail, d.sent_by),
                 d.refused,
                 d.message_id,
@@ -155,7 +151,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
                 else "; ".join(
                     f"{a['correo']}: {a['estado']}" + (f" ({a['detalle']})" if a["detalle"] else "")
                     for a in direcciones
-                    if a["estado"] != STATUS_TEXT.get(d.status, d.status) or a["detalle"]
+                    if a["estado"] != spanish(d.status) or a["detalle"]
                 ),
             ]
             for d, direcciones in zip(rows, per_customer, strict=True)
@@ -190,12 +186,12 @@ def address_outcomes(delivery: Row[Any], records: list[Row[Any]]) -> list[dict[s
     for correo in (a for a in delivery.correos.split(";") if a):
         record = by_address.get(correo.lower())
         if record is not None:
-            estado = STATUS_TEXT.get(record.status, record.status)
+            estado = spanish(record.status)
             detalle = f"{record.code} {record.detail}".strip()
         elif correo.lower() in refused:
-            estado, detalle = STATUS_TEXT["refused"], refused[correo.lower()]
+            estado, detalle = spanish(AddressStatus.REFUSED), refused[correo.lower()]
         else:
-            estado, detalle = STATUS_TEXT.get(delivery.status, delivery.status), ""
+            estado, detalle = spanish(delivery.status), ""
         result.append({"correo": correo, "estado": estado, "detalle": detalle})
     return result
 
@@ -205,16 +201,16 @@ def _resend_log(ctx: typer.Context, run: int) -> None:
     st = state(ctx)
     settings = st.settings
     report = report_from_history(st.engine, run, settings.logs_dir, settings.templates_dir)
-    if report.options.mode == "dry-run":
+    if report.options.mode == Mode.DRY_RUN:
         raise UsageError(f"La corrida {run} fue una simulación; su registro no se envía.")
-    if not settings["operator.email"]:
+    if not settings.operator.email:
         raise UsageError(
             "Configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
         )
     report.log_path = write_log(report)
     typer.echo(f"Registro: {report.log_path}")
     company = settings.company(report.options.sociedad)
-    factory = transport_factory(settings, "send", report.options.run_folder, sys.stdin.isatty())
+    factory = transport_factory(settings, Mode.SEND, report.options.run_folder, sys.stdin.isatty())
     mail_log_to_operator(report, settings, company, factory)
 
 
@@ -245,7 +241,7 @@ def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Forma
                 f"{r.updated_at:%Y-%m-%d %H:%M}",
                 r.statement_date.isoformat(),
                 r.mode,
-                STATUS_TEXT.get(r.status, r.status),
+                spanish(r.status),
                 r.correos,
                 r.message_id,
                 f"{r.detail} | rechazados: {r.refused}" if r.refused else r.detail,

@@ -28,14 +28,7 @@ from rotomail.config import Settings
 from rotomail.delivery.candidates import Candidate, marked_addresses
 from rotomail.delivery.mailer import Transport
 from rotomail.delivery.plan import IncompleteCatalog, RunPlan, RunRequest, plan_run
-from rotomail.delivery.report import (
-    MODE_TEXT,
-    STATUS_TEXT,
-    SUMMARY_TEXT,
-    Outcome,
-    RunReport,
-    SendOptions,
-)
+from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.delivery.runlog import mail_log
 from rotomail.delivery.runs import SendRunner
 from rotomail.delivery.transports import channel_name, describe, transport_factory, uses_smtp
@@ -43,25 +36,26 @@ from rotomail.errors import UsageError
 from rotomail.store.bounces import bounced_addresses
 from rotomail.store.history import sent_today
 from rotomail.store.missing import MissingCustomer
+from rotomail.words import SUMMARY, Channel, Mode, Status, spanish
 
 app = command_group("Envío masivo de estados de cuenta de una sociedad.")
 
 SYMBOL = {
-    "sent": "✓",
-    "saved": "✓",
-    "built": "✓",
-    "partial": "✓",
-    "failed": "✗",
-    "skipped": "–",
-    "uncertain": "?",
-    "pending": "·",
-    "bounced": "✗",
+    Status.SENT: "✓",
+    Status.SAVED: "✓",
+    Status.BUILT: "✓",
+    Status.PARTIAL: "✓",
+    Status.FAILED: "✗",
+    Status.SKIPPED: "–",
+    Status.UNCERTAIN: "?",
+    Status.PENDING: "·",
+    Status.BOUNCED: "✗",
 }
 # What reached its recipients (or was produced, in a dry-run): quiet by default under cron.
-DONE = frozenset({"sent", "saved", "built"})
+DONE = frozenset({Status.SENT, Status.SAVED, Status.BUILT})
 # Listed up to LISTED customers each, then counted (the log lists them all): what a run did
 # not do on purpose (skipped) or never reached (pending, after a stop).
-CAPPED = frozenset({"skipped", "pending"})
+CAPPED = frozenset({Status.SKIPPED, Status.PENDING})
 LISTED = 20
 
 
@@ -69,19 +63,19 @@ def outcome_line(outcome: Outcome, options: SendOptions | None = None) -> str:
     """One customer's line; in a rehearsal (--test) the recipient shown is the operator."""
     text = f"{SYMBOL.get(outcome.status, '?')} {outcome.cliente} {outcome.nombre}"
     if outcome.status in DONE:
-        if options is not None and options.mode == "test":
+        if options is not None and options.mode == Mode.TEST:
             text += (
                 f" → {options.operator_email} (ensayo; del cliente: {';'.join(outcome.correos)})"
             )
         else:
             text += f" → {';'.join(outcome.correos)}"
-        if outcome.status == "saved":
+        if outcome.status == Status.SAVED:
             text += " (guardado en el buzón de salida)"
         if outcome.refused:
             refused = "; ".join(f"{a} ({r})" for a, r in outcome.refused.items())
             text += f" (rechazados: {refused})"
         return text
-    return f"{text}: {STATUS_TEXT.get(outcome.status, outcome.status)} - {outcome.detail}"
+    return f"{text}: {spanish(outcome.status)} - {outcome.detail}"
 
 
 def header_line(report: RunReport) -> str:
@@ -90,13 +84,13 @@ def header_line(report: RunReport) -> str:
     return (
         f"Corrida {report.run_id} · sociedad {options.sociedad} · "
         f"fecha de corte {options.statement_date:%d/%m/%Y} · "
-        f"modo {MODE_TEXT.get(options.mode, options.mode)} · transporte {report.transport} · "
+        f"modo {spanish(options.mode)} · transporte {report.transport} · "
         f"inicio {report.started_at:%Y-%m-%d %H:%M:%S}"
     )
 
 
 def print_summary(report: RunReport) -> None:
-    rows = [[text, report.count(status)] for status, text in SUMMARY_TEXT.items()]
+    rows = [[text, report.count(status)] for status, text in SUMMARY.items()]
     print_table(["Resultado", "Clientes"], [r for r in rows if r[1]] or rows[:1])
 
 
@@ -160,7 +154,7 @@ def send(
         list(cliente or []),
         all_,
         date_,
-        "dry-run" if dry_run else "test" if test else "send",
+        Mode.DRY_RUN if dry_run else Mode.TEST if test else Mode.SEND,
         force,
         skip_zero,
         retry_failed,
@@ -183,7 +177,7 @@ class SendRequest:
     clientes: list[str]
     all: bool
     date: str | None
-    mode: str  # "send", "test" or "dry-run"
+    mode: Mode
     force: bool
     skip_zero: bool
     retry_failed: int | None
@@ -211,7 +205,7 @@ def _send(st: State, request: SendRequest) -> None:
         raise
     sociedad, statement_date, mode = plan.sociedad, plan.statement_date, plan.mode
     candidates = plan.candidates
-    operator_email = settings["operator.email"]
+    operator_email = settings.operator.email
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     verbosity = request.verbosity
     if not (request.all or plan.named):
@@ -234,19 +228,19 @@ def _send(st: State, request: SendRequest) -> None:
         templates_dir=settings.templates_dir,
         logs_dir=settings.logs_dir,
         outbox_dir=settings.outbox_dir,
-        keep_pdfs=plan.channel == "outbox",  # beside the .eml files
-        stop_after_failures=settings["smtp.stop_after_failures"],
-        attempts=settings["smtp.attempts"],
-        retry_wait=settings["smtp.retry_wait"],
+        keep_pdfs=plan.channel == Channel.OUTBOX,  # beside the .eml files
+        stop_after_failures=settings.smtp.stop_after_failures,
+        attempts=settings.smtp.attempts,
+        retry_wait=settings.smtp.retry_wait,
         channel=plan.channel,
-        render_nice=settings["render.nice"],
+        render_nice=settings.render.nice,
         ledger_date=plan.ledger_date,
         snapshot_at=plan.snapshot_at,
     )
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)
     )
-    rate = settings["smtp.rate_per_minute"] if uses_smtp(settings, mode) else 0
+    rate = settings.smtp.rate_per_minute if uses_smtp(settings, mode) else 0
     report = _run_with_progress(
         st.engine,
         plan.company,
@@ -265,7 +259,7 @@ def _send(st: State, request: SendRequest) -> None:
         typer.echo(f"Corrida detenida: {report.aborted}", err=True)
     if options.keep_pdfs and not verbosity.idle:
         typer.echo(f"Archivos (PDF y .eml): {options.run_folder(report.run_id)}")
-    if mode == "dry-run":
+    if mode == Mode.DRY_RUN:
         typer.echo("Simulación: no se envió nada.")
     typer.echo(f"Registro: {report.log_path}")
     mail_log_to_operator(report, settings, plan.company, factory)
@@ -278,7 +272,7 @@ def _nothing_to_do(plan: RunPlan, request: SendRequest) -> bool:
     """Every customer of the run already has this statement on this channel: a rerun (cron)
     says so in one line instead of one per customer."""
     return (
-        plan.mode == "send"
+        plan.mode == Mode.SEND
         and not request.force
         and not request.verbosity.verbose
         and all(c.cliente in plan.already_sent for c in plan.candidates)
@@ -419,15 +413,15 @@ class OutcomeLines:
         echo: Callable[[str], None],
     ) -> None:
         self.verbosity, self.options, self.terminal, self.echo = verbosity, options, terminal, echo
-        self.unlisted: dict[str, int] = {}
-        self.listed: dict[str, int] = {}
+        self.unlisted: dict[Status, int] = {}
+        self.listed: dict[Status, int] = {}
 
     def __call__(self, outcome: Outcome) -> None:
         if not self.verbosity.shows(outcome, self.terminal):
             return
         status = outcome.status
         if status in CAPPED and not self.verbosity.verbose:
-            limit = 0 if self.terminal and status == "pending" else LISTED
+            limit = 0 if self.terminal and status == Status.PENDING else LISTED
             if self.listed.get(status, 0) >= limit:
                 self.unlisted[status] = self.unlisted.get(status, 0) + 1
                 return
@@ -437,7 +431,7 @@ class OutcomeLines:
     def close(self) -> None:
         """The customers counted, not listed."""
         for status, count in self.unlisted.items():
-            word = SUMMARY_TEXT.get(status, status).lower()
+            word = SUMMARY[status].lower()
             if self.listed.get(status):
                 self.echo(f"  … y {count} {word} más (el registro los lista todos)")
             else:
@@ -527,20 +521,20 @@ def mail_log_to_operator(
     company: CompanyProfile,
     factory: Callable[[int], Transport],
 ) -> None:
-    if report.options.mode == "dry-run":
+    if report.options.mode == Mode.DRY_RUN:
         return
-    if not settings["operator.email"]:
+    if not settings.operator.email:
         typer.echo(
             "Aviso: sin correo del operador ([operator] email); el registro no se envió.", err=True
         )
         return
-    error = mail_log(report, company, settings["operator.email"], factory)
+    error = mail_log(report, company, settings.operator.email, factory)
     if error:
         typer.echo(f"Aviso: no se pudo enviar el registro al operador: {error}", err=True)
     else:
         where = (
             "enviado a"
-            if channel_name(settings, report.options.mode) != "outbox"
+            if channel_name(settings, report.options.mode) != Channel.OUTBOX
             else "guardado en el buzón de salida para"
         )
-        typer.echo(f"Registro {where} {settings['operator.email']}.")
+        typer.echo(f"Registro {where} {settings.operator.email}.")

@@ -45,6 +45,7 @@ from rotomail.errors import UsageError
 from rotomail.inputs.bounce_reports import BouncedRecipient, BounceReport, parse_report
 from rotomail.store import bounces as store
 from rotomail.store.bounces import AddressOutcome, SentDelivery
+from rotomail.words import AddressStatus
 
 _VERP_TOKEN = re.compile(r"^[^@+]+\+([a-z0-9]{6,32})@", re.IGNORECASE)
 
@@ -310,19 +311,19 @@ def record_report(engine: Engine, report: BounceReport, key: str = "") -> Report
                 )
                 continue
             matched_any = True
-            status = "bounced" if recipient.permanent else "delayed"
+            status = AddressStatus.BOUNCED if recipient.permanent else AddressStatus.DELAYED
             changed = store.record_address(
                 connection,
                 delivery,
                 AddressOutcome(address, status, recipient.status, recipient.diagnostic),
             )
             if changed:
-                (bounced if status == "bounced" else delayed).append(address)
+                (bounced if status == AddressStatus.BOUNCED else delayed).append(address)
             touched[(delivery.run_id, delivery.cliente)] = delivery
         for delivery in touched.values():
             records = store.addresses_of(connection, delivery.run_id, delivery.cliente)
             every = [records.get(a.lower()) for a in delivery.correos]
-            if every and all(r is not None and r.status == "bounced" for r in every):
+            if every and all(r is not None and r.status == AddressStatus.BOUNCED for r in every):
                 last = max((r for r in every if r is not None), key=lambda r: r.updated_at)
                 detail = f"rebotado: {last.code} {last.detail}".strip()
                 if store.mark_bounced(connection, delivery, detail):
@@ -360,11 +361,11 @@ def open_source(
 ) -> ReportSource:
     """``--maildir``, else ``[bounces] maildir``, else the IMAP mailbox of ``[bounces]``."""
     folder = maildir or (
-        Path(settings["bounces.maildir"]).expanduser() if settings["bounces.maildir"] else None
+        Path(settings.bounces.maildir).expanduser() if settings.bounces.maildir else None
     )
     if folder is not None:
         return MaildirSource(folder)
-    host, user = settings["bounces.imap_host"], settings["bounces.imap_user"]
+    host, user = settings.bounces.imap_host, settings.bounces.imap_user
     if not host or not user:
         raise UsageError(
             "No hay buzón de rebotes: configure [bounces] imap_host e imap_user, o maildir "
@@ -372,12 +373,12 @@ def open_source(
         )
     imap = ImapSettings(
         host=host,
-        port=settings["bounces.imap_port"],
-        security=settings["bounces.imap_security"],
+        port=settings.bounces.imap_port,
+        security=settings.bounces.imap_security,
         user=user,
-        folder=settings["bounces.folder"],
-        processed_folder=settings["bounces.processed_folder"],
-        timeout=settings["smtp.timeout"],
+        folder=settings.bounces.folder,
+        processed_folder=settings.bounces.processed_folder,
+        timeout=settings.smtp.timeout,
     )
     password, token = _imap_credentials(settings, imap, interactive)
     try:
@@ -389,8 +390,8 @@ def open_source(
 def _imap_credentials(
     settings: Settings, imap: ImapSettings, interactive: bool
 ) -> tuple[str | None, Callable[[], str] | None]:
-    if settings["bounces.imap_auth"] == "xoauth2":
-        return None, checked_token_command(settings["smtp.oauth_token_command"])
+    if settings.bounces.imap_auth == "xoauth2":
+        return None, checked_token_command(settings.smtp.oauth_token_command)
     password = get_imap_password(imap.user, imap.host, interactive=interactive)
     if password is None:
         raise UsageError(

@@ -37,6 +37,7 @@ from sqlalchemy import Connection, Engine
 from rotomail.delivery.liveness import run_alive
 from rotomail.store import claims as stored
 from rotomail.store.claims import ClaimKey
+from rotomail.words import Channel, Status
 
 __all__ = ["ClaimDenied", "ClaimKey", "advance", "existing_claims", "take"]
 
@@ -49,7 +50,7 @@ class ClaimDenied:
 
 
 def existing_claims(
-    engine: Engine, sociedad: str, statement_date: date, channel: str = "smtp"
+    engine: Engine, sociedad: str, statement_date: date, channel: str = Channel.SMTP
 ) -> dict[str, ClaimDenied]:
     """cliente -> current claim, for a first pass over a whole run in one query."""
     with engine.connect() as connection:
@@ -62,19 +63,19 @@ def take(
     connection: Connection, key: ClaimKey, run_id: int, *, force: bool = False, retry: bool = False
 ) -> ClaimDenied | None:
     """Claim ``key`` as in flight for ``run_id``; None when granted, else what stands in the way."""
-    if stored.insert_claim(connection, key, run_id, "in_flight"):
+    if stored.insert_claim(connection, key, run_id, Status.IN_FLIGHT):
         return None
     status, holder = stored.claim_of(connection, key)
     alive = holder != run_id and run_alive(connection, holder)
     allowed = (
         holder == run_id  # our own claim: DATA retried after a temporary failure
-        or status == "failed"
-        or (status == "sent" and force)
-        or (status == "partial" and (force or retry))
-        or (status == "in_flight" and not alive and (force or retry))
-        or (status == "bounced" and (force or retry))
+        or status == Status.FAILED
+        or (status == Status.SENT and force)
+        or (status == Status.PARTIAL and (force or retry))
+        or (status == Status.IN_FLIGHT and not alive and (force or retry))
+        or (status == Status.BOUNCED and (force or retry))
     )
-    if allowed and stored.move_claim(connection, key, holder, status, run_id, "in_flight"):
+    if allowed and stored.move_claim(connection, key, holder, status, run_id, Status.IN_FLIGHT):
         return None
     return ClaimDenied(status, holder, alive)
 

@@ -32,6 +32,7 @@ from rotomail.delivery.results import (
     Uncertain,
 )
 from rotomail.store import runs
+from rotomail.words import AddressStatus, Status
 
 
 def reply_code(reply: str) -> str:
@@ -59,9 +60,9 @@ def record_addresses(
     """One ``delivery_address`` row per address: inserted (all at once when the customer
     has none yet, ``fresh``), or updated on a later round."""
     now = datetime.now()
-    answers = [(a, "accepted", reply) for a in accepted]
-    answers += [(a, "refused", r) for a, r in refused.items()]
-    answers += [(a, "deferred", r) for a, r in deferred.items()]
+    answers = [(a, AddressStatus.ACCEPTED, reply) for a in accepted]
+    answers += [(a, AddressStatus.REFUSED, r) for a, r in refused.items()]
+    answers += [(a, AddressStatus.DEFERRED, r) for a, r in deferred.items()]
     rows = [
         {
             "run_id": run_id,
@@ -94,15 +95,15 @@ class Waiting:
     deferred: dict[str, str] = field(default_factory=dict)
     reply: str = ""
 
-    def status(self) -> tuple[str, str]:
+    def status(self) -> tuple[Status, str]:
         if self.deferred:
             pending = "; ".join(f"{a}: {r}" for a, r in self.deferred.items())
             if self.accepted:
-                return "partial", f"aplazados: {pending}"
-            return "failed", f"aplazados: {pending}"
+                return Status.PARTIAL, f"aplazados: {pending}"
+            return Status.FAILED, f"aplazados: {pending}"
         if self.accepted:
-            return "sent", self.reply
-        return "failed", "; ".join(f"{a}: {r}" for a, r in self.refused.items())
+            return Status.SENT, self.reply
+        return Status.FAILED, "; ".join(f"{a}: {r}" for a, r in self.refused.items())
 
 
 class DeferredRetry:
@@ -128,7 +129,9 @@ class DeferredRetry:
         """Record the customer as partial (its claim too, when DATA went out)."""
         with self._transaction() as connection:
             if waiting.accepted:
-                claims.advance(connection, waiting.key, report.run_id, "in_flight", "partial")
+                claims.advance(
+                    connection, waiting.key, report.run_id, Status.IN_FLIGHT, Status.PARTIAL
+                )
             record_addresses(
                 connection,
                 report.run_id,
@@ -138,7 +141,7 @@ class DeferredRetry:
                 waiting.deferred,
                 waiting.reply,
             )
-            waiting.base.status = "partial"
+            waiting.base.status = Status.PARTIAL
             waiting.base.detail = (
                 f"{len(waiting.deferred)} dirección(es) aplazada(s) por el servidor; "
                 "se reintentan al final de la corrida"
@@ -176,13 +179,13 @@ class DeferredRetry:
                 replace(waiting.message, only=tuple(addresses), claim=take_claim), retry=False
             )
         except _ClaimLost as lost:
-            waiting.base.status = "skipped"
+            waiting.base.status = Status.SKIPPED
             waiting.base.detail = f"en proceso en la corrida {lost.run_id}"
             waiting.deferred = {}
             return
         except Uncertain as exc:
             waiting.deferred = {}
-            waiting.base.status, waiting.base.detail = "uncertain", f"incierto: {exc.reply}"
+            waiting.base.status, waiting.base.detail = Status.UNCERTAIN, f"incierto: {exc.reply}"
             return
         except RUN_STOPPERS as exc:
             report.aborted = exc.reply
@@ -232,19 +235,19 @@ class DeferredRetry:
             )
             if accepted:  # DATA went out in this round: the claim is ours, in flight
                 status, _ = waiting.status()
-                claims.advance(connection, waiting.key, report.run_id, "in_flight", status)
+                claims.advance(connection, waiting.key, report.run_id, Status.IN_FLIGHT, status)
 
     def finish(self, report: RunReport) -> None:
         """Each waiting customer's final status, recorded and reported."""
         for waiting in self.waiting:
             base = waiting.base
-            final = base.status in ("skipped", "uncertain")
+            final = base.status in (Status.SKIPPED, Status.UNCERTAIN)
             if not final:
                 base.status, base.detail = waiting.status()
                 base.refused = dict(waiting.refused)
             with self._transaction() as connection:
                 if not final:  # a round that failed after taking the claim leaves it in flight
-                    for old in ("in_flight", "partial"):
+                    for old in (Status.IN_FLIGHT, Status.PARTIAL):
                         claims.advance(connection, waiting.key, report.run_id, old, base.status)
                 self._record(report.run_id, base, connection)
             self._emit(report, base, False)

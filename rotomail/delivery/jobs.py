@@ -18,6 +18,7 @@ from rotomail.delivery.report import SendOptions
 from rotomail.errors import DataError, UsageError
 from rotomail.statement.model import StatementCustomer, StatementItem
 from rotomail.store.ledger import due_date_source, iter_items_by_customer
+from rotomail.words import Mode
 
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -50,7 +51,7 @@ class StatementJobs:
         tokens; returns each customer's language."""
         languages = {c.cliente: self.language_of(c) for c in candidates}
         self._check_message_setup({self.company.language, *languages.values()})
-        if self.options.mode == "send" and self.company.verp:
+        if self.options.mode == Mode.SEND and self.company.verp:
             self.verp_tokens = {c.cliente: _verp_token() for c in candidates}
         self.due_date_source = due_date_source(self.engine, self.options.sociedad)
         return languages
@@ -98,8 +99,8 @@ class StatementJobs:
             yield by_cliente[rendered.cliente], rendered
 
     def job(self, candidate: Candidate, items: list[StatementItem]) -> RenderJob:
-        rehearsal = self.options.mode == "test"
-        real = self.options.mode == "send"
+        rehearsal = self.options.mode == Mode.TEST
+        real = self.options.mode == Mode.SEND
         token = self.verp_tokens.get(candidate.cliente)
         return RenderJob(
             dataclasses.replace(self.company, language=self.language_of(candidate)),

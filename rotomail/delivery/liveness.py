@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rotomail.store import runs
 from rotomail.store.db import DatabaseBusy
+from rotomail.words import RunStatus
 
 HEARTBEAT_EVERY = timedelta(seconds=20)
 HEARTBEAT_STALE = timedelta(seconds=90)
@@ -83,7 +84,7 @@ def process_alive(pid: int, started: str) -> bool:
 
 def run_alive(connection: Connection, run_id: int) -> bool:
     row = runs.run_process(connection, run_id)
-    if row is None or row.status != "running":
+    if row is None or row.status != RunStatus.RUNNING:
         return False
     if row.host == HOST:
         return process_alive(row.pid, row.process_start)

@@ -45,6 +45,7 @@ from rotomail.delivery.smtp_connection import Scrubber, Secret, SmtpConnection, 
 from rotomail.delivery.smtp_dialogue import Dialogue, dot_stuff
 from rotomail.delivery.smtp_policy import RateLimiter, RetryPolicy, TryAgain
 from rotomail.errors import UsageError
+from rotomail.words import Mode, Status
 
 
 class SmtpTransport:
@@ -57,7 +58,7 @@ class SmtpTransport:
     connect once only: a dead server costs one timeout per customer, not ``attempts``.
     """
 
-    delivered_status = "sent"
+    delivered_status = Status.SENT
 
     def __init__(
         self,
@@ -170,27 +171,25 @@ class SmtpTransport:
 
 def smtp_settings(settings: Settings) -> SmtpSettings:
     return SmtpSettings(
-        host=settings["smtp.host"],
-        port=settings["smtp.port"],
-        security=settings["smtp.security"],
-        user=settings["smtp.user"],
-        auth=settings["smtp.auth"],
-        timeout=settings["smtp.timeout"],
-        rate_per_minute=settings["smtp.rate_per_minute"],
-        max_per_connection=settings["smtp.max_per_connection"],
-        attempts=settings["smtp.attempts"],
-        backoff=tuple(settings["smtp.retry_wait"] * 2**i for i in range(settings["smtp.attempts"])),
-        daily_cap=settings["smtp.daily_cap"],
+        host=settings.smtp.host,
+        port=settings.smtp.port,
+        security=settings.smtp.security,
+        user=settings.smtp.user,
+        auth=settings.smtp.auth,
+        timeout=settings.smtp.timeout,
+        rate_per_minute=settings.smtp.rate_per_minute,
+        max_per_connection=settings.smtp.max_per_connection,
+        attempts=settings.smtp.attempts,
+        backoff=tuple(settings.smtp.retry_wait * 2**i for i in range(settings.smtp.attempts)),
+        daily_cap=settings.smtp.daily_cap,
     )
 
 
 def password_for(settings: Settings, interactive: bool) -> str | None:
     """The SMTP password (environment, keyring, prompt), asked once before a run starts."""
-    if not settings["smtp.user"]:
+    if not settings.smtp.user:
         return None
-    password = get_smtp_password(
-        settings["smtp.user"], settings["smtp.host"], interactive=interactive
-    )
+    password = get_smtp_password(settings.smtp.user, settings.smtp.host, interactive=interactive)
     if password is None:
         raise UsageError(
             "Falta la contraseña SMTP: defina ROTOMAIL_SMTP_PASSWORD o guárdela con "
@@ -204,20 +203,20 @@ def smtp_credentials(
 ) -> tuple[str | None, Callable[[], str] | None]:
     """(password, token source) for the configured ``smtp.auth``, obtained and checked
     before anything is sent: a missing password or a failing token command is exit 2."""
-    if settings["smtp.auth"] != "xoauth2":
+    if settings.smtp.auth != "xoauth2":
         return password_for(settings, interactive), None
-    if not settings["smtp.user"]:
+    if not settings.smtp.user:
         raise UsageError("smtp.auth = xoauth2 necesita smtp.user: el buzón que envía.")
-    return None, checked_token_command(settings["smtp.oauth_token_command"])
+    return None, checked_token_command(settings.smtp.oauth_token_command)
 
 
-def applies(settings: Settings, mode: str) -> bool:
+def applies(settings: Settings, mode: Mode) -> bool:
     """A run sends over SMTP when a host is configured, except a dry run."""
-    return mode != "dry-run" and bool(settings["smtp.host"])
+    return mode != Mode.DRY_RUN and bool(settings.smtp.host)
 
 
 def describe(settings: Settings) -> str:
-    return f"smtp {settings['smtp.host']}:{settings['smtp.port']} ({settings['smtp.security']})"
+    return f"smtp {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security})"
 
 
 def open_transports(settings: Settings, setup: TransportSetup) -> Callable[[int], Transport]:

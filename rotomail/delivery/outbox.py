@@ -13,6 +13,7 @@ from rotomail.delivery.outgoing import Outgoing
 from rotomail.delivery.results import Delivery, Transport, TransportSetup
 from rotomail.errors import DataError
 from rotomail.ids import safe_filename_part
+from rotomail.words import Status
 
 
 def _make_private_dir(folder: Path) -> None:
@@ -29,7 +30,7 @@ def _make_private_dir(folder: Path) -> None:
 class OutboxTransport:
     """Writes each message as ``<folder>/<name>.eml`` (folder 0700, files 0600)."""
 
-    delivered_status = "saved"
+    delivered_status = Status.SAVED
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

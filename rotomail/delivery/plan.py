@@ -29,6 +29,7 @@ from rotomail.store.history import retry_targets
 from rotomail.store.ledger import snapshot_of
 from rotomail.store.missing import MissingCustomer, missing_customers
 from rotomail.store.runs import deferred_addresses
+from rotomail.words import Mode, Status
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class RunRequest:
     sociedad: str | None
     statement_date: date | None  # None: the date of the sociedad's open items
     clientes: Sequence[str] = ()  # only these; () = the whole catalog
-    mode: str = "send"  # "send", "test" or "dry-run"
+    mode: Mode = Mode.SEND
     retry_failed: int | None = None  # the run whose failed and bounced customers are retried
     require_complete: bool = False  # refuse while a customer with open items has no entry
 
@@ -51,7 +52,7 @@ class RunPlan:
     sociedad: str
     statement_date: date
     company: CompanyProfile
-    mode: str
+    mode: Mode
     channel: str  # "smtp", "outbox" (delivery/channels.py): claims are kept per channel
     candidates: list[Candidate]
     named: list[str]  # the customers named (--cliente, or the retried run's); [] = all
@@ -82,7 +83,7 @@ class IncompleteCatalog(DataError):
         self.missing = missing
 
 
-def channel_of(settings: Settings, mode: str) -> str:
+def channel_of(settings: Settings, mode: Mode) -> str:
     """Where the run's messages go; exactly-once claims are kept per channel."""
     return channel_name(settings, mode)
 
@@ -94,7 +95,7 @@ def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan
     snapshot = snapshot_of(engine, sociedad)
     company = settings.company(sociedad)  # complete profile, or exit 2 before anything
     mode = request.mode
-    if mode == "test" and not settings["operator.email"]:
+    if mode == Mode.TEST and not settings.operator.email:
         raise UsageError(
             "Para --test configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
         )
@@ -120,9 +121,9 @@ def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan
     statement_date = requested_date or snapshot.snapshot_date
     channel = channel_of(settings, mode)
     sent: dict[str, int] = {}  # cliente -> the run that sent it
-    if mode == "send":  # rehearsals claim nothing
+    if mode == Mode.SEND:  # rehearsals claim nothing
         claims = existing_claims(engine, sociedad, statement_date, channel)
-        sent = {c: claim.run_id for c, claim in claims.items() if claim.status == "sent"}
+        sent = {c: claim.run_id for c, claim in claims.items() if claim.status == Status.SENT}
     wanted = {c.cliente for c in candidates}
     return RunPlan(
         sociedad,

@@ -18,6 +18,7 @@ from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.errors import DataError
 from rotomail.store import runs
 from rotomail.store.ledger import hold_snapshots, snapshot_of
+from rotomail.words import RunStatus, Status
 
 
 def _now() -> datetime:
@@ -56,7 +57,7 @@ class RunRecords:
                     "statement_date": self.options.statement_date,
                     "mode": self.options.mode,
                     "transport": transport_name[:255],
-                    "status": "running",
+                    "status": RunStatus.RUNNING,
                     "host": HOST,
                     "pid": pid,
                     "process_start": started,
@@ -73,7 +74,7 @@ class RunRecords:
                     "statement_date": self.options.statement_date,
                     "nombre": c.nombre[:200],
                     "correos": ";".join(c.correos),
-                    "status": "pending",
+                    "status": Status.PENDING,
                     "verp_token": (verp_tokens or {}).get(c.cliente, ""),
                     "bcc": bcc,
                     "idioma": (languages or {}).get(c.cliente, ""),
@@ -142,7 +143,11 @@ class RunRecords:
 
     def finish(self, report: RunReport) -> None:
         status = (
-            "interrupted" if report.interrupt_code else "aborted" if report.aborted else "finished"
+            RunStatus.INTERRUPTED
+            if report.interrupt_code
+            else RunStatus.ABORTED
+            if report.aborted
+            else RunStatus.FINISHED
         )
         with self.engine.begin() as connection:
             runs.update_run(
@@ -151,10 +156,12 @@ class RunRecords:
                 {
                     "finished_at": _now(),
                     "status": status,
-                    "sent": report.count("sent") + report.count("saved") + report.count("built"),
-                    "failed": report.count("failed"),
-                    "skipped": report.count("skipped"),
-                    "uncertain": report.count("uncertain"),
+                    "sent": report.count(Status.SENT)
+                    + report.count(Status.SAVED)
+                    + report.count(Status.BUILT),
+                    "failed": report.count(Status.FAILED),
+                    "skipped": report.count(Status.SKIPPED),
+                    "uncertain": report.count(Status.UNCERTAIN),
                     "log_path": str(report.log_path or ""),
                 },
             )

@@ -11,54 +11,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rotomail.words import Channel, Mode, Status
+
 if TYPE_CHECKING:
     from rotomail.store.missing import MissingCustomer
-
-# The one closed list of words: status codes as stored (English) and as shown (Spanish) on
-# screen, in the log and as ``estado`` in ``history --format json``.
-STATUS_TEXT = {
-    "pending": "pendiente",
-    "in_flight": "en curso",
-    "sent": "enviado",
-    "saved": "guardado",  # written to the outbox: nothing left the machine
-    "built": "generado",  # dry-run
-    "partial": "parcial",
-    "failed": "fallido",
-    "skipped": "omitido",
-    "uncertain": "incierto",
-    "bounced": "rebotado",
-    # Per address (delivery_address): the server's answer at send time, reports later.
-    "accepted": "aceptado",
-    "refused": "rechazado",
-    "deferred": "diferido",
-    "delayed": "con retraso",
-}
-RUN_STATUS_TEXT = {
-    "running": "en curso",
-    "finished": "terminada",
-    "interrupted": "interrumpida",
-    "aborted": "abortada",
-}
-MODE_TEXT = {"send": "envío", "test": "ensayo", "dry-run": "simulación"}
-# Summary lines, in the order shown: status -> what happened to that many customers.
-SUMMARY_TEXT = {
-    "sent": "Enviados",
-    "saved": "Guardados en el buzón de salida",
-    "built": "Generados (simulación)",
-    "partial": "Parciales",
-    "failed": "Fallidos",
-    "skipped": "Omitidos",
-    "uncertain": "Inciertos",
-    "pending": "Pendientes",
-    "bounced": "Rebotados",
-}
 
 
 @dataclass(frozen=True)
 class SendOptions:
     sociedad: str
     statement_date: date
-    mode: str = "send"  # send | test | dry-run
+    mode: Mode = Mode.SEND
     force: bool = False
     skip_zero: bool = False
     retry_of: int | None = None
@@ -71,7 +34,7 @@ class SendOptions:
     stop_after_failures: int = 3  # customers in a row without a connection stop the run
     attempts: int = 3  # rounds for deferred recipients at the end of the run
     retry_wait: float = 1.0  # first wait before a round, doubled each round
-    channel: str = "smtp"  # smtp | outbox: claims (exactly once) are kept per channel
+    channel: str = Channel.SMTP  # a name in delivery/channels.py; claims are kept per channel
     render_nice: int = 0  # render workers' niceness above the sending process's
     ledger_date: date | None = None  # the date of the open items the statements show
     snapshot_at: datetime | None = None  # when they were imported: the run reads only those
@@ -100,7 +63,7 @@ class Outcome:
     cliente: str
     nombre: str
     correos: tuple[str, ...]
-    status: str
+    status: Status
     detail: str = ""
     archivo: str = ""
     refused: dict[str, str] = field(default_factory=dict)
@@ -125,7 +88,7 @@ class RunReport:
     # and the command exits with ``interrupt_code`` (143 SIGTERM, 130 Ctrl-C, 1 database).
     interrupt_code: int = 0
 
-    def count(self, status: str) -> int:
+    def count(self, status: Status) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
 
     @property
@@ -134,5 +97,5 @@ class RunReport:
             return self.interrupt_code
         if self.aborted:
             return self.abort_code
-        bad = {"failed", "uncertain", "pending", "partial"}
+        bad = {Status.FAILED, Status.UNCERTAIN, Status.PENDING, Status.PARTIAL}
         return 1 if any(o.status in bad for o in self.outcomes) else 0

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from rotomail.delivery.outgoing import Outgoing
 from rotomail.errors import RotomailError
+from rotomail.words import Status
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ class Transport(Protocol):
     no recipient to deliver to is :class:`TemporaryFailure` (some deferred) or
     :class:`PermanentFailure` (all refused), raised before the claim is taken."""
 
-    # The status of a delivered message: "sent" (a server took it) or "saved" (kept here).
-    delivered_status: str
+    # The status of a delivered message: sent (a server took it) or saved (kept here).
+    delivered_status: Status
 
     def deliver(self, outgoing: Outgoing, *, retry: bool = True) -> Delivery:
         """``retry=False``: one try only (the caller retries deferred recipients itself)."""

@@ -16,26 +16,20 @@ from rotomail.delivery.messages import (
     render_template,
 )
 from rotomail.delivery.outgoing import Outgoing
-from rotomail.delivery.report import (
-    MODE_TEXT,
-    STATUS_TEXT,
-    SUMMARY_TEXT,
-    Outcome,
-    RunReport,
-    SendOptions,
-)
+from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.delivery.results import Transport
 from rotomail.errors import RotomailError
 from rotomail.ids import safe_filename_part
 from rotomail.store.bounces import run_addresses
 from rotomail.store.history import get_run, run_deliveries
 from rotomail.tables import plain_table
+from rotomail.words import SUMMARY, AddressStatus, Mode, Status, spanish
 
-# What each mode means, after its word (report.MODE_TEXT).
+# What each mode means, after its word.
 MODE_NOTE = {
-    "send": "",
-    "test": " (--test: todo al correo del operador)",
-    "dry-run": " (--dry-run: nada se envió)",
+    Mode.SEND: "",
+    Mode.TEST: " (--test: todo al correo del operador)",
+    Mode.DRY_RUN: " (--dry-run: nada se envió)",
 }
 
 
@@ -44,8 +38,8 @@ def render_log(report: RunReport) -> str:
     finished = datetime.now()
     counts = "  ".join(
         f"{text}: {report.count(status)}"
-        for status, text in SUMMARY_TEXT.items()
-        if report.count(status) or status in ("sent", "failed", "skipped")
+        for status, text in SUMMARY.items()
+        if report.count(status) or status in (Status.SENT, Status.FAILED, Status.SKIPPED)
     )
     header = [
         "rotomail - registro de envío de estados de cuenta",
@@ -55,15 +49,14 @@ def render_log(report: RunReport) -> str:
         f"Fin:            {finished:%d/%m/%Y %H:%M:%S}",
         f"Sociedad:       {options.sociedad}",
         f"Fecha de corte: {options.statement_date:%d/%m/%Y}",
-        f"Modo:           {MODE_TEXT.get(options.mode, options.mode)}"
-        f"{MODE_NOTE.get(options.mode, '')}",
+        f"Modo:           {spanish(options.mode)}{MODE_NOTE[options.mode]}",
         f"Transporte:     {report.transport}",
         counts,
     ]
     if options.date_warning:
         header.insert(7, options.date_warning)
-    if report.count("bounced"):
-        header.append(f"Rebotados: {report.count('bounced')}")
+    if report.count(Status.BOUNCED):
+        header.append(f"Rebotados: {report.count(Status.BOUNCED)}")
     if report.missing:
         header.append(f"Sin correo en el catálogo: {len(report.missing)} (listados al final)")
     if report.aborted:
@@ -82,7 +75,7 @@ def render_log(report: RunReport) -> str:
                 ";".join(outcome.correos),
                 outcome.archivo,
                 report.languages.get(outcome.cliente, ""),
-                STATUS_TEXT.get(outcome.status, outcome.status),
+                spanish(outcome.status),
                 detail,
             ]
         )
@@ -126,7 +119,7 @@ def report_from_history(
     options = SendOptions(
         sociedad=run.sociedad,
         statement_date=run.statement_date,
-        mode=run.mode,
+        mode=Mode(run.mode),
         operator=run.operator,
         templates_dir=templates_dir,
         logs_dir=logs_dir,
@@ -136,11 +129,11 @@ def report_from_history(
     for row in run_deliveries(engine, run_id):
         detail = row.detail
         reports = [
-            f"{a.correo}: {STATUS_TEXT.get(a.status, a.status)} {a.code} {a.detail}".strip()
+            f"{a.correo}: {spanish(a.status)} {a.code} {a.detail}".strip()
             for a in addresses.get(row.cliente, [])
-            if a.status in ("bounced", "delayed")
+            if a.status in (AddressStatus.BOUNCED, AddressStatus.DELAYED)
         ]
-        if reports and row.status != "bounced":
+        if reports and row.status != Status.BOUNCED:
             detail = f"{detail} | " + "; ".join(reports)
         refused = dict(part.split(": ", 1) for part in row.refused.split("; ") if ": " in part)
         report.outcomes.append(
@@ -148,7 +141,7 @@ def report_from_history(
                 row.cliente,
                 row.nombre,
                 tuple(a for a in row.correos.split(";") if a),
-                row.status,
+                Status(row.status),
                 detail,
                 row.archivo,
                 refused,
@@ -188,13 +181,17 @@ def mail_log(
         "operator": options.operator,
         "date": f"{options.statement_date:%d/%m/%Y}",
         "sociedad": options.sociedad,
-        "sent": str(report.count("sent")),
-        "failed": str(report.count("failed") + report.count("uncertain") + report.count("pending")),
-        "skipped": str(report.count("skipped")),
+        "sent": str(report.count(Status.SENT)),
+        "failed": str(
+            report.count(Status.FAILED)
+            + report.count(Status.UNCERTAIN)
+            + report.count(Status.PENDING)
+        ),
+        "skipped": str(report.count(Status.SKIPPED)),
         "log_name": report.log_path.name,
     }
     subject = render_template("log.subject", company.language, values, options.templates_dir)
-    if options.mode == "test":
+    if options.mode == Mode.TEST:
         subject = f"[PRUEBA] {subject}"
     try:
         body = render_template("log.txt", company.language, values, options.templates_dir)

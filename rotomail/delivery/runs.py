@@ -30,6 +30,7 @@ from rotomail.delivery.runlog import write_log
 from rotomail.delivery.stopping import RunStopped, StopSignals
 from rotomail.store.db import DatabaseBusy
 from rotomail.store.missing import MissingCustomer
+from rotomail.words import Mode, Status
 
 __all__ = ["ClaimLost", "SendRunner"]
 
@@ -84,7 +85,7 @@ class SendRunner:
     def run(self, candidates: list[Candidate], transport_name: str) -> RunReport:
         languages = self.jobs.prepare(candidates)
         close_dead_runs(self.engine)
-        real = self.options.mode == "send"
+        real = self.options.mode == Mode.SEND
         run_id = self.records.start(
             candidates,
             transport_name,
@@ -151,7 +152,7 @@ class SendRunner:
                         candidate.cliente,
                         candidate.nombre,
                         candidate.correos,
-                        "pending",
+                        Status.PENDING,
                         detail,
                     ),
                     record=False,
@@ -160,7 +161,7 @@ class SendRunner:
     def _preflight(self, report: RunReport, candidates: list[Candidate]) -> list[Candidate]:
         """Skip what must not be sent again; returns the customers to render."""
         existing: dict[str, claims.ClaimDenied] = {}
-        if self.options.mode == "send":
+        if self.options.mode == Mode.SEND:
             existing = claims.existing_claims(
                 self.engine,
                 self.options.sociedad,
@@ -177,7 +178,7 @@ class SendRunner:
                     candidate.cliente,
                     candidate.nombre,
                     candidate.correos,
-                    "failed",
+                    Status.FAILED,
                     "sin dirección válida: todas sus direcciones rebotaron; corrija el catálogo",
                 )
             if outcome is None and self.options.skip_zero and not any(candidate.balance.values()):
@@ -185,7 +186,7 @@ class SendRunner:
                     candidate.cliente,
                     candidate.nombre,
                     candidate.correos,
-                    "skipped",
+                    Status.SKIPPED,
                     "sin saldo pendiente (--skip-zero)",
                 )
             if outcome is None:
@@ -197,27 +198,27 @@ class SendRunner:
     def _denied_outcome(self, candidate: Candidate, denied: claims.ClaimDenied) -> Outcome | None:
         """Why ``candidate`` must not be sent now, or None when its claim can be taken."""
         status, run = denied.status, denied.run_id
-        if status == "sent" and not self.options.force:
+        if status == Status.SENT and not self.options.force:
             result, detail = (
-                "skipped",
+                Status.SKIPPED,
                 f"ya enviado para esta fecha (corrida {run}); use --force para reenviar",
             )
-        elif status == "partial" and not (self.options.force or self.options.retry_of):
+        elif status == Status.PARTIAL and not (self.options.force or self.options.retry_of):
             result, detail = (
-                "skipped",
+                Status.SKIPPED,
                 f"parcial en la corrida {run}: use --retry-failed {run} para las direcciones "
                 "aplazadas",
             )
-        elif status == "bounced" and not (self.options.force or self.options.retry_of):
+        elif status == Status.BOUNCED and not (self.options.force or self.options.retry_of):
             result, detail = (
-                "skipped",
+                Status.SKIPPED,
                 f"rebotado en la corrida {run}; corrija el catálogo y use --retry-failed {run}",
             )
-        elif status == "in_flight" and denied.alive:
-            result, detail = "skipped", f"en proceso en la corrida {run}"
-        elif status == "in_flight" and not (self.options.force or self.options.retry_of):
+        elif status == Status.IN_FLIGHT and denied.alive:
+            result, detail = Status.SKIPPED, f"en proceso en la corrida {run}"
+        elif status == Status.IN_FLIGHT and not (self.options.force or self.options.retry_of):
             result, detail = (
-                "uncertain",
+                Status.UNCERTAIN,
                 f"incierto: la corrida {run} pudo haberlo enviado; "
                 "revise y use --force o --retry-failed",
             )
@@ -247,7 +248,7 @@ class SendRunner:
             candidate.cliente,
             candidate.nombre,
             candidate.correos,
-            "failed",
+            Status.FAILED,
             detail=rendered.error,
             archivo=rendered.filename,
         )
@@ -256,7 +257,7 @@ class SendRunner:
             self._emit(report, base)
             return
         base.message_id = message.message_id
-        if self.options.mode != "send":
+        if self.options.mode != Mode.SEND:
             self._deliver_unclaimed(report, transport, base, message)
             return
         ClaimedDelivery(self, report, transport, candidate, base).send(message)
@@ -272,16 +273,16 @@ class SendRunner:
         try:
             delivery = transport.deliver(message)
         except mailer.SendError as exc:
-            base.status, base.detail = "failed", exc.reply
+            base.status, base.detail = Status.FAILED, exc.reply
             if isinstance(exc, mailer.RUN_STOPPERS):
                 report.aborted, report.abort_code = exc.reply, exc.exit_code
         except RunStopped as stop:
-            base.status, base.detail = "pending", f"no se intentó: {stop.reason}"
+            base.status, base.detail = Status.PENDING, f"no se intentó: {stop.reason}"
             self._emit(report, base)
             raise
         else:
-            dry_run = self.options.mode == "dry-run"
-            base.status = "built" if dry_run else transport.delivered_status
+            dry_run = self.options.mode == Mode.DRY_RUN
+            base.status = Status.BUILT if dry_run else transport.delivered_status
             base.detail = delivery.reply
             base.refused = dict(delivery.refused)
         self._emit(report, base)
@@ -317,7 +318,7 @@ class ClaimedDelivery:
         runner, options = self.runner, self.runner.options
         runner.stop.check()  # stopped before the claim: the customer stays pending
         in_flight = dataclasses.replace(
-            self.base, status="in_flight", detail="DATA enviado; esperando respuesta"
+            self.base, status=Status.IN_FLIGHT, detail="DATA enviado; esperando respuesta"
         )
         with runner.stop.critical(), runner.records.transaction() as connection:
             self.denied = claims.take(
@@ -343,15 +344,15 @@ class ClaimedDelivery:
             base.status, base.detail = (
                 (outcome.status, outcome.detail)
                 if outcome
-                else ("skipped", f"en proceso en la corrida {self.denied.run_id}")
+                else (Status.SKIPPED, f"en proceso en la corrida {self.denied.run_id}")
             )
         except mailer.Uncertain as exc:
-            base.status, base.detail = "uncertain", f"incierto: {exc.reply}"
+            base.status, base.detail = Status.UNCERTAIN, f"incierto: {exc.reply}"
         except mailer.RUN_STOPPERS as exc:
             self.report.aborted, self.report.abort_code = exc.reply, exc.exit_code
-            base.status, base.detail = "pending", f"no se intentó: {exc.reply}"
+            base.status, base.detail = Status.PENDING, f"no se intentó: {exc.reply}"
         except mailer.ConnectionFailed as exc:
-            self._settle("failed", exc.reply)
+            self._settle(Status.FAILED, exc.reply)
             self._count_unreachable(exc.reply)
             return
         except mailer.TemporaryFailure as exc:
@@ -362,19 +363,19 @@ class ClaimedDelivery:
                     Waiting(base, message, self.key, [], exc.refused, exc.deferred, exc.reply),
                 )
             else:
-                self._settle("failed", exc.reply)
+                self._settle(Status.FAILED, exc.reply)
             return
         except mailer.SendError as exc:
             refused = exc.refused if isinstance(exc, mailer.PermanentFailure) else {}
-            self._settle("failed", exc.reply, refused=refused)
+            self._settle(Status.FAILED, exc.reply, refused=refused)
             return
         except (RunStopped, DatabaseBusy) as exc:
             reason = exc.reason if isinstance(exc, RunStopped) else exc.message
             runner.stop.settle()
-            if base.status == "in_flight":
-                base.status, base.detail = "uncertain", f"incierto: {reason} durante DATA"
+            if base.status == Status.IN_FLIGHT:
+                base.status, base.detail = Status.UNCERTAIN, f"incierto: {reason} durante DATA"
             else:
-                base.status, base.detail = "pending", f"no se intentó: {reason}"
+                base.status, base.detail = Status.PENDING, f"no se intentó: {reason}"
             runner._emit(self.report, base, record=isinstance(exc, RunStopped))
             raise
         else:
@@ -416,7 +417,7 @@ class ClaimedDelivery:
 
     def _settle(
         self,
-        status: str,
+        status: Status,
         detail: str,
         accepted: list[str] | None = None,
         refused: Mapping[str, str] | None = None,
@@ -425,10 +426,12 @@ class ClaimedDelivery:
         answer), in one transaction. A message saved to the outbox holds its channel's
         claim as sent."""
         runner, base = self.runner, self.base
-        claim_status = "sent" if status == "saved" else status
+        claim_status = Status.SENT if status == Status.SAVED else status
         try:
             with runner.stop.critical(), runner.records.transaction() as connection:
-                claims.advance(connection, self.key, self.report.run_id, "in_flight", claim_status)
+                claims.advance(
+                    connection, self.key, self.report.run_id, Status.IN_FLIGHT, claim_status
+                )
                 runner.records.record(
                     dataclasses.replace(base, status=status, detail=detail), connection
                 )
@@ -440,7 +443,7 @@ class ClaimedDelivery:
                         list(accepted or []),
                         dict(refused or {}),
                         {},
-                        detail if status != "failed" else "",
+                        detail if status != Status.FAILED else "",
                     )
         except DatabaseBusy as exc:
             # The server answered but the database could not record it: the claim stays in

@@ -9,24 +9,25 @@ from pathlib import Path
 from rotomail.config import Settings
 from rotomail.delivery.channels import channel_for
 from rotomail.delivery.results import Transport, TransportSetup
+from rotomail.words import Channel, Mode
 
 
-def channel_name(settings: Settings, mode: str) -> str:
+def channel_name(settings: Settings, mode: Mode) -> str:
     """Where the run's messages go; exactly-once claims are kept per channel."""
     return channel_for(settings, mode).name
 
 
-def uses_smtp(settings: Settings, mode: str) -> bool:
-    return channel_name(settings, mode) == "smtp"
+def uses_smtp(settings: Settings, mode: Mode) -> bool:
+    return channel_name(settings, mode) == Channel.SMTP
 
 
-def describe(settings: Settings, mode: str) -> str:
+def describe(settings: Settings, mode: Mode) -> str:
     return channel_for(settings, mode).describe(settings)
 
 
 def transport_factory(
     settings: Settings,
-    mode: str,
+    mode: Mode,
     folder_for: Callable[[int], Path],
     interactive: bool,
     sent_today: Callable[[], int] = lambda: 0,

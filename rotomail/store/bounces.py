@@ -21,6 +21,7 @@ from rotomail.store.models import (
     StatementClaim,
     table_of,
 )
+from rotomail.words import AddressStatus, Mode, Status
 
 _run = table_of(SendRun)
 _delivery = table_of(Delivery)
@@ -33,7 +34,7 @@ _claim = table_of(StatementClaim)
 MATCH_WINDOW = timedelta(days=7)
 # Customer statuses a report can be about: the message went out, by SMTP or from the outbox
 # (an administrator may relay the saved .eml files by other means).
-_REPORTABLE = ("sent", "saved", "bounced")
+_REPORTABLE = (Status.SENT, Status.SAVED, Status.BOUNCED)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def _sent() -> Any:
             _delivery.c.updated_at,
         )
         .join(_run, _run.c.id == _delivery.c.run_id)
-        .where(_run.c.mode == "send", _delivery.c.status.in_(_REPORTABLE))
+        .where(_run.c.mode == Mode.SEND, _delivery.c.status.in_(_REPORTABLE))
     )
 
 
@@ -112,7 +113,7 @@ def by_recipient(connection: Connection, address: str, when: datetime) -> SentDe
 @dataclass(frozen=True)
 class AddressOutcome:
     correo: str
-    status: str  # bounced | delayed
+    status: AddressStatus  # bounced or delayed
     code: str
     detail: str
 
@@ -149,7 +150,7 @@ def record_address(connection: Connection, delivery: SentDelivery, outcome: Addr
         outcome.detail,
     ):
         return False
-    if current.status == "bounced" and outcome.status == "delayed":
+    if current.status == AddressStatus.BOUNCED and outcome.status == AddressStatus.DELAYED:
         return False
     connection.execute(update(_address).where(key).values(**values))
     return True
@@ -164,12 +165,12 @@ def addresses_of(connection: Connection, run_id: int, cliente: str) -> dict[str,
 
 def mark_bounced(connection: Connection, delivery: SentDelivery, detail: str) -> bool:
     """The customer as "bounced" (every address bounced); False when it already was."""
-    if delivery.status == "bounced":
+    if delivery.status == Status.BOUNCED:
         return False
     connection.execute(
         update(_delivery)
         .where(_delivery.c.run_id == delivery.run_id, _delivery.c.cliente == delivery.cliente)
-        .values(status="bounced", detail=detail, updated_at=datetime.now())
+        .values(status=Status.BOUNCED, detail=detail, updated_at=datetime.now())
     )
     # The claim follows, so a later send skips the customer unless asked to retry.
     connection.execute(
@@ -179,9 +180,9 @@ def mark_bounced(connection: Connection, delivery: SentDelivery, detail: str) ->
             _claim.c.cliente == delivery.cliente,
             _claim.c.statement_date == delivery.statement_date,
             _claim.c.run_id == delivery.run_id,
-            _claim.c.status.in_(("sent", "saved")),
+            _claim.c.status.in_((Status.SENT, Status.SAVED)),
         )
-        .values(status="bounced", updated_at=datetime.now())
+        .values(status=Status.BOUNCED, updated_at=datetime.now())
     )
     return True
 
@@ -212,7 +213,7 @@ def bounced_addresses(
         .where(
             _delivery.c.sociedad == normalize_sociedad(sociedad),
             _address.c.cliente.in_(wanted),
-            _address.c.status == "bounced",
+            _address.c.status == AddressStatus.BOUNCED,
         )
     )
     found: dict[str, set[str]] = defaultdict(set)
@@ -266,7 +267,7 @@ def bounced_entries(engine: Engine, sociedad: str | None = None) -> list[Bounced
                 _customer.c.cliente == _catalog.c.cliente,
             ),
         )
-        .where(_address.c.status == "bounced")
+        .where(_address.c.status == AddressStatus.BOUNCED)
         .order_by(_address.c.updated_at, _address.c.id)
     )
     if sociedad:

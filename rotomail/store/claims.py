@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Row, bindparam, select, update
 
 from rotomail.store.db import insert_ignore
 from rotomail.store.models import StatementClaim, table_of
+from rotomail.words import Channel
 
 _claim = table_of(StatementClaim)
 
@@ -21,7 +22,7 @@ class ClaimKey:
     sociedad: str
     cliente: str
     statement_date: date
-    channel: str = "smtp"
+    channel: str = Channel.SMTP
 
 
 def claims_of(

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, Row, and_, case, false, func, select
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.store.models import Delivery, SendRun, StatementClaim, table_of
+from rotomail.words import Mode, Status
 
 _run = table_of(SendRun)
 _delivery = table_of(Delivery)
@@ -22,13 +23,13 @@ _claim = table_of(StatementClaim)
 
 # Counted per run from its deliveries: (column, statuses).
 COUNTERS = {
-    "sent": ("sent", "built", "saved"),
-    "failed": ("failed", "partial"),
-    "skipped": ("skipped",),
-    "uncertain": ("uncertain",),
-    "pending": ("pending", "in_flight"),
+    "sent": (Status.SENT, Status.BUILT, Status.SAVED),
+    "failed": (Status.FAILED, Status.PARTIAL),
+    "skipped": (Status.SKIPPED,),
+    "uncertain": (Status.UNCERTAIN,),
+    "pending": (Status.PENDING, Status.IN_FLIGHT),
 }
-UNFINISHED = ("pending", "in_flight", "uncertain", "failed")
+UNFINISHED = (Status.PENDING, Status.IN_FLIGHT, Status.UNCERTAIN, Status.FAILED)
 
 
 def list_runs(engine: Engine, limit: int = 30) -> list[Row[Any]]:
@@ -75,13 +76,13 @@ def run_deliveries(engine: Engine, run_id: int) -> list[Row[Any]]:
         _claim.c.cliente == _delivery.c.cliente,
         _claim.c.statement_date == _delivery.c.statement_date,
         _claim.c.channel == run.channel,
-        _claim.c.status == "sent",
+        _claim.c.status == Status.SENT,
         _claim.c.run_id != run_id,
         _delivery.c.status.in_(UNFINISHED),
     )
     query = (
         select(*_delivery.c, _claim.c.run_id.label("sent_by"))
-        .outerjoin(_claim, later if run.mode == "send" else false())  # rehearsals claim nothing
+        .outerjoin(_claim, later if run.mode == Mode.SEND else false())  # rehearsals claim nothing
         .where(_delivery.c.run_id == run_id)
         .order_by(_delivery.c.id)
     )
@@ -110,7 +111,9 @@ def customer_statements(engine: Engine, sociedad: str, cliente: str) -> list[Row
         .where(
             _delivery.c.sociedad == normalize_sociedad(sociedad),
             _delivery.c.cliente == normalize_cliente(cliente),
-            _delivery.c.status.in_(("sent", "saved", "built", "partial", "uncertain")),
+            _delivery.c.status.in_(
+                (Status.SENT, Status.SAVED, Status.BUILT, Status.PARTIAL, Status.UNCERTAIN)
+            ),
         )
         .order_by(_delivery.c.run_id, _delivery.c.id)
     )
@@ -121,14 +124,21 @@ def customer_statements(engine: Engine, sociedad: str, cliente: str) -> list[Row
 def retry_targets(engine: Engine, run_id: int) -> tuple[str, date, list[str]]:
     """(sociedad, statement date, clientes) of the customers that failed or bounced in ``run_id``."""
     run = get_run(engine, run_id)
-    if run.mode != "send":
+    if run.mode != Mode.SEND:
         raise DataError(
             f"La corrida {run_id} fue un ensayo ({run.mode}); no hay nada que reenviar."
         )
     query = select(_delivery.c.cliente).where(
         _delivery.c.run_id == run_id,
         _delivery.c.status.in_(
-            ("failed", "uncertain", "pending", "in_flight", "partial", "bounced")
+            (
+                Status.FAILED,
+                Status.UNCERTAIN,
+                Status.PENDING,
+                Status.IN_FLIGHT,
+                Status.PARTIAL,
+                Status.BOUNCED,
+            )
         ),
     )
     with engine.connect() as connection:
@@ -142,7 +152,7 @@ def sent_today(engine: Engine) -> int:
     """Messages sent since midnight (all runs): seeds the transport's daily cap."""
     midnight = datetime.combine(date.today(), time.min)
     query = select(func.count()).where(
-        _delivery.c.status == "sent", _delivery.c.updated_at >= midnight
+        _delivery.c.status == Status.SENT, _delivery.c.updated_at >= midnight
     )
     with engine.connect() as connection:
         return int(connection.execute(query).scalar() or 0)

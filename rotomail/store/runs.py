@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from rotomail.store.db import insert_ignore
 from rotomail.store.models import Delivery, DeliveryAddress, SendRun, table_of
+from rotomail.words import AddressStatus, RunStatus, Status
 
 _run = table_of(SendRun)
 _delivery = table_of(Delivery)
@@ -55,7 +56,7 @@ def set_pending_detail(connection: Connection, run_id: int, detail: str) -> None
     """``detail`` on every customer of ``run_id`` still pending."""
     connection.execute(
         update(_delivery)
-        .where(_delivery.c.run_id == run_id, _delivery.c.status == "pending")
+        .where(_delivery.c.run_id == run_id, _delivery.c.status == Status.PENDING)
         .values(detail=detail, updated_at=datetime.now())
     )
 
@@ -93,7 +94,9 @@ def run_process(connection: Connection, run_id: int) -> RunProcess | None:
 
 def running_runs(connection: Connection) -> list[int]:
     """Ids of the runs recorded as running."""
-    return list(connection.execute(select(_run.c.id).where(_run.c.status == "running")).scalars())
+    return list(
+        connection.execute(select(_run.c.id).where(_run.c.status == RunStatus.RUNNING)).scalars()
+    )
 
 
 def interrupt_runs(
@@ -103,17 +106,17 @@ def interrupt_runs(
     uncertain with ``in_flight_detail``; those pending stay so with ``pending_detail``."""
     connection.execute(
         update(_run)
-        .where(_run.c.id.in_(run_ids), _run.c.status == "running")
-        .values(status="interrupted", finished_at=datetime.now())
+        .where(_run.c.id.in_(run_ids), _run.c.status == RunStatus.RUNNING)
+        .values(status=RunStatus.INTERRUPTED, finished_at=datetime.now())
     )
     connection.execute(
         update(_delivery)
-        .where(_delivery.c.run_id.in_(run_ids), _delivery.c.status == "in_flight")
-        .values(status="uncertain", detail=in_flight_detail)
+        .where(_delivery.c.run_id.in_(run_ids), _delivery.c.status == Status.IN_FLIGHT)
+        .values(status=Status.UNCERTAIN, detail=in_flight_detail)
     )
     connection.execute(
         update(_delivery)
-        .where(_delivery.c.run_id.in_(run_ids), _delivery.c.status == "pending")
+        .where(_delivery.c.run_id.in_(run_ids), _delivery.c.status == Status.PENDING)
         .values(detail=pending_detail)
     )
 
@@ -139,7 +142,7 @@ def deferred_addresses(engine: Engine, run_id: int) -> dict[str, tuple[str, ...]
     """cliente -> its addresses still deferred in ``run_id`` (for ``--retry-failed``)."""
     query = (
         select(_address.c.cliente, _address.c.correo)
-        .where(_address.c.run_id == run_id, _address.c.status == "deferred")
+        .where(_address.c.run_id == run_id, _address.c.status == AddressStatus.DEFERRED)
         .order_by(_address.c.id)
     )
     result: dict[str, list[str]] = {}

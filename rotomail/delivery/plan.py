@@ -66,7 +66,7 @@ class RunPlan:
 
     @property
     def date_warning(self) -> str:
-        """ "" or the warning that the statements are dated other than their open items."""
+        """The warning that the statements are dated other than their open items, or ""."""
         return date_warning(self.sociedad, self.ledger_date, self.statement_date)
 
 

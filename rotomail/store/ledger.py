@@ -45,7 +45,7 @@ MAX_LISTED_REJECTS = 50
 
 _SNAPSHOT_LOCK = 7_365_002  # PostgreSQL advisory-lock key: imports exclusive, run starts shared
 WAIT_FOR_RUNS = 1.0  # seconds between looks while an import waits for the runs under way
-# What is reading the open items now (the runs under way, described); "" = nothing.
+# What is reading the open items now (the runs under way, described); [] = nothing.
 Readers = Callable[[Connection], list[str]]
 
 CLEARING_SHARE = 5  # a snapshot that clears more than 1/5 of a sociedad's customers asks first

@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, fields
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -224,6 +225,13 @@ def _number_text(value: Any) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+# [statement] aging: the highest days overdue of each aging bucket but the last (after "Por
+# vencer"); the default gives 1–30, 31–60, 61–90 and "Más de 90 días".
+DEFAULT_AGING = (30, 60, 90)
+AGING_KEY = "statement.aging"
+AGING_MAX_BUCKETS = 6
+AGING_MAX_DAYS = 3650
+
 # Tables of field = "heading" maps, checked by ``column_map`` ([import.ledger] …).
 FREE_TABLES = ("import.ledger", "import.customers")
 # [document_types.CODE]: the document type's name in each language.
@@ -247,6 +255,8 @@ IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
         "importe_ml",
         "moneda_ml",
         "texto",
+        "doc_compensacion",
+        "fecha_compensacion",
     ),
     "customers": ("sociedad", "cliente", "nombre", "rfc", "correo", "idioma"),
 }
@@ -296,6 +306,7 @@ class Settings:
     # [document_types.CODE] es/en/pt: the company's own document types in words
     document_types: dict[str, dict[str, str]] = field(default_factory=dict)
     imports: dict[str, dict[str, str]] = field(default_factory=dict)  # [import.ledger] …
+    aging: tuple[int, ...] = DEFAULT_AGING  # [statement] aging
 
     @property
     def smtp(self) -> SmtpSection:
@@ -476,7 +487,8 @@ def check_keys(table: Mapping[str, Any], path: Path) -> None:
     the closest known key, never a setting silently ignored."""
     scalars = set(option_fields())
     sections = {key.split(".")[0] for key in scalars if "." in key}
-    sections |= {"companies", "document_types", "import"}
+    scalars.add(AGING_KEY)
+    sections |= {"companies", "document_types", "import", "statement"}
     companies = [f"companies.SOCIEDAD.{name}" for name in company_keys()]
     known = sorted(scalars | sections | set(FREE_TABLES) | set(companies))
     for key, value in table.items():
@@ -592,6 +604,29 @@ def _document_types(table: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     }
 
 
+def _aging(table: Mapping[str, Any], path: Path) -> tuple[int, ...]:
+    """``[statement] aging = [30, 60, 90, 120]``: 1 to 6 whole numbers of days, ascending."""
+    raw = _lookup(table, AGING_KEY)
+    if raw is None:
+        return DEFAULT_AGING
+    valid = (
+        isinstance(raw, list)
+        and 1 <= len(raw) <= AGING_MAX_BUCKETS
+        and all(isinstance(d, int) and not isinstance(d, bool) for d in raw)
+        and all(1 <= d <= AGING_MAX_DAYS for d in raw)
+        and all(a < b for a, b in pairwise(raw))
+    )
+    if not valid:
+        raise _invalid(
+            AGING_KEY,
+            raw,
+            str(path),
+            f"una lista de 1 a {AGING_MAX_BUCKETS} números enteros de días entre 1 y "
+            f"{AGING_MAX_DAYS}, de menor a mayor, p. ej. [30, 60, 90, 120]",
+        )
+    return tuple(raw)
+
+
 def _check_home(home: Path, source: str) -> None:
     """The data folder must be a folder, or creatable: not a file, nor under one."""
     where = {"opción": "--home", "ROTOMAIL_HOME": "ROTOMAIL_HOME"}.get(
@@ -629,6 +664,7 @@ def load_settings(
         companies=_companies(table, path),
         document_types=_document_types(table),
         imports=_imports(table, path),
+        aging=_aging(table, path),
     )
     keys = option_fields()
 
@@ -652,4 +688,5 @@ def load_settings(
             merged[key] = _get(checked, key)
             settings.sources[key] = source(key)
     settings.options = Options.model_validate(_nested(merged))
+    settings.sources[AGING_KEY] = "config.toml" if _lookup(table, AGING_KEY) else "predeterminado"
     return settings

@@ -284,7 +284,7 @@ def test_bounces_end_to_end(smtp: SmtpServer, loaded: Cli, mailbox: Mailbox) -> 
     } == expected
     assert set(rows[0]) == {
         "cliente", "nombre", "idioma", "correos", "archivo", "estado", "detalle", "rechazados",
-        "message_id", "direcciones",
+        "message_id", "pagos", "direcciones",
     }  # fmt: skip
     assert sorted(mailbox.processed()) == sorted(report_id(r) for r in reports)
     assert sorted(mailbox.waiting()) == sorted([report_id(unknown), report_id(stranger)])
@@ -438,7 +438,7 @@ def test_verp_sender_and_bcc_archive_copy(
         token = tokens[received.message["Message-ID"]]
         assert len(token) == 10
         assert received.mail_from == f"rebotes+{token}@example.mx"
-        assert received.message["From"] == "portal@example.mx"
+        assert received.message["From"].addresses[0].addr_spec == "portal@example.mx"
         assert received.rcpt_tos[-1] == "archivo@example.mx"
         assert b"archivo@" not in received.data  # never in a header the customer sees
         assert received.message["Bcc"] is None

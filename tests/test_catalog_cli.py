@@ -28,6 +28,8 @@ def test_add_saves_and_prints_the_portal_message(customers: Cli) -> None:
             "cliente": "1006210",
             "nombre": "Agroequipos del Bajío S.A. de C.V.",
             "correos": ["a@agro.example.mx", "b@agro.example.mx"],
+            "idioma": "es",  # the master's
+            "retenido": "",
         }
     ]
 
@@ -107,17 +109,18 @@ def test_search_tsv_is_stable(filled: Cli) -> None:
     result = filled("catalog", "search", "--sociedad", "SM02", "--format", "tsv")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "Sociedad\tCliente\tNombre\tCorreo\n"
-        "SM02\t1004273\tFerretería López\tpagos@ferrelopez.example.mx\n"
-        "SM02\t1006210\tAgroequipos del Bajío S.A. de C.V.\ta@agro.example.mx;b@agro.example.mx\n"
+        "Sociedad\tCliente\tNombre\tCorreo\tIdioma\tRetenido\n"
+        "SM02\t1004273\tFerretería López\tpagos@ferrelopez.example.mx\tes\t\n"
+        "SM02\t1006210\tAgroequipos del Bajío S.A. de C.V.\ta@agro.example.mx;b@agro.example.mx"
+        "\tes\t\n"
     )
 
 
 def test_search_csv(filled: Cli) -> None:
     result = filled("catalog", "search", "--cliente", "0001006210", "--format", "csv")
     assert result.stdout == (
-        "Sociedad,Cliente,Nombre,Correo\n"
-        "SM02,1006210,Agroequipos del Bajío S.A. de C.V.,a@agro.example.mx;b@agro.example.mx\n"
+        "Sociedad,Cliente,Nombre,Correo,Idioma,Retenido\n"
+        "SM02,1006210,Agroequipos del Bajío S.A. de C.V.,a@agro.example.mx;b@agro.example.mx,es,\n"
     )
 
 
@@ -140,7 +143,14 @@ def test_search_table_when_piped_is_plain_text(filled: Cli) -> None:
     assert result.exit_code == 0, result.output
     assert "\x1b[" not in result.stdout
     assert "Hidráulica Paulista Ltda." in result.stdout
-    assert result.stdout.splitlines()[0].split() == ["Sociedad", "Cliente", "Nombre", "Correo"]
+    assert result.stdout.splitlines()[0].split() == [
+        "Sociedad",
+        "Cliente",
+        "Nombre",
+        "Correo",
+        "Idioma",
+        "Retenido",
+    ]
 
 
 def test_search_without_results_says_so(customers: Cli) -> None:

@@ -107,6 +107,8 @@ def test_ledger_skip_bad_imports_the_rest(customers: Cli) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.endswith(
         "  texto ← (no está en el archivo)\n"
+        "  doc_compensacion ← (no está en el archivo)\n"
+        "  fecha_compensacion ← (no está en el archivo)\n"
         "Partidas abiertas al 30/11/2026 importadas (SM02: 1).\n"
         "SM02: 0 clientes tenían partidas abiertas; 0 quedan sin ninguna.\n"
     )

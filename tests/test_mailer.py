@@ -130,7 +130,10 @@ def test_statement_arrives_with_headers_bodies_and_attachment(
     assert got.mail_from == "portal@example.mx"
     assert got.rcpt_tos == [A, B]
     arrived = got.message
-    assert arrived["From"] == "portal@example.mx"
+    # no display name in sender: the company's and its AR department's
+    assert (
+        arrived["From"] == '"Tinacos Ejemplo S.A. de C.V. - Cuentas por Cobrar" <portal@example.mx>'
+    )
     assert arrived["To"] == f"{A}, {B}"
     assert arrived["Reply-To"] == "cobranza@example.mx"
     assert arrived["Subject"] == "Estado de Cuenta Tinacos Ejemplo S.A. de C.V."

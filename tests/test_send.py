@@ -220,7 +220,9 @@ def test_send_over_smtp_what_arrives(smtp: SmtpServer, loaded: Cli) -> None:
     }
     message = by_rcpt[("a@agro.example.mx", "b@agro.example.mx")].message
     assert message["Subject"] == SUBJECT
-    assert message["From"] == "portal@example.mx"
+    assert (
+        message["From"] == '"Tinacos Ejemplo S.A. de C.V. - Cuentas por Cobrar" <portal@example.mx>'
+    )
     assert message["Reply-To"] == "cobranza@example.mx"
     assert message["Message-ID"] and message["Date"]
     body = message.get_body(("plain",)).get_content()

@@ -212,7 +212,7 @@ def test_labels_per_language() -> None:
     assert labels("es").title == "Estado de cuenta"
     assert labels("pt").title == "Extrato de conta"
     assert labels("en").title == "Account statement"
-    assert labels("es").buckets == ("Por vencer", "1–30", "31–60", "61–90", "Más de 90 días")
+    assert labels("es").buckets() == ("Por vencer", "1–30", "31–60", "61–90", "Más de 90 días")
     assert labels("es").page.format(page=1, pages=2) == "Página 1 de 2"
     assert labels("en").page.format(page=1, pages=2) == "Page 1 of 2"
     assert resolve_language("PT-br") == "pt"

@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rotomail.cli.history",
         "Corridas anteriores; con RUN, el resultado de cada cliente.",
     ),
+    "status": (
+        "rotomail.cli.status",
+        "Quién recibió el estado de cuenta de una fecha y qué pasó con el de los demás.",
+    ),
     "bounces": (
         "rotomail.cli.bounces",
         "Lee los informes de rebote del buzón y los registra en el historial.",

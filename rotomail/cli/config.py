@@ -14,6 +14,7 @@ from rotomail.cli.common import (
 from rotomail.cli.group import command_group
 from rotomail.cli.output import print_table
 from rotomail.cli.spanish import prompt_secret_twice
+from rotomail.config import AGING_KEY
 from rotomail.delivery.mailer import SendError, SmtpTransport, smtp_credentials, smtp_settings
 from rotomail.delivery.runlog import test_message
 from rotomail.delivery.secrets import set_smtp_password
@@ -44,6 +45,8 @@ def config_show(ctx: typer.Context) -> None:
         else "llavero del sistema o se pide al enviar"
     )
     rows.append(["smtp.password", "(oculta)", password_source])
+    aging = ", ".join(str(days) for days in settings.aging)
+    rows.append([AGING_KEY, f"[{aging}]", settings.sources[AGING_KEY]])
     for code, company in sorted(settings.companies.items()):
         rows.append([f"companies.{code}", f"{company.name} ({company.language})", "config.toml"])
     print_table(["Clave", "Valor", "Origen"], rows)

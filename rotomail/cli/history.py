@@ -133,6 +133,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "Detalle",
             "Rechazados",
             "Message-ID",
+            "Pagos",
             "Direcciones",
         ],
         [
@@ -146,6 +147,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
                 _detail_now(d.detail, d.sent_by),
                 d.refused,
                 d.message_id,
+                d.pagos,
                 direcciones
                 if format is Format.json
                 else "; ".join(
@@ -167,6 +169,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "detalle",
             "rechazados",
             "message_id",
+            "pagos",
             "direcciones",
         ],
     )

@@ -128,6 +128,17 @@ def ledger_import(
     counts = ", ".join(f"{s}: {n}" for s, n in sorted(result.per_sociedad.items()))
     snapshot = result.snapshot_date
     typer.echo(f"Partidas abiertas al {snapshot:%d/%m/%Y} importadas ({counts}).")
+    if result.has_clearing:
+        cleared = ", ".join(f"{s}: {n}" for s, n in sorted(result.cleared.items()))
+        typer.echo(
+            f"Partidas compensadas ({cleared}): no son abiertas; los pagos y abonos "
+            "entre ellas van al estado de cuenta."
+        )
+        if result.cleared_not_in_master:
+            typer.echo(
+                f"{result.cleared_not_in_master} partidas compensadas de clientes que no "
+                "están en el maestro no se guardaron."
+            )
     if result.date_source == "hoy":
         typer.echo(
             "Aviso: el archivo no imprime la fecha de clave; se usó la de hoy "

@@ -28,6 +28,16 @@ class Format(StrEnum):
     json = "json"
 
 
+class ListingFormat(StrEnum):
+    """A listing that may also be written as a spreadsheet (xlsx needs a file, ``-o``)."""
+
+    table = "table"
+    tsv = "tsv"
+    csv = "csv"
+    json = "json"
+    xlsx = "xlsx"
+
+
 def is_terminal(stream: TextIO | None = None) -> bool:
     stream = stream or sys.stdout
     return hasattr(stream, "isatty") and stream.isatty()
@@ -109,6 +119,45 @@ def print_table(
         Console(file=stream).print(table)
         return
     stream.write(render(headers, rows, fmt, json_keys))
+
+
+def xlsx_bytes(headers: Sequence[str], rows: Sequence[Sequence[Any]], sheet: str) -> bytes:
+    """A workbook of one sheet: the headers, then the rows (lists joined by ";")."""
+    from openpyxl import Workbook  # deferred: 0.2 s, only for xlsx
+
+    book = Workbook(write_only=True)
+    worksheet = book.create_sheet(sheet)
+    worksheet.append(list(headers))
+    for row in rows:
+        worksheet.append([";".join(map(str, v)) if isinstance(v, list) else v for v in row])
+    data = io.BytesIO()
+    book.save(data)
+    return data.getvalue()
+
+
+def write_listing(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    fmt: ListingFormat,
+    output: Path | None,
+    *,
+    json_keys: Sequence[str] | None = None,
+    sheet: str = "Hoja1",
+    footer: str = "",
+) -> None:
+    """``rows`` in ``fmt`` on stdout, or into the file ``output``; ``footer`` (a line or
+    more) follows a table, wherever it goes."""
+    footer = footer + "\n" if footer and fmt is ListingFormat.table else ""
+    if fmt is ListingFormat.xlsx:
+        if output is None:
+            raise UsageError("Para xlsx indique el archivo con --output.")
+        write_output(output, xlsx_bytes(headers, rows, sheet))
+    elif output is not None:
+        text = render(headers, rows, Format(fmt.value), json_keys) + footer
+        write_output(output, text.encode("utf-8"))
+    else:
+        print_table(headers, rows, Format(fmt.value), json_keys=json_keys)
+        sys.stdout.write(footer)
 
 
 def write_output(path: Path, data: bytes) -> None:

@@ -236,6 +236,7 @@ def _send(st: State, request: SendRequest) -> None:
         render_nice=settings.render.nice,
         ledger_date=plan.ledger_date,
         snapshot_at=plan.snapshot_at,
+        aging=settings.aging,
     )
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)

@@ -21,7 +21,7 @@ from rotomail.statement.model import StatementCustomer, build_statement
 from rotomail.statement.pdf import render_statement_pdf
 from rotomail.store.catalog import search_entries
 from rotomail.store.customers import search_customers
-from rotomail.store.ledger import due_date_source, items_for, snapshot_of
+from rotomail.store.ledger import due_date_source, items_for, payments_for, snapshot_of
 
 app = command_group("Genera el estado de cuenta de un cliente en PDF, para revisarlo.")
 
@@ -48,6 +48,7 @@ def statement(
     ledger_date = snapshot.snapshot_date if snapshot else None
     # As of its open items' date unless --date says otherwise (then a warning names both).
     statement_date = parse_date(date_) or ledger_date or date.today()
+    payments = payments_for(st.engine, customer.sociedad, {customer.cliente}, statement_date)
     built = build_statement(
         company,
         StatementCustomer(customer.sociedad, customer.cliente, customer.nombre, customer.rfc),
@@ -56,6 +57,8 @@ def statement(
         language=(entry[0].idioma if entry else "") or customer.idioma,
         document_types=st.settings.document_types,
         due_date_source=due_date_source(st.engine, customer.sociedad),
+        aging=st.settings.aging,
+        payments=payments.get(customer.cliente),
     )
     path = output or Path(built.filename)
     write_output(path, render_statement_pdf(built))

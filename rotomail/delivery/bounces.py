@@ -267,17 +267,19 @@ def _find_delivery(
     if found:
         return found, "message-id"
     if recipient is not None:
-        found = store.by_recipient(connection, recipient.address, report.date or datetime.now())
-        if found:
-            return found, "recipient"
+        for address in recipient.addresses:  # Original-Recipient, then Final-Recipient
+            found = store.by_recipient(connection, address, report.date or datetime.now())
+            if found:
+                return found, "recipient"
     return None, ""
 
 
 def _address_in(delivery: SentDelivery, recipient: BouncedRecipient, how: str) -> str | None:
-    """The delivery's own spelling of the failed address. A report matched by token or
-    Message-ID about a forwarded address is about the only address the delivery had."""
+    """The delivery's own spelling of the failed address (any name the report gives it). A
+    report matched by token or Message-ID about a forwarded address is about the only
+    address the delivery had."""
     for address in delivery.correos:
-        if address.lower() == recipient.address:
+        if address.lower() in recipient.addresses:
             return address
     if how != "recipient" and len(delivery.correos) == 1:
         return delivery.correos[0]

@@ -16,8 +16,8 @@ from rotomail.delivery.messages import build_statement_message, parse_address, v
 from rotomail.delivery.rendering import Rendered, RenderJob, render_stream
 from rotomail.delivery.report import SendOptions
 from rotomail.errors import DataError, UsageError
-from rotomail.statement.model import StatementCustomer, StatementItem
-from rotomail.store.ledger import due_date_source, iter_items_by_customer
+from rotomail.statement.model import PaymentsReceived, StatementCustomer, StatementItem
+from rotomail.store.ledger import due_date_source, iter_items_by_customer, payments_for
 from rotomail.words import Mode
 
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -45,6 +45,7 @@ class StatementJobs:
         self.document_types = dict(document_types)
         self.verp_tokens: dict[str, str] = {}  # cliente -> token in the envelope sender
         self.due_date_source = "vencimiento"
+        self.payments: dict[str, PaymentsReceived] = {}  # cliente -> received since last
 
     def prepare(self, candidates: list[Candidate]) -> dict[str, str]:
         """Check the templates of every language the run writes in and draw the VERP
@@ -54,6 +55,12 @@ class StatementJobs:
         if self.options.mode == Mode.SEND and self.company.verp:
             self.verp_tokens = {c.cliente: _verp_token() for c in candidates}
         self.due_date_source = due_date_source(self.engine, self.options.sociedad)
+        self.payments = payments_for(
+            self.engine,
+            self.options.sociedad,
+            {c.cliente for c in candidates},
+            self.options.statement_date,
+        )
         return languages
 
     def language_of(self, candidate: Candidate) -> str:
@@ -117,4 +124,6 @@ class StatementJobs:
             (self.company.bcc,) if real and self.company.bcc else (),
             self.document_types,
             self.due_date_source,
+            self.options.aging,
+            self.payments.get(candidate.cliente),
         )

@@ -7,8 +7,11 @@ admin overrides any of them with ``ROTOMAIL_HOME/templates/<lang>/<name>``. Vari
   name), ``customer``, ``phone``, ``reply_to``, ``rfc``, ``sociedad``, ``filename``,
   ``note`` (the manual's "do not reply" note, or "reply or write to <reply_to>" when the
   company has a reply_to), ``customer_number``, ``cutoff_date``, ``balance`` and ``overdue``
-  (per currency, in the customer's language: "MXN 1,000.00 · USD 500.00"); the HTML one also
-  ``subject``. Values are escaped for the HTML alternative.
+  (per currency, in the customer's language: "MXN 1,000.00 · USD 500.00"), ``payments``
+  (the line "Pagos y abonos recibidos desde el 31/10/2026: MXN 5,000.00", empty without any),
+  ``payments_total`` and ``payments_since`` (its amounts and date); the HTML one also
+  ``subject``. Values are escaped for the HTML alternative. A line holding nothing but
+  ``${payments}`` is left out when there are no payments.
 * ``log.subject`` / ``log.txt``: whatever the caller passes to :func:`render_template`
   (the send command uses ``run``, ``operator``, ``date``, ``sociedad``, ``sent``,
   ``failed``, ``skipped``, ``log_name``).
@@ -45,7 +48,7 @@ from rotomail.company import LANGUAGES, CompanyProfile
 from rotomail.delivery.outgoing import Attachment, Outgoing
 from rotomail.errors import DataError, UsageError
 from rotomail.inputs.addresses import ascii_address, is_valid_address
-from rotomail.statement.labels import format_amount, format_date, labels
+from rotomail.statement.labels import format_amount, format_balances, format_date, labels
 from rotomail.statement.model import Statement
 
 DEFAULT_LANGUAGE = "es"
@@ -142,9 +145,24 @@ def _packaged_template(lang: str, name: str) -> MailTemplate:
     )
 
 
+_FIELD_LINE = re.compile(r"^[ \t]*\$(?:\{(\w+)\}|(\w+))[ \t]*\r?\n", re.MULTILINE)
+# Fields whose line is left out when they are empty (a statement without payments).
+OPTIONAL_LINES = frozenset({"payments"})
+
+
 def render(template: string.Template, values: Mapping[str, str]) -> str:
-    """Substitute every ``$name``; a typo in an admin's template is a clear UsageError."""
+    """Substitute every ``$name``; a typo in an admin's template is a clear UsageError.
+
+    A line that is only an optional field (``OPTIONAL_LINES``) left empty is left out."""
     source = getattr(template, "source", "(plantilla)")
+
+    def line(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return "" if name in OPTIONAL_LINES and values.get(name) == "" else match.group(0)
+
+    text = _FIELD_LINE.sub(line, template.template)
+    if text != template.template:
+        template = MailTemplate(text, source)
     try:
         return template.substitute(values)
     except KeyError as exc:
@@ -185,6 +203,21 @@ REPLY_NOTE = {
     "pt": "Nota: em caso de dúvida, responda a este e-mail ou escreva para {reply_to}.",
     "en": "Note: if you have any questions, reply to this e-mail or write to {reply_to}.",
 }
+
+
+# From's display name when the company's sender has none: "<company> - Cuentas por Cobrar".
+AR_DEPARTMENT = {"es": "Cuentas por Cobrar", "pt": "Contas a Receber", "en": "Accounts Receivable"}
+
+
+def sender_of(company: CompanyProfile) -> Address:
+    """The From address: ``sender`` as written, or, when it has no display name, with the
+    company's name and its AR department in the message's language."""
+    sender = parse_address(company.sender, what="remitente (sender)")
+    if sender.display_name:
+        return sender
+    lang = company.language if company.language in LANGUAGES else DEFAULT_LANGUAGE
+    name = " - ".join(part for part in (clean_line(company.name), AR_DEPARTMENT[lang]) if part)
+    return Address(display_name=name, username=sender.username, domain=sender.domain)
 
 
 def reply_note(language: str, reply_to: str) -> str:
@@ -245,7 +278,15 @@ def _insert_after_body_tag(document: str, fragment: str) -> str:
     return document[: match.end()] + "\n" + fragment + document[match.end() :]
 
 
-STATEMENT_FIELDS = ("customer_number", "cutoff_date", "balance", "overdue")
+STATEMENT_FIELDS = (
+    "customer_number",
+    "cutoff_date",
+    "balance",
+    "overdue",
+    "payments",
+    "payments_total",
+    "payments_since",
+)
 
 
 def statement_fields(statement: Statement) -> dict[str, str]:
@@ -258,11 +299,20 @@ def statement_fields(statement: Statement) -> dict[str, str]:
     overdue = " · ".join(
         f"{s.moneda} {format_amount(s.overdue, lang)}" for s in statement.summaries if s.overdue
     )
+    payments = statement.payments
+    received = since = line = ""
+    if payments is not None:
+        received = format_balances(payments.totals(), lang)
+        since = format_date(payments.since, lang)
+        line = lb.payments_line.format(date=since, amounts=received)
     return {
         "customer_number": statement.cliente,
         "cutoff_date": format_date(statement.statement_date, lang),
         "balance": balance or lb.no_balance,
         "overdue": overdue or format_amount(Decimal(0), lang),
+        "payments": line,
+        "payments_total": received,
+        "payments_since": since,
     }
 
 
@@ -282,7 +332,7 @@ def build_statement_message(
     ``rehearsal_for`` (``send --test``): the message goes to ``to`` (the operator); the
     subject is prefixed ``[PRUEBA] `` and the body names the real recipients.
     """
-    sender = parse_address(company.sender, what="remitente (sender)")
+    sender = sender_of(company)
     reply_to = (
         parse_address(company.reply_to, what="Reply-To") if company.reply_to.strip() else None
     )

@@ -127,6 +127,7 @@ class RunRecords:
             "archivo": outcome.archivo,
             "refused": "; ".join(f"{a}: {r}" for a, r in outcome.refused.items()),
             "message_id": outcome.message_id,
+            "pagos": outcome.pagos,
             "correos": ";".join(outcome.correos),
             "updated_at": _now(),
         }

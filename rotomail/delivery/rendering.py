@@ -14,11 +14,18 @@ from datetime import date
 from pathlib import Path
 
 from rotomail.company import CompanyProfile
+from rotomail.config import DEFAULT_AGING
 from rotomail.delivery.liveness import process_alive, this_process
 from rotomail.delivery.messages import build_statement_message, serialised, statement_fields
 from rotomail.delivery.outgoing import Outgoing
 from rotomail.errors import DataError
-from rotomail.statement.model import StatementCustomer, StatementItem, build_statement
+from rotomail.statement.labels import format_balances
+from rotomail.statement.model import (
+    PaymentsReceived,
+    StatementCustomer,
+    StatementItem,
+    build_statement,
+)
 from rotomail.statement.pdf import render_statement_pdf
 
 POOL_THRESHOLD = 16  # below this many statements, rendering in-process is faster
@@ -40,6 +47,8 @@ class RenderJob:
     bcc: tuple[str, ...] = ()  # the company's archive copy: envelope only, never a header
     document_types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     due_date_source: str = "vencimiento"  # what the aging counts from (ledger import)
+    aging: tuple[int, ...] = DEFAULT_AGING  # config.toml [statement] aging
+    payments: PaymentsReceived | None = None  # received since the previous statement
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class Rendered:
     message: Outgoing | None  # its MIME bytes built; None when it could not be built
     error: str = ""
     pdf: bytes = b""  # only when the run keeps a copy of the PDFs
+    payments: str = ""  # received since the previous statement: "MXN 3,000.00", or ""
 
 
 def render(job: RenderJob) -> Rendered:
@@ -64,6 +74,8 @@ def render(job: RenderJob) -> Rendered:
         job.statement_date,
         document_types=job.document_types,
         due_date_source=job.due_date_source,
+        aging=job.aging,
+        payments=job.payments,
     )
     pdf = render_statement_pdf(statement)
     try:
@@ -79,6 +91,8 @@ def render(job: RenderJob) -> Rendered:
         )
     except DataError as exc:  # e.g. an address edited into the database by hand
         return Rendered(job.customer.cliente, statement.filename, None, exc.message)
+    payments = statement.payments
+    received = format_balances(payments.totals()) if payments is not None else ""
     prepared = serialised(
         replace(
             message,
@@ -88,7 +102,11 @@ def render(job: RenderJob) -> Rendered:
         )
     )
     return Rendered(
-        job.customer.cliente, statement.filename, prepared, pdf=pdf if job.keep_pdf else b""
+        job.customer.cliente,
+        statement.filename,
+        prepared,
+        pdf=pdf if job.keep_pdf else b"",
+        payments=received,
     )
 
 

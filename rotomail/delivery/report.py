@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rotomail.config import DEFAULT_AGING
 from rotomail.words import Channel, Mode, Status
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class SendOptions:
     retry_wait: float = 1.0  # first wait before a round, doubled each round
     channel: str = Channel.SMTP  # a name in delivery/channels.py; claims are kept per channel
     render_nice: int = 0  # render workers' niceness above the sending process's
+    aging: tuple[int, ...] = DEFAULT_AGING  # the statements' aging buckets ([statement] aging)
     ledger_date: date | None = None  # the date of the open items the statements show
     snapshot_at: datetime | None = None  # when they were imported: the run reads only those
 
@@ -68,6 +70,7 @@ class Outcome:
     archivo: str = ""
     refused: dict[str, str] = field(default_factory=dict)
     message_id: str = ""
+    pagos: str = ""  # payments and credits the statement said were received, per currency
 
 
 @dataclass

@@ -146,6 +146,7 @@ def report_from_history(
                 row.archivo,
                 refused,
                 row.message_id,
+                row.pagos,
             )
         )
     return report

@@ -251,6 +251,7 @@ class SendRunner:
             Status.FAILED,
             detail=rendered.error,
             archivo=rendered.filename,
+            pagos=rendered.payments,
         )
         message = rendered.message
         if message is None:

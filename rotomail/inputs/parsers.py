@@ -75,6 +75,12 @@ class OpenItemRecord:
     importe: Decimal  # quantized to 0.01; credit notes and payments negative
     moneda: str
     texto: str
+    doc_compensacion: str = ""  # SAP's AUGBL, in an all-items export
+    fecha_compensacion: dt.date | None = None  # set: the item is cleared, never open
+
+    @property
+    def cleared(self) -> bool:
+        return self.fecha_compensacion is not None
 
 
 @dataclass(frozen=True)
@@ -619,6 +625,10 @@ def _open_item(
             f"Moneda «{get(layout.currency_field)}» no es un código de 3 letras (MXN, USD)"
         )
     fecha_documento = _date(get("fecha_documento"), "Fecha de documento")
+    doc_compensacion = get("doc_compensacion")
+    fecha_compensacion = _date(get("fecha_compensacion"), "Fecha de compensación")
+    if doc_compensacion and fecha_compensacion is None:
+        raise _Invalid(f"Doc. compensación «{doc_compensacion}» sin fecha de compensación")
     if layout.due_field == "vencimiento":
         label, missing = "Vencimiento", "Falta el vencimiento"
     else:
@@ -626,7 +636,9 @@ def _open_item(
         missing = f"Falta la {FIELD_WORDS[layout.due_field]}"
     vencimiento = _date(get(layout.due_field), label)
     if vencimiento is None:
-        raise _Invalid(missing)
+        if fecha_compensacion is None:
+            raise _Invalid(missing)
+        vencimiento = fecha_compensacion  # a cleared item is not aged: any date will do
     return OpenItemRecord(
         line=row.line,
         sociedad=sociedad,
@@ -639,6 +651,8 @@ def _open_item(
         importe=importe,
         moneda=moneda,
         texto=get("texto"),
+        doc_compensacion=doc_compensacion,
+        fecha_compensacion=fecha_compensacion,
     )
 
 

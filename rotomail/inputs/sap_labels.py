@@ -32,6 +32,7 @@ SOURCES: dict[str, str] = {
     "prior": "rotomail's alias table before issue 11 (kept: files that imported keep importing)",
     "ddic": "SAP data element / field labels as published by SAP table browsers "
     "(BKPF, BSEG, RFOPS, KNA1): BUKRS Company Code, BLART Document Type, WRBTR, DMBTR…",
+    "issue21": "issue 21: SAP's clearing labels Doc.comp., Fe.compens., Clrng doc.",
     "tech": "SAP's technical field name, the heading of SE16/SQVI and many ALV downloads",
 }
 
@@ -128,6 +129,15 @@ LABELS: tuple[Label, ...] = tuple(
     + _rows(_L, "texto", "en", "fbl-en", medium="Text")
     + _rows(_L, "texto", "pt", "fbl-pt", medium="Texto")
     + _rows(_L, "texto", "", "tech", technical="SGTXT")
+    + _rows(_L, "doc_compensacion", "es", "ref", medium="Doc.compensación")
+    + _rows(_L, "doc_compensacion", "es", "issue21", short="Doc.comp.")
+    + _rows(_L, "doc_compensacion", "en", "ref", medium="Clearing Document")
+    + _rows(_L, "doc_compensacion", "en", "issue21", short="Clrng doc.")
+    + _rows(_L, "doc_compensacion", "", "tech", technical="AUGBL")
+    + _rows(_L, "fecha_compensacion", "es", "ref", medium="Fecha compensación")
+    + _rows(_L, "fecha_compensacion", "es", "issue21", short="Fe.compens.")
+    + _rows(_L, "fecha_compensacion", "en", "ref", medium="Clearing date")
+    + _rows(_L, "fecha_compensacion", "", "tech", technical="AUGDT")
     # ----------------------------------------------------- customer master (KNA1/KNB1)
     + _rows(_C, "sociedad", "es", "ref", medium="Sociedad")
     + _rows(_C, "sociedad", "es", "cds-es", heading="Soc.")

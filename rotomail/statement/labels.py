@@ -18,6 +18,8 @@ from typing import Any
 from babel import Locale
 from babel.dates import parse_pattern
 
+from rotomail.config import DEFAULT_AGING
+
 DEFAULT_LANGUAGE = "es"
 DATE_PATTERN = "dd/MM/yyyy"
 _LOCALES = {"es": "es_MX", "pt": "pt_BR", "en": "en_US"}
@@ -36,10 +38,7 @@ class Labels:
     aging_basis: str
     currency: str
     not_due: str
-    days_1_30: str
-    days_31_60: str
-    days_61_90: str
-    over_90: str
+    over: str  # the last aging bucket; placeholder {days}
     balance: str
     overdue: str
     detail: str
@@ -61,11 +60,17 @@ class Labels:
     bank: str
     beneficiary: str
     payment_reference: str
+    payments: str  # the payments section's title; placeholder {date}
+    payments_line: str  # the e-mail's line; placeholders {date} and {amounts}
+    col_cleared: str  # the day a payment was applied (SAP's clearing date)
+    col_settled: str  # what it paid
 
-    @property
-    def buckets(self) -> tuple[str, str, str, str, str]:
-        """The aging bucket headings, in the order of ``CurrencySummary.buckets``."""
-        return (self.not_due, self.days_1_30, self.days_31_60, self.days_61_90, self.over_90)
+    def buckets(self, aging: tuple[int, ...] = DEFAULT_AGING) -> tuple[str, ...]:
+        """The aging bucket headings, in the order of ``CurrencySummary.buckets``:
+        ``Por vencer``, ``1–30``, ``31–60`` … and ``Más de <last> días``."""
+        lows = (1, *(days + 1 for days in aging[:-1]))
+        ranges = tuple(f"{low}–{high}" for low, high in zip(lows, aging, strict=True))
+        return (self.not_due, *ranges, self.over.format(days=aging[-1]))
 
     def contact_line(self, phone: str, email: str) -> str:
         """The AR contact line; empty when the company gave neither phone nor e-mail."""
@@ -116,10 +121,7 @@ _LABELS: dict[str, Labels] = {
         aging_basis="Antigüedad de saldos por fecha de vencimiento neto",
         currency="Moneda",
         not_due="Por vencer",
-        days_1_30="1–30",
-        days_31_60="31–60",
-        days_61_90="61–90",
-        over_90="Más de 90 días",
+        over="Más de {days} días",
         balance="Saldo",
         overdue="Vencido",
         detail="Detalle de partidas abiertas",
@@ -141,6 +143,10 @@ _LABELS: dict[str, Labels] = {
         bank="Banco",
         beneficiary="Beneficiario",
         payment_reference="Referencia (su número de cliente)",
+        payments="Pagos y abonos recibidos desde el {date}",
+        payments_line="Pagos y abonos recibidos desde el {date}: {amounts}",
+        col_cleared="Aplicado",
+        col_settled="Pagó",
     ),
     "pt": Labels(
         title="Extrato de conta",
@@ -152,10 +158,7 @@ _LABELS: dict[str, Labels] = {
         aging_basis="Vencimento dos saldos pela data de vencimento líquido",
         currency="Moeda",
         not_due="A vencer",
-        days_1_30="1–30",
-        days_31_60="31–60",
-        days_61_90="61–90",
-        over_90="Mais de 90 dias",
+        over="Mais de {days} dias",
         balance="Saldo",
         overdue="Vencido",
         detail="Detalhe das partidas em aberto",
@@ -177,6 +180,10 @@ _LABELS: dict[str, Labels] = {
         bank="Banco",
         beneficiary="Beneficiário",
         payment_reference="Referência (seu número de cliente)",
+        payments="Pagamentos e créditos recebidos desde {date}",
+        payments_line="Pagamentos e créditos recebidos desde {date}: {amounts}",
+        col_cleared="Aplicado",
+        col_settled="Pagou",
     ),
     "en": Labels(
         title="Account statement",
@@ -188,10 +195,7 @@ _LABELS: dict[str, Labels] = {
         aging_basis="Aging by net due date",
         currency="Currency",
         not_due="Not yet due",
-        days_1_30="1–30",
-        days_31_60="31–60",
-        days_61_90="61–90",
-        over_90="Over 90 days",
+        over="Over {days} days",
         balance="Balance",
         overdue="Overdue",
         detail="Open items",
@@ -213,6 +217,10 @@ _LABELS: dict[str, Labels] = {
         bank="Bank",
         beneficiary="Beneficiary",
         payment_reference="Reference (your customer number)",
+        payments="Payments and credits received since {date}",
+        payments_line="Payments and credits received since {date}: {amounts}",
+        col_cleared="Applied",
+        col_settled="Paid",
     ),
 }
 

@@ -4,8 +4,9 @@ Rules (../shared/reference/statement.md):
 
 * Items are sorted by net due date, then document number.
 * Days overdue = statement date - due date, never negative (0 when not yet due).
-* Aging buckets by net due date: Por vencer (0 days: due today or later), 1–30, 31–60,
-  61–90 and más de 90 días.
+* Aging buckets by net due date: Por vencer (0 days: due today or later), then one bucket
+  per limit of ``aging`` (config.toml ``[statement] aging``; default 30, 60, 90: 1–30, 31–60,
+  61–90) and the last, "más de" the highest limit.
 * Currencies are never mixed: one summary per currency, ordered by currency code.
 * Amounts are rounded to the cent once, on entry, so every total is exactly the sum of
   the amounts printed in the detail.
@@ -15,17 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from rotomail.company import CompanyProfile
+from rotomail.config import DEFAULT_AGING
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, safe_filename_part
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-BUCKET_COUNT = 5  # Por vencer, 1–30, 31–60, 61–90, más de 90 días
-_BUCKET_LIMITS = (0, 30, 60, 90)  # the highest days overdue of each bucket but the last
+PAYMENT_WINDOW_DAYS = 30  # payments shown without an earlier statement: the last 30 days
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,77 @@ class StatementItem:
     importe: Decimal  # credit notes and payments negative
     moneda: str
     texto: str = ""
+
+
+@dataclass(frozen=True)
+class ClearedItem:
+    """An item an all-items export shows cleared: its clearing document and date."""
+
+    documento: str
+    tipo: str
+    referencia: str
+    fecha_documento: date | None
+    importe: Decimal  # credit notes and payments negative
+    moneda: str
+    doc_compensacion: str  # "" when the export had no clearing document column
+    fecha_compensacion: date
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    """A payment or credit note cleared in the period, as printed."""
+
+    item: ClearedItem
+    importe: Decimal  # what was received: positive, rounded to the cent
+    moneda: str
+    settled: tuple[str, ...]  # what it cleared: each item's reference, else its document
+
+
+@dataclass(frozen=True)
+class PaymentsReceived:
+    """Payments and credit notes cleared after ``since`` up to the statement date."""
+
+    since: date  # cleared after this day: the previous statement's date, or 30 days back
+    lines: tuple[PaymentLine, ...]
+
+    def totals(self) -> dict[str, Decimal]:
+        """Currency -> amount received, in currency order (never mixed)."""
+        result: dict[str, Decimal] = {}
+        for line in self.lines:
+            result[line.moneda] = result.get(line.moneda, ZERO) + line.importe
+        return dict(sorted(result.items()))
+
+
+def payments_received(
+    cleared: Iterable[ClearedItem],
+    statement_date: date,
+    previous_statement: date | None,
+) -> PaymentsReceived:
+    """The payments and credit notes (negative items) cleared after the customer's
+    previous statement (without one: the 30 days before ``statement_date``) and up to
+    ``statement_date``, oldest first; each names the items its clearing document cleared.
+    """
+    if previous_statement is not None and previous_statement < statement_date:
+        since = previous_statement
+    else:
+        since = statement_date - timedelta(days=PAYMENT_WINDOW_DAYS)
+    items = list(cleared)
+    by_clearing: dict[str, list[ClearedItem]] = {}
+    for item in items:
+        if item.doc_compensacion:
+            by_clearing.setdefault(item.doc_compensacion, []).append(item)
+    lines = []
+    for item in sorted(items, key=lambda i: (i.fecha_compensacion, i.moneda, i.documento)):
+        if item.importe >= 0 or not since < item.fecha_compensacion <= statement_date:
+            continue
+        settled = tuple(
+            other.referencia or other.documento
+            for other in by_clearing.get(item.doc_compensacion, [])
+            if other.importe > 0
+        )
+        importe = (-item.importe).quantize(CENT, rounding=ROUND_HALF_UP)
+        lines.append(PaymentLine(item, importe, item.moneda.strip().upper(), settled))
+    return PaymentsReceived(since, tuple(lines))
 
 
 @dataclass(frozen=True)
@@ -64,7 +136,7 @@ class StatementLine:
 @dataclass(frozen=True)
 class CurrencySummary:
     moneda: str
-    buckets: tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
+    buckets: tuple[Decimal, ...]  # Por vencer, then one per aging limit, then "más de"
     balance: Decimal
     item_count: int
 
@@ -89,6 +161,8 @@ class Statement:
     document_types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # "vencimiento" (net due date), or the stand-in the ledger import was told to use
     due_date_source: str = "vencimiento"
+    aging: tuple[int, ...] = DEFAULT_AGING  # the highest days of each bucket but the last
+    payments: PaymentsReceived | None = None  # cleared payments and credits, when any
 
     @property
     def cliente(self) -> str:
@@ -113,15 +187,15 @@ class Statement:
         return next((s for s in self.summaries if s.moneda == moneda), None)
 
 
-def bucket_for(dias_vencidos: int) -> int:
+def bucket_for(dias_vencidos: int, aging: tuple[int, ...] = DEFAULT_AGING) -> int:
     """The aging bucket of an item overdue ``dias_vencidos`` days (<= 0: not yet due)."""
-    for index, limit in enumerate(_BUCKET_LIMITS):
+    for index, limit in enumerate((0, *aging)):
         if dias_vencidos <= limit:
             return index
-    return len(_BUCKET_LIMITS)
+    return len(aging) + 1
 
 
-def _line(item: StatementItem, statement_date: date) -> StatementLine:
+def _line(item: StatementItem, statement_date: date, aging: tuple[int, ...]) -> StatementLine:
     moneda = item.moneda.strip().upper()
     if not moneda:
         raise DataError(f"El documento {item.documento} no tiene moneda.")
@@ -129,20 +203,22 @@ def _line(item: StatementItem, statement_date: date) -> StatementLine:
         raise DataError(f"El documento {item.documento} tiene un importe inválido.")
     dias = max((statement_date - item.vencimiento).days, 0)
     importe = item.importe.quantize(CENT, rounding=ROUND_HALF_UP)
-    return StatementLine(item, importe, moneda, dias, bucket_for(dias))
+    return StatementLine(item, importe, moneda, dias, bucket_for(dias, aging))
 
 
-def _summaries(lines: Iterable[StatementLine]) -> tuple[CurrencySummary, ...]:
+def _summaries(
+    lines: Iterable[StatementLine], aging: tuple[int, ...]
+) -> tuple[CurrencySummary, ...]:
     sums: dict[str, list[Decimal]] = {}
     counts: dict[str, int] = {}
     for line in lines:
-        buckets = sums.setdefault(line.moneda, [ZERO] * BUCKET_COUNT)
+        buckets = sums.setdefault(line.moneda, [ZERO] * (len(aging) + 2))
         buckets[line.bucket] += line.importe
         counts[line.moneda] = counts.get(line.moneda, 0) + 1
     return tuple(
         CurrencySummary(
             moneda=moneda,
-            buckets=(b[0], b[1], b[2], b[3], b[4]),
+            buckets=tuple(b),
             balance=sum(b, ZERO),
             item_count=counts[moneda],
         )
@@ -158,10 +234,12 @@ def build_statement(
     language: str = "",
     document_types: Mapping[str, Mapping[str, str]] | None = None,
     due_date_source: str = "vencimiento",
+    aging: tuple[int, ...] = DEFAULT_AGING,
+    payments: PaymentsReceived | None = None,
 ) -> Statement:
     """Age and total ``items`` as of ``statement_date`` (the cut-off date)."""
     lines = sorted(
-        (_line(item, statement_date) for item in items),
+        (_line(item, statement_date, aging) for item in items),
         key=lambda line: (line.item.vencimiento, line.item.documento),
     )
     return Statement(
@@ -169,10 +247,12 @@ def build_statement(
         customer,
         statement_date,
         tuple(lines),
-        _summaries(lines),
+        _summaries(lines, aging),
         language,
         document_types or {},
         due_date_source,
+        aging,
+        payments if payments is not None and payments.lines else None,
     )
 
 

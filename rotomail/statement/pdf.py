@@ -2,13 +2,14 @@
 
 Layout: letterhead (the company's logo when it has one, legal name, address and RFC,
 title and cut-off date), the customer,
-a summary per currency with the aging buckets and the balance, the open items grouped by
+a summary per currency with the aging buckets and the balance, the payments and credits
+received since the previous statement (when there are any), the open items grouped by
 currency and sorted by due date with a total per currency, and a footer on every page
 with the AR contact line and "Página X de Y". Table headers repeat on every page.
 
 Parts: ``_Canvas`` is the page frame (pages, logo, fonts, text placed in boxes) and each
 section draws on it alone: ``_Letterhead``, ``_AgingSummary``, ``_PaymentBlock``,
-``_DetailTable`` and ``_Footer``; ``_Renderer`` only puts them in order. Everything is
+``_PaymentsSection``, ``_DetailTable`` and ``_Footer``; ``_Renderer`` only puts them in order. Everything is
 written in the customer's language (``Statement.lang``), document types in words.
 
 Drawing: only fpdf2's public API. Text is placed with ``FPDF.text()`` at positions
@@ -90,10 +91,26 @@ _DETAIL = (
     _Column(34.0, "R"),
     _Column(16.0, "C"),
 )
-# moneda, por vencer, 1–30, 31–60, 61–90, más de 90 días, saldo
-_SUMMARY = (_Column(20.9, "C"), *(_Column(27.5, "R") for _ in range(6)))
+# documento, referencia, tipo, fecha, aplicado (clearing date), pagó, importe, moneda
+_PAYMENTS = (
+    _Column(22.0, "L"),
+    _Column(25.0, "L"),
+    _Column(22.0, "L"),
+    _Column(18.0, "C"),
+    _Column(19.0, "C"),
+    _Column(37.9, "L"),
+    _Column(26.0, "R"),
+    _Column(16.0, "C"),
+)
+_CURRENCY_W = 20.9  # the summary's currency column; the buckets and the balance share the rest
 assert abs(sum(c.width for c in _DETAIL) - CONTENT_W) < 0.01
-assert abs(sum(c.width for c in _SUMMARY) - CONTENT_W) < 0.01
+assert abs(sum(c.width for c in _PAYMENTS) - CONTENT_W) < 0.01
+
+
+def _summary_columns(buckets: int) -> tuple[_Column, ...]:
+    """moneda, the aging buckets (Por vencer, 1–30 … más de N días) and the balance."""
+    width = (CONTENT_W - _CURRENCY_W) / (buckets + 1)
+    return (_Column(_CURRENCY_W, "C"), *(_Column(width, "R") for _ in range(buckets + 1)))
 
 
 @lru_cache(maxsize=8192)
@@ -135,6 +152,8 @@ def _page_count_digits(statement: Statement) -> int:
     that many (so "Página 1 de 3" ends at the margin when the estimate has as many
     digits as the count, which is nearly always)."""
     rows = len(statement.lines) + 8 * len(statement.summaries)
+    if statement.payments is not None:
+        rows += len(statement.payments.lines) + 8
     return len(str(2 + rows // ROWS_PER_PAGE_MIN))
 
 
@@ -396,16 +415,18 @@ class _AgingSummary(_Section):
     def draw(self) -> None:
         c, lb, lang = self.canvas, self.lb, self.lang
         self.section_title(lb.summary, lb.aging_basis)
+        headings = lb.buckets(self.st.aging)
+        columns = _summary_columns(len(headings))
         if self.st.summaries:
-            c.header_row(_SUMMARY, (lb.currency, *lb.buckets, lb.balance))
-        balance_x = PAGE_W - MARGIN - _SUMMARY[-1].width
+            c.header_row(columns, (lb.currency, *headings, lb.balance))
+        balance_x = PAGE_W - MARGIN - columns[-1].width
         for summary in self.st.summaries:
             c.font("", 8.5)
             buckets = [format_amount(amount, lang) for amount in summary.buckets]
-            c.row(_SUMMARY[:-1], (summary.moneda, *buckets), ROW_H + 1)
+            c.row(columns[:-1], (summary.moneda, *buckets), ROW_H + 1)
             c.font("B", 8.5)
             balance = format_amount(summary.balance, lang)
-            c.text(balance_x, c.y - ROW_H - 1, _SUMMARY[-1].width, ROW_H + 1, balance, "R")
+            c.text(balance_x, c.y - ROW_H - 1, columns[-1].width, ROW_H + 1, balance, "R")
             c.rule(c.y)
         if self.st.is_zero:
             c.y += 3 if self.st.summaries else 0
@@ -440,6 +461,83 @@ class _PaymentBlock(_Section):
                     c.text(x, c.y, half, ROW_H, f"{label}: {value}")
             c.y += ROW_H
         c.y += 7
+
+
+class _PaymentsSection(_Section):
+    """Payments and credit notes received since the previous statement, by currency, each
+    with what it paid; absent when there are none. The header repeats on a new page."""
+
+    def __init__(
+        self, canvas: _Canvas, statement: Statement, lang: str, continuation: Callable[[], None]
+    ) -> None:
+        super().__init__(canvas, statement, lang)
+        self.continuation = continuation
+
+    def new_page_head(self) -> None:
+        self.continuation()
+        self.header()
+
+    def header(self) -> None:
+        lb = self.lb
+        self.canvas.header_row(
+            _PAYMENTS,
+            (
+                lb.col_document,
+                lb.col_reference,
+                lb.col_type,
+                lb.col_date,
+                lb.col_cleared,
+                lb.col_settled,
+                lb.col_amount,
+                lb.col_currency,
+            ),
+        )
+        self.canvas.font("", 8)
+
+    def draw(self) -> None:
+        payments = self.st.payments
+        if payments is None:
+            return
+        c, lang, lb = self.canvas, self.lang, self.lb
+        if c.y + 7 + HEAD_H + 2 * ROW_H > CONTENT_BOTTOM:
+            c.new_page()
+            self.continuation()
+        self.section_title(lb.payments.format(date=format_date(payments.since, lang)))
+        self.header()
+        totals = payments.totals()
+        by_currency = sorted(payments.lines, key=lambda line: line.moneda)
+        for moneda, group in groupby(by_currency, key=lambda line: line.moneda):
+            for n, line in enumerate(group):
+                c.ensure_room(ROW_H)
+                if n % 2:
+                    c.fill(c.y, ROW_H, ZEBRA_FILL)
+                item = line.item
+                c.row(
+                    _PAYMENTS,
+                    (
+                        item.documento,
+                        item.referencia,
+                        document_type_text(item.tipo, lang, self.st.document_types),
+                        format_date(item.fecha_documento, lang) if item.fecha_documento else "",
+                        format_date(item.fecha_compensacion, lang),
+                        ", ".join(line.settled),
+                        format_amount(line.importe, lang),
+                        line.moneda,
+                    ),
+                )
+            c.ensure_room(ROW_H + 1)
+            c.fill(c.y, ROW_H + 1, TOTAL_FILL)
+            c.rule(c.y, INK, 0.3)
+            c.font("B", 8.5)
+            label_w = sum(col.width for col in _PAYMENTS[:-2])
+            c.text(MARGIN, c.y, label_w, ROW_H + 1, f"{lb.total} {moneda}", "R")
+            x = MARGIN + label_w
+            amount = format_amount(totals[moneda], lang)
+            c.text(x, c.y, _PAYMENTS[-2].width, ROW_H + 1, amount, "R")
+            c.text(x + _PAYMENTS[-2].width, c.y, _PAYMENTS[-1].width, ROW_H + 1, moneda, "C")
+            c.y += ROW_H + 1
+            c.font("", 8)
+        c.y += 6
 
 
 class _DetailTable(_Section):
@@ -574,9 +672,9 @@ class _Renderer:
         self.letterhead = _Letterhead(self.canvas, statement, lang)
         self.summary = _AgingSummary(self.canvas, statement, lang)
         self.payment = _PaymentBlock(self.canvas, statement, lang)
+        self.payments = _PaymentsSection(self.canvas, statement, lang, self.letterhead.continuation)
         self.detail = _DetailTable(self.canvas, statement, lang, self.letterhead.continuation)
         self.footer = _Footer(self.canvas, statement, lang, pages)
-        self.canvas.on_new_page = self.detail.new_page_head
 
     def draw_footer(self) -> None:
         self.footer.draw()
@@ -586,6 +684,9 @@ class _Renderer:
         self.letterhead.draw()
         self.summary.draw()
         self.payment.draw()
+        self.canvas.on_new_page = self.payments.new_page_head
+        self.payments.draw()
+        self.canvas.on_new_page = self.detail.new_page_head
         self.detail.draw()
         return bytes(self.pdf.output())
 

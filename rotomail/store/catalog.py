@@ -8,9 +8,10 @@ Library functions over an engine; the CLI only parses options and prints.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, and_, or_, select
+from sqlalchemy import Engine, Row, and_, func, or_, select
 
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
@@ -28,6 +29,8 @@ class CatalogRow:
     nombre: str
     correo_text: str  # the addresses joined by ";", as stored
     idioma: str = ""  # the entry's own language ("" = the master's, else the company's)
+    master_idioma: str = ""  # the master's language ("" = the company's)
+    retenido: str = ""  # the reason of the customer's hold; "" when not held
 
     @property
     def correos(self) -> list[str]:
@@ -42,19 +45,29 @@ def search_entries(
     nombre: str | None = None,
 ) -> list[CatalogRow]:
     """Entries by sociedad and/or cliente, plus a substring of the name or an address
-    (``text``) and/or of the name (``nombre``); accents and case never matter."""
-    query = select(
-        _catalog.c.sociedad,
-        _catalog.c.cliente,
-        _customer.c.nombre,
-        _catalog.c.correos,
-        _catalog.c.idioma,
-    ).join(
-        _customer,
-        and_(
-            _customer.c.sociedad == _catalog.c.sociedad,
-            _customer.c.cliente == _catalog.c.cliente,
-        ),
+    (``text``) and/or of the name (``nombre``); accents and case never matter. Each with
+    the master's language and the reason of its hold, if it is held."""
+    query = (
+        select(
+            _catalog.c.sociedad,
+            _catalog.c.cliente,
+            _customer.c.nombre,
+            _catalog.c.correos,
+            _catalog.c.idioma,
+            _customer.c.idioma,
+            func.coalesce(_hold.c.reason, ""),
+        )
+        .join(
+            _customer,
+            and_(
+                _customer.c.sociedad == _catalog.c.sociedad,
+                _customer.c.cliente == _catalog.c.cliente,
+            ),
+        )
+        .outerjoin(
+            _hold,
+            and_(_hold.c.sociedad == _catalog.c.sociedad, _hold.c.cliente == _catalog.c.cliente),
+        )
     )
     if sociedad:
         query = query.where(_catalog.c.sociedad == normalize_sociedad(sociedad))
@@ -117,10 +130,38 @@ def recipients_of(engine: Engine, sociedad: str) -> list[Row[Any]]:
         return list(connection.execute(query))
 
 
+@dataclass(frozen=True)
+class HoldRow:
+    """A held customer: why, who held it and when."""
+
+    sociedad: str
+    cliente: str
+    nombre: str  # "" when the master no longer knows the customer
+    reason: str
+    held_by: str
+    held_at: datetime
+
+
+def list_holds(engine: Engine, sociedad: str | None = None) -> list[HoldRow]:
+    """Every held customer (of ``sociedad``, or of all), by sociedad and cliente."""
+    query = select(
+        _hold.c.sociedad,
+        _hold.c.cliente,
+        func.coalesce(_customer.c.nombre, ""),
+        _hold.c.reason,
+        _hold.c.held_by,
+        _hold.c.held_at,
+    ).outerjoin(
+        _customer,
+        and_(_customer.c.sociedad == _hold.c.sociedad, _customer.c.cliente == _hold.c.cliente),
+    )
+    if sociedad:
+        query = query.where(_hold.c.sociedad == normalize_sociedad(sociedad))
+    query = query.order_by(_hold.c.sociedad, _hold.c.cliente)
+    with engine.connect() as connection:
+        return [HoldRow(*row) for row in connection.execute(query).all()]
+
+
 def holds_of(engine: Engine, sociedad: str) -> dict[str, str]:
     """cliente -> reason, for the held customers of ``sociedad``."""
-    query = select(_hold.c.cliente, _hold.c.reason).where(
-        _hold.c.sociedad == normalize_sociedad(sociedad)
-    )
-    with engine.connect() as connection:
-        return {cliente: reason for cliente, reason in connection.execute(query)}
+    return {hold.cliente: hold.reason for hold in list_holds(engine, sociedad)}

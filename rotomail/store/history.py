@@ -121,6 +121,35 @@ def customer_statements(engine: Engine, sociedad: str, cliente: str) -> list[Row
         return list(connection.execute(query))
 
 
+# A customer got the statement of a real run in these states (its previous statement).
+RECEIVED = (Status.SENT, Status.SAVED, Status.PARTIAL)
+
+
+def previous_statements(
+    engine: Engine, sociedad: str, clientes: set[str], before: date, chunk: int = 500
+) -> dict[str, date]:
+    """cliente -> the cut-off date of the last statement a real run sent it before
+    ``before`` (customers never sent one are left out)."""
+    ordered = sorted(clientes)
+    result: dict[str, date] = {}
+    for start in range(0, len(ordered), chunk):
+        query = (
+            select(_delivery.c.cliente, func.max(_delivery.c.statement_date))
+            .join(_run, _run.c.id == _delivery.c.run_id)
+            .where(
+                _run.c.mode == Mode.SEND,
+                _delivery.c.sociedad == sociedad,
+                _delivery.c.cliente.in_(ordered[start : start + chunk]),
+                _delivery.c.status.in_(RECEIVED),
+                _delivery.c.statement_date < before,
+            )
+            .group_by(_delivery.c.cliente)
+        )
+        with engine.connect() as connection:
+            result.update({cliente: day for cliente, day in connection.execute(query)})
+    return result
+
+
 def retry_targets(engine: Engine, run_id: int) -> tuple[str, date, list[str]]:
     """(sociedad, statement date, clientes) of the customers that failed or bounced in ``run_id``."""
     run = get_run(engine, run_id)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
 from pathlib import Path
@@ -33,11 +33,25 @@ from rotomail.inputs.parsers import (
     TotalMismatch,
 )
 from rotomail.inputs.tabular import iter_rows, open_source
-from rotomail.statement.model import StatementItem
+from rotomail.statement.model import (
+    PAYMENT_WINDOW_DAYS,
+    ClearedItem,
+    PaymentsReceived,
+    StatementItem,
+    payments_received,
+)
 from rotomail.store.db import upsert
-from rotomail.store.models import Customer, LedgerSnapshot, OpenItem, table_of
+from rotomail.store.history import previous_statements
+from rotomail.store.models import (
+    ClearedLedgerItem,
+    Customer,
+    LedgerSnapshot,
+    OpenItem,
+    table_of,
+)
 
 _item = table_of(OpenItem)
+_cleared = table_of(ClearedLedgerItem)
 _customer = table_of(Customer)
 _snapshot = table_of(LedgerSnapshot)
 MAX_LISTED_REJECTS = 50
@@ -82,6 +96,9 @@ class LedgerImport:
     date_source: str = "opción"  # "archivo" (printed key date), "opción" (--date) or "hoy"
     not_in_master: dict[tuple[str, str], int] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)  # the first ones, when skipped
+    cleared: dict[str, int] = field(default_factory=dict)  # sociedad -> cleared items kept
+    cleared_not_in_master: int = 0  # cleared items of customers missing from the master
+    has_clearing: bool = False  # a file had a clearing date column (an all-items export)
 
 
 def not_in_master_summary(unknown: dict[tuple[str, str], int], limit: int = 20) -> str:
@@ -111,6 +128,8 @@ class _SnapshotWriter:
         self.connection = connection
         self.skip_bad = skip_bad
         self.counts: dict[str, int] = {}
+        self.cleared: dict[str, int] = {}
+        self.cleared_unknown = 0
         self.before: dict[str, set[str]] = {}
         self.after: dict[str, set[str]] = {}
         self.master: dict[str, set[str]] = {}
@@ -118,6 +137,7 @@ class _SnapshotWriter:
         self.rejects: list[Reject] = []
         self.reject_count = 0
         self._batch: list[dict[str, Any]] = []
+        self._cleared_batch: list[dict[str, Any]] = []
 
     def reject(self, reject: Reject) -> None:
         self.reject_count += 1
@@ -128,6 +148,9 @@ class _SnapshotWriter:
         sociedad = record.sociedad
         if sociedad not in self.before:
             self._start(sociedad)
+        if record.cleared:
+            self._add_cleared(record)
+            return
         if record.cliente not in self.master[sociedad]:
             key = (sociedad, record.cliente)
             self.unknown[key] = self.unknown.get(key, 0) + 1
@@ -154,6 +177,33 @@ class _SnapshotWriter:
         if len(self._batch) >= _BATCH:
             self.flush()
 
+    def _add_cleared(self, record: OpenItemRecord) -> None:
+        """A cleared item: never open; kept for the payments section. One of a customer
+        missing from the master is counted and left out (nothing is owed on it)."""
+        if record.cliente not in self.master[record.sociedad]:
+            self.cleared_unknown += 1
+            return
+        self.cleared[record.sociedad] += 1
+        if self.reject_count and not self.skip_bad:
+            return
+        self._cleared_batch.append(
+            {
+                "sociedad": record.sociedad,
+                "cliente": record.cliente,
+                "documento": record.documento,
+                "tipo": record.tipo,
+                "referencia": record.referencia,
+                "fecha_documento": record.fecha_documento,
+                "importe": record.importe,
+                "moneda": record.moneda,
+                "texto": record.texto[:255],
+                "doc_compensacion": record.doc_compensacion,
+                "fecha_compensacion": record.fecha_compensacion,
+            }
+        )
+        if len(self._cleared_batch) >= _BATCH:
+            self.flush()
+
     def _start(self, sociedad: str) -> None:
         connection = self.connection
         self.before[sociedad] = set(
@@ -167,13 +217,18 @@ class _SnapshotWriter:
             ).scalars()
         )
         connection.execute(delete(_item).where(_item.c.sociedad == sociedad))
+        connection.execute(delete(_cleared).where(_cleared.c.sociedad == sociedad))
         self.counts[sociedad] = 0
+        self.cleared[sociedad] = 0
         self.after[sociedad] = set()
 
     def flush(self) -> None:
         if self._batch:
             self.connection.execute(insert(_item), self._batch)
             self._batch = []
+        if self._cleared_batch:
+            self.connection.execute(insert(_cleared), self._cleared_batch)
+            self._cleared_batch = []
 
     def refuse_rejects(self) -> None:
         """Without ``skip_bad``, any refused row refuses the file: list them, import nothing."""
@@ -204,7 +259,7 @@ class _SnapshotWriter:
         confirm: Callable[[list[Clearing]], bool] | None,
     ) -> list[Clearing]:
         self.refuse_rejects()
-        if not any(self.counts.values()):
+        if not any(self.counts.values()) and not any(self.cleared.values()):
             raise DataError("El archivo no contiene partidas abiertas.")
         self.flush()
         clearings = self.clearings()
@@ -223,7 +278,7 @@ class _SnapshotWriter:
                     "due_date_source": due_date_sources.get(sociedad, "vencimiento"),
                 }
                 for sociedad, count in self.counts.items()
-                if count
+                if count or self.cleared[sociedad]
             ],
             keys=("sociedad",),
         )
@@ -294,7 +349,15 @@ def import_ledger(
             writer.add(record)
         clearings = writer.finish(snapshot_date, source, dict.fromkeys(writer.counts, due), None)
     return LedgerImport(
-        snapshot_date, writer.counts, writer.reject_count, clearings, "opción", writer.unknown
+        snapshot_date,
+        writer.counts,
+        writer.reject_count,
+        clearings,
+        "opción",
+        writer.unknown,
+        cleared=writer.cleared,
+        cleared_not_in_master=writer.cleared_unknown,
+        has_clearing=layout is not None and "fecha_compensacion" in layout.columns,
     )
 
 
@@ -342,6 +405,7 @@ def import_ledger_files(
         raise UsageError("El mismo archivo aparece dos veces; sus partidas se sumarían dos veces.")
     key_dates: dict[str, date] = {}
     due_date_sources: dict[str, str] = {}
+    has_clearing = False
     with _replacing(engine, readers, on_wait) as connection:
         writer = _SnapshotWriter(connection, options.skip_bad)
         for name in files:
@@ -355,6 +419,7 @@ def import_ledger_files(
                 )
                 layout = reader.layout
                 on_layout(layout)
+                has_clearing = has_clearing or "fecha_compensacion" in layout.columns
                 if layout.key_date is not None:
                     key_dates[name] = layout.key_date
                     _check_date(options.snapshot_date, key_dates)
@@ -386,6 +451,9 @@ def import_ledger_files(
         date_source,
         writer.unknown,
         writer.rejects,
+        writer.cleared,
+        writer.cleared_unknown,
+        has_clearing,
     )
 
 
@@ -483,3 +551,60 @@ def due_date_source(engine: Engine, sociedad: str) -> str:
             select(_snapshot.c.due_date_source).where(_snapshot.c.sociedad == sociedad)
         ).scalar()
     return value or "vencimiento"
+
+
+def _to_cleared(row: Any) -> ClearedItem:
+    return ClearedItem(
+        documento=row.documento,
+        tipo=row.tipo,
+        referencia=row.referencia,
+        fecha_documento=row.fecha_documento,
+        importe=Decimal(row.importe),
+        moneda=row.moneda,
+        doc_compensacion=row.doc_compensacion,
+        fecha_compensacion=row.fecha_compensacion,
+    )
+
+
+def cleared_since(
+    engine: Engine, sociedad: str, since: dict[str, date], until: date, chunk: int = 500
+) -> dict[str, list[ClearedItem]]:
+    """cliente -> its items cleared after ``since[cliente]`` and up to ``until``, for the
+    customers of ``since`` (a chunk of customers per query)."""
+    ordered = sorted(since)
+    result: dict[str, list[ClearedItem]] = {}
+    for start in range(0, len(ordered), chunk):
+        part = ordered[start : start + chunk]
+        query = (
+            select(_cleared)
+            .where(
+                _cleared.c.sociedad == sociedad,
+                _cleared.c.cliente.in_(part),
+                _cleared.c.fecha_compensacion > min(since[c] for c in part),
+                _cleared.c.fecha_compensacion <= until,
+            )
+            .order_by(_cleared.c.cliente, _cleared.c.fecha_compensacion, _cleared.c.id)
+        )
+        with engine.connect() as connection:
+            rows = connection.execute(query).all()
+        for row in rows:
+            if row.fecha_compensacion > since[row.cliente]:
+                result.setdefault(row.cliente, []).append(_to_cleared(row))
+    return result
+
+
+def payments_for(
+    engine: Engine, sociedad: str, clientes: set[str], statement_date: date
+) -> dict[str, PaymentsReceived]:
+    """cliente -> the payments and credits received since its previous statement (from
+    the run history; without one, the 30 days before ``statement_date``), for the
+    customers that have any."""
+    previous = previous_statements(engine, sociedad, clientes, statement_date)
+    window = statement_date - timedelta(days=PAYMENT_WINDOW_DAYS)
+    since = {cliente: previous.get(cliente, window) for cliente in clientes}
+    result = {}
+    for cliente, cleared in cleared_since(engine, sociedad, since, statement_date).items():
+        payments = payments_received(cleared, statement_date, previous.get(cliente))
+        if payments.lines:
+            result[cliente] = payments
+    return result

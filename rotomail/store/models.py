@@ -118,6 +118,30 @@ class OpenItem(SQLModel, table=True):
     texto: str = Field(default="", max_length=255)
 
 
+class ClearedLedgerItem(SQLModel, table=True):
+    """An item an all-items FBL5N export shows cleared (a clearing date): never open, kept
+    for the payments and credits the statement says were received. Replaced per sociedad
+    with the open items on import."""
+
+    __tablename__ = "cleared_item"
+    __table_args__ = (
+        Index("ix_cleared_item_customer", "sociedad", "cliente", "fecha_compensacion"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sociedad: str = Field(max_length=10)
+    cliente: str = Field(max_length=20)
+    documento: str = Field(max_length=40)
+    tipo: str = Field(default="", max_length=10)
+    referencia: str = Field(default="", max_length=60)
+    fecha_documento: date | None = None
+    importe: Decimal = Field(sa_column=Column(Numeric(18, 2), nullable=False))
+    moneda: str = Field(max_length=5)
+    texto: str = Field(default="", max_length=255)
+    doc_compensacion: str = Field(default="", max_length=40)  # SAP's AUGBL
+    fecha_compensacion: date  # SAP's AUGDT
+
+
 class SendRun(SQLModel, table=True):
     """One execution of ``rotomail send``."""
 
@@ -174,6 +198,8 @@ class Delivery(SQLModel, table=True):
     idioma: str = Field(
         default="", sa_column=Column(String(2), nullable=False, server_default="")
     )  # the language the statement was written in
+    # the payments and credits its statement said were received ("MXN 3,000.00"), or ""
+    pagos: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
 class StatementClaim(SQLModel, table=True):

@@ -4,7 +4,8 @@ A lazy group, like the root: ``catalog --help`` lists the subcommands from ``SUB
 and only the module of the subcommand that runs is imported, so ``catalog search`` loads
 neither the address validator, nor the paste parser, nor the ledger. The modules are split
 by what they need: ``search``, ``export`` (reading entries out), ``edit`` (one entry or
-hold at a time), ``paste`` (Alta masiva), ``review`` (the change trail, who is missing).
+hold at a time), ``holds`` (the held customers), ``paste`` (Alta masiva), ``review`` (the
+change trail, who is missing).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "add": (_EDIT, "Alta individual: guarda (o reemplaza) los correos de un cliente."),
     "hold": (_EDIT, "Retiene a un cliente: no se le envía su estado de cuenta hasta liberarlo."),
     "release": (_EDIT, "Libera a un cliente retenido."),
+    "holds": (
+        "rotomail.cli.catalog.holds",
+        "Clientes retenidos: motivo, quién los retuvo y cuándo.",
+    ),
     "changes": (
         _REVIEW,
         "Quién cambió qué: cada alta, reemplazo, borrado, retención y liberación del cliente.",

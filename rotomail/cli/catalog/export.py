@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +11,7 @@ import typer
 from rotomail.cli.catalog import HELP
 from rotomail.cli.common import state
 from rotomail.cli.group import command_group
-from rotomail.cli.output import Format, render, write_output
+from rotomail.cli.output import Format, render, write_output, xlsx_bytes
 from rotomail.errors import UsageError
 from rotomail.store.catalog import search_entries
 
@@ -39,16 +38,7 @@ def catalog_export(
     if format == "xlsx":
         if output is None:
             raise UsageError("Para xlsx indique el archivo con --output.")
-        from openpyxl import Workbook  # deferred: 0.2 s, only for xlsx
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("Catalogo")
-        sheet.append(headers)
-        for row in rows:
-            sheet.append(row)
-        data = io.BytesIO()
-        book.save(data)
-        write_output(output, data.getvalue())
+        write_output(output, xlsx_bytes(headers, rows, "Catalogo"))
         typer.echo(f"{len(rows)} registros en {output}")
         return
     text = render(headers, rows, Format(format))

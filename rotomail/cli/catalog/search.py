@@ -33,20 +33,32 @@ def catalog_search(
     ] = False,
 ) -> None:
     """Búsqueda en el catálogo por sociedad, cliente, nombre o correo (sin distinguir
-    acentos ni mayúsculas)."""
+    acentos ni mayúsculas).
+
+    Cada registro con el idioma de su estado de cuenta y, si está retenido, el motivo."""
     if bounced:
         _catalog_bounced(ctx, sociedad, format)
         return
 
+    settings = state(ctx).settings
     rows = search_entries(state(ctx).engine, sociedad, cliente, correo, nombre)
+    company_language = {code: company.language for code, company in settings.companies.items()}
     print_table(
-        ["Sociedad", "Cliente", "Nombre", "Correo"],
+        ["Sociedad", "Cliente", "Nombre", "Correo", "Idioma", "Retenido"],
         [
-            [r.sociedad, r.cliente, r.nombre, r.correos if format is Format.json else r.correo_text]
+            [
+                r.sociedad,
+                r.cliente,
+                r.nombre,
+                r.correos if format is Format.json else r.correo_text,
+                # the statement's language: the entry's, else the master's, else the company's
+                r.idioma or r.master_idioma or company_language.get(r.sociedad, ""),
+                r.retenido,
+            ]
             for r in rows
         ],
         format,
-        json_keys=["sociedad", "cliente", "nombre", "correos"],
+        json_keys=["sociedad", "cliente", "nombre", "correos", "idioma", "retenido"],
     )
     if not rows and format is Format.table:
         typer.echo("No se encontraron registros.", err=True)

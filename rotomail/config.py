@@ -612,6 +612,8 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
             raise UsageError(
                 f"{path}: [companies.{code}] invoice_copies = «{values['invoice_copies']}»: {exc}."
             ) from None
+        if values.get("invoice_copies"):  # "~/cfdi/{referencia}" as the shell would read it
+            values["invoice_copies"] = os.path.expanduser(values["invoice_copies"])
         values["base_dir"] = str(path.parent.resolve())
         values.update(code=sociedad, name=values.get("name", ""), language=language, clabe=clabe)
         result[sociedad] = CompanyProfile(**values)

@@ -16,6 +16,7 @@ from sample_data import COMPANY_CONFIG, LEDGER_TSV
 from smtp_server import SmtpServer
 from sqlalchemy import select
 
+from rotomail.company import copy_path
 from rotomail.store.db import open_engine
 from rotomail.store.models import OpenItem, table_of
 from tests.conftest import Cli
@@ -280,3 +281,23 @@ def test_asignacion_by_column_option(customers: Cli) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "  asignacion ← «Folio fiscal»\n" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        ("cfdi/{referencia}", "A-1001", "/h/cfdi/A-1001"),
+        ("cfdi/{referencia}", "../x", None),
+        ("cfdi/{referencia}", "..", None),
+        ("cfdi/{referencia}", "sub/../../x", None),
+        ("cfdi/{referencia}", "/etc/passwd", "/h/cfdi/etc/passwd"),
+        ("{referencia}", "/etc/passwd", None),
+        ("/srv/cfdi/{referencia}", "A-1001", "/srv/cfdi/A-1001"),
+        ("/srv/cfdi/{referencia}", "../../etc/x", None),
+    ],
+)
+def test_an_item_field_never_takes_the_path_out_of_the_folder(
+    pattern: str, value: str, expected: str | None
+) -> None:
+    path = copy_path("/h", pattern, {"referencia": value})
+    assert (str(path) if path is not None else None) == expected

@@ -67,6 +67,13 @@ class CopiesReport:
             )
         if self.missing:
             parts.append(f"faltantes {self.missing}")
+        if self.not_attached():
+            parts.append(self.not_attached())
+        return "; ".join(parts)
+
+    def not_attached(self) -> str:
+        """The copies found and not attached: left out by the size cap, refused."""
+        parts = []
         if self.left_out:
             parts.append("no adjuntas (tamaño): " + ", ".join(self.left_out))
         if self.refused:

@@ -107,7 +107,7 @@ def render_log(report: RunReport) -> str:
 def _copies(report: RunReport) -> str:
     """Each customer's invoice copies: attached, missing, left out by the size cap, refused."""
     rows = [
-        [o.cliente, len(o.copias.attached), o.copias.missing, _names(o.copias)]
+        [o.cliente, len(o.copias.attached), o.copias.missing, o.copias.not_attached()]
         for o in report.outcomes
         if o.copias
     ]
@@ -123,15 +123,6 @@ def _copies(report: RunReport) -> str:
         )
         + "\n"
     )
-
-
-def _names(copies: CopiesReport) -> str:
-    parts = []
-    if copies.left_out:
-        parts.append("no adjuntas (tamaño): " + ", ".join(copies.left_out))
-    if copies.refused:
-        parts.append("rechazadas (fuera de la carpeta): " + ", ".join(copies.refused))
-    return "; ".join(parts)
 
 
 def _left_out(report: RunReport) -> str:

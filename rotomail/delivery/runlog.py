@@ -16,7 +16,7 @@ from rotomail.delivery.messages import (
     render_template,
 )
 from rotomail.delivery.outgoing import Outgoing
-from rotomail.delivery.report import Outcome, RunReport, SendOptions
+from rotomail.delivery.report import CopiesReport, Outcome, RunReport, SendOptions
 from rotomail.delivery.results import Transport
 from rotomail.errors import RotomailError
 from rotomail.ids import safe_filename_part
@@ -61,6 +61,15 @@ def render_log(report: RunReport) -> str:
         header.append(f"Sin correo en el catálogo: {len(report.missing)} (listados al final)")
     if report.aborted:
         header.append(f"Corrida detenida: {report.aborted}")
+    copies = [outcome.copias for outcome in report.outcomes if outcome.copias]
+    if copies:
+        header.append(
+            "Copias de facturas: "
+            f"{sum(len(c.attached) for c in copies)} adjuntas, "
+            f"{sum(c.missing for c in copies)} faltantes, "
+            f"{sum(len(c.left_out) for c in copies)} no adjuntas por tamaño, "
+            f"{sum(len(c.refused) for c in copies)} rechazadas (listadas al final)"
+        )
     rows = []
     for outcome in report.outcomes:
         detail = outcome.detail
@@ -83,7 +92,7 @@ def render_log(report: RunReport) -> str:
         ["Sociedad", "Cliente", "Nombre", "Correos", "Archivo", "Idioma", "Estado", "Detalle"],
         rows,
     )
-    return "\n".join(header) + "\n\n" + table + _left_out(report)
+    return "\n".join(header) + "\n\n" + table + _left_out(report) + _copies(report)
 
 
 def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
@@ -92,6 +101,20 @@ def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
     return plain_table(
         headers,
         [["" if cell is None else str(cell).replace("\n", " ") for cell in row] for row in rows],
+    )
+
+
+def _copies(report: RunReport) -> str:
+    """Each customer's invoice copies: attached, missing, left out by the size cap, refused."""
+    rows = [
+        [o.cliente, len(o.copias.attached), o.copias.missing, o.copias.not_attached()]
+        for o in report.outcomes
+        if o.copias
+    ]
+    if not rows:
+        return ""
+    return "\nCopias de facturas:\n" + _table(
+        ["Cliente", "Adjuntas", "Faltantes", "No adjuntas / rechazadas"], rows
     )
 
 
@@ -147,6 +170,7 @@ def report_from_history(
                 refused,
                 row.message_id,
                 row.pagos,
+                CopiesReport.from_json(row.copias),
             )
         )
     return report

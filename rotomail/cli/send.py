@@ -261,6 +261,9 @@ def _send(st: State, request: SendRequest) -> None:
     if options.keep_pdfs:
         typer.echo(f"Archivos (PDF y .eml): {options.run_folder(report.run_id)}")
     if mode == Mode.DRY_RUN:
+        for outcome in report.outcomes:
+            if outcome.copias:  # what its e-mail would carry
+                typer.echo(f"Copias de {outcome.cliente}: {outcome.copias.summary(names=True)}")
         typer.echo("Simulación: no se envió nada.")
     typer.echo(f"Registro: {report.log_path}")
     mail_log_to_operator(report, settings, plan.company, factory)

@@ -109,6 +109,7 @@ class RunRecords:
             "refused": "; ".join(f"{a}: {r}" for a, r in outcome.refused.items()),
             "message_id": outcome.message_id,
             "pagos": outcome.pagos,
+            "copias": outcome.copias.to_json(),
             "correos": ";".join(outcome.correos),
             "updated_at": _now(),
         }

@@ -17,7 +17,7 @@ from rotomail.delivery.messages import (
     render_template,
 )
 from rotomail.delivery.outgoing import Outgoing
-from rotomail.delivery.report import Outcome, RunReport, SendOptions
+from rotomail.delivery.report import CopiesReport, Outcome, RunReport, SendOptions
 from rotomail.delivery.results import Transport
 from rotomail.errors import RotomailError
 from rotomail.ids import safe_filename_part
@@ -59,6 +59,15 @@ def render_log(report: RunReport) -> str:
         header.append(f"Sin correo en el catálogo: {len(report.missing)} (listados al final)")
     if report.aborted:
         header.append(f"Corrida detenida: {report.aborted}")
+    copies = [outcome.copias for outcome in report.outcomes if outcome.copias]
+    if copies:
+        header.append(
+            "Copias de facturas: "
+            f"{sum(len(c.attached) for c in copies)} adjuntas, "
+            f"{sum(c.missing for c in copies)} faltantes, "
+            f"{sum(len(c.left_out) for c in copies)} no adjuntas por tamaño, "
+            f"{sum(len(c.refused) for c in copies)} rechazadas (listadas al final)"
+        )
     rows = []
     for outcome in report.outcomes:
         detail = outcome.detail
@@ -92,7 +101,28 @@ def render_log(report: RunReport) -> str:
         tablefmt="simple",
         disable_numparse=True,
     )
-    return "\n".join(header) + "\n\n" + table + "\n" + _left_out(report)
+    return "\n".join(header) + "\n\n" + table + "\n" + _left_out(report) + _copies(report)
+
+
+def _copies(report: RunReport) -> str:
+    """Each customer's invoice copies: attached, missing, left out by the size cap, refused."""
+    rows = [
+        [o.cliente, len(o.copias.attached), o.copias.missing, o.copias.not_attached()]
+        for o in report.outcomes
+        if o.copias
+    ]
+    if not rows:
+        return ""
+    return (
+        "\nCopias de facturas:\n"
+        + tabulate(
+            rows,
+            headers=["Cliente", "Adjuntas", "Faltantes", "No adjuntas / rechazadas"],
+            tablefmt="simple",
+            disable_numparse=True,
+        )
+        + "\n"
+    )
 
 
 def _left_out(report: RunReport) -> str:
@@ -160,6 +190,7 @@ def report_from_history(
                 refused,
                 row.message_id,
                 row.pagos,
+                CopiesReport.from_json(row.copias),
             )
         )
     return report

@@ -159,6 +159,7 @@ class _SnapshotWriter:
                 "importe": record.importe,
                 "moneda": record.moneda,
                 "texto": record.texto[:255],
+                "asignacion": record.asignacion[:60],
             }
         )
         if len(self._batch) >= _BATCH:
@@ -186,6 +187,7 @@ class _SnapshotWriter:
                 "texto": record.texto[:255],
                 "doc_compensacion": record.doc_compensacion,
                 "fecha_compensacion": record.fecha_compensacion,
+                "asignacion": record.asignacion[:60],
             }
         )
         if len(self._cleared_batch) >= _BATCH:
@@ -440,6 +442,7 @@ def _to_item(row: object) -> StatementItem:
         importe=Decimal(row.importe),  # type: ignore[attr-defined]
         moneda=row.moneda,  # type: ignore[attr-defined]
         texto=row.texto,  # type: ignore[attr-defined]
+        asignacion=row.asignacion,  # type: ignore[attr-defined]
     )
 
 
@@ -496,6 +499,7 @@ def _to_cleared(row: Any) -> ClearedItem:
         moneda=row.moneda,
         doc_compensacion=row.doc_compensacion,
         fecha_compensacion=row.fecha_compensacion,
+        asignacion=row.asignacion,
     )
 
 

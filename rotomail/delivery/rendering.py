@@ -15,14 +15,17 @@ from pathlib import Path
 
 from rotomail.company import Collector, CompanyProfile
 from rotomail.config import DEFAULT_AGING
+from rotomail.delivery.copies import invoice_copies
 from rotomail.delivery.liveness import process_alive, this_process
 from rotomail.delivery.messages import (
     build_statement_message,
     collector_address,
+    copies_line,
     serialised,
     statement_fields,
 )
 from rotomail.delivery.outgoing import Outgoing
+from rotomail.delivery.report import CopiesReport
 from rotomail.errors import DataError
 from rotomail.statement.labels import format_balances
 from rotomail.statement.model import (
@@ -66,6 +69,7 @@ class Rendered:
     error: str = ""
     pdf: bytes = b""  # only when the run keeps a copy of the PDFs
     payments: str = ""  # received since the previous statement: "MXN 3,000.00", or ""
+    copies: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
 
 
 def render(job: RenderJob) -> Rendered:
@@ -86,6 +90,11 @@ def render(job: RenderJob) -> Rendered:
         collector=job.collector,
     )
     pdf = render_statement_pdf(statement)
+    copies, copies_report = invoice_copies(job.company, statement)
+    fields = statement_fields(statement)
+    fields["copies"] = copies_line(
+        statement.lang, copies_report.left_out, job.company.invoice_copies_max_mb
+    )
     try:
         message = build_statement_message(
             job.company,
@@ -95,7 +104,8 @@ def render(job: RenderJob) -> Rendered:
             statement.filename,
             rehearsal_for=list(job.rehearsal_for) if job.rehearsal_for is not None else None,
             override_dir=job.templates_dir,
-            fields=statement_fields(statement),
+            fields=fields,
+            copies=copies,
             collector=job.collector,
         )
         cc = (
@@ -104,7 +114,9 @@ def render(job: RenderJob) -> Rendered:
             else ()
         )
     except DataError as exc:  # e.g. an address edited into the database by hand
-        return Rendered(job.customer.cliente, statement.filename, None, exc.message)
+        return Rendered(
+            job.customer.cliente, statement.filename, None, exc.message, copies=copies_report
+        )
     payments = statement.payments
     received = format_balances(payments.totals()) if payments is not None else ""
     prepared = serialised(
@@ -122,6 +134,7 @@ def render(job: RenderJob) -> Rendered:
         prepared,
         pdf=pdf if job.keep_pdf else b"",
         payments=received,
+        copies=copies_report,
     )
 
 

@@ -26,7 +26,7 @@ from rotomail.company import collector_code
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_sociedad
 from rotomail.store.catalog import list_holds
-from rotomail.store.ledger import balances, snapshot_date
+from rotomail.store.ledger import balances, snapshot_of
 from rotomail.store.status import (
     Record,
     collector_codes,
@@ -152,7 +152,8 @@ def statement_status(
     (default: the snapshot's date), narrowed to ``states`` and to the customers of the
     collector ``ejecutivo`` when given."""
     sociedad = normalize_sociedad(sociedad)
-    ledger_date = snapshot_date(engine, sociedad)
+    snapshot = snapshot_of(engine, sociedad)
+    ledger_date = snapshot.snapshot_date if snapshot else None
     if statement_date is None:
         if ledger_date is None:
             raise DataError(

@@ -1,15 +1,15 @@
 """Each customer's collector (SAP KNB1-BUSAB, the master's "Encargado") and the collector a
 statement was copied to (Cc).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

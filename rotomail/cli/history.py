@@ -134,6 +134,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "Rechazados",
             "Message-ID",
             "Pagos",
+            "PDF",
             "Direcciones",
         ],
         [
@@ -148,6 +149,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
                 d.refused,
                 d.message_id,
                 d.pagos,
+                d.pdf_path,
                 direcciones
                 if format is Format.json
                 else "; ".join(
@@ -170,6 +172,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "rechazados",
             "message_id",
             "pagos",
+            "pdf",
             "direcciones",
         ],
     )
@@ -237,6 +240,8 @@ def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Forma
             "Correos",
             "Message-ID",
             "Respuesta",
+            "Usuario",
+            "PDF",
         ],
         [
             [
@@ -248,6 +253,8 @@ def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Forma
                 r.correos,
                 r.message_id,
                 f"{r.detail} | rechazados: {r.refused}" if r.refused else r.detail,
+                r.os_user,
+                r.pdf_path,
             ]
             for r in rows
         ],
@@ -261,6 +268,8 @@ def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Forma
             "correos",
             "message_id",
             "respuesta",
+            "usuario",
+            "pdf",
         ],
     )
     if not rows and format is Format.table:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -19,9 +20,11 @@ from rotomail.company import CompanyProfile
 from rotomail.config import Settings
 from rotomail.delivery.candidates import Candidate, list_candidates, without_bounced
 from rotomail.delivery.claims import existing_claims
+from rotomail.delivery.kept import kept_path, load_kept
 from rotomail.delivery.transports import channel_name
 from rotomail.errors import DataError, UsageError
-from rotomail.ids import normalize_sociedad
+from rotomail.ids import normalize_cliente, normalize_sociedad
+from rotomail.inputs.addresses import parse_addresses
 from rotomail.store.catalog import holds_of
 from rotomail.store.history import retry_targets
 from rotomail.store.ledger import snapshot_date
@@ -59,6 +62,7 @@ class RunPlan:
     held: dict[str, str] = field(default_factory=dict)  # cliente -> reason, never sent
     already_sent: frozenset[str] = frozenset()  # statement already sent on this channel
     ledger_date: date | None = None  # the date of the open items loaded for the sociedad
+    resend_pdf: Path | None = None  # a resend sends this kept statement (else builds one)
 
 
 class IncompleteCatalog(DataError):
@@ -142,3 +146,58 @@ def _target(engine: Engine, request: RunRequest) -> tuple[str, date, list[str]]:
     if not sociedad:
         raise UsageError("Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.")
     return normalize_sociedad(sociedad), statement_date, named
+
+
+@dataclass(frozen=True)
+class ResendRequest:
+    """One customer's statement for a date, once, to addresses given for this time only
+    (``send --cliente X --to ADDR``)."""
+
+    sociedad: str | None
+    cliente: str
+    to: Sequence[str]  # as typed; validated like the catalog's
+    statement_date: date
+
+
+def plan_resend(engine: Engine, settings: Settings, request: ResendRequest) -> RunPlan:
+    """The plan of a resend: the customer (in the catalog, not held) with ``to`` as its only
+    addresses, and the statement it gets: the one kept for the date when there is one, else
+    one built from the open items loaded, which must then be of that date.
+
+    No exactly-once claim is looked at, taken or changed (``Mode.RESEND``), and the catalog
+    is not touched: a later plain run still sends to the catalog's addresses.
+    """
+    if not request.sociedad:
+        raise UsageError("Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.")
+    sociedad = normalize_sociedad(request.sociedad)
+    cliente = normalize_cliente(request.cliente)
+    statement_date = request.statement_date
+    company = settings.company(sociedad)
+    addresses = tuple(parse_addresses(";".join(request.to)))
+    candidate = list_candidates(engine, sociedad, [cliente])[0]  # held: DataError (exit 1)
+    path = kept_path(settings.statements_dir, sociedad, cliente, statement_date)
+    kept = path if load_kept(path) is not None else None
+    ledger_date = snapshot_date(engine, sociedad)
+    if kept is None and ledger_date != statement_date:
+        loaded = (
+            f"las partidas abiertas de {sociedad} son al {ledger_date:%d/%m/%Y}"
+            if ledger_date
+            else f"no hay partidas abiertas importadas para {sociedad}"
+        )
+        raise DataError(
+            f"No hay estado de cuenta guardado del cliente {cliente} al "
+            f"{statement_date:%d/%m/%Y} ({path}) y {loaded}: no se puede generar. "
+            "Indique la fecha con --date."
+        )
+    return RunPlan(
+        sociedad,
+        statement_date,
+        company,
+        Mode.RESEND,
+        channel_of(settings, Mode.RESEND),
+        [replace(candidate, correos=addresses)],
+        [cliente],
+        None,
+        ledger_date=statement_date if kept else ledger_date,
+        resend_pdf=kept,
+    )

@@ -16,6 +16,7 @@ from rotomail.delivery.candidates import Candidate
 from rotomail.delivery.liveness import HOST, this_process
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.store import runs
+from rotomail.store.catalog_edits import os_user
 from rotomail.words import RunStatus, Status
 
 
@@ -50,6 +51,7 @@ class RunRecords:
                 {
                     "started_at": _now(),
                     "operator": self.options.operator[:100],
+                    "os_user": os_user()[:100],
                     "sociedad": self.options.sociedad,
                     "statement_date": self.options.statement_date,
                     "mode": self.options.mode,
@@ -109,6 +111,7 @@ class RunRecords:
             "refused": "; ".join(f"{a}: {r}" for a, r in outcome.refused.items()),
             "message_id": outcome.message_id,
             "pagos": outcome.pagos,
+            "pdf_path": outcome.pdf_path,
             "correos": ";".join(outcome.correos),
             "updated_at": _now(),
         }

@@ -38,6 +38,9 @@ class SendOptions:
     channel: str = Channel.SMTP  # a name in delivery/channels.py; claims are kept per channel
     render_nice: int = 0  # render workers' niceness above the sending process's
     aging: tuple[int, ...] = DEFAULT_AGING  # the statements' aging buckets ([statement] aging)
+    statements_dir: Path = Path("statements")  # where statements sent are kept (delivery/kept)
+    keep_statements: bool = False  # keep each statement a real run sends ([statement] keep)
+    resend_pdf: Path | None = None  # a resend (Mode.RESEND) of this kept statement
 
     def run_folder(self, run_id: int) -> Path:
         return self.outbox_dir / f"corrida-{run_id}"
@@ -54,6 +57,7 @@ class Outcome:
     refused: dict[str, str] = field(default_factory=dict)
     message_id: str = ""
     pagos: str = ""  # payments and credits the statement said were received, per currency
+    pdf_path: str = ""  # where the statement sent is kept, "" when it is not
 
 
 @dataclass

@@ -239,13 +239,12 @@ def test_resend_builds_from_the_snapshot_when_none_is_kept(
     ]
 
 
-def test_resend_keeps_the_company_archive_copy(
-    loaded: Cli, smtp: SmtpServer, home: Path
-) -> None:
+def test_resend_keeps_the_company_archive_copy(loaded: Cli, smtp: SmtpServer, home: Path) -> None:
     config = home / "config.toml"
     config.write_text(
         config.read_text(encoding="utf-8").replace(
-            'sender = "portal@example.mx"', 'sender = "portal@example.mx"\nbcc = "archivo@example.mx"'
+            'sender = "portal@example.mx"',
+            'sender = "portal@example.mx"\nbcc = "archivo@example.mx"',
         )
     )
     result = loaded(
@@ -266,9 +265,7 @@ def test_resend_without_a_kept_statement_or_a_snapshot_of_the_date(
         "--date", "2026-10-31",
     )  # fmt: skip
     assert result.exit_code == 1
-    assert (
-        "No hay estado de cuenta guardado del cliente 1006210 al 31/10/2026" in result.output
-    )
+    assert "No hay estado de cuenta guardado del cliente 1006210 al 31/10/2026" in result.output
     assert "las partidas abiertas de SM02 son al 30/11/2026" in result.output
     assert statements(smtp) == []
 
@@ -308,9 +305,7 @@ def test_resend_to_a_held_customer_is_refused(loaded: Cli, smtp: SmtpServer) -> 
     assert smtp.messages == []
 
 
-def test_resend_addresses_are_validated_like_the_catalog(
-    loaded: Cli, smtp: SmtpServer
-) -> None:
+def test_resend_addresses_are_validated_like_the_catalog(loaded: Cli, smtp: SmtpServer) -> None:
     result = loaded(
         "send", "--sociedad", "SM02", "--cliente", "1006210", "--to", "contador@", "--date", DATE
     )

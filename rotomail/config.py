@@ -110,19 +110,28 @@ class SmtpSection(Section):
     max_per_connection: Annotated[
         Int, Env("ROTOMAIL_SMTP_MAX_PER_CONNECTION"), Field(ge=0, description="0 = sin límite")
     ] = 100
+    # Connection-level retries (a lost connection, a 421, a 4xx at MAIL): tries per message.
     attempts: Annotated[Int, Env("ROTOMAIL_SMTP_ATTEMPTS"), Field(ge=1, le=100)] = 3
     retry_wait: Annotated[
         Float,
         Env("ROTOMAIL_SMTP_RETRY_WAIT"),
         Field(ge=0, le=3600, description="segundos; se duplica en cada intento"),
     ] = 1.0
+    # Addresses the server put off (a 4xx to RCPT or DATA: greylisting): rounds at the end
+    # of the run, ``round_wait`` seconds before each.
+    retry_rounds: Annotated[Int, Env("ROTOMAIL_SMTP_RETRY_ROUNDS"), Field(ge=0, le=20)] = 3
+    round_wait: Annotated[
+        Float,
+        Env("ROTOMAIL_SMTP_ROUND_WAIT"),
+        Field(ge=0, le=3600, description="segundos antes de cada ronda"),
+    ] = 300.0
     daily_cap: Annotated[
         Int, Env("ROTOMAIL_SMTP_DAILY_CAP"), Field(ge=0, description="0 = sin límite")
     ] = 0
     stop_after_failures: Annotated[
         Int,
         Env("ROTOMAIL_SMTP_STOP_AFTER_FAILURES"),
-        Field(ge=0, description="clientes seguidos sin conexión; 0 = nunca detener"),
+        Field(ge=0, description="clientes seguidos sin conexión o inciertos; 0 = nunca detener"),
     ] = 3
 
 

@@ -115,4 +115,5 @@ def smtp(loaded: Cli, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
         monkeypatch.setenv("ROTOMAIL_SMTP_SECURITY", "none")
         monkeypatch.setenv("ROTOMAIL_SMTP_RATE_PER_MINUTE", "0")
         monkeypatch.setenv("ROTOMAIL_SMTP_RETRY_WAIT", "0.01")
+        monkeypatch.setenv("ROTOMAIL_SMTP_ROUND_WAIT", "0.01")
         yield server

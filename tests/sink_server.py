@@ -262,6 +262,7 @@ def rotomail_env(port: int, **extra: str) -> dict[str, str]:
             "ROTOMAIL_SMTP_SECURITY": "none",
             "ROTOMAIL_SMTP_RATE_PER_MINUTE": "0",
             "ROTOMAIL_SMTP_RETRY_WAIT": "0.05",
+            "ROTOMAIL_SMTP_ROUND_WAIT": "0.05",
             "ROTOMAIL_SMTP_TIMEOUT": "10",
             "ROTOMAIL_OPERATOR_EMAIL": OPERATOR_EMAIL,
             "COLUMNS": "200",

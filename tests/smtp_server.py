@@ -17,11 +17,15 @@ offers STARTTLS with a self-signed certificate for 127.0.0.1 (trust it with
 Faults (each ``times`` = how many times, ``None`` = always): ``reply_at_mail``,
 ``reply_at_rcpt(address, ...)``, ``drop_at_rcpt``, ``hang_at_rcpt``, ``reply_at_data``
 (the final reply after the content), ``drop_at_data`` (after the content, before the reply),
-``hang_at_data`` (no reply for ``seconds``); ``max_recipients=N`` answers
+``hang_at_data`` (no reply for ``seconds``), ``cut_in_data(*numbers)`` (354, then the
+connection closes: the final "." never arrives); ``max_recipients=N`` answers
 "452 4.5.3 Too many recipients" after N RCPTs in one transaction; ``smtputf8=True`` offers
 SMTPUTF8. Counters: ``connections``,
-``mail_attempts``, ``rcpt_attempts[address]``, ``data_attempts``, ``auth_attempts``.
+``mail_attempts``, ``rcpt_attempts[address]``, ``data_attempts``, ``auth_attempts``;
+``rcpt_senders[address]``: the envelope sender of each RCPT for it.
 ``disconnect_all()`` hangs up on every client, as an idle timeout would.
+``echo_credentials=True`` (with ``auth``) refuses every login with a 535 that quotes the
+user and password it received, and their AUTH PLAIN base64, as some servers' debug modes do.
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 import warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -107,6 +112,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    at: float = field(default_factory=time.monotonic)  # when the final 250 was given
 
     @property
     def message(self) -> EmailMessage:
@@ -186,6 +192,7 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         self.owner.rcpt_attempts[address.lower()] += 1
+        self.owner.rcpt_senders[address.lower()].append(str(envelope.mail_from))
         reply = await self._apply(_take(self.owner.rcpt_faults.get(address.lower(), [])))
         if reply:
             return reply
@@ -207,6 +214,34 @@ class _Handler:
         return f"250 2.0.0 Ok: queued as Q{len(self.owner.messages)}"
 
 
+class _FaultySMTP(SMTP):
+    """aiosmtpd's SMTP with one more fault: DATA cut before its final "." (``smtp_DATA`` is
+    aiosmtpd's documented per-command method)."""
+
+    def __init__(self, owner: SmtpServer, *args: Any, **kwargs: Any) -> None:
+        self.owner = owner
+        super().__init__(*args, **kwargs)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if not self.envelope.rcpt_tos:
+            await super().smtp_DATA(arg)
+            return
+        self.owner.data_commands += 1
+        if self.owner.data_commands in self.owner.cut_at:
+            self.owner.data_attempts += 1
+            self.owner.cuts += 1
+            if self.transport is not None:
+                # The reply and the end of the connection in one TCP segment (corked), so
+                # the connection is over before the client can write the content's end.
+                sock = self.transport.get_extra_info("socket")
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                self.transport.write(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                self.transport.write_eof()
+                self.transport.close()
+            return
+        await super().smtp_DATA(arg)
+
+
 class _CountingController(Controller):
     def __init__(self, owner: SmtpServer, *args: Any, **kwargs: Any) -> None:
         self.owner = owner
@@ -216,7 +251,7 @@ class _CountingController(Controller):
         self.owner.connections += 1
         with warnings.catch_warnings():  # "AUTH without TLS" is what a test wants
             warnings.simplefilter("ignore")
-            protocol = SMTP(self.handler, **self.SMTP_kwargs)
+            protocol = _FaultySMTP(self.owner, self.handler, **self.SMTP_kwargs)
         self.owner._protocols.append(protocol)
         return protocol
 
@@ -229,15 +264,20 @@ class SmtpServer:
     implicit_tls: bool = False
     smtputf8: bool = False  # offer SMTPUTF8 (addresses with accents before the @)
     max_recipients: int = 0  # RCPTs per transaction before "452 4.5.3"; 0 = no limit
+    echo_credentials: bool = False  # refuse every login, quoting the credentials received
 
     port: int = 0
     messages: list[Received] = field(default_factory=list)
     connections: int = 0
     mail_attempts: int = 0
     data_attempts: int = 0
+    cuts: int = 0  # DATA cut before the final "."
+    data_commands: int = 0  # DATA commands after an accepted RCPT
+    cut_at: set[int] = field(default_factory=set)  # which of them are cut
     auth_attempts: int = 0
     tokens_presented: list[str] = field(default_factory=list)
     rcpt_attempts: Counter[str] = field(default_factory=Counter)
+    rcpt_senders: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     mail_faults: list[Fault] = field(default_factory=list)
     rcpt_faults: dict[str, list[Fault]] = field(default_factory=dict)
     data_faults: list[Fault] = field(default_factory=list)
@@ -331,6 +371,14 @@ class SmtpServer:
         if self.auth is None or not isinstance(data, LoginPassword):
             return AuthResult(success=False, handled=False)
         user, password = self.auth
+        if self.echo_credentials:
+            login, secret = data.login.decode(), data.password.decode()
+            plain = base64.b64encode(b"\0" + data.login + b"\0" + data.password).decode()
+            return AuthResult(
+                success=False,
+                handled=False,
+                message=f"535 5.7.8 Authentication failed for {login} / {secret} [{plain}]",
+            )
         ok = data.login == user.encode() and data.password == password.encode()
         return AuthResult(success=ok, handled=False)
 
@@ -355,6 +403,11 @@ class SmtpServer:
     def drop_at_data(self, times: int | None = 1) -> None:
         """Content received, then the connection closes without a reply."""
         self.data_faults.append(Fault(drop=True, times=times))
+
+    def cut_in_data(self, *numbers: int) -> None:
+        """The DATA commands with these numbers (1 = the next one) get 354, then the
+        connection closes before the content's final "." arrives."""
+        self.cut_at |= {self.data_commands + n for n in numbers or (1,)}
 
     def hang_at_data(self, seconds: float = 5.0, times: int | None = 1) -> None:
         """Content received, then no reply for ``seconds`` (then the connection closes)."""

@@ -107,6 +107,7 @@ def box(loaded: Cli, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[B
     )
     monkeypatch.setattr(channels, "CHANNELS", {"memory": memory, **channels.CHANNELS})
     monkeypatch.setenv("ROTOMAIL_SMTP_RETRY_WAIT", "0.01")
+    monkeypatch.setenv("ROTOMAIL_SMTP_ROUND_WAIT", "0.01")
     yield kept
 
 

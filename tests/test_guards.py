@@ -50,6 +50,7 @@ def use_server(monkeypatch: pytest.MonkeyPatch, server: SmtpServer) -> None:
     monkeypatch.setenv("ROTOMAIL_SMTP_SECURITY", "none")
     monkeypatch.setenv("ROTOMAIL_SMTP_RATE_PER_MINUTE", "0")
     monkeypatch.setenv("ROTOMAIL_SMTP_RETRY_WAIT", "0.01")
+    monkeypatch.setenv("ROTOMAIL_SMTP_ROUND_WAIT", "0.01")
 
 
 def history(cli: Cli, run: int) -> dict[str, dict]:

@@ -347,28 +347,91 @@ def test_daily_cap(server: SmtpServer, company: CompanyProfile) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def test_451_at_rcpt_then_success_on_retry(server: SmtpServer, company: CompanyProfile) -> None:
-    server.reply_at_rcpt(A, "451 4.3.0 Try again later", times=1)
-    sleeps = Sleeps()
-    delivery = SmtpTransport(server.settings(), None, sleep=sleeps).deliver(statement(company))
-    assert delivery.accepted == [A]
-    assert server.rcpt_attempts[A] == 2
-    assert len(server.messages) == 1
-    assert len(sleeps.waits) == 1 and 0.008 <= sleeps.waits[0] <= 0.012  # 0.01 +-20 %
-
-
-@pytest.mark.parametrize("code", ["421 4.3.2 Service shutting down", "450 4.2.1 Mailbox busy"])
-def test_4xx_every_time_fails_after_attempts(
-    server: SmtpServer, company: CompanyProfile, code: str
+@pytest.mark.parametrize(
+    "reply",
+    ["451 4.7.1 Greylisted, try later", "450 4.2.1 Mailbox busy", "451 4.3.0 Try again later"],
+)
+def test_4xx_at_rcpt_defers_the_address_at_once_without_slowing_down(
+    server: SmtpServer, company: CompanyProfile, reply: str
 ) -> None:
-    server.reply_at_rcpt(A, code, times=None)
+    """An address put off (greylisting whatever its enhanced code) is deferred now, for the
+    end of the run: no wait, no retry here, the next customer at full speed."""
+    server.reply_at_rcpt(A, reply, times=None)
+    sleeps = Sleeps()
+    transport = SmtpTransport(server.settings(), None, sleep=sleeps)
+    with pytest.raises(TemporaryFailure) as caught:
+        transport.deliver(statement(company))
+    assert caught.value.deferred == {A: reply}
+    assert server.rcpt_attempts[A] == 1
+    assert sleeps.waits == []
+    assert transport._limiter.interval == 0  # not read as throttling
+    server.rcpt_faults.clear()
+    transport.deliver(statement(company))
+    assert len(server.messages) == 1 and server.connections == 1
+
+
+@pytest.mark.parametrize(
+    "fault", ["421 at RCPT", "451 4.3.0 at MAIL"], ids=["421-rcpt", "451-mail"]
+)
+def test_connection_level_4xx_every_time_fails_after_attempts(
+    server: SmtpServer, company: CompanyProfile, fault: str
+) -> None:
+    """A 421 (the server closes) or a 4xx at MAIL is the session's trouble: retried with
+    backoff, ``attempts`` tries."""
+    if fault.startswith("421"):
+        server.reply_at_rcpt(A, "421 4.3.2 Service shutting down", times=None)
+    else:
+        server.reply_at_mail("451 4.3.0 Local error in processing", times=None)
     sleeps = Sleeps()
     with pytest.raises(TemporaryFailure) as caught:
         SmtpTransport(server.settings(), None, sleep=sleeps).deliver(statement(company))
-    assert caught.value.reply.startswith(code[:3])
-    assert server.rcpt_attempts[A] == 3
+    assert caught.value.reply.startswith(fault[:3])
+    assert caught.value.deferred == {}
+    assert server.mail_attempts == 3
     assert len(sleeps.waits) == 2 and sleeps.waits[1] > sleeps.waits[0]
     assert server.messages == []
+
+
+def test_4xx_to_data_defers_the_accepted_addresses(
+    server: SmtpServer, company: CompanyProfile
+) -> None:
+    server.reply_at_data("451 4.7.1 Greylisted at DATA, try later", times=1)
+    server.reply_at_rcpt(B, "550 5.1.1 No such user")
+    sleeps = Sleeps()
+    with pytest.raises(TemporaryFailure) as caught:
+        SmtpTransport(server.settings(), None, sleep=sleeps).deliver(statement(company, [A, B]))
+    assert caught.value.deferred == {A: "451 4.7.1 Greylisted at DATA, try later"}
+    assert list(caught.value.refused) == [B]
+    assert server.data_attempts == 1 and sleeps.waits == []
+
+
+def test_too_many_messages_per_connection_reconnects_and_goes_on(
+    server: SmtpServer, company: CompanyProfile
+) -> None:
+    sleeps = Sleeps()
+    transport = SmtpTransport(server.settings(), None, sleep=sleeps)
+    for _ in range(3):
+        transport.deliver(statement(company))
+    server.reply_at_mail("421 4.7.0 Too many messages per connection", times=1)
+    for _ in range(5):
+        transport.deliver(statement(company))
+    assert len(server.messages) == 8
+    assert sleeps.waits == []  # no wait, no slowing down
+    assert transport._limiter.interval == 0
+    # The server allowed 3 messages a session: later sessions carry no more.
+    assert server.connections == 3
+
+
+def test_rate_replies_for_three_domains_slow_down(
+    server: SmtpServer, company: CompanyProfile
+) -> None:
+    rate = "450 4.7.1 Rate limit exceeded, slow down"
+    transport = SmtpTransport(server.settings(), None, sleep=Sleeps())
+    for n, domain in enumerate(["uno.mx", "dos.mx", "tres.mx"]):
+        server.reply_at_rcpt(f"pagos@{domain}", rate, times=None)
+        with pytest.raises(TemporaryFailure):
+            transport.deliver(statement(company, [f"pagos@{domain}"]))
+        assert (transport._limiter.interval > 0) is (n == 2)
 
 
 def test_550_is_permanent_and_not_retried(server: SmtpServer, company: CompanyProfile) -> None:
@@ -444,6 +507,22 @@ def test_drop_during_data_is_uncertain_and_not_retried(
     transport.deliver(statement(company))
     assert len(server.messages) == 1
     assert server.connections == 2
+
+
+def test_connection_cut_before_the_final_dot_is_retried_not_uncertain(
+    server: SmtpServer, company: CompanyProfile
+) -> None:
+    """The server cannot have a message whose final "." it never got: a failed attempt,
+    retried on a new connection, delivered once."""
+    server.cut_in_data()
+    calls: list[int] = []
+    sleeps = Sleeps()
+    transport = SmtpTransport(server.settings(), None, sleep=sleeps)
+    delivery = transport.deliver(statement(company, claim=lambda: calls.append(1)))
+    assert delivery.reply.startswith("250")
+    assert server.cuts == 1 and len(server.messages) == 1
+    assert server.connections == 2
+    assert calls == [1, 1] and len(sleeps.waits) == 1
 
 
 def test_timeout_waiting_for_the_final_reply_is_uncertain(

@@ -26,15 +26,15 @@ USER = "portal@example.mx"
 CUSTOMERS = 3
 
 
-def encodings(secret: str) -> dict[str, bytes]:
+def encodings(secret: str, user: str = USER) -> dict[str, bytes]:
     """The password as it could be written down: clear, and as AUTH PLAIN/LOGIN send it."""
     b64 = lambda raw: base64.b64encode(raw.encode())  # noqa: E731
     return {
         "clear": secret.encode(),
         "utf-16": secret.encode("utf-16-le"),
         "base64": b64(secret),
-        "AUTH PLAIN": b64(f"\0{USER}\0{secret}"),
-        "AUTH PLAIN (authzid)": b64(f"{USER}\0{USER}\0{secret}"),
+        "AUTH PLAIN": b64(f"\0{user}\0{secret}"),
+        "AUTH PLAIN (authzid)": b64(f"{user}\0{user}\0{secret}"),
         "hex": secret.encode().hex().encode(),
     }
 
@@ -127,6 +127,61 @@ def test_password_cannot_come_from_argv(home: Path, tmp_path: Path) -> None:
         result = cli("send", "--sociedad", "SM02", "--all", option, PASSWORD)
         assert result.exit_code == 2, result.output
         assert "No such option" in result.stderr or "no existe" in result.stderr.lower()
+
+
+SPACED = "Cl4ve  con\tespacios-rotomail"  # a double blank and a tab inside
+
+
+def renderings(secret: str) -> dict[str, bytes]:
+    """``encodings`` plus the password as a careless cleaner could render it: blanks
+    collapsed, tab as a blank, blanks removed, repr-escaped."""
+    collapsed = " ".join(secret.split())
+    return {
+        **encodings(secret),
+        "collapsed": collapsed.encode(),
+        "tab as blank": secret.replace("\t", " ").encode(),
+        "no blanks": "".join(secret.split()).encode(),
+        "repr": repr(secret)[1:-1].encode(),
+        "base64 of the collapsed": base64.b64encode(collapsed.encode()).rstrip(b"="),
+    }
+
+
+def test_a_535_reply_echoing_the_credentials_never_gets_the_password_written(
+    home: Path, db_url: str, tmp_path: Path
+) -> None:
+    """A server that quotes the user, the password (a double blank and a tab inside) and
+    their AUTH PLAIN base64 in its 535: not one rendering of it in a file, a database row
+    or anything printed."""
+    with SmtpServer(auth=(USER, SPACED), echo_credentials=True) as server:
+        env = rotomail_env(server.port, ROTOMAIL_SMTP_USER=USER, ROTOMAIL_SMTP_PASSWORD=SPACED)
+        cli = ProcessCli(env, tmp_path, umask=0o022)
+        seed(cli, home, CUSTOMERS)
+        sent = cli("send", "--sociedad", "SM02", "--all", "--date", DATE)
+        tested = cli("config", "test-smtp")
+        shown = [cli("history"), cli("history", "1", "--format", "json")]
+        attempts = server.auth_attempts
+    assert sent.exit_code == 2, sent.output
+    assert "rechazó el usuario o la contraseña de portal@example.mx: 535 5.7.8" in sent.stderr
+    assert "Authentication failed for portal@example.mx / *** [***]" in sent.stderr
+    assert tested.exit_code != 0 and "***" in tested.stderr
+    assert all(r.exit_code == 0 for r in shown)
+    assert attempts >= 2 and server.messages == []
+
+    forms = renderings(SPACED)
+    problems: list[str] = []
+
+    def look(blob: bytes, where: str) -> None:
+        problems.extend(f"{where}: {name}" for name, form in forms.items() if form in blob)
+
+    for n, result in enumerate(cli.results):
+        look(result.stdout.encode(), f"stdout of command {n}")
+        look(result.stderr.encode(), f"stderr of command {n}")
+    files = sorted(p for p in home.rglob("*") if p.is_file())
+    assert any(p.suffix == ".txt" for p in files)  # the run's log
+    for path in files:
+        look(path.read_bytes(), str(path.relative_to(home)))
+    look(database_rows(db_url), "database rows")
+    assert not problems, "\n".join(problems)
 
 
 def _mode(path: Path) -> int:

@@ -18,7 +18,14 @@ from rotomail.delivery.deferred import reply_code
 from rotomail.delivery.results import PermanentFailure
 from rotomail.delivery.smtp_connection import Scrubber, Secret, SmtpConnection
 from rotomail.delivery.smtp_dialogue import NO_SMTPUTF8, Dialogue, dot_stuff
-from rotomail.delivery.smtp_policy import RetryPolicy, TryAgain, is_throttle
+from rotomail.delivery.smtp_policy import (
+    RetryPolicy,
+    ThrottleWatch,
+    TryAgain,
+    names_rate,
+    per_connection_limit,
+    too_many_recipients,
+)
 from rotomail.inputs.addresses import ascii_address, needs_smtputf8
 
 DATA = dot_stuff(b"Subject: prueba\r\nMessage-ID: <1@example.mx>\r\n\r\nHola\r\n")
@@ -65,6 +72,34 @@ def test_scrubber_hides_the_password_and_its_encodings() -> None:
     text = scrub(f"535 bad Clave-123 {plain} {base64.b64encode(b'Clave-123').decode()}")
     assert text == "535 bad *** *** ***"
     assert repr(scrub.password) == "'***'"
+
+
+@pytest.mark.parametrize(
+    "rendering",
+    [
+        "Cl4ve  con\tespacios",  # as given
+        "Cl4ve con espacios",  # blanks collapsed, the tab a blank
+        "Cl4ve   con  espacios",  # blanks changed
+        "Cl4vecon\tespacios",  # a blank removed
+        "Cl4ve  con\\tespacios",  # repr-escaped
+        " Cl4ve\r\n con\x0bespacios",  # line breaks, a control character
+    ],
+)
+def test_scrubber_hides_any_rendering_of_a_password_with_blanks(rendering: str) -> None:
+    user, secret = "portal@example.mx", "Cl4ve  con\tespacios"
+    scrub = Scrubber(user, Secret(secret))
+    plain = base64.b64encode(f"\0{user}\0{secret}".encode()).decode()
+    reply = scrub.reply(535, f"5.7.8 no: {rendering} [{plain}]".encode())
+    assert reply == "535 5.7.8 no: *** [***]"
+
+
+def test_scrubber_hides_the_xoauth2_token_once_it_is_known() -> None:
+    scrub = Scrubber("portal@example.mx", Secret(None))
+    assert scrub("token ya.AbC-123") == "token ya.AbC-123"
+    scrub.token = Secret("ya.AbC-123")
+    initial = "user=portal@example.mx\x01auth=Bearer ya.AbC-123\x01\x01"
+    encoded = base64.b64encode(initial.encode()).decode()
+    assert scrub(f"token ya.AbC-123 {encoded}") == "token *** ***"
 
 
 # --- one message's dialogue ---------------------------------------------------------------
@@ -150,8 +185,46 @@ def test_retry_policy_backoff_jitter_and_throttle_ceiling() -> None:
     assert RetryPolicy((1.0,), rng=lambda: 0.0).wait(1) == 0.8
     assert RetryPolicy((1.0,), rng=lambda: 1.0).wait(1) == pytest.approx(1.2)
     assert policy.throttle_wait(20) == 300.0
-    assert is_throttle("421 4.7.0 Too many connections")
-    assert not is_throttle("450 4.2.0 Greylisted")
+
+
+@pytest.mark.parametrize(
+    ("reply", "meaning"),
+    [
+        ("421 4.7.0 Too many connections", "rate"),
+        ("454 4.7.0 Throttling failure: Maximum sending rate exceeded", "rate"),
+        ("421 4.7.0 Too many messages, slow down", "rate"),
+        ("450 4.7.1 Rate limit reached for sender", "rate"),
+        ("450 4.2.0 Greylisted", ""),
+        ("451 4.7.1 Greylisted, try later", ""),
+        ("451 4.7.1 Service unavailable - try again later", ""),
+        ("421 4.7.0 Too many messages per connection", "reconnect"),
+        ("421 4.7.0 Too many messages in this session", "reconnect"),
+        ("452 4.5.3 Too many recipients", "recipients"),
+        ("452 Too many recipients received this hour", "recipients"),
+        ("452 4.2.2 Mailbox full", ""),
+    ],
+)
+def test_a_reply_is_read_for_what_it_says(reply: str, meaning: str) -> None:
+    """Greylisting is not throttling, whatever its enhanced code; a per-connection limit is
+    not a rate; too many recipients is neither."""
+    assert names_rate(reply) is (meaning == "rate")
+    assert per_connection_limit(reply) is (meaning == "reconnect")
+    assert too_many_recipients(reply) is (meaning == "recipients")
+
+
+def test_rate_replies_for_three_domains_within_a_minute_are_about_the_sender() -> None:
+    now = [0.0]
+    watch = ThrottleWatch(clock=lambda: now[0])
+    rate = "450 4.7.1 rate limit exceeded"
+    assert not watch.seen({"a@uno.mx": rate, "b@uno.mx": rate})  # one domain's business
+    assert not watch.seen({"c@dos.mx": "451 4.7.1 Greylisted, try later"})
+    now[0] = 30.0
+    assert not watch.seen({"c@dos.mx": rate})
+    now[0] = 61.0  # uno.mx's is older than a minute now
+    assert not watch.seen({"d@tres.mx": rate})
+    now[0] = 62.0
+    assert watch.seen({"e@CUATRO.mx": rate})  # dos, tres, cuatro within 60 s
+    assert not watch.seen({"f@cinco.mx": rate})  # starts over
 
 
 # --- addresses and replies -----------------------------------------------------------------

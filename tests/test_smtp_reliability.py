@@ -28,6 +28,7 @@ def use_server(monkeypatch: pytest.MonkeyPatch, port: int, **extra: str) -> None
     monkeypatch.setenv("ROTOMAIL_SMTP_SECURITY", "none")
     monkeypatch.setenv("ROTOMAIL_SMTP_RATE_PER_MINUTE", "0")
     monkeypatch.setenv("ROTOMAIL_SMTP_RETRY_WAIT", "0.01")
+    monkeypatch.setenv("ROTOMAIL_SMTP_ROUND_WAIT", "0.01")
     for name, value in extra.items():
         monkeypatch.setenv(f"ROTOMAIL_SMTP_{name.upper()}", value)
 

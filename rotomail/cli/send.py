@@ -290,8 +290,8 @@ def _send(st: State, request: SendRequest) -> None:
         outbox_dir=settings.outbox_dir,
         keep_pdfs=plan.channel == Channel.OUTBOX,  # beside the .eml files
         stop_after_failures=settings.smtp.stop_after_failures,
-        attempts=settings.smtp.attempts,
-        retry_wait=settings.smtp.retry_wait,
+        retry_rounds=settings.smtp.retry_rounds,
+        round_wait=settings.smtp.round_wait,
         channel=plan.channel,
         render_nice=settings.render.nice,
         aging=settings.aging,

@@ -1,8 +1,11 @@
-"""Recipients the server put off (4xx for them alone: "452 4.5.3 too many recipients",
-greylisting's 450) are retried at the end of the run, after every other customer, so a
-greylisting server's minutes pass. Each round sends the same message (same Message-ID) to
-the still-deferred addresses only, in a new transaction, with ``attempts`` rounds and
-waits of ``retry_wait`` doubled each round.
+"""Recipients the server put off (a 4xx to RCPT or DATA for them: greylisting whatever its
+code, a full mailbox, "452 4.5.3 too many recipients") are retried at the end of the run,
+after every other customer, so a greylisting server's minutes pass without slowing the
+run. Each round sends the same message (same Message-ID, same envelope sender: a VERP
+sender too, or a greylist never opens) to the still-deferred addresses only, in a new
+transaction: ``retry_rounds`` rounds, ``round_wait`` seconds before each — none before a
+round whose every address was only "too many recipients" (RFC 5321 §4.5.3.1.10: the rest
+go at once in a new transaction).
 
 Every address ends accepted, refused (5xx) or deferred, one ``delivery_address`` row each. A
 customer is ``sent`` when every address has a final answer and one at least was accepted;
@@ -13,7 +16,7 @@ those addresses only); ``failed`` when none was accepted.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,6 +34,7 @@ from rotomail.delivery.results import (
     Transport,
     Uncertain,
 )
+from rotomail.delivery.smtp_policy import too_many_recipients
 from rotomail.store import runs
 from rotomail.words import AddressStatus, Status
 
@@ -126,12 +130,11 @@ class DeferredRetry:
         self.waiting: list[Waiting] = []
 
     def add(self, report: RunReport, waiting: Waiting) -> None:
-        """Record the customer as partial (its claim too, when DATA went out)."""
+        """Record the customer as partial (its claim too, when DATA went out; a claim taken
+        for a DATA the server put off is released: nothing was accepted)."""
         with self._transaction() as connection:
-            if waiting.accepted:
-                claims.advance(
-                    connection, waiting.key, report.run_id, Status.IN_FLIGHT, Status.PARTIAL
-                )
+            claim = Status.PARTIAL if waiting.accepted else Status.FAILED
+            claims.advance(connection, waiting.key, report.run_id, Status.IN_FLIGHT, claim)
             record_addresses(
                 connection,
                 report.run_id,
@@ -150,20 +153,33 @@ class DeferredRetry:
             self._record(report.run_id, waiting.base, connection)
         self.waiting.append(waiting)
 
-    def _waits(self) -> Iterator[float]:
-        for n in range(max(1, self.options.attempts)):
-            yield self.options.retry_wait * 2**n
+    @staticmethod
+    def _accepted_count(waiting: list[Waiting]) -> int:
+        return sum(len(w.accepted) for w in waiting)
 
     def retry(self, report: RunReport, transport: Transport) -> None:
-        for wait in self._waits():
+        rounds = 0
+        stalled = False  # a round without a wait got nothing accepted
+        while True:
             todo = [w for w in self.waiting if w.deferred]
             if not todo or report.aborted:
                 return
-            self._sleep(wait)
+            # No wait when every address left was only one recipient too many for its
+            # transaction; otherwise one of the ``retry_rounds`` after ``round_wait``.
+            free = not stalled and all(
+                too_many_recipients(r) for w in todo for r in w.deferred.values()
+            )
+            if not free:
+                if rounds >= self.options.retry_rounds:
+                    return
+                rounds += 1
+                self._sleep(self.options.round_wait)
+            before = self._accepted_count(self.waiting)
             for waiting in todo:
                 if report.aborted:
                     return
                 self._round(report, transport, waiting)
+            stalled = free and self._accepted_count(self.waiting) == before
 
     def _round(self, report: RunReport, transport: Transport, waiting: Waiting) -> None:
         addresses = list(waiting.deferred)

@@ -6,10 +6,12 @@ The parts, each testable alone:
   after ``max_per_connection`` messages;
 * ``smtp_dialogue``: one message's MAIL/RCPT/DATA, an answer per recipient, the caller's hook
   right before DATA so it can record the message as in flight;
-* ``smtp_policy``: rate limit and retries (4xx retried with backoff, 5xx never, throttling
-  slows down instead of failing);
-* ``results``: what comes back (a :class:`Delivery`, or an error; a break after the content
-  was sent is :class:`Uncertain`, never retried).
+* ``smtp_policy``: what a reply means, rate limit and retries: an address put off (4xx to
+  RCPT or DATA) is deferred at once and retried at the end of the run (``deferred``);
+  connection-level trouble (a lost connection, a 4xx at MAIL, 421) is retried with backoff
+  (``attempts``, ``retry_wait``); only replies about the sender's rate slow down;
+* ``results``: what comes back (a :class:`Delivery`, or an error; a break after the final
+  "." was sent is :class:`Uncertain`, never retried; one before it is a failed attempt).
 
 This module puts the SMTP parts together as :class:`SmtpTransport`, opens it from the
 settings for the ``smtp`` channel (``channels``) and re-exports the names the rest of the
@@ -43,9 +45,12 @@ from rotomail.delivery.results import (
 from rotomail.delivery.secrets import checked_token_command, get_smtp_password
 from rotomail.delivery.smtp_connection import Scrubber, Secret, SmtpConnection, SmtpSettings
 from rotomail.delivery.smtp_dialogue import Dialogue, dot_stuff
-from rotomail.delivery.smtp_policy import RateLimiter, RetryPolicy, TryAgain
+from rotomail.delivery.smtp_policy import RateLimiter, RetryPolicy, ThrottleWatch, TryAgain
 from rotomail.errors import UsageError
 from rotomail.words import Mode, Status
+
+# New connections in a row for one message when the server limits messages per connection.
+MAX_RECONNECTS = 2
 
 
 class SmtpTransport:
@@ -86,6 +91,7 @@ class SmtpTransport:
         self._dialogue = Dialogue(self._connection, self._scrub)
         self._policy = RetryPolicy(settings.backoff, rng=rng)
         self._limiter = RateLimiter(settings.rate_per_minute, clock=clock, sleep=sleep)
+        self._throttles = ThrottleWatch(clock=clock)
         self._sleep = sleep
         self._unreachable = False  # the last message failed to connect
         self.sent = sent_today
@@ -132,11 +138,24 @@ class SmtpTransport:
             )
         self._limiter.wait()
         attempts = max(1, self.settings.attempts) if retry else 1
-        failures = throttled = 0
+        failures = throttled = reconnects = 0
         while True:
             try:
                 delivery = self._dialogue.run(envelope_sender, recipients, data, outgoing.claim)
             except TryAgain as again:
+                if again.deferred:
+                    # The addresses' own temporary refusal: put off at once, the run goes on.
+                    self._watch_rates(again.deferred)
+                    raise TemporaryFailure(
+                        again.reply,
+                        f"Aplazado por el servidor: {again.reply}",
+                        deferred=again.deferred,
+                        refused=again.refused,
+                    ) from None
+                if again.reconnect and reconnects < MAX_RECONNECTS:
+                    reconnects += 1  # a limit of messages per connection: a new one goes on
+                    self._connection.limit_reached()
+                    continue
                 if again.throttle and throttled < self.settings.throttle_retries and retry:
                     throttled += 1
                     self._limiter.slow_down(self._policy.base(0))
@@ -150,7 +169,14 @@ class SmtpTransport:
             self._unreachable = False
             self.sent += 1
             self._connection.messages += 1
+            if delivery.deferred:
+                self._watch_rates(delivery.deferred)
             return delivery
+
+    def _watch_rates(self, deferred: dict[str, str]) -> None:
+        """Rate replies for several recipient domains at once are about us: slow down."""
+        if self._throttles.seen(deferred):
+            self._limiter.slow_down(self._policy.base(0))
 
     def _gave_up(self, again: TryAgain, tries: int) -> TemporaryFailure:
         self._unreachable = again.connect

@@ -32,9 +32,10 @@ class SendOptions:
     logs_dir: Path = Path("logs")
     outbox_dir: Path = Path("outbox")
     keep_pdfs: bool = False  # also write each PDF into the run's outbox folder
-    stop_after_failures: int = 3  # customers in a row without a connection stop the run
-    attempts: int = 3  # rounds for deferred recipients at the end of the run
-    retry_wait: float = 1.0  # first wait before a round, doubled each round
+    # customers in a row without a connection, or uncertain, stop the run
+    stop_after_failures: int = 3
+    retry_rounds: int = 3  # rounds for deferred recipients at the end of the run
+    round_wait: float = 300.0  # seconds before each round (greylisting wants minutes)
     channel: str = Channel.SMTP  # a name in delivery/channels.py; claims are kept per channel
     render_nice: int = 0  # render workers' niceness above the sending process's
     aging: tuple[int, ...] = DEFAULT_AGING  # the statements' aging buckets ([statement] aging)

@@ -71,6 +71,7 @@ class SendRunner:
             self._emit,
         )
         self.unreachable = 0  # customers in a row whose SMTP connection failed
+        self.uncertain = 0  # customers in a row left uncertain (no answer to the final ".")
         self.jobs = StatementJobs(engine, company, options, self.document_types)
 
     def _emit(self, report: RunReport, outcome: Outcome, record: bool = True) -> None:
@@ -367,6 +368,7 @@ class ClaimedDelivery:
 
     def send(self, message: Outgoing) -> None:
         runner, base = self.runner, self.base
+        uncertain_before, runner.uncertain = runner.uncertain, 0
         try:
             delivery = self.transport.deliver(dataclasses.replace(message, claim=self.take_claim))
         except ClaimLost:
@@ -379,6 +381,8 @@ class ClaimedDelivery:
             )
         except mailer.Uncertain as exc:
             base.status, base.detail = Status.UNCERTAIN, f"incierto: {exc.reply}"
+            runner.uncertain = uncertain_before + 1
+            self._count_uncertain(exc.reply)
         except mailer.RUN_STOPPERS as exc:
             self.report.aborted, self.report.abort_code = exc.reply, exc.exit_code
             base.status, base.detail = Status.PENDING, f"no se intentó: {exc.reply}"
@@ -443,6 +447,19 @@ class ClaimedDelivery:
             self.report.aborted = (
                 f"el servidor SMTP no respondió a {runner.unreachable} clientes seguidos "
                 f"({reply}); los demás quedan pendientes. Cuando responda, reanude con "
+                f"«rotomail send --retry-failed {self.report.run_id}»"
+            )
+
+    def _count_uncertain(self, reply: str) -> None:
+        """The other circuit breaker: a server that takes the content and never confirms it
+        would leave every customer uncertain, one timeout each."""
+        runner = self.runner
+        limit = runner.options.stop_after_failures
+        if limit and runner.uncertain >= limit:
+            self.report.aborted = (
+                f"{runner.uncertain} clientes seguidos quedaron inciertos: el servidor SMTP no "
+                f"confirmó el final del mensaje ({reply}); los demás quedan pendientes. "
+                "Pregunte al proveedor si esos mensajes llegaron antes de reanudar con "
                 f"«rotomail send --retry-failed {self.report.run_id}»"
             )
 

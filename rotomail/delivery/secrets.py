@@ -10,11 +10,13 @@ a headless server, just means "not there"), then ``getpass`` when on a terminal.
 
 from __future__ import annotations
 
+import base64
 import getpass
 import os
+import re
 import shlex
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from rotomail.delivery.messages import clean_line
 from rotomail.errors import UsageError
@@ -25,6 +27,54 @@ IMAP_ENV_VAR = "ROTOMAIL_IMAP_PASSWORD"
 NO_KEYRING = (
     "No hay un llavero (keyring) disponible en este equipo; use la variable ROTOMAIL_SMTP_PASSWORD."
 )
+
+
+# What may stand between the words of a secret once something rewrote it: whitespace or a
+# control character (changed, doubled, collapsed, removed) or its escape (repr: "\\t").
+_GAP = r"(?:[\s\x00-\x1f\x7f]|\\[tnrfvab0]|\\x[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4})*"
+_BREAK = re.compile(r"[\s\x00-\x1f\x7f]+")
+HIDDEN = "***"
+
+
+def _b64(text: str) -> list[str]:
+    # With and without its "=" padding (a server may quote either).
+    encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return [encoded, encoded.rstrip("=")]
+
+
+def password_forms(user: str, password: str) -> list[str]:
+    """The password as given and as AUTH PLAIN (with and without an authzid) and LOGIN
+    send it, base64-encoded."""
+    return [
+        password,
+        *_b64(password),
+        *_b64(f"\0{user}\0{password}"),
+        *_b64(f"{user}\0{user}\0{password}"),
+    ]
+
+
+def token_forms(user: str, token: str) -> list[str]:
+    """An OAuth2 token as given and inside XOAUTH2's base64 initial response."""
+    return [token, *_b64(f"user={user}\x01auth=Bearer {token}\x01\x01")]
+
+
+def secret_pattern(forms: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern for every rendering of ``forms``: as given, with the whitespace or control
+    characters inside changed, collapsed, removed or escaped, and without the blanks around
+    them. None when there is nothing to hide."""
+    alternatives = set()
+    for form in forms:
+        words = [w for w in _BREAK.split(form) if w]
+        if words:
+            alternatives.add(_GAP.join(re.escape(w) for w in words))
+    if not alternatives:
+        return None
+    return re.compile("|".join(sorted(alternatives, key=len, reverse=True)))
+
+
+def hide(pattern: re.Pattern[str] | None, text: str) -> str:
+    """``text`` with every rendering of the secret replaced by ``***``."""
+    return text if pattern is None else pattern.sub(HIDDEN, text)
 
 
 def keyring_username(user: str, host: str) -> str:

@@ -7,7 +7,6 @@ error (stop the run), anything network-shaped a :class:`TryAgain` with ``connect
 
 from __future__ import annotations
 
-import base64
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -16,8 +15,14 @@ from dataclasses import dataclass
 from rotomail.config import SECURITY_MODES
 from rotomail.delivery.messages import clean_line
 from rotomail.delivery.results import AuthenticationFailed, ConfigurationError
-from rotomail.delivery.secrets import OAuthTokenError
-from rotomail.delivery.smtp_policy import TryAgain, is_throttle
+from rotomail.delivery.secrets import (
+    OAuthTokenError,
+    hide,
+    password_forms,
+    secret_pattern,
+    token_forms,
+)
+from rotomail.delivery.smtp_policy import TryAgain, names_rate
 
 
 @dataclass(frozen=True)
@@ -58,33 +63,37 @@ class Secret:
 
 
 class Scrubber:
-    """Removes the password or token (and their AUTH encodings) from what a server echoes."""
+    """Removes the password or token from what a server echoes: as given, base64-encoded
+    as AUTH sends it, and in any rendering with its whitespace changed
+    (``secrets.secret_pattern``) — before anything else touches the text."""
 
     def __init__(self, user: str, password: Secret) -> None:
         self.user = user
         self.password = password
-        self.token = Secret(None)  # the current connection's token
+        self._token = Secret(None)  # the current connection's token
+        secret = password.reveal()
+        self._pattern = secret_pattern(password_forms(user, secret) if secret else [])
+
+    @property
+    def token(self) -> Secret:
+        return self._token
+
+    @token.setter
+    def token(self, value: Secret) -> None:
+        self._token = value
+        secret, token = self.password.reveal(), value.reveal()
+        forms = password_forms(self.user, secret) if secret else []
+        forms += token_forms(self.user, token) if token else []
+        self._pattern = secret_pattern(forms)
 
     def __call__(self, text: str) -> str:
-        forms: set[str] = set()
-        secret = self.password.reveal()
-        if secret:
-            forms |= {
-                secret,
-                base64.b64encode(secret.encode()).decode(),
-                base64.b64encode(f"\0{self.user}\0{secret}".encode()).decode(),
-            }
-        token = self.token.reveal()
-        if token:
-            initial = f"user={self.user}\x01auth=Bearer {token}\x01\x01"
-            forms |= {token, base64.b64encode(initial.encode()).decode()}
-        for form in sorted(forms, key=len, reverse=True):
-            text = text.replace(form, "***")
-        return text
+        return hide(self._pattern, text)
 
     def reply(self, code: int, resp: bytes | str) -> str:
+        """A server's reply as one clean line: scrubbed first (a password echoed with a
+        double blank or a tab is still the password), then cleaned, then scrubbed again."""
         text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else resp
-        return self(clean_line(f"{code} {text}"))
+        return self(clean_line(self(f"{code} {text}")))
 
 
 def _bad_certificate(where: str, exc: ssl.SSLCertVerificationError) -> ConfigurationError:
@@ -120,6 +129,7 @@ class SmtpConnection:
         self.conn: smtplib.SMTP | None = None
         self.messages = 0  # messages sent on the current session
         self.opened = 0  # sessions opened, for the log and tests
+        self.server_limit = 0  # messages per session the server allows, once it said so
 
     @property
     def is_open(self) -> bool:
@@ -127,7 +137,8 @@ class SmtpConnection:
 
     def get(self) -> smtplib.SMTP:
         """The session, reopened after ``max_per_connection`` messages; failures classified."""
-        limit = self.settings.max_per_connection
+        limits = [n for n in (self.settings.max_per_connection, self.server_limit) if n]
+        limit = min(limits, default=0)
         if self.conn is not None and limit and self.messages >= limit:
             self.close()
         if self.conn is None:
@@ -135,6 +146,12 @@ class SmtpConnection:
             self.messages = 0
             self.opened += 1
         return self.conn
+
+    def limit_reached(self) -> None:
+        """The server refused more messages on this session ("421 4.7.0 Too many messages
+        per connection"): later sessions carry no more than this one did."""
+        if self.messages:
+            self.server_limit = self.messages
 
     def close(self) -> None:
         """QUIT politely."""
@@ -173,7 +190,7 @@ class SmtpConnection:
         try later, 5xx is a refusal that will not change by itself."""
         reply = self._scrub.reply(exc.smtp_code, exc.smtp_error)
         if 400 <= exc.smtp_code < 500:
-            return TryAgain(reply, throttle=is_throttle(reply), connect=True)
+            return TryAgain(reply, throttle=names_rate(reply), connect=True)
         return ConfigurationError(
             reply, f"El servidor {self.settings.where} rechazó la conexión: {reply}"
         )
@@ -232,8 +249,8 @@ class SmtpConnection:
                 conn.login(s.user, password)
         except smtplib.SMTPAuthenticationError as exc:
             reply = self._scrub.reply(exc.smtp_code, exc.smtp_error)
-            if 400 <= exc.smtp_code < 500:
-                raise TryAgain(reply, throttle=True) from None
+            if 400 <= exc.smtp_code < 500:  # "454 4.7.0 Too many login attempts"
+                raise TryAgain(reply, throttle=names_rate(reply)) from None
             what = "el token OAuth2" if s.auth == "xoauth2" else "el usuario o la contraseña"
             raise AuthenticationFailed(
                 reply, f"El servidor {where} rechazó {what} de {s.user}: {reply}"

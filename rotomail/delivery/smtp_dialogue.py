@@ -8,19 +8,23 @@ that address alone is refused with that reason.
 
 from __future__ import annotations
 
+import select
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rotomail.delivery.results import AuthenticationFailed, Delivery, PermanentFailure, Uncertain
 from rotomail.delivery.smtp_connection import Scrubber, SmtpConnection
-from rotomail.delivery.smtp_policy import TryAgain, is_throttle
+from rotomail.delivery.smtp_policy import TryAgain, sender_signal
 from rotomail.inputs.addresses import ascii_address
 
 NO_SMTPUTF8 = (
     "553 5.6.7 el servidor no ofrece SMTPUTF8, necesario para una dirección con caracteres "
     "no ASCII antes de la @"
 )
+
+
+END = b".\r\n"  # the final line of DATA, after the content
 
 
 def dot_stuff(data: bytes) -> bytes:
@@ -33,7 +37,7 @@ def dot_stuff(data: bytes) -> bytes:
         data = b"." + data
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
-    return data + b".\r\n"
+    return data + END
 
 
 @dataclass
@@ -63,13 +67,9 @@ class Dialogue:
         if not answers.accepted:
             self.connection.reset()
             if answers.deferred:
+                # Put off for now (greylisting, a full mailbox, a rate): deferred at once.
                 first = next(iter(answers.deferred.values()))
-                raise TryAgain(
-                    first,
-                    throttle=any(is_throttle(r) for r in answers.deferred.values()),
-                    deferred=answers.deferred,
-                    refused=answers.refused,
-                )
+                raise TryAgain(first, deferred=answers.deferred, refused=answers.refused)
             refused = answers.refused
             reply = (
                 "; ".join(f"{a}: {r}" for a, r in refused.items())
@@ -85,7 +85,7 @@ class Dialogue:
             except BaseException:
                 self.connection.reset()
                 raise
-        reply = self._data(conn, data)
+        reply = self._data(conn, data, answers)
         return Delivery(answers.accepted, answers.refused, reply, answers.deferred)
 
     # -- steps ----------------------------------------------------------------------
@@ -146,16 +146,18 @@ class Dialogue:
                 answers.accepted.append(address)
                 continue
             reply = self.scrub.reply(code, resp)
-            if code == 421:
+            if code == 421:  # the server closes the session: not about this address
                 self.connection.drop()
-                raise TryAgain(reply, throttle=is_throttle(reply))
+                raise sender_signal(code, reply)
             if 400 <= code < 500:
                 answers.deferred[address] = reply
             else:
                 answers.refused[address] = reply
         return answers
 
-    def _data(self, conn: smtplib.SMTP, data: bytes) -> str:
+    def _data(self, conn: smtplib.SMTP, data: bytes, answers: RecipientAnswers) -> str:
+        """DATA. A failure before the final "." was written is a failed attempt (the server
+        cannot have the message); only one after it is :class:`Uncertain`."""
         try:
             conn.putcmd("data")
             code, resp = conn.getreply()
@@ -163,9 +165,18 @@ class Dialogue:
             # No content was sent: the server cannot have a message to deliver.
             raise self._lost(exc) from None
         if code != 354:
-            raise self.refusal(code, self.scrub.reply(code, resp))
+            raise self._refused_data(code, self.scrub.reply(code, resp), answers)
+        content, end = data[: -len(END)], data[-len(END) :]
         try:
-            conn.send(data)
+            conn.send(content)
+            self._still_listening(conn)
+        except OSError as exc:
+            self.connection.drop()
+            raise TryAgain(
+                self.scrub(f"conexión perdida durante DATA, antes del punto final: {exc}")
+            ) from None
+        try:
+            conn.send(end)
             code, resp = conn.getreply()
         except OSError as exc:
             self.connection.drop()
@@ -175,8 +186,29 @@ class Dialogue:
             ) from None
         reply = self.scrub.reply(code, resp)
         if code != 250:
-            raise self.refusal(code, reply)
+            raise self._refused_data(code, reply, answers)
         return reply
+
+    @staticmethod
+    def _still_listening(conn: smtplib.SMTP) -> None:
+        """Before the final ".": a server that closed the connection (or spoke) while the
+        content was on its way has given up on this message; say so now, while that is
+        certain, rather than after the "." (where it could only be uncertain)."""
+        sock = conn.sock
+        if sock is None:
+            raise smtplib.SMTPServerDisconnected("la conexión ya estaba cerrada")
+        readable, _, _ = select.select([sock], [], [], 0)
+        if readable:
+            raise smtplib.SMTPServerDisconnected("el servidor cerró la conexión o respondió")
+
+    def _refused_data(self, code: int, reply: str, answers: RecipientAnswers) -> Exception:
+        """A 4xx to DATA other than 421 puts off this message's addresses, as a 4xx to RCPT
+        does; the rest as at MAIL."""
+        if 400 <= code < 500 and code != 421:
+            self.connection.reset()
+            deferred = {**{a: reply for a in answers.accepted}, **answers.deferred}
+            return TryAgain(reply, deferred=deferred, refused=answers.refused)
+        return self.refusal(code, reply)
 
     def refusal(self, code: int, reply: str) -> Exception:
         """Classify a refusal at MAIL or DATA and leave the session reusable (or dropped)."""
@@ -185,5 +217,5 @@ class Dialogue:
         else:
             self.connection.reset()
         if 400 <= code < 500:
-            return TryAgain(reply, throttle=is_throttle(reply))
+            return sender_signal(code, reply)
         return PermanentFailure(reply, f"Rechazo permanente del servidor: {reply}")

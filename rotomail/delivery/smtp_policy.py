@@ -1,5 +1,18 @@
-"""How fast and how often: the rate limiter and the retry policy (backoff with jitter,
-throttling), apart from any connection so each can be tested with a fake clock."""
+"""How fast and how often: what a server's reply means, the rate limiter and the retry
+policy (backoff with jitter, throttling), apart from any connection so each can be tested
+with a fake clock.
+
+A reply is read for what it says about whom:
+
+* a 4xx to RCPT (or to DATA) refuses that message's addresses for now — greylisting
+  included, whatever its enhanced code: the addresses are deferred at once and retried at
+  the end of the run, and the run goes on at full speed;
+* ``452 4.5.3`` too many recipients is not a refusal of the address: the rest go in a new
+  transaction, without waiting;
+* a 421 or 4xx at connection or MAIL that names a rate is about the sender: slow down; so
+  are rate replies to RCPT for three different recipient domains within a minute;
+* "421 4.7.0 Too many messages per connection" only asks for a new connection.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +21,32 @@ import re
 import time
 from collections.abc import Callable
 
-THROTTLE = re.compile(r"too many|throttl|rate.?limit|\b4\.7\.\d+|\b4\.5\.3\b", re.IGNORECASE)
+# A reply that names a rate: "Too many messages, slow down", "Throttling failure: Maximum
+# sending rate exceeded", "rate limit", "too many connections / login attempts".
+RATE = re.compile(
+    r"throttl|\brate\b|rate.?limit|too (many|fast)|slow(ing)? down|try (again )?slower",
+    re.IGNORECASE,
+)
+# A limit of messages per session: open a new connection and go on.
+PER_CONNECTION = re.compile(
+    r"\bper (connection|session)\b|messages? (per|in this|on this) (connection|session)",
+    re.IGNORECASE,
+)
+TOO_MANY_RECIPIENTS = re.compile(r"\b4\.5\.3\b|too many recipients", re.IGNORECASE)
 MAX_THROTTLE_WAIT = 300.0
+# Rate replies to RCPT for this many different recipient domains within WINDOW seconds are
+# about the sender, not about those recipients.
+THROTTLED_DOMAINS = 3
+THROTTLE_WINDOW = 60.0
 
 
 class TryAgain(Exception):
     """A temporary failure of one attempt (internal to the SMTP transport).
 
-    ``connect``: no session could be opened. ``deferred``/``refused``: the recipients'
-    own 4xx/5xx replies when none was accepted."""
+    ``connect``: no session could be opened. ``throttle``: the server says we send too
+    fast. ``reconnect``: the server limits messages per connection; a new one goes on.
+    ``deferred``/``refused``: the recipients' own 4xx/5xx replies when none was accepted
+    (the addresses are put off at once, not retried now)."""
 
     def __init__(
         self,
@@ -24,6 +54,7 @@ class TryAgain(Exception):
         *,
         throttle: bool = False,
         connect: bool = False,
+        reconnect: bool = False,
         deferred: dict[str, str] | None = None,
         refused: dict[str, str] | None = None,
     ) -> None:
@@ -31,12 +62,58 @@ class TryAgain(Exception):
         self.reply = reply
         self.throttle = throttle
         self.connect = connect
+        self.reconnect = reconnect
         self.deferred = deferred or {}
         self.refused = refused or {}
 
 
-def is_throttle(reply: str) -> bool:
-    return bool(THROTTLE.search(reply))
+def names_rate(reply: str) -> bool:
+    """The reply says the sender goes too fast (not a per-connection limit, not too many
+    recipients in one transaction)."""
+    if per_connection_limit(reply) or too_many_recipients(reply):
+        return False
+    return bool(RATE.search(reply))
+
+
+def per_connection_limit(reply: str) -> bool:
+    """ "421 4.7.0 Too many messages per connection": reconnect, do not slow down."""
+    return bool(PER_CONNECTION.search(reply))
+
+
+def too_many_recipients(reply: str) -> bool:
+    """ "452 4.5.3 Too many recipients": the rest go in a new transaction, at once."""
+    return bool(TOO_MANY_RECIPIENTS.search(reply))
+
+
+def sender_signal(code: int, reply: str) -> TryAgain:
+    """A 421 or 4xx at connection or MAIL (or a 421 anywhere): the session's own trouble,
+    retried on a new attempt; slow down only when it names a rate."""
+    return TryAgain(
+        reply,
+        throttle=names_rate(reply),
+        reconnect=code == 421 and per_connection_limit(reply),
+    )
+
+
+class ThrottleWatch:
+    """Rate replies to RCPT, by recipient domain: one domain throttling us is that domain's
+    business; ``THROTTLED_DOMAINS`` domains within ``THROTTLE_WINDOW`` seconds are a signal
+    about the sender (``seen`` answers True once, then starts over)."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last: dict[str, float] = {}  # domain -> when it last throttled us
+
+    def seen(self, deferred: dict[str, str]) -> bool:
+        now = self._clock()
+        for address, reply in deferred.items():
+            if names_rate(reply):
+                self._last[address.rpartition("@")[2].lower()] = now
+        self._last = {d: t for d, t in self._last.items() if now - t <= THROTTLE_WINDOW}
+        if len(self._last) >= THROTTLED_DOMAINS:
+            self._last.clear()
+            return True
+        return False
 
 
 class RateLimiter:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from rotomail.ids import safe_filename_part
 from rotomail.statement.model import statement_filename
 
 
@@ -35,10 +36,11 @@ class KeptStatement:
 
 
 def kept_path(statements_dir: Path, sociedad: str, cliente: str, statement_date: date) -> Path:
-    """Where the statement of ``cliente`` for ``statement_date`` is kept."""
+    """Where the statement of ``cliente`` for ``statement_date`` is kept (every part a safe
+    file name: it never leaves ``statements_dir``)."""
     return (
         statements_dir
-        / sociedad
+        / safe_filename_part(sociedad)
         / statement_date.isoformat()
         / statement_filename(cliente, statement_date)
     )

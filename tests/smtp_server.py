@@ -24,6 +24,7 @@ SMTPUTF8. Counters: ``connections``,
 ``mail_attempts``, ``rcpt_attempts[address]``, ``data_attempts``, ``auth_attempts``;
 ``rcpt_senders[address]``: the envelope sender of each RCPT for it.
 ``disconnect_all()`` hangs up on every client, as an idle timeout would.
+PIPELINING is offered unless ``pipelining=False``.
 ``echo_credentials=True`` (with ``auth``) refuses every login with a 535 that quotes the
 user and password it received, and their AUTH PLAIN base64, as some servers' debug modes do.
 """
@@ -177,6 +178,19 @@ class _Handler:
             raise ConnectionResetError("test server dropped the connection")
         return fault.reply
 
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.owner.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -265,6 +279,7 @@ class SmtpServer:
     smtputf8: bool = False  # offer SMTPUTF8 (addresses with accents before the @)
     max_recipients: int = 0  # RCPTs per transaction before "452 4.5.3"; 0 = no limit
     echo_credentials: bool = False  # refuse every login, quoting the credentials received
+    pipelining: bool = True  # offer PIPELINING (RFC 2920), as Postfix, Exchange, Gmail do
 
     port: int = 0
     messages: list[Received] = field(default_factory=list)

@@ -16,6 +16,7 @@ from rotomail.cli.group import command_group
 from rotomail.cli.output import Format, print_table
 from rotomail.cli.send import mail_log_to_operator
 from rotomail.delivery.liveness import close_dead_runs
+from rotomail.delivery.report import CopiesReport
 from rotomail.delivery.runlog import report_from_history, write_log
 from rotomail.delivery.transports import transport_factory
 from rotomail.errors import UsageError
@@ -134,6 +135,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "Rechazados",
             "Message-ID",
             "Pagos",
+            "Copias",
             "PDF",
             "Direcciones",
         ],
@@ -149,6 +151,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
                 d.refused,
                 d.message_id,
                 d.pagos,
+                copias.as_dict() if format is Format.json else copias.summary(),
                 d.pdf_path,
                 direcciones
                 if format is Format.json
@@ -158,7 +161,9 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
                     if a["estado"] != spanish(d.status) or a["detalle"]
                 ),
             ]
-            for d, direcciones in zip(rows, per_customer, strict=True)
+            for d, direcciones, copias in zip(
+                rows, per_customer, [CopiesReport.from_json(d.copias) for d in rows], strict=True
+            )
         ],
         format,
         json_keys=[
@@ -172,6 +177,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "rechazados",
             "message_id",
             "pagos",
+            "copias",
             "pdf",
             "direcciones",
         ],

@@ -15,10 +15,17 @@ from pathlib import Path
 
 from rotomail.company import CompanyProfile
 from rotomail.config import DEFAULT_AGING
+from rotomail.delivery.copies import invoice_copies
 from rotomail.delivery.kept import KeptStatement
 from rotomail.delivery.liveness import process_alive, this_process
-from rotomail.delivery.messages import build_statement_message, serialised, statement_fields
-from rotomail.delivery.outgoing import Outgoing
+from rotomail.delivery.messages import (
+    build_statement_message,
+    copies_line,
+    serialised,
+    statement_fields,
+)
+from rotomail.delivery.outgoing import Attachment, Outgoing
+from rotomail.delivery.report import CopiesReport
 from rotomail.errors import DataError
 from rotomail.statement.labels import format_balances
 from rotomail.statement.model import (
@@ -61,6 +68,7 @@ class Rendered:
     error: str = ""
     pdf: bytes = b""  # only when the run keeps a copy of the PDFs
     payments: str = ""  # received since the previous statement: "MXN 3,000.00", or ""
+    copies: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
     fields: dict[str, str] = field(default_factory=dict)  # the e-mail's figures, with ``pdf``
 
 
@@ -70,9 +78,12 @@ def render(job: RenderJob) -> Rendered:
     A top-level function: it runs in worker processes, so the main process only talks to
     the database and the SMTP server.
     """
-    if job.kept is not None:
+    if job.kept is not None:  # a resend of the statement as it was kept: the PDF alone
         kept = job.kept
-        pdf, filename, fields, received = kept.pdf, kept.filename, kept.fields, kept.pagos
+        pdf, filename, received = kept.pdf, kept.filename, kept.pagos
+        fields = {**kept.fields, "copies": ""}
+        copies: tuple[Attachment, ...] = ()
+        copies_report = CopiesReport()
     else:
         statement = build_statement(
             job.company,
@@ -85,7 +96,11 @@ def render(job: RenderJob) -> Rendered:
             payments=job.payments,
         )
         pdf, filename = render_statement_pdf(statement), statement.filename
+        copies, copies_report = invoice_copies(job.company, statement)
         fields = statement_fields(statement)
+        fields["copies"] = copies_line(
+            statement.lang, copies_report.left_out, job.company.invoice_copies_max_mb
+        )
         payments = statement.payments
         received = format_balances(payments.totals()) if payments is not None else ""
     try:
@@ -98,9 +113,10 @@ def render(job: RenderJob) -> Rendered:
             rehearsal_for=list(job.rehearsal_for) if job.rehearsal_for is not None else None,
             override_dir=job.templates_dir,
             fields=fields,
+            copies=copies,
         )
     except DataError as exc:  # e.g. an address edited into the database by hand
-        return Rendered(job.customer.cliente, filename, None, exc.message)
+        return Rendered(job.customer.cliente, filename, None, exc.message, copies=copies_report)
     prepared = serialised(
         replace(
             message,
@@ -115,6 +131,7 @@ def render(job: RenderJob) -> Rendered:
         prepared,
         pdf=pdf if job.keep_pdf else b"",
         payments=received,
+        copies=copies_report,
         fields=fields if job.keep_pdf else {},
     )
 

@@ -1,15 +1,15 @@
 """Where each statement sent is kept (``delivery.pdf_path``) and the operating-system user
 who started each run (``send_run.os_user``: who asked for a resend).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

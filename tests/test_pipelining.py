@@ -22,10 +22,7 @@ from tests.conftest import Cli
 DATA = dot_stuff(b"Subject: prueba\r\nMessage-ID: <1@example.mx>\r\n\r\nHola\r\n")
 SENDER = "portal@example.mx"
 ENVELOPE = (
-    b"mail FROM:<portal@example.mx>\r\n"
-    b"rcpt TO:<a@example.mx>\r\n"
-    b"rcpt TO:<b@example.mx>\r\n"
-    b"data\r\n"
+    b"mail FROM:<portal@example.mx>\r\nrcpt TO:<a@example.mx>\r\nrcpt TO:<b@example.mx>\r\ndata\r\n"
 )
 
 

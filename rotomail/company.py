@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 LANGUAGES = ("es", "pt", "en")
 
@@ -50,6 +54,47 @@ class CompanyProfile:
     bcc: str = ""  # archive copy of every statement: envelope only, never a header
     bounce_address: str = ""  # envelope sender that collects bounces, e.g. "rebotes@example.mx"
     verp: bool = False  # envelope sender bounce_address+<token>; needs a relay that allows it
+    # Invoice copies: "cfdi/{referencia}" -> <that>.pdf and <that>.xml of each open invoice
+    # and of each payment received, attached to its statement (relative to ``base_dir``).
+    invoice_copies: str = ""
+    invoice_copies_max_mb: float = 10.0  # the copies' total per message; the rest are named
+    base_dir: str = ""  # config.toml's folder: relative paths start there (not a key)
+
+
+# The item fields an ``invoice_copies`` pattern may name: ``{referencia}`` ...
+COPY_FIELDS = ("referencia", "documento", "asignacion")
+COPIES_MAX_MB = 100  # the highest invoice_copies_max_mb
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def copy_pattern_fields(pattern: str) -> list[str]:
+    """The fields a pattern names; ValueError (Spanish) naming the first unknown one."""
+    names = _PLACEHOLDER.findall(pattern)
+    for name in names:
+        if name not in COPY_FIELDS:
+            raise ValueError(
+                f"{{{name}}} no es un campo de la partida; use "
+                + ", ".join(f"{{{f}}}" for f in COPY_FIELDS)
+            )
+    return names
+
+
+def copy_path(base_dir: str, pattern: str, values: Mapping[str, str]) -> Path | None:
+    """The path (without extension) a pattern gives for one item's ``values``, or None when
+    an item field takes it out of the pattern's own folder (``../``: not followed).
+
+    The folder is the pattern's part before its first field (``cfdi/`` of
+    ``cfdi/{referencia}``), under ``base_dir``; it is compared as written, without
+    following links.
+    """
+    first = pattern.find("{")
+    fixed = pattern if first < 0 else pattern[:first]
+    root = os.path.normpath(os.path.join(base_dir, os.path.dirname(fixed) or "."))
+    filled = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), "").strip(), pattern)
+    path = os.path.normpath(os.path.join(base_dir, filled))
+    if os.path.commonpath([root, path]) != root or path == root:
+        return None
+    return Path(path)
 
 
 _CLABE_WEIGHTS = (3, 7, 1) * 5 + (3, 7)  # one per digit before the check digit

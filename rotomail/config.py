@@ -31,7 +31,13 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from rotomail.company import LANGUAGES, CompanyProfile, normalize_clabe
+from rotomail.company import (
+    COPIES_MAX_MB,
+    LANGUAGES,
+    CompanyProfile,
+    copy_pattern_fields,
+    normalize_clabe,
+)
 from rotomail.errors import UsageError
 from rotomail.ids import normalize_sociedad
 
@@ -246,7 +252,7 @@ FREE_TABLES = ("import.ledger", "import.customers")
 # [document_types.CODE]: the document type's name in each language.
 DOCUMENT_TYPE_KEYS = ("es", "en", "pt")
 # CompanyProfile fields that are not keys of [companies.X].
-_NOT_COMPANY_KEYS = ("code",)
+_NOT_COMPANY_KEYS = ("code", "base_dir")
 # Fields the importers read; ``[import.ledger]`` / ``[import.customers]`` (and ``--column``)
 # map them to a file's own headings: ``vencimiento = "Venc.neto"``.
 IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -266,6 +272,7 @@ IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
         "texto",
         "doc_compensacion",
         "fecha_compensacion",
+        "asignacion",
     ),
     "customers": ("sociedad", "cliente", "nombre", "rfc", "correo", "idioma"),
 }
@@ -589,6 +596,8 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
                 if not isinstance(raw, bool):
                     raise _invalid(dotted, raw, str(path), "true o false")
                 values[item.name] = raw
+            elif isinstance(item.default, float):
+                values[item.name] = _megabytes(raw, dotted, path)
             elif not isinstance(raw, str):
                 raise _invalid(dotted, raw, str(path), "un texto")
             else:
@@ -597,9 +606,28 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
             values["logo"] = str((path.parent / Path(values["logo"]).expanduser()).resolve())
         if "address" in values:
             values["address"] = " ".join(values["address"].split())
+        try:
+            copy_pattern_fields(values.get("invoice_copies", ""))
+        except ValueError as exc:
+            raise UsageError(
+                f"{path}: [companies.{code}] invoice_copies = «{values['invoice_copies']}»: {exc}."
+            ) from None
+        if values.get("invoice_copies"):  # "~/cfdi/{referencia}" as the shell would read it
+            values["invoice_copies"] = os.path.expanduser(values["invoice_copies"])
+        values["base_dir"] = str(path.parent.resolve())
         values.update(code=sociedad, name=values.get("name", ""), language=language, clabe=clabe)
         result[sociedad] = CompanyProfile(**values)
     return result
+
+
+def _megabytes(raw: Any, dotted: str, path: Path) -> float:
+    """invoice_copies_max_mb: a number of megabytes, more than 0 and at most COPIES_MAX_MB."""
+    number = raw if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+    if number is None or not 0 < number <= COPIES_MAX_MB:
+        raise _invalid(
+            dotted, raw, str(path), f"un número de megabytes mayor que 0 y hasta {COPIES_MAX_MB}"
+        )
+    return float(number)
 
 
 def _document_types(table: Mapping[str, Any]) -> dict[str, dict[str, str]]:

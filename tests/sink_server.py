@@ -94,6 +94,8 @@ class _Handler:
         half = self.sink.delay / 2
         if half:
             await asyncio.sleep(half)
+        if self.sink.attachments is not None:
+            self.sink.keep_attachment(envelope.original_content or b"")
         record = {
             "rcpt_tos": list(envelope.rcpt_tos),
             "mail_from": str(envelope.mail_from),
@@ -110,9 +112,17 @@ class Sink:
     """aiosmtpd on 127.0.0.1 in a thread; appends each accepted message to ``outfile``."""
 
     def __init__(
-        self, outfile: Path, *, delay: float = 0.0, rcpt_delay: float = 0.0, port: int = 0
+        self,
+        outfile: Path,
+        *,
+        delay: float = 0.0,
+        rcpt_delay: float = 0.0,
+        port: int = 0,
+        attachments: Path | None = None,
     ) -> None:
         self.outfile = Path(outfile)
+        self.attachments = attachments  # a folder: each message's attachment kept there
+        self._kept = 0
         self.delay = delay
         self.rcpt_delay = rcpt_delay
         self.port = port or free_port()
@@ -142,6 +152,18 @@ class Sink:
             self.events["accepted"] += 1
             self._changed.notify_all()
             return self._count
+
+    def keep_attachment(self, data: bytes) -> None:
+        """The first attachment of a message, as ``<n>_<file name>`` in ``attachments``."""
+        assert self.attachments is not None
+        parsed = BytesParser(policy=policy.default).parsebytes(data)
+        for part in parsed.iter_attachments():  # type: ignore[attr-defined]
+            with self._lock:
+                self._kept += 1
+                name = f"{self._kept}_{part.get_filename()}"
+            self.attachments.mkdir(parents=True, exist_ok=True)
+            (self.attachments / name).write_bytes(part.get_payload(decode=True))
+            return
 
     def wait_for(self, kind: str, count: int, timeout: float) -> bool:
         """Block until ``events[kind] >= count``; False on timeout."""

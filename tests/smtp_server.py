@@ -20,11 +20,11 @@ Faults (each ``times`` = how many times, ``None`` = always): ``reply_at_mail``,
 ``hang_at_data`` (no reply for ``seconds``), ``cut_in_data(*numbers)`` (354, then the
 connection closes: the final "." never arrives); ``max_recipients=N`` answers
 "452 4.5.3 Too many recipients" after N RCPTs in one transaction; ``smtputf8=True`` offers
-SMTPUTF8; ``pipelining=True`` offers PIPELINING (RFC 2920); ``reads`` holds the bytes of
-each read from the network, in order (what the client sent together). Counters: ``connections``,
+SMTPUTF8. Counters: ``connections``,
 ``mail_attempts``, ``rcpt_attempts[address]``, ``data_attempts``, ``auth_attempts``;
 ``rcpt_senders[address]``: the envelope sender of each RCPT for it.
 ``disconnect_all()`` hangs up on every client, as an idle timeout would.
+PIPELINING is offered unless ``pipelining=False``.
 ``echo_credentials=True`` (with ``auth``) refuses every login with a 535 that quotes the
 user and password it received, and their AUTH PLAIN base64, as some servers' debug modes do.
 """
@@ -169,6 +169,15 @@ class _Handler:
         await server.challenge_auth(json.dumps({"status": "401", "schemes": "bearer"}))
         return AuthResult(success=False, handled=False)
 
+    async def _apply(self, fault: Fault | None) -> str | None:
+        if fault is None:
+            return None
+        if fault.hang:
+            await asyncio.sleep(fault.hang)
+        if fault.drop or fault.hang:
+            raise ConnectionResetError("test server dropped the connection")
+        return fault.reply
+
     async def handle_EHLO(
         self,
         server: SMTP,
@@ -179,17 +188,8 @@ class _Handler:
     ) -> list[str]:
         session.host_name = hostname
         if self.owner.pipelining:
-            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+            responses.insert(-1, "250-PIPELINING")
         return responses
-
-    async def _apply(self, fault: Fault | None) -> str | None:
-        if fault is None:
-            return None
-        if fault.hang:
-            await asyncio.sleep(fault.hang)
-        if fault.drop or fault.hang:
-            raise ConnectionResetError("test server dropped the connection")
-        return fault.reply
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -236,10 +236,6 @@ class _FaultySMTP(SMTP):
         self.owner = owner
         super().__init__(*args, **kwargs)
 
-    def data_received(self, data: bytes) -> None:
-        self.owner.reads.append(bytes(data))
-        super().data_received(data)
-
     async def smtp_DATA(self, arg: str) -> None:
         if not self.envelope.rcpt_tos:
             await super().smtp_DATA(arg)
@@ -283,7 +279,7 @@ class SmtpServer:
     smtputf8: bool = False  # offer SMTPUTF8 (addresses with accents before the @)
     max_recipients: int = 0  # RCPTs per transaction before "452 4.5.3"; 0 = no limit
     echo_credentials: bool = False  # refuse every login, quoting the credentials received
-    pipelining: bool = False  # offer PIPELINING (RFC 2920)
+    pipelining: bool = True  # offer PIPELINING (RFC 2920), as Postfix, Exchange, Gmail do
 
     port: int = 0
     messages: list[Received] = field(default_factory=list)
@@ -291,7 +287,6 @@ class SmtpServer:
     mail_attempts: int = 0
     data_attempts: int = 0
     cuts: int = 0  # DATA cut before the final "."
-    reads: list[bytes] = field(default_factory=list)  # each read from the network
     data_commands: int = 0  # DATA commands after an accepted RCPT
     cut_at: set[int] = field(default_factory=set)  # which of them are cut
     auth_attempts: int = 0

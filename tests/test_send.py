@@ -143,14 +143,19 @@ def test_rerun_skips_already_sent_unless_force(loaded: Cli) -> None:
     assert loaded("send", "--sociedad", "SM02", "--all", "--date", DATE).exit_code == 0
     again = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
     assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[0] == (
+        "Nada que enviar: ya enviado para esta fecha (corrida 1) a los 3 clientes de SM02 "
+        "(estado de cuenta al 30/11/2026); use --force para reenviar."
+    )
+    assert set(statuses(loaded, 2).values()) == {"omitido"}
+    verbose = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE, "--verbose")
     assert (
         "– 1006210 Agroequipos del Bajío S.A. de C.V.: omitido - ya enviado para esta fecha "
         "(corrida 1); use --force para reenviar"
-    ) in again.stdout.splitlines()
-    assert set(statuses(loaded, 2).values()) == {"omitido"}
+    ) in verbose.stdout.splitlines()
     forced = loaded("send", "--sociedad", "SM02", "--cliente", "1006210", "--date", DATE, "--force")
     assert forced.exit_code == 0, forced.output
-    assert statuses(loaded, 3) == {"1006210": "guardado"}
+    assert statuses(loaded, 4) == {"1006210": "guardado"}
 
 
 def test_dry_run_builds_but_sends_nothing(loaded: Cli, home: Path) -> None:

@@ -31,10 +31,13 @@ from __future__ import annotations
 
 import bisect
 import re
+import signal
 import sys
 import unicodedata
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -339,16 +342,24 @@ def row_mark(state: ChecklistState, row: int) -> str:
 
 
 def confirmation_text(
-    state: ChecklistState, mode: Mode, transport: str, *, force: bool = False
+    state: ChecklistState,
+    mode: Mode,
+    transport: str,
+    *,
+    force: bool = False,
+    statement_date: date | None = None,
+    warning: str = "",
 ) -> list[str]:
-    """The lines of the confirmation screen: exactly what Enter/e will send."""
+    """The lines of the confirmation screen: exactly what Enter/e will send, as of which
+    date (and the warning when it is not the open items' date)."""
     count = len(state.selected)
     noun = "cliente" if count == 1 else "clientes"
-    lines = [
-        f"Modo: {spanish(mode)}",
-        f"Transporte: {transport}",
-        "",
-    ]
+    lines = [f"Modo: {spanish(mode)}", f"Transporte: {transport}"]
+    if statement_date is not None:
+        lines.append(f"Fecha de corte: {statement_date:%d/%m/%Y}")
+    if warning:
+        lines.append(warning)
+    lines.append("")
     will = f"Se enviará el estado de cuenta a {count} {noun}"
     if hidden := state.hidden_selected():
         will += f" ({hidden} ocultos por el filtro)"
@@ -479,6 +490,7 @@ def _app_class() -> _AppFactory:
         #filter.-active { border: round $accent; }
         #customers { height: 1fr; }
         #confirm { height: 1fr; padding: 1 2; border: thick $warning; display: none; }
+        #warning { padding: 0 1; color: $warning; text-style: bold; }
         #status { padding: 0 1; background: $boost; text-style: bold; }
         #notes { padding: 0 1; color: $text-muted; }
         """
@@ -512,6 +524,8 @@ def _app_class() -> _AppFactory:
             mode: Mode = Mode.SEND,
             transport: str = "",
             force: bool = False,
+            statement_date: date | None = None,
+            warning: str = "",
         ) -> None:
             super().__init__()
             self.state = ChecklistState(
@@ -521,6 +535,8 @@ def _app_class() -> _AppFactory:
             self.mode = mode
             self.transport = transport
             self.force = force
+            self.statement_date = statement_date
+            self.warning = warning
             self.screen_mode = "list"  # list | filter | confirm
             self._confirm_opened = 0.0
             self._confirm_keys: list[str] = []
@@ -528,6 +544,8 @@ def _app_class() -> _AppFactory:
 
         def compose(self) -> ComposeResult:
             yield Static(Content(self.checklist_title), id="title")
+            if self.warning:
+                yield Static(Content(self.warning), id="warning")
             yield Static(self._filter_content(), id="filter")
             yield CustomerTable(self.state, id="customers")
             yield Static(id="confirm")
@@ -675,7 +693,14 @@ def _app_class() -> _AppFactory:
                 self.notify("Ningún cliente seleccionado.", severity="warning")
                 return
             self._confirm_keys = self.state.selected_keys()
-            lines = confirmation_text(self.state, self.mode, self.transport, force=self.force)
+            lines = confirmation_text(
+                self.state,
+                self.mode,
+                self.transport,
+                force=self.force,
+                statement_date=self.statement_date,
+                warning=self.warning,
+            )
             text = "\n".join(["Confirmar envío", "", *lines, "", "Enter o e: enviar · Esc: volver"])
             self.query_one("#confirm", Static).update(Content(text))
             self._confirm_opened = opened
@@ -711,12 +736,15 @@ def choose_customers(
     mode: Mode = Mode.SEND,
     transport: str = "",
     force: bool = False,
+    statement_date: date | None = None,
+    warning: str = "",
 ) -> list[str] | None:
     """Show the checklist; return the confirmed keys in list order, or ``None`` if cancelled.
 
     ``missing`` (open items, no catalog entry) and ``held`` rows are shown but never
     selectable; keys in ``already_sent`` start unticked. ``mode`` (send | test | dry-run) and
-    ``transport`` are stated on the confirmation screen. An empty ``items`` returns ``[]``
+    ``transport`` are stated on the confirmation screen, with ``statement_date``; ``warning``
+    (the date is not the open items') is shown on both screens. An empty ``items`` returns ``[]``
     without opening the screen. Raises :class:`~rotomail.errors.UsageError` when there is
     no terminal to draw on.
     """
@@ -736,5 +764,29 @@ def choose_customers(
         mode=mode,
         transport=transport,
         force=force,
+        statement_date=statement_date,
+        warning=warning,
     )
-    return app.run()
+    with _own_signal_handlers():
+        return app.run()
+
+
+# Textual's terminal driver installs handlers for these (suspend with Ctrl-Z, resume, resize)
+# and leaves them behind when the app exits; the run that follows must not inherit them
+# (Ctrl-Z and ``fg`` during the send would call into the closed app's event loop).
+_TERMINAL_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGTSTP", "SIGCONT", "SIGWINCH", "SIGTTIN", "SIGTTOU")
+    if hasattr(signal, name)
+)
+
+
+@contextmanager
+def _own_signal_handlers() -> Iterator[None]:
+    """The process's handlers of the terminal's signals, as they were before the checklist."""
+    previous = {signum: signal.getsignal(signum) for signum in _TERMINAL_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

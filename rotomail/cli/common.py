@@ -120,14 +120,18 @@ ColumnOption = Annotated[
 DateOption = Annotated[
     str | None,
     typer.Option(
-        "--date", help="Fecha de corte AAAA-MM-DD (predeterminado: hoy).", show_default=False
+        "--date",
+        help="Fecha de corte AAAA-MM-DD (predeterminado: la de las partidas abiertas "
+        "importadas de la sociedad).",
+        show_default=False,
     ),
 ]
 
 
-def parse_date(value: str | None) -> date:
+def parse_date(value: str | None) -> date | None:
+    """``--date`` as a date; None when not given."""
     if not value:
-        return date.today()
+        return None
     try:
         return date.fromisoformat(value)
     except ValueError:

@@ -16,6 +16,7 @@ from rotomail.cli.group import command_group
 from rotomail.cli.output import Format, print_table
 from rotomail.cli.send import mail_log_to_operator
 from rotomail.delivery.liveness import close_dead_runs
+from rotomail.delivery.report import CopiesReport
 from rotomail.delivery.runlog import report_from_history, write_log
 from rotomail.delivery.transports import transport_factory
 from rotomail.errors import UsageError
@@ -134,6 +135,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "Rechazados",
             "Message-ID",
             "Pagos",
+            "Copias",
             "Direcciones",
         ],
         [
@@ -148,6 +150,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
                 d.refused,
                 d.message_id,
                 d.pagos,
+                copias.as_dict() if format is Format.json else copias.summary(),
                 direcciones
                 if format is Format.json
                 else "; ".join(
@@ -156,7 +159,9 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
                     if a["estado"] != spanish(d.status) or a["detalle"]
                 ),
             ]
-            for d, direcciones in zip(rows, per_customer, strict=True)
+            for d, direcciones, copias in zip(
+                rows, per_customer, [CopiesReport.from_json(d.copias) for d in rows], strict=True
+            )
         ],
         format,
         json_keys=[
@@ -170,6 +175,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "rechazados",
             "message_id",
             "pagos",
+            "copias",
             "direcciones",
         ],
     )

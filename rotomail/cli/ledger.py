@@ -18,6 +18,7 @@ from rotomail.cli.common import (
 )
 from rotomail.cli.group import command_group
 from rotomail.config import column_map
+from rotomail.delivery.liveness import runs_under_way
 from rotomail.errors import DataError, UsageError
 from rotomail.inputs.parsers import DUE_DATE_STANDINS, LedgerLayout
 from rotomail.store.ledger import (
@@ -76,7 +77,7 @@ def ledger_import(
     st = state(ctx)
     given = column_map("ledger", parse_columns(column), "--column")
     options = ImportOptions(
-        snapshot_date=parse_date(date_) if date_ else None,
+        snapshot_date=parse_date(date_),
         skip_bad=skip_bad,
         column_map={**st.settings.imports.get("ledger", {}), **given},
         strict_columns=frozenset(given),
@@ -108,7 +109,22 @@ def ledger_import(
         )
         return answer in ("s", "si", "sí", "y", "yes")
 
-    result = import_ledger_files(st.engine, files, options, on_layout=show_layout, confirm=confirm)
+    def waiting(busy: list[str]) -> None:
+        typer.echo(
+            f"Esperando a que termine {'; '.join(busy)} para reemplazar las partidas abiertas "
+            "(cada corrida usa las partidas con que empezó)…",
+            err=True,
+        )
+
+    result = import_ledger_files(
+        st.engine,
+        files,
+        options,
+        on_layout=show_layout,
+        confirm=confirm,
+        readers=runs_under_way,
+        on_wait=waiting,
+    )
     counts = ", ".join(f"{s}: {n}" for s, n in sorted(result.per_sociedad.items()))
     snapshot = result.snapshot_date
     typer.echo(f"Partidas abiertas al {snapshot:%d/%m/%Y} importadas ({counts}).")

@@ -1,4 +1,4 @@
-"""Printing tables: Rich on a terminal; tabulate, TSV, CSV or JSON when piped or asked.
+"""Printing tables: Rich on a terminal; plain text, TSV, CSV or JSON when piped or asked.
 
 Plain output is stable: no colour, no truncation, no terminal-width wrapping.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rotomail.errors import UsageError
+from rotomail.tables import plain_table
 
 
 class Format(StrEnum):
@@ -65,26 +66,6 @@ def _tsv_line(row: Sequence[Any]) -> str:
         if line.count("\t") == len(row) - 1:
             return line
     return "\t".join([_cell(v).replace("\t", " ") for v in row])
-
-
-def plain_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    """tabulate's "simple" layout for text cells, byte for byte (tests/test_output.py).
-
-    Written out because tabulate's per-cell type inference takes seconds on the 50,000-row
-    tables of a bulk paste; here it is one pass to measure and one to pad.
-    """
-    widths = [len(header) + 2 for header in headers]
-    for row in body:
-        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            cell.ljust(width) for cell, width in zip(cells, widths, strict=True)
-        ).rstrip()
-
-    lines = [line(headers), line(["-" * width for width in widths])]
-    lines.extend(line(row) for row in body)
-    return "\n".join(lines) + "\n"
 
 
 def render(

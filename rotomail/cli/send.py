@@ -53,6 +53,10 @@ SYMBOL = {
 }
 # What reached its recipients (or was produced, in a dry-run): quiet by default under cron.
 DONE = frozenset({Status.SENT, Status.SAVED, Status.BUILT})
+# Listed up to LISTED customers each, then counted (the log lists them all): what a run did
+# not do on purpose (skipped) or never reached (pending, after a stop).
+CAPPED = frozenset({Status.SKIPPED, Status.PENDING})
+LISTED = 20
 
 
 def outcome_line(outcome: Outcome, options: SendOptions | None = None) -> str:
@@ -140,8 +144,10 @@ def send(
 ) -> None:
     """Envío masivo de estados de cuenta de una sociedad.
 
-    Sin terminal (cron) se escribe una línea de encabezado, solo los clientes que requieren
-    atención (✗, ?, omitidos) y el resumen; --verbose escribe todos, --quiet solo el resumen.
+    Sin --date, los estados de cuenta son a la fecha de las partidas abiertas importadas.
+    Sin terminal (cron) se escribe primero una línea de encabezado, luego los clientes que
+    requieren atención (✗, ?) y el resumen; sin correo, omitidos y pendientes, hasta 20 de
+    cada uno. --verbose escribe todos, --quiet solo el resumen.
     """
     request = SendRequest(
         sociedad,
@@ -195,32 +201,21 @@ def _send(st: State, request: SendRequest) -> None:
             ),
         )
     except IncompleteCatalog as exc:
-        _print_missing(exc.missing)
+        _print_missing(exc.missing, exc.sociedad)
         raise
     sociedad, statement_date, mode = plan.sociedad, plan.statement_date, plan.mode
-    candidates, missing, held = plan.candidates, plan.missing, plan.held
+    candidates = plan.candidates
     operator_email = settings.operator.email
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    verbosity = request.verbosity
     if not (request.all or plan.named):
         if not interactive:
             raise UsageError(
                 "Sin terminal no hay lista interactiva: use --all o indique --cliente."
             )
         candidates = _choose(st, request, plan)
-    elif request.all and (missing or held):  # nobody left out without a word
-        typer.echo(
-            f"Envío a {len(candidates)} clientes de {sociedad}; "
-            f"{len(missing)} con partidas abiertas sin correo en el catálogo (no se envían); "
-            f"{len(held)} retenidos.",
-            err=True,
-        )
-        _print_left_out(missing, held)
-    if plan.ledger_date != statement_date:
-        typer.echo(
-            f"Aviso: las partidas abiertas de {sociedad} son al {plan.ledger_date:%d/%m/%Y} y "
-            f"la fecha de corte es {statement_date:%d/%m/%Y}.",
-            err=True,
-        )
+    elif _nothing_to_do(plan, request):
+        verbosity = replace(verbosity, idle=True)
     options = SendOptions(
         sociedad=sociedad,
         statement_date=statement_date,
@@ -239,6 +234,8 @@ def _send(st: State, request: SendRequest) -> None:
         round_wait=settings.smtp.round_wait,
         channel=plan.channel,
         render_nice=settings.render.nice,
+        ledger_date=plan.ledger_date,
+        snapshot_at=plan.snapshot_at,
         aging=settings.aging,
     )
     factory = transport_factory(
@@ -252,21 +249,58 @@ def _send(st: State, request: SendRequest) -> None:
         factory,
         candidates,
         describe(settings, mode),
-        RunnerExtras(settings.document_types, missing, held),
-        replace(request.verbosity, rate_per_minute=rate),
+        RunnerExtras(settings.document_types, plan),
+        replace(verbosity, rate_per_minute=rate, left_out=request.all),
     )
-    print_summary(report)
+    if verbosity.idle and not report.aborted:
+        typer.echo(_nothing_to_do_line(plan))
+    else:
+        print_summary(report)
     if report.aborted and not report.interrupt_code:
         typer.echo(f"Corrida detenida: {report.aborted}", err=True)
-    if options.keep_pdfs:
+    if options.keep_pdfs and not verbosity.idle:
         typer.echo(f"Archivos (PDF y .eml): {options.run_folder(report.run_id)}")
     if mode == Mode.DRY_RUN:
+        for outcome in report.outcomes:
+            if outcome.copias:  # what its e-mail would carry
+                typer.echo(f"Copias de {outcome.cliente}: {outcome.copias.summary(names=True)}")
         typer.echo("Simulación: no se envió nada.")
     typer.echo(f"Registro: {report.log_path}")
     mail_log_to_operator(report, settings, plan.company, factory)
     if report.interrupt_code:
         typer.echo(f"Error: corrida {report.run_id} interrumpida: {report.aborted}", err=True)
     raise typer.Exit(report.exit_code)
+
+
+def _nothing_to_do(plan: RunPlan, request: SendRequest) -> bool:
+    """Every customer of the run already has this statement on this channel: a rerun (cron)
+    says so in one line instead of one per customer."""
+    return (
+        plan.mode == Mode.SEND
+        and not request.force
+        and not request.verbosity.verbose
+        and all(c.cliente in plan.already_sent for c in plan.candidates)
+    )
+
+
+def _nothing_to_do_line(plan: RunPlan) -> str:
+    runs = ", ".join(str(r) for r in plan.sent_runs)
+    text = (
+        f"Nada que enviar: ya enviado para esta fecha "
+        f"(corrida{'s' if len(plan.sent_runs) > 1 else ''} {runs}) a "
+        f"{_customers(len(plan.candidates))} de {plan.sociedad} (estado de cuenta al "
+        f"{plan.statement_date:%d/%m/%Y}); use --force para reenviar"
+    )
+    if plan.missing:
+        text += (
+            f"; {len(plan.missing)} con partidas abiertas sin correo en el catálogo: "
+            f"rotomail catalog missing --sociedad {plan.sociedad}"
+        )
+    return text + "."
+
+
+def _customers(count: int) -> str:
+    return "el cliente" if count == 1 else f"los {count} clientes"
 
 
 def _choose(st: State, request: SendRequest, plan: RunPlan) -> list[Candidate]:
@@ -286,7 +320,8 @@ def _choose(st: State, request: SendRequest, plan: RunPlan) -> list[Candidate]:
             )
             for c in candidates
         ],
-        f"Envío masivo de estado de cuenta - {sociedad}",
+        f"Envío masivo de estado de cuenta - {sociedad} - fecha de corte "
+        f"{plan.statement_date:%d/%m/%Y}",
         missing=[
             ChecklistItem(m.cliente, m.cliente, m.nombre, m.correo, m.balance_text, m.balance)
             for m in plan.missing
@@ -299,6 +334,8 @@ def _choose(st: State, request: SendRequest, plan: RunPlan) -> list[Candidate]:
         mode=plan.mode,
         transport=describe(settings, plan.mode),
         force=request.force,
+        statement_date=plan.statement_date,
+        warning=plan.date_warning,
     )
     if chosen is None:
         typer.echo("Cancelado: no se envió nada.", err=True)
@@ -311,31 +348,46 @@ def _choose(st: State, request: SendRequest, plan: RunPlan) -> list[Candidate]:
     return kept
 
 
-def _print_missing(missing: list[MissingCustomer]) -> None:
+def _print_missing(missing: list[MissingCustomer], sociedad: str) -> None:
     typer.echo(
         f"Con partidas abiertas y sin correo en el catálogo (no se les envía): {len(missing)}",
         err=True,
     )
-    for m in missing:
+    for m in missing[:LISTED]:
         typer.echo(
             f"  {m.cliente} {m.nombre or '(no está en el maestro)'}: {m.balance_text}", err=True
         )
+    if len(missing) > LISTED:
+        typer.echo(
+            f"  … y {len(missing) - LISTED} más: rotomail catalog missing --sociedad {sociedad}",
+            err=True,
+        )
 
 
-def _print_left_out(missing: list[MissingCustomer], held: dict[str, str]) -> None:
-    """Shown before a send: nobody is left out without a word."""
+def _print_left_out(plan: RunPlan, to_send: int) -> None:
+    """Shown before a send (--all): nobody is left out without a word."""
+    missing, held = plan.missing, plan.held
+    if not (missing or held):
+        return
+    typer.echo(
+        f"Envío a {to_send} clientes de {plan.sociedad}; "
+        f"{len(missing)} con partidas abiertas sin correo en el catálogo (no se envían); "
+        f"{len(held)} retenidos.",
+        err=True,
+    )
     if missing:
-        _print_missing(missing)
+        _print_missing(missing, plan.sociedad)
     if held:
         typer.echo(f"Retenidos (no se les envía): {len(held)}", err=True)
-        for cliente, reason in sorted(held.items()):
+        for cliente, reason in sorted(held.items())[:LISTED]:
             typer.echo(f"  {cliente}: {reason}", err=True)
+        if len(held) > LISTED:
+            typer.echo(f"  … y {len(held) - LISTED} más (el registro los lista todos)", err=True)
 
 
 class RunnerExtras(NamedTuple):
     document_types: dict[str, dict[str, str]]
-    missing: list[MissingCustomer]
-    held: dict[str, str]
+    plan: RunPlan  # its left-out customers go in the log (and before the run, --all)
 
 
 @dataclass(frozen=True)
@@ -343,11 +395,51 @@ class Verbosity:
     quiet: bool = False
     verbose: bool = False
     rate_per_minute: float = 0  # the configured SMTP rate limit, 0 = none
+    idle: bool = False  # everyone already has the statement: one line says so, no other
+    left_out: bool = False  # --all: the customers left out are listed before the run
 
     def shows(self, outcome: Outcome, terminal: bool) -> bool:
-        if self.quiet:
+        if self.quiet or self.idle:
             return False
         return terminal or self.verbose or outcome.status not in DONE or bool(outcome.refused)
+
+
+class OutcomeLines:
+    """Prints each customer's line as the run goes, as ``verbosity`` says: without
+    --verbose, skipped and pending customers are listed up to LISTED each, then counted;
+    at a terminal the pending ones (a stopped run) only counted."""
+
+    def __init__(
+        self,
+        verbosity: Verbosity,
+        options: SendOptions,
+        terminal: bool,
+        echo: Callable[[str], None],
+    ) -> None:
+        self.verbosity, self.options, self.terminal, self.echo = verbosity, options, terminal, echo
+        self.unlisted: dict[Status, int] = {}
+        self.listed: dict[Status, int] = {}
+
+    def __call__(self, outcome: Outcome) -> None:
+        if not self.verbosity.shows(outcome, self.terminal):
+            return
+        status = outcome.status
+        if status in CAPPED and not self.verbosity.verbose:
+            limit = 0 if self.terminal and status == Status.PENDING else LISTED
+            if self.listed.get(status, 0) >= limit:
+                self.unlisted[status] = self.unlisted.get(status, 0) + 1
+                return
+            self.listed[status] = self.listed.get(status, 0) + 1
+        self.echo(outcome_line(outcome, self.options))
+
+    def close(self) -> None:
+        """The customers counted, not listed."""
+        for status, count in self.unlisted.items():
+            word = SUMMARY[status].lower()
+            if self.listed.get(status):
+                self.echo(f"  … y {count} {word} más (el registro los lista todos)")
+            else:
+                self.echo(f"{count} {word} (el registro los lista todos)")
 
 
 def _run_with_progress(
@@ -373,22 +465,24 @@ def _run_with_progress(
             factory,
             on_outcome,
             document_types=extras.document_types,
-            missing=extras.missing,
-            held=extras.held,
+            missing=extras.plan.missing,
+            held=extras.plan.held,
             on_start=on_start,
         )
 
+    plan = extras.plan
     if not is_terminal():
+        lines = OutcomeLines(verbosity, options, False, typer.echo)
 
         def header(report: RunReport) -> None:
-            if not verbosity.quiet:
+            if not (verbosity.quiet or verbosity.idle):
                 typer.echo(header_line(report))
+            _before_run(plan, options, verbosity, len(candidates))
 
-        def line(outcome: Outcome) -> None:
-            if verbosity.shows(outcome, terminal=False):
-                typer.echo(outcome_line(outcome, options))
-
-        return runner(line, on_start=header).run(candidates, transport_name)
+        report = runner(lines, on_start=header).run(candidates, transport_name)
+        lines.close()
+        return report
+    _before_run(plan, options, verbosity, len(candidates))
     console = Console()
     with Progress(
         TextColumn("Enviando"),
@@ -399,13 +493,30 @@ def _run_with_progress(
         transient=True,
     ) as progress:
         task = progress.add_task("send", total=len(candidates))
+        lines = OutcomeLines(
+            verbosity,
+            options,
+            True,
+            lambda text: console.print(text, markup=False, highlight=False),
+        )
 
         def show(outcome: Outcome) -> None:
-            if verbosity.shows(outcome, terminal=True):
-                console.print(outcome_line(outcome, options), markup=False, highlight=False)
+            lines(outcome)
             progress.advance(task)
 
-        return runner(show).run(candidates, transport_name)
+        report = runner(show).run(candidates, transport_name)
+        lines.close()
+    return report
+
+
+def _before_run(plan: RunPlan, options: SendOptions, verbosity: Verbosity, to_send: int) -> None:
+    """Right after the header: the date warning and who is left out (--all)."""
+    if verbosity.idle:
+        return
+    if options.date_warning:
+        typer.echo(options.date_warning, err=True)
+    if verbosity.left_out:
+        _print_left_out(plan, to_send)
 
 
 def mail_log_to_operator(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -14,12 +15,13 @@ from rotomail.cli.common import (
 )
 from rotomail.cli.group import command_group
 from rotomail.cli.output import write_output
+from rotomail.delivery.report import date_warning
 from rotomail.errors import DataError
 from rotomail.statement.model import StatementCustomer, build_statement
 from rotomail.statement.pdf import render_statement_pdf
 from rotomail.store.catalog import search_entries
 from rotomail.store.customers import search_customers
-from rotomail.store.ledger import due_date_source, items_for, payments_for
+from rotomail.store.ledger import due_date_source, items_for, payments_for, snapshot_of
 
 app = command_group("Genera el estado de cuenta de un cliente en PDF, para revisarlo.")
 
@@ -42,13 +44,16 @@ def statement(
     customer = found[0]
     company = st.settings.company(customer.sociedad)
     entry = search_entries(st.engine, customer.sociedad, customer.cliente)
-    cutoff = parse_date(date_)
-    payments = payments_for(st.engine, customer.sociedad, {customer.cliente}, cutoff)
+    snapshot = snapshot_of(st.engine, customer.sociedad)
+    ledger_date = snapshot.snapshot_date if snapshot else None
+    # As of its open items' date unless --date says otherwise (then a warning names both).
+    statement_date = parse_date(date_) or ledger_date or date.today()
+    payments = payments_for(st.engine, customer.sociedad, {customer.cliente}, statement_date)
     built = build_statement(
         company,
         StatementCustomer(customer.sociedad, customer.cliente, customer.nombre, customer.rfc),
         items_for(st.engine, customer.sociedad, customer.cliente),
-        cutoff,
+        statement_date,
         language=(entry[0].idioma if entry else "") or customer.idioma,
         document_types=st.settings.document_types,
         due_date_source=due_date_source(st.engine, customer.sociedad),
@@ -57,4 +62,6 @@ def statement(
     )
     path = output or Path(built.filename)
     write_output(path, render_statement_pdf(built))
+    if warning := date_warning(customer.sociedad, ledger_date, statement_date):
+        typer.echo(warning, err=True)
     typer.echo(str(path))

@@ -91,6 +91,18 @@ def run_alive(connection: Connection, run_id: int) -> bool:
     return row.heartbeat_at is not None and datetime.now() - row.heartbeat_at < HEARTBEAT_STALE
 
 
+def runs_under_way(connection: Connection) -> list[str]:
+    """The runs alive now, described (``corrida 12 de SM02, iniciada 06/12/2026 02:00:05``):
+    what a ledger import waits for."""
+    described = []
+    for run_id in runs.running_runs(connection):
+        row = runs.run_process(connection, run_id)
+        if row is not None and run_alive(connection, run_id):
+            since = f", iniciada {row.started_at:%d/%m/%Y %H:%M:%S}" if row.started_at else ""
+            described.append(f"corrida {run_id} de {row.sociedad}{since}")
+    return described
+
+
 def close_dead_runs(engine: Engine) -> list[int]:
     """Mark runs whose process is gone as interrupted, their in-flight customers uncertain
     and the customers they never reached as not attempted; returns their ids."""

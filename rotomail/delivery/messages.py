@@ -9,9 +9,10 @@ admin overrides any of them with ``ROTOMAIL_HOME/templates/<lang>/<name>``. Vari
   company has a reply_to), ``customer_number``, ``cutoff_date``, ``balance`` and ``overdue``
   (per currency, in the customer's language: "MXN 1,000.00 · USD 500.00"), ``payments``
   (the line "Pagos y abonos recibidos desde el 31/10/2026: MXN 5,000.00", empty without any),
-  ``payments_total`` and ``payments_since`` (its amounts and date); the HTML one also
-  ``subject``. Values are escaped for the HTML alternative. A line holding nothing but
-  ``${payments}`` is left out when there are no payments.
+  ``payments_total`` and ``payments_since`` (its amounts and date), ``copies`` (the line
+  naming the invoice copies left out by the size cap, empty when none were); the HTML one
+  also ``subject``. Values are escaped for the HTML alternative. A line holding nothing but
+  ``${payments}`` or ``${copies}`` is left out when it is empty.
 * ``log.subject`` / ``log.txt``: whatever the caller passes to :func:`render_template`
   (the send command uses ``run``, ``operator``, ``date``, ``sociedad``, ``sent``,
   ``failed``, ``skipped``, ``log_name``).
@@ -147,7 +148,7 @@ def _packaged_template(lang: str, name: str) -> MailTemplate:
 
 _FIELD_LINE = re.compile(r"^[ \t]*\$(?:\{(\w+)\}|(\w+))[ \t]*\r?\n", re.MULTILINE)
 # Fields whose line is left out when they are empty (a statement without payments).
-OPTIONAL_LINES = frozenset({"payments"})
+OPTIONAL_LINES = frozenset({"payments", "copies"})
 
 
 def render(template: string.Template, values: Mapping[str, str]) -> str:
@@ -286,7 +287,25 @@ STATEMENT_FIELDS = (
     "payments",
     "payments_total",
     "payments_since",
+    "copies",
 )
+
+# The e-mail's line naming the invoice copies the size cap left out.
+COPIES_LEFT_OUT = {
+    "es": "Copias de facturas no adjuntas por el tamaño del correo (límite {mb} MB): {names}",
+    "pt": "Cópias de faturas não anexadas pelo tamanho do e-mail (limite {mb} MB): {names}",
+    "en": "Invoice copies not attached because of the e-mail's size (limit {mb} MB): {names}",
+}
+
+
+def copies_line(language: str, left_out: Iterable[str], max_mb: float) -> str:
+    """The line naming the copies left out, in the customer's language; "" for none."""
+    names = ", ".join(left_out)
+    if not names:
+        return ""
+    lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    mb = int(max_mb) if float(max_mb).is_integer() else max_mb
+    return COPIES_LEFT_OUT[lang].format(mb=mb, names=names)
 
 
 def statement_fields(statement: Statement) -> dict[str, str]:
@@ -326,8 +345,10 @@ def build_statement_message(
     rehearsal_for: list[str] | None = None,
     override_dir: Path | None = None,
     fields: Mapping[str, str] | None = None,
+    copies: tuple[Attachment, ...] = (),
 ) -> Outgoing:
-    """One customer's statement e-mail: text + HTML alternatives and the PDF attached.
+    """One customer's statement e-mail: text + HTML alternatives and the PDF attached,
+    followed by ``copies`` (the invoice copies).
 
     ``rehearsal_for`` (``send --test``): the message goes to ``to`` (the operator); the
     subject is prefixed ``[PRUEBA] `` and the body names the real recipients.
@@ -374,7 +395,7 @@ def build_statement_message(
         subject,
         text,
         html=html_body,
-        attachments=(Attachment(attachment, pdf, "application/pdf"),),
+        attachments=(Attachment(attachment, pdf, "application/pdf"), *copies),
         reply_to=reply_to,
         name=Path(attachment).stem,
     )

@@ -1,4 +1,5 @@
-"""What a send run will do, decided before anything is sent: the sociedad and cut-off date,
+"""What a send run will do, decided before anything is sent: the sociedad and cut-off date
+(without one, the date of the sociedad's open items: a statement is as of its items),
 the customers it targets (as named, or those ``--retry-failed`` names, at the addresses
 still to be tried), who is held or missing from the catalog, who already has the statement,
 and the channel its messages go through.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Engine
 
@@ -19,12 +20,13 @@ from rotomail.company import CompanyProfile
 from rotomail.config import Settings
 from rotomail.delivery.candidates import Candidate, list_candidates, without_bounced
 from rotomail.delivery.claims import existing_claims
+from rotomail.delivery.report import date_warning
 from rotomail.delivery.transports import channel_name
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_sociedad
 from rotomail.store.catalog import holds_of
 from rotomail.store.history import retry_targets
-from rotomail.store.ledger import snapshot_date
+from rotomail.store.ledger import snapshot_of
 from rotomail.store.missing import MissingCustomer, missing_customers
 from rotomail.store.runs import deferred_addresses
 from rotomail.words import Mode, Status
@@ -35,7 +37,7 @@ class RunRequest:
     """What a run is asked to do, as the operator gave it."""
 
     sociedad: str | None
-    statement_date: date
+    statement_date: date | None  # None: the date of the sociedad's open items
     clientes: Sequence[str] = ()  # only these; () = the whole catalog
     mode: Mode = Mode.SEND
     retry_failed: int | None = None  # the run whose failed and bounced customers are retried
@@ -58,7 +60,14 @@ class RunPlan:
     missing: list[MissingCustomer] = field(default_factory=list)  # open items, no entry
     held: dict[str, str] = field(default_factory=dict)  # cliente -> reason, never sent
     already_sent: frozenset[str] = frozenset()  # statement already sent on this channel
+    sent_runs: tuple[int, ...] = ()  # the runs that sent them
     ledger_date: date | None = None  # the date of the open items loaded for the sociedad
+    snapshot_at: datetime | None = None  # when those open items were imported (their identity)
+
+    @property
+    def date_warning(self) -> str:
+        """The warning that the statements are dated other than their open items, or ""."""
+        return date_warning(self.sociedad, self.ledger_date, self.statement_date)
 
 
 class IncompleteCatalog(DataError):
@@ -70,6 +79,7 @@ class IncompleteCatalog(DataError):
             "catálogo (--require-complete): agréguelos («rotomail catalog missing --sociedad "
             f"{sociedad}») o retenga los que no deben recibirlo; no se envió nada."
         )
+        self.sociedad = sociedad
         self.missing = missing
 
 
@@ -80,7 +90,9 @@ def channel_of(settings: Settings, mode: Mode) -> str:
 
 def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan:
     """The plan of ``request``, or the error that refuses it (nothing is sent or recorded)."""
-    sociedad, statement_date, named = _target(engine, request)
+    sociedad, requested_date, named = _target(engine, request)
+    # Read before the balances: an import committed after this is caught by the run.
+    snapshot = snapshot_of(engine, sociedad)
     company = settings.company(sociedad)  # complete profile, or exit 2 before anything
     mode = request.mode
     if mode == Mode.TEST and not settings.operator.email:
@@ -101,17 +113,18 @@ def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan
             replace(c, correos=only[c.cliente]) if c.cliente in only else c for c in candidates
         ]
         candidates = without_bounced(engine, candidates)
-    ledger_date = snapshot_date(engine, sociedad)
-    if ledger_date is None:  # every customer would get "sin saldo pendiente"
+    if snapshot is None:  # every customer would get "sin saldo pendiente"
         raise DataError(
             f"No hay partidas abiertas importadas para la sociedad {sociedad}; "
             "impórtelas primero con «rotomail ledger import»."
         )
+    statement_date = requested_date or snapshot.snapshot_date
     channel = channel_of(settings, mode)
-    already_sent: frozenset[str] = frozenset()
+    sent: dict[str, int] = {}  # cliente -> the run that sent it
     if mode == Mode.SEND:  # rehearsals claim nothing
         claims = existing_claims(engine, sociedad, statement_date, channel)
-        already_sent = frozenset(c for c, claim in claims.items() if claim.status == Status.SENT)
+        sent = {c: claim.run_id for c, claim in claims.items() if claim.status == Status.SENT}
+    wanted = {c.cliente for c in candidates}
     return RunPlan(
         sociedad,
         statement_date,
@@ -123,14 +136,16 @@ def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan
         request.retry_failed,
         missing,
         held,
-        already_sent,
-        ledger_date,
+        frozenset(sent),
+        tuple(sorted({run for c, run in sent.items() if c in wanted})),
+        snapshot.snapshot_date,
+        snapshot.imported_at,
     )
 
 
-def _target(engine: Engine, request: RunRequest) -> tuple[str, date, list[str]]:
-    """The sociedad, cut-off date and customers named: as given, or those of the run
-    ``retry_failed`` names."""
+def _target(engine: Engine, request: RunRequest) -> tuple[str, date | None, list[str]]:
+    """The sociedad, cut-off date (None: the open items') and customers named: as given, or
+    those of the run ``retry_failed`` names."""
     sociedad = request.sociedad
     statement_date = request.statement_date
     named = list(request.clientes)

@@ -15,7 +15,9 @@ from sqlalchemy import Connection, Engine
 from rotomail.delivery.candidates import Candidate
 from rotomail.delivery.liveness import HOST, this_process
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
+from rotomail.errors import DataError
 from rotomail.store import runs
+from rotomail.store.ledger import hold_snapshots, snapshot_of
 from rotomail.words import RunStatus, Status
 
 
@@ -45,6 +47,7 @@ class RunRecords:
         token and the archive copy's address (both "" when not used)."""
         pid, started = this_process()
         with self.engine.begin() as connection:
+            hold_snapshots(connection, exclusive=False)  # an import under way finishes first
             self.run_id = runs.insert_run(
                 connection,
                 {
@@ -80,7 +83,23 @@ class RunRecords:
                 for c in candidates
             ]
             runs.insert_deliveries(connection, rows)
+            self._check_snapshot(connection)
         return self.run_id
+
+    def _check_snapshot(self, connection: Connection) -> None:
+        """The open items are still those the run was planned with: from here on an import
+        waits for the run, so every statement of the run comes from this one snapshot."""
+        planned = self.options.snapshot_at
+        if planned is None:
+            return
+        current = snapshot_of(connection, self.options.sociedad)
+        if current is None or current.imported_at != planned:
+            when = f" el {current.imported_at:%d/%m/%Y a las %H:%M:%S}" if current else ""
+            raise DataError(
+                f"Las partidas abiertas de {self.options.sociedad} se importaron de nuevo{when}, "
+                "después de preparar el envío; no se envió nada. Vuelva a ejecutar "
+                "«rotomail send» para enviar las nuevas."
+            )
 
     @contextmanager
     def sending(self) -> Iterator[None]:
@@ -109,6 +128,7 @@ class RunRecords:
             "refused": "; ".join(f"{a}: {r}" for a, r in outcome.refused.items()),
             "message_id": outcome.message_id,
             "pagos": outcome.pagos,
+            "copias": outcome.copias.to_json(),
             "correos": ";".join(outcome.correos),
             "updated_at": _now(),
         }

@@ -15,9 +15,16 @@ from pathlib import Path
 
 from rotomail.company import CompanyProfile
 from rotomail.config import DEFAULT_AGING
+from rotomail.delivery.copies import invoice_copies
 from rotomail.delivery.liveness import process_alive, this_process
-from rotomail.delivery.messages import build_statement_message, serialised, statement_fields
+from rotomail.delivery.messages import (
+    build_statement_message,
+    copies_line,
+    serialised,
+    statement_fields,
+)
 from rotomail.delivery.outgoing import Outgoing
+from rotomail.delivery.report import CopiesReport
 from rotomail.errors import DataError
 from rotomail.statement.labels import format_balances
 from rotomail.statement.model import (
@@ -59,6 +66,7 @@ class Rendered:
     error: str = ""
     pdf: bytes = b""  # only when the run keeps a copy of the PDFs
     payments: str = ""  # received since the previous statement: "MXN 3,000.00", or ""
+    copies: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
 
 
 def render(job: RenderJob) -> Rendered:
@@ -78,6 +86,11 @@ def render(job: RenderJob) -> Rendered:
         payments=job.payments,
     )
     pdf = render_statement_pdf(statement)
+    copies, copies_report = invoice_copies(job.company, statement)
+    fields = statement_fields(statement)
+    fields["copies"] = copies_line(
+        statement.lang, copies_report.left_out, job.company.invoice_copies_max_mb
+    )
     try:
         message = build_statement_message(
             job.company,
@@ -87,10 +100,13 @@ def render(job: RenderJob) -> Rendered:
             statement.filename,
             rehearsal_for=list(job.rehearsal_for) if job.rehearsal_for is not None else None,
             override_dir=job.templates_dir,
-            fields=statement_fields(statement),
+            fields=fields,
+            copies=copies,
         )
     except DataError as exc:  # e.g. an address edited into the database by hand
-        return Rendered(job.customer.cliente, statement.filename, None, exc.message)
+        return Rendered(
+            job.customer.cliente, statement.filename, None, exc.message, copies=copies_report
+        )
     payments = statement.payments
     received = format_balances(payments.totals()) if payments is not None else ""
     prepared = serialised(
@@ -107,6 +123,7 @@ def render(job: RenderJob) -> Rendered:
         prepared,
         pdf=pdf if job.keep_pdf else b"",
         payments=received,
+        copies=copies_report,
     )
 
 

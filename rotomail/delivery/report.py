@@ -6,6 +6,7 @@ for these types.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -16,6 +17,68 @@ from rotomail.words import Channel, Mode, Status
 
 if TYPE_CHECKING:
     from rotomail.store.missing import MissingCustomer
+
+
+@dataclass(frozen=True)
+class CopiesReport:
+    """What one statement's e-mail did with the invoice copies."""
+
+    attached: tuple[str, ...] = ()  # file names attached
+    left_out: tuple[str, ...] = ()  # beyond the size cap: named in the e-mail, not attached
+    missing: int = 0  # files the pattern names that are not there
+    refused: tuple[str, ...] = ()  # "documento: path" an item field took out of the folder
+
+    def __bool__(self) -> bool:
+        return bool(self.attached or self.left_out or self.missing or self.refused)
+
+    def as_dict(self) -> dict[str, object]:
+        """``history --format json``'s ``copias``."""
+        return {
+            "adjuntas": list(self.attached),
+            "no_adjuntas": list(self.left_out),
+            "faltantes": self.missing,
+            "rechazadas": list(self.refused),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False) if self else ""
+
+    @classmethod
+    def from_json(cls, text: str) -> CopiesReport:
+        if not text:
+            return cls()
+        data = json.loads(text)
+        return cls(
+            tuple(data.get("adjuntas", ())),
+            tuple(data.get("no_adjuntas", ())),
+            int(data.get("faltantes", 0)),
+            tuple(data.get("rechazadas", ())),
+        )
+
+    def summary(self, names: bool = False) -> str:
+        """One line in Spanish: "adjuntas 4; faltantes 2; no adjuntas (tamaño): a.pdf";
+        ``names``: the attached files named ("adjuntas: a.pdf, a.xml")."""
+        parts = []
+        if self.attached:
+            parts.append(
+                "adjuntas: " + ", ".join(self.attached)
+                if names
+                else f"adjuntas {len(self.attached)}"
+            )
+        if self.missing:
+            parts.append(f"faltantes {self.missing}")
+        if self.not_attached():
+            parts.append(self.not_attached())
+        return "; ".join(parts)
+
+    def not_attached(self) -> str:
+        """The copies found and not attached: left out by the size cap, refused."""
+        parts = []
+        if self.left_out:
+            parts.append("no adjuntas (tamaño): " + ", ".join(self.left_out))
+        if self.refused:
+            parts.append("rechazadas (fuera de la carpeta): " + ", ".join(self.refused))
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -39,9 +102,26 @@ class SendOptions:
     channel: str = Channel.SMTP  # a name in delivery/channels.py; claims are kept per channel
     render_nice: int = 0  # render workers' niceness above the sending process's
     aging: tuple[int, ...] = DEFAULT_AGING  # the statements' aging buckets ([statement] aging)
+    ledger_date: date | None = None  # the date of the open items the statements show
+    snapshot_at: datetime | None = None  # when they were imported: the run reads only those
+
+    @property
+    def date_warning(self) -> str:
+        return date_warning(self.sociedad, self.ledger_date, self.statement_date)
 
     def run_folder(self, run_id: int) -> Path:
         return self.outbox_dir / f"corrida-{run_id}"
+
+
+def date_warning(sociedad: str, ledger_date: date | None, statement_date: date) -> str:
+    """ "" when the statements are as of their open items' date; else the warning that names
+    both dates (shown wherever the run's date is: checklist, header, log)."""
+    if ledger_date is None or ledger_date == statement_date:
+        return ""
+    return (
+        f"Aviso: las partidas abiertas de {sociedad} son al {ledger_date:%d/%m/%Y} y "
+        f"la fecha de corte es {statement_date:%d/%m/%Y}."
+    )
 
 
 @dataclass
@@ -55,6 +135,7 @@ class Outcome:
     refused: dict[str, str] = field(default_factory=dict)
     message_id: str = ""
     pagos: str = ""  # payments and credits the statement said were received, per currency
+    copias: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
 
 
 @dataclass

@@ -253,6 +253,7 @@ class SendRunner:
             detail=rendered.error,
             archivo=rendered.filename,
             pagos=rendered.payments,
+            copias=rendered.copies,
         )
         message = rendered.message
         if message is None:

@@ -8,6 +8,7 @@ error (stop the run), anything network-shaped a :class:`TryAgain` with ``connect
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -214,6 +215,10 @@ class SmtpConnection:
                 conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._context())
             else:
                 conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            if conn.sock is not None:
+                # Commands are small writes that wait for a reply (and DATA's final "." a
+                # separate one): never let Nagle's algorithm hold them back for an ACK.
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._handshake(conn, s.where)
             return conn
         except BaseException:

@@ -1,12 +1,6 @@
 """One message's SMTP dialogue on an open session: MAIL, RCPT with an answer per recipient
-(accepted, refused 5xx, deferred 4xx), the caller's hook right before the content, DATA.
-
-A server offering PIPELINING (RFC 2920) gets MAIL, every RCPT and DATA in one write and its
-replies are read back in order, each classified as it would be one at a time: two round
-trips a message instead of three plus one per recipient. The DATA command alone delivers
-nothing; the caller's hook (the customer's claim) runs after the server's 354 and before a
-byte of the content is sent. When the hook refuses, the connection is closed without the
-final ".", which the server takes as an abandoned transaction.
+(accepted, refused 5xx, deferred 4xx), the caller's hook right before DATA, DATA. MAIL and
+the RCPTs go in one write when the server offers PIPELINING (RFC 2920).
 
 Addresses go on the wire as the server can take them: an internationalised domain in
 punycode (IDNA); a local part with accents only to a server offering SMTPUTF8, otherwise
@@ -19,7 +13,6 @@ import select
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NoReturn
 
 from rotomail.delivery.results import AuthenticationFailed, Delivery, PermanentFailure, Uncertain
 from rotomail.delivery.smtp_connection import Scrubber, SmtpConnection
@@ -48,6 +41,10 @@ def dot_stuff(data: bytes) -> bytes:
     return data + END
 
 
+# address -> its RCPT reply, when they came back pipelined with MAIL's
+Replies = dict[str, tuple[int, bytes]]
+
+
 @dataclass
 class RecipientAnswers:
     accepted: list[str] = field(default_factory=list)
@@ -70,14 +67,23 @@ class Dialogue:
         before_data: Callable[[], None] | None,
     ) -> Delivery:
         """Deliver ``data`` (already dot-stuffed); TryAgain, PermanentFailure or Uncertain."""
-        reused = self.connection.is_open
-        if self.connection.get().has_extn("pipelining"):
-            return self._pipelined(reused, envelope_from, recipients, data, before_data)
-        conn, utf8 = self._mail(reused, envelope_from, recipients)
-        answers = self._recipients(conn, recipients, utf8)
+        conn, utf8, replies = self._mail(envelope_from, recipients)
+        answers = self._recipients(conn, recipients, utf8, replies)
         if not answers.accepted:
             self.connection.reset()
-            raise self._none_accepted(answers)
+            if answers.deferred:
+                # Put off for now (greylisting, a full mailbox, a rate): deferred at once.
+                first = next(iter(answers.deferred.values()))
+                raise TryAgain(first, deferred=answers.deferred, refused=answers.refused)
+            refused = answers.refused
+            reply = (
+                "; ".join(f"{a}: {r}" for a, r in refused.items())
+                if len(refused) > 1
+                else next(iter(refused.values()))
+            )
+            raise PermanentFailure(
+                reply, f"Todas las direcciones fueron rechazadas: {reply}", refused=refused
+            )
         if before_data is not None:
             try:
                 before_data()
@@ -87,118 +93,6 @@ class Dialogue:
         reply = self._data(conn, data, answers)
         return Delivery(answers.accepted, answers.refused, reply, answers.deferred)
 
-    def _none_accepted(self, answers: RecipientAnswers) -> Exception:
-        """No address accepted: put off (some 4xx) or refused (all 5xx)."""
-        if answers.deferred:
-            # Put off for now (greylisting, a full mailbox, a rate): deferred at once.
-            first = next(iter(answers.deferred.values()))
-            return TryAgain(first, deferred=answers.deferred, refused=answers.refused)
-        refused = answers.refused
-        reply = (
-            "; ".join(f"{a}: {r}" for a, r in refused.items())
-            if len(refused) > 1
-            else next(iter(refused.values()))
-        )
-        return PermanentFailure(
-            reply, f"Todas las direcciones fueron rechazadas: {reply}", refused=refused
-        )
-
-    # -- pipelined (RFC 2920) ---------------------------------------------------------
-
-    def _pipelined(
-        self,
-        reused: bool,
-        envelope_from: str,
-        recipients: list[str],
-        data: bytes,
-        before_data: Callable[[], None] | None,
-    ) -> Delivery:
-        """MAIL, RCPT... and DATA in one write, the replies read in order; the content only
-        after the 354 and the caller's hook."""
-        try:
-            conn, code, resp, answers, data_reply = self._envelope(
-                self.connection.get(), envelope_from, recipients
-            )
-        except OSError as exc:
-            if not reused:
-                raise self._lost(exc) from None
-            self.connection.drop()  # an idle session the server closed: reconnect once
-            try:
-                conn, code, resp, answers, data_reply = self._envelope(
-                    self.connection.get(), envelope_from, recipients
-                )
-            except OSError as exc2:
-                raise self._lost(exc2) from None
-        if code != 250:
-            self._mail_refused(code, resp)
-        if not answers.accepted:
-            if data_reply[0] == 354:  # a server that opened DATA with no recipient
-                self.connection.drop()
-            else:
-                self.connection.reset()
-            raise self._none_accepted(answers)
-        if data_reply[0] != 354:
-            code, resp = data_reply
-            raise self._refused_data(code, self.scrub.reply(code, resp), answers)
-        if before_data is not None:
-            try:
-                before_data()
-            except BaseException:
-                # The server waits for the content: no RSET possible. Closing without the
-                # final "." abandons the transaction.
-                self.connection.drop()
-                raise
-        reply = self._content(conn, data, answers)
-        return Delivery(answers.accepted, answers.refused, reply, answers.deferred)
-
-    def _envelope(
-        self, conn: smtplib.SMTP, envelope_from: str, recipients: list[str]
-    ) -> tuple[smtplib.SMTP, int, bytes, RecipientAnswers, tuple[int, bytes]]:
-        """Send the group, read MAIL's reply (an OSError here: the session is gone), then
-        RCPT's and DATA's (an OSError there: lost before DATA)."""
-        utf8 = self._utf8(conn, envelope_from, recipients)
-        sender = envelope_from if utf8 else ascii_address(envelope_from) or envelope_from
-        encoding = "utf-8" if utf8 else "ascii"
-        # The commands as smtplib writes them one at a time.
-        lines = [f"mail FROM:{smtplib.quoteaddr(sender)}{' SMTPUTF8' if utf8 else ''}"]
-        answers = RecipientAnswers()
-        sent: list[str] = []  # the addresses whose RCPT is in the group, in order
-        for address in recipients:
-            wire = ascii_address(address)
-            if wire is None and not utf8:
-                answers.refused[address] = NO_SMTPUTF8
-                continue
-            lines.append(f"rcpt TO:{smtplib.quoteaddr(wire or address)}")
-            sent.append(address)
-        lines.append("data")
-        conn.send("".join(f"{line}\r\n" for line in lines).encode(encoding))
-        code, resp = conn.getreply()
-        if code == 421:  # the server is closing: nothing more will come
-            return conn, code, resp, answers, (0, b"")
-        try:
-            for address in sent:
-                self._answer(address, *conn.getreply(), answers)
-            data_reply = conn.getreply()
-        except OSError as exc:
-            raise self._lost(exc) from None
-        return conn, code, resp, answers, data_reply
-
-    # -- one command at a time ----------------------------------------------------------
-
-    def _answer(self, address: str, code: int, resp: bytes, answers: RecipientAnswers) -> None:
-        """Record the server's reply to one RCPT."""
-        if code in (250, 251):
-            answers.accepted.append(address)
-            return
-        reply = self.scrub.reply(code, resp)
-        if code == 421:  # the server closes the session: not about this address
-            self.connection.drop()
-            raise sender_signal(code, reply)
-        if 400 <= code < 500:
-            answers.deferred[address] = reply
-        else:
-            answers.refused[address] = reply
-
     # -- steps ----------------------------------------------------------------------
 
     def _lost(self, exc: BaseException) -> TryAgain:
@@ -206,63 +100,104 @@ class Dialogue:
         return TryAgain(self.scrub(f"conexión perdida antes de DATA: {exc}"))
 
     def _mail(
-        self, reused: bool, envelope_from: str, recipients: list[str]
-    ) -> tuple[smtplib.SMTP, bool]:
+        self, envelope_from: str, recipients: list[str]
+    ) -> tuple[smtplib.SMTP, bool, Replies | None]:
+        reused = self.connection.is_open
         conn = self.connection.get()
         try:
-            code, resp, utf8 = self._mail_from(conn, envelope_from, recipients)
+            code, resp, utf8, replies = self._mail_from(conn, envelope_from, recipients)
         except OSError as exc:
             if not reused:
                 raise self._lost(exc) from None
             self.connection.drop()  # an idle session the server closed: reconnect once
             conn = self.connection.get()
             try:
-                code, resp, utf8 = self._mail_from(conn, envelope_from, recipients)
+                code, resp, utf8, replies = self._mail_from(conn, envelope_from, recipients)
             except OSError as exc2:
                 raise self._lost(exc2) from None
         if code != 250:
-            self._mail_refused(code, resp)
-        return conn, utf8
-
-    def _mail_refused(self, code: int, resp: bytes) -> NoReturn:
-        reply = self.scrub.reply(code, resp)
-        if code == 530:
-            self.connection.drop()
-            raise AuthenticationFailed(
-                reply, f"El servidor exige autenticación (configure smtp.user): {reply}"
-            )
-        raise self.refusal(code, reply)
-
-    @staticmethod
-    def _utf8(conn: smtplib.SMTP, envelope_from: str, recipients: list[str]) -> bool:
-        """SMTPUTF8 for this transaction: offered, and needed by some address."""
-        return conn.has_extn("smtputf8") and any(
-            ascii_address(a) is None for a in [envelope_from, *recipients]
-        )
+            reply = self.scrub.reply(code, resp)
+            if code == 530:
+                self.connection.drop()
+                raise AuthenticationFailed(
+                    reply, f"El servidor exige autenticación (configure smtp.user): {reply}"
+                )
+            raise self.refusal(code, reply)
+        return conn, utf8, replies
 
     def _mail_from(
         self, conn: smtplib.SMTP, envelope_from: str, recipients: list[str]
-    ) -> tuple[int, bytes, bool]:
-        utf8 = self._utf8(conn, envelope_from, recipients)
+    ) -> tuple[int, bytes, bool, Replies | None]:
+        """MAIL; with a server offering PIPELINING (RFC 2920) the RCPTs go in the same
+        write and their replies come back with MAIL's: one round trip instead of one per
+        command. DATA still waits for them (and for the claim)."""
+        utf8 = conn.has_extn("smtputf8") and any(
+            ascii_address(a) is None for a in [envelope_from, *recipients]
+        )
         sender = envelope_from if utf8 else ascii_address(envelope_from) or envelope_from
-        # With the SMTPUTF8 option smtplib's mail() sends this transaction's commands in UTF-8.
-        code, resp = conn.mail(sender, ["SMTPUTF8"] if utf8 else [])
-        return code, resp, utf8
+        if not conn.has_extn("pipelining"):
+            # With the SMTPUTF8 option smtplib's mail() sends this transaction's commands
+            # in UTF-8.
+            code, resp = conn.mail(sender, ["SMTPUTF8"] if utf8 else [])
+            return code, resp, utf8, None
+        if utf8:
+            conn.command_encoding = "utf-8"  # as smtplib's mail() sets it for SMTPUTF8
+        wires = {a: w for a in recipients if (w := self._wire(a, utf8)) is not None}
+        commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{' SMTPUTF8' if utf8 else ''}"]
+        commands += [f"RCPT TO:{smtplib.quoteaddr(w)}" for w in wires.values()]
+        conn.send("".join(f"{c}\r\n" for c in commands))
+        code, resp = conn.getreply()
+        replies: Replies = {}
+        if code == 421:  # the server closes: no more replies come
+            return code, resp, utf8, replies
+        try:
+            for address in wires:
+                replies[address] = conn.getreply()
+                if replies[address][0] == 421:
+                    break
+        except OSError:
+            if code == 250:
+                raise
+            # MAIL was refused: its reply is the answer, the RCPTs' do not matter.
+        return code, resp, utf8, replies
+
+    @staticmethod
+    def _wire(address: str, utf8: bool) -> str | None:
+        """The address as it goes on the wire, or None when this server cannot take it."""
+        wire = ascii_address(address)
+        if wire is None and not utf8:
+            return None
+        return wire or address
 
     def _recipients(
-        self, conn: smtplib.SMTP, recipients: list[str], utf8: bool
+        self, conn: smtplib.SMTP, recipients: list[str], utf8: bool, replies: Replies | None
     ) -> RecipientAnswers:
         answers = RecipientAnswers()
         for address in recipients:
-            wire = ascii_address(address)
-            if wire is None and not utf8:
+            wire = self._wire(address, utf8)
+            if wire is None:
                 answers.refused[address] = NO_SMTPUTF8
                 continue
-            try:
-                code, resp = conn.rcpt(wire or address)
-            except OSError as exc:
-                raise self._lost(exc) from None
-            self._answer(address, code, resp, answers)
+            if replies is not None:
+                if address not in replies:  # after a 421: the session is gone
+                    continue
+                code, resp = replies[address]
+            else:
+                try:
+                    code, resp = conn.rcpt(wire)
+                except OSError as exc:
+                    raise self._lost(exc) from None
+            if code in (250, 251):
+                answers.accepted.append(address)
+                continue
+            reply = self.scrub.reply(code, resp)
+            if code == 421:  # the server closes the session: not about this address
+                self.connection.drop()
+                raise sender_signal(code, reply)
+            if 400 <= code < 500:
+                answers.deferred[address] = reply
+            else:
+                answers.refused[address] = reply
         return answers
 
     def _data(self, conn: smtplib.SMTP, data: bytes, answers: RecipientAnswers) -> str:
@@ -276,10 +211,6 @@ class Dialogue:
             raise self._lost(exc) from None
         if code != 354:
             raise self._refused_data(code, self.scrub.reply(code, resp), answers)
-        return self._content(conn, data, answers)
-
-    def _content(self, conn: smtplib.SMTP, data: bytes, answers: RecipientAnswers) -> str:
-        """After the 354: the content, then the final "." and its reply."""
         content, end = data[: -len(END)], data[-len(END) :]
         try:
             conn.send(content)

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_sociedad
 from rotomail.store.catalog import list_holds
-from rotomail.store.ledger import balances, snapshot_date
+from rotomail.store.ledger import balances, snapshot_of
 from rotomail.store.status import Record, reported_customers, statement_records
 from rotomail.words import SPANISH, Status
 
@@ -144,7 +144,8 @@ def statement_status(
     """The state of every customer's statement of ``sociedad`` for ``statement_date``
     (default: the snapshot's date), narrowed to ``states`` when given."""
     sociedad = normalize_sociedad(sociedad)
-    ledger_date = snapshot_date(engine, sociedad)
+    snapshot = snapshot_of(engine, sociedad)
+    ledger_date = snapshot.snapshot_date if snapshot else None
     if statement_date is None:
         if ledger_date is None:
             raise DataError(

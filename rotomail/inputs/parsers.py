@@ -77,6 +77,7 @@ class OpenItemRecord:
     texto: str
     doc_compensacion: str = ""  # SAP's AUGBL, in an all-items export
     fecha_compensacion: dt.date | None = None  # set: the item is cleared, never open
+    asignacion: str = ""  # SAP's ZUONR (Asignación): often a CFDI's folio or UUID
 
     @property
     def cleared(self) -> bool:
@@ -653,6 +654,7 @@ def _open_item(
         texto=get("texto"),
         doc_compensacion=doc_compensacion,
         fecha_compensacion=fecha_compensacion,
+        asignacion=get("asignacion"),
     )
 
 

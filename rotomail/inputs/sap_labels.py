@@ -33,6 +33,8 @@ SOURCES: dict[str, str] = {
     "ddic": "SAP data element / field labels as published by SAP table browsers "
     "(BKPF, BSEG, RFOPS, KNA1): BUKRS Company Code, BLART Document Type, WRBTR, DMBTR…",
     "issue21": "issue 21: SAP's clearing labels Doc.comp., Fe.compens., Clrng doc.",
+    "issue21-copies": "issue 21 (invoice copies): SAP's assignment field (BSEG-ZUONR), "
+    "Asignación / Assignment, where a CFDI's folio or UUID often sits",
     "tech": "SAP's technical field name, the heading of SE16/SQVI and many ALV downloads",
 }
 
@@ -138,6 +140,9 @@ LABELS: tuple[Label, ...] = tuple(
     + _rows(_L, "fecha_compensacion", "es", "issue21", short="Fe.compens.")
     + _rows(_L, "fecha_compensacion", "en", "ref", medium="Clearing date")
     + _rows(_L, "fecha_compensacion", "", "tech", technical="AUGDT")
+    + _rows(_L, "asignacion", "es", "issue21-copies", medium="Asignación")
+    + _rows(_L, "asignacion", "en", "issue21-copies", medium="Assignment")
+    + _rows(_L, "asignacion", "", "tech", technical="ZUONR")
     # ----------------------------------------------------- customer master (KNA1/KNB1)
     + _rows(_C, "sociedad", "es", "ref", medium="Sociedad")
     + _rows(_C, "sociedad", "es", "cds-es", heading="Soc.")

@@ -41,6 +41,7 @@ class StatementItem:
     importe: Decimal  # credit notes and payments negative
     moneda: str
     texto: str = ""
+    asignacion: str = ""  # SAP's ZUONR: often the CFDI's folio or UUID
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class ClearedItem:
     moneda: str
     doc_compensacion: str  # "" when the export had no clearing document column
     fecha_compensacion: date
+    asignacion: str = ""  # SAP's ZUONR
 
 
 @dataclass(frozen=True)

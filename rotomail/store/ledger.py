@@ -1,19 +1,27 @@
 """Open items: the snapshot behind the statements, replaced per sociedad on import.
 
 An import streams its files into one transaction: all of it or nothing, whatever the size.
+
+One snapshot per run: an import waits while a run is under way (``runs_under_way``, asked
+with the snapshots held exclusively, so no run can start in between), and a run that starts
+holds them shared while it records itself and checks that the snapshot is still the one it
+planned with (``hold_snapshots``). On SQLite the write lock is that hold; on PostgreSQL an
+advisory lock.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, false, func, insert, select, text, update
 
 from rotomail.errors import DataError, UsageError
 from rotomail.inputs.parsers import (
@@ -48,6 +56,11 @@ _customer = table_of(Customer)
 _snapshot = table_of(LedgerSnapshot)
 MAX_LISTED_REJECTS = 50
 
+
+_SNAPSHOT_LOCK = 7_365_002  # PostgreSQL advisory-lock key: imports exclusive, run starts shared
+WAIT_FOR_RUNS = 1.0  # seconds between looks while an import waits for the runs under way
+# What is reading the open items now (the runs under way, described); [] = nothing.
+Readers = Callable[[Connection], list[str]]
 
 CLEARING_SHARE = 5  # a snapshot that clears more than 1/5 of a sociedad's customers asks first
 _BATCH = 5000
@@ -159,6 +172,7 @@ class _SnapshotWriter:
                 "importe": record.importe,
                 "moneda": record.moneda,
                 "texto": record.texto[:255],
+                "asignacion": record.asignacion[:60],
             }
         )
         if len(self._batch) >= _BATCH:
@@ -186,6 +200,7 @@ class _SnapshotWriter:
                 "texto": record.texto[:255],
                 "doc_compensacion": record.doc_compensacion,
                 "fecha_compensacion": record.fecha_compensacion,
+                "asignacion": record.asignacion[:60],
             }
         )
         if len(self._cleared_batch) >= _BATCH:
@@ -272,6 +287,42 @@ class _SnapshotWriter:
         return clearings
 
 
+def hold_snapshots(connection: Connection, *, exclusive: bool) -> None:
+    """Within a transaction: hold the open items exclusively (an import) or shared (a run
+    recording its start) until it ends. SQLite: an exclusive hold is its write lock (a write
+    that changes nothing), a shared one the run's own first write."""
+    if connection.dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        connection.execute(text(f"SELECT {function}(:key)"), {"key": _SNAPSHOT_LOCK})
+    elif exclusive:
+        connection.execute(
+            update(_snapshot).where(false()).values(item_count=_snapshot.c.item_count)
+        )
+
+
+@contextmanager
+def _replacing(
+    engine: Engine, readers: Readers, on_wait: Callable[[list[str]], None]
+) -> Iterator[Connection]:
+    """A transaction that may replace open items: taken once no run is under way (told
+    through ``on_wait`` once), held so that none starts until it ends."""
+    told = False
+    while True:
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            hold_snapshots(connection, exclusive=True)
+            busy = readers(connection)
+            if not busy:
+                with transaction:
+                    yield connection
+                return
+            transaction.rollback()
+        if not told:
+            on_wait(busy)
+            told = True
+        time.sleep(WAIT_FOR_RUNS)
+
+
 def import_ledger(
     engine: Engine,
     parsed: ParseResult[OpenItemRecord],
@@ -279,6 +330,8 @@ def import_ledger(
     *,
     skip_bad: bool = False,
     source: str = "",
+    readers: Readers = lambda connection: [],
+    on_wait: Callable[[list[str]], None] = lambda busy: None,
 ) -> LedgerImport:
     """Replace the open items of every sociedad in a parsed file, in one transaction.
 
@@ -290,7 +343,7 @@ def import_ledger(
         raise DataError(totals_message(mismatches, source))
     layout = getattr(parsed, "layout", None)
     due = layout.due_field if layout is not None else "vencimiento"
-    with engine.begin() as connection:
+    with _replacing(engine, readers, on_wait) as connection:
         writer = _SnapshotWriter(connection, skip_bad)
         for reject in parsed.rejects:
             writer.reject(reject)
@@ -338,6 +391,8 @@ def import_ledger_files(
     on_layout: Callable[[LedgerLayout], None] = lambda layout: None,
     confirm: Callable[[list[Clearing]], bool] | None = None,
     today: date | None = None,
+    readers: Readers = lambda connection: [],
+    on_wait: Callable[[list[str]], None] = lambda busy: None,
 ) -> LedgerImport:
     """Read one or more FBL5N exports as one snapshot, streaming, in one transaction.
 
@@ -345,14 +400,15 @@ def import_ledger_files(
     date is ``options.snapshot_date``, else the key date printed in the files (they must
     agree: a differing ``--date`` is a usage error), else today. ``confirm`` is asked when a
     sociedad would lose more than a fifth of its customers with open items; refusing rolls
-    everything back.
+    everything back. While ``readers`` names runs under way the import waits (``on_wait``
+    is told once), before reading anything.
     """
     if len({str(Path(f).resolve()) if f != "-" else f for f in files}) < len(files):
         raise UsageError("El mismo archivo aparece dos veces; sus partidas se sumarían dos veces.")
     key_dates: dict[str, date] = {}
     due_date_sources: dict[str, str] = {}
     has_clearing = False
-    with engine.begin() as connection:
+    with _replacing(engine, readers, on_wait) as connection:
         writer = _SnapshotWriter(connection, options.skip_bad)
         for name in files:
             with open_source(name) as stream:
@@ -440,6 +496,7 @@ def _to_item(row: object) -> StatementItem:
         importe=Decimal(row.importe),  # type: ignore[attr-defined]
         moneda=row.moneda,  # type: ignore[attr-defined]
         texto=row.texto,  # type: ignore[attr-defined]
+        asignacion=row.asignacion,  # type: ignore[attr-defined]
     )
 
 
@@ -470,11 +527,24 @@ def iter_items_by_customer(
             yield cliente, [_to_item(row) for row in group]
 
 
-def snapshot_date(engine: Engine, sociedad: str) -> date | None:
-    with engine.connect() as connection:
-        return connection.execute(
-            select(_snapshot.c.snapshot_date).where(_snapshot.c.sociedad == sociedad)
-        ).scalar()
+class SnapshotInfo(NamedTuple):
+    """The open items loaded for a sociedad: as of which date, imported when (a new import
+    of the same date is another snapshot)."""
+
+    snapshot_date: date
+    imported_at: datetime
+
+
+def snapshot_of(source: Engine | Connection, sociedad: str) -> SnapshotInfo | None:
+    query = select(_snapshot.c.snapshot_date, _snapshot.c.imported_at).where(
+        _snapshot.c.sociedad == sociedad
+    )
+    if isinstance(source, Connection):
+        row = source.execute(query).first()
+    else:
+        with source.connect() as connection:
+            row = connection.execute(query).first()
+    return None if row is None else SnapshotInfo(*row)
 
 
 def due_date_source(engine: Engine, sociedad: str) -> str:
@@ -496,6 +566,7 @@ def _to_cleared(row: Any) -> ClearedItem:
         moneda=row.moneda,
         doc_compensacion=row.doc_compensacion,
         fecha_compensacion=row.fecha_compensacion,
+        asignacion=row.asignacion,
     )
 
 

@@ -116,6 +116,9 @@ class OpenItem(SQLModel, table=True):
     importe: Decimal = Field(sa_column=Column(Numeric(18, 2), nullable=False))
     moneda: str = Field(max_length=5)
     texto: str = Field(default="", max_length=255)
+    asignacion: str = Field(  # SAP's ZUONR
+        default="", sa_column=Column(String(60), nullable=False, server_default="")
+    )
 
 
 class ClearedLedgerItem(SQLModel, table=True):
@@ -140,6 +143,9 @@ class ClearedLedgerItem(SQLModel, table=True):
     texto: str = Field(default="", max_length=255)
     doc_compensacion: str = Field(default="", max_length=40)  # SAP's AUGBL
     fecha_compensacion: date  # SAP's AUGDT
+    asignacion: str = Field(  # SAP's ZUONR
+        default="", sa_column=Column(String(60), nullable=False, server_default="")
+    )
 
 
 class SendRun(SQLModel, table=True):
@@ -200,6 +206,8 @@ class Delivery(SQLModel, table=True):
     )  # the language the statement was written in
     # the payments and credits its statement said were received ("MXN 3,000.00"), or ""
     pagos: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # the invoice copies its e-mail attached, left out (size cap), missed and refused (JSON)
+    copias: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
 class StatementClaim(SQLModel, table=True):

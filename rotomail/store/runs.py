@@ -73,12 +73,20 @@ class RunProcess(NamedTuple):
     pid: int
     process_start: str
     heartbeat_at: datetime | None
+    sociedad: str = ""
+    started_at: datetime | None = None
 
 
 def run_process(connection: Connection, run_id: int) -> RunProcess | None:
     row = connection.execute(
         select(
-            _run.c.status, _run.c.host, _run.c.pid, _run.c.process_start, _run.c.heartbeat_at
+            _run.c.status,
+            _run.c.host,
+            _run.c.pid,
+            _run.c.process_start,
+            _run.c.heartbeat_at,
+            _run.c.sociedad,
+            _run.c.started_at,
         ).where(_run.c.id == run_id)
     ).first()
     return None if row is None else RunProcess(*row)

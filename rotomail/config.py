@@ -67,22 +67,6 @@ def _number_from(kind: type[int] | type[float]) -> BeforeValidator:
     return BeforeValidator(read)
 
 
-_TRUE_WORDS = ("true", "1", "yes", "si", "sí")
-_FALSE_WORDS = ("false", "0", "no")
-
-
-def _bool_text(raw: Any) -> Any:
-    """An environment variable's text read as true or false; anything else is left to the
-    strict check, so ``1`` in config.toml is not a bool."""
-    if isinstance(raw, str):
-        folded = raw.strip().lower()
-        if folded in _TRUE_WORDS:
-            return True
-        if folded in _FALSE_WORDS:
-            return False
-    return raw
-
-
 def _folded(raw: Any) -> Any:
     return raw.strip().lower() if isinstance(raw, str) else raw
 
@@ -94,8 +78,19 @@ Float = Annotated[float, _number_from(float), Strict(), AllowInfNan(False)]
 SecurityMode = Literal["starttls", "ssl", "none"]
 SECURITY_MODES: tuple[str, ...] = get_args(SecurityMode)
 AuthMethod = Literal["password", "xoauth2"]
-Bool = Annotated[bool, BeforeValidator(_bool_text), Strict()]
 Security = Annotated[SecurityMode, BeforeValidator(_folded)]
+_TRUTH = {"true": True, "1": True, "si": True, "sí": True, "false": False, "0": False, "no": False}
+
+
+def _bool_from_text(raw: Any) -> Any:
+    """An environment variable's ``true``/``false`` (``1``/``0``, ``sí``/``no``) as a bool;
+    anything else is left to the strict check."""
+    if isinstance(raw, str):
+        return _TRUTH.get(raw.strip().lower(), raw)
+    return raw
+
+
+Bool = Annotated[bool, BeforeValidator(_bool_from_text), Strict()]
 Auth = Annotated[AuthMethod, BeforeValidator(_folded)]
 
 
@@ -153,6 +148,13 @@ class RenderSection(Section):
     nice: Annotated[Int, Env("ROTOMAIL_RENDER_NICE"), Field(ge=0, le=19)] = 0
 
 
+class StatementSection(Section):
+    """``[statement]``: ``keep`` here; ``aging`` is read beside the model (a list)."""
+
+    # Every statement sent is kept as <home>/statements/<sociedad>/<date>/<file>.pdf.
+    keep: Annotated[Bool, Env("ROTOMAIL_STATEMENT_KEEP")] = True
+
+
 class OperatorSection(Section):
     email: Annotated[str, Env("ROTOMAIL_OPERATOR_EMAIL")] = ""
     name: Annotated[str, Env("ROTOMAIL_OPERATOR")] = ""
@@ -187,6 +189,7 @@ class Options(Section):
     render: RenderSection = Field(default_factory=RenderSection)
     operator: OperatorSection = Field(default_factory=OperatorSection)
     bounces: BouncesSection = Field(default_factory=BouncesSection)
+    statement: StatementSection = Field(default_factory=StatementSection)
 
     def flat(self) -> dict[str, Any]:
         """Each setting's value by its dotted key ("smtp.host"), in declaration order."""
@@ -369,6 +372,10 @@ class Settings:
         return self.options.bounces
 
     @property
+    def statement(self) -> StatementSection:
+        return self.options.statement
+
+    @property
     def busy_timeout(self) -> float:
         return self.options.busy_timeout
 
@@ -387,6 +394,11 @@ class Settings:
     @property
     def outbox_dir(self) -> Path:
         return self.home / "outbox"
+
+    @property
+    def statements_dir(self) -> Path:
+        """Where every statement sent is kept, per sociedad and cut-off date."""
+        return self.home / "statements"
 
     @property
     def templates_dir(self) -> Path:

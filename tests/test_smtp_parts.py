@@ -105,8 +105,9 @@ def test_scrubber_hides_the_xoauth2_token_once_it_is_known() -> None:
 # --- one message's dialogue ---------------------------------------------------------------
 
 
-def test_dialogue_answers_per_recipient() -> None:
-    with SmtpServer() as server:
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_dialogue_answers_per_recipient(pipelining: bool) -> None:
+    with SmtpServer(pipelining=pipelining) as server:
         server.reply_at_rcpt("b@example.mx", "550 5.1.1 No such user")
         server.reply_at_rcpt("c@example.mx", "452 4.5.3 Too many recipients")
         connection, dialogue = parts(server)
@@ -120,8 +121,11 @@ def test_dialogue_answers_per_recipient() -> None:
     assert [m.rcpt_tos for m in server.messages] == [["a@example.mx"]]
 
 
-def test_dialogue_with_every_recipient_deferred_says_try_again_with_their_replies() -> None:
-    with SmtpServer() as server:
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_dialogue_with_every_recipient_deferred_says_try_again_with_their_replies(
+    pipelining: bool,
+) -> None:
+    with SmtpServer(pipelining=pipelining) as server:
         server.reply_at_rcpt("a@example.mx", "450 4.2.0 Greylisted")
         server.reply_at_rcpt("b@example.mx", "550 5.1.1 No such user")
         _, dialogue = parts(server)
@@ -133,9 +137,12 @@ def test_dialogue_with_every_recipient_deferred_says_try_again_with_their_replie
     assert server.data_attempts == 0
 
 
-def test_dialogue_hook_runs_right_before_data_only_when_someone_was_accepted() -> None:
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_dialogue_hook_runs_right_before_data_only_when_someone_was_accepted(
+    pipelining: bool,
+) -> None:
     calls: list[int] = []
-    with SmtpServer() as server:
+    with SmtpServer(pipelining=pipelining) as server:
         server.reply_at_rcpt("a@example.mx", "550 5.1.1 No such user")
         _, dialogue = parts(server)
         with pytest.raises(PermanentFailure):
@@ -144,10 +151,13 @@ def test_dialogue_hook_runs_right_before_data_only_when_someone_was_accepted() -
     assert calls == [0]
 
 
+@pytest.mark.parametrize("pipelining", [False, True])
 @pytest.mark.parametrize("smtputf8", [False, True])
-def test_dialogue_puts_addresses_on_the_wire_as_the_server_can_take_them(smtputf8: bool) -> None:
+def test_dialogue_puts_addresses_on_the_wire_as_the_server_can_take_them(
+    smtputf8: bool, pipelining: bool
+) -> None:
     recipients = ["pagos@compañía.example.mx", "josé@example.mx"]
-    with SmtpServer(smtputf8=smtputf8) as server:
+    with SmtpServer(smtputf8=smtputf8, pipelining=pipelining) as server:
         _, dialogue = parts(server)
         delivery = dialogue.run(SENDER, recipients, DATA, None)
     wire = server.messages[0].rcpt_tos

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from rotomail.company import Collector, CompanyProfile
 from rotomail.delivery.candidates import Candidate
+from rotomail.delivery.kept import KeptStatement, load_kept
 from rotomail.delivery.messages import (
     build_statement_message,
     collector_address,
@@ -23,7 +24,7 @@ from rotomail.delivery.report import SendOptions
 from rotomail.errors import DataError, UsageError
 from rotomail.statement.model import PaymentsReceived, StatementCustomer, StatementItem
 from rotomail.store.ledger import due_date_source, iter_items_by_customer, payments_for
-from rotomail.words import Mode
+from rotomail.words import REAL_MODES, Mode
 
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -53,16 +54,23 @@ class StatementJobs:
         self.due_date_source = "vencimiento"
         self.payments: dict[str, PaymentsReceived] = {}  # cliente -> received since last
         self.collectors = dict(collectors or {})  # the sociedad's, by code ([collectors])
+        self.kept: KeptStatement | None = None  # a resend's kept statement
 
     def prepare(self, candidates: list[Candidate]) -> dict[str, str]:
         """Check the templates of every language the run writes in and draw the VERP
         tokens; returns each customer's language."""
+        if self.options.resend_pdf is not None:
+            self.kept = load_kept(self.options.resend_pdf)
+            if self.kept is None:
+                raise DataError(
+                    f"No se pudo leer el estado de cuenta guardado {self.options.resend_pdf}."
+                )
         languages = {c.cliente: self.language_of(c) for c in candidates}
         used = {c.ejecutivo for c in candidates if c.ejecutivo in self.collectors}
         self._check_message_setup(
             {self.company.language, *languages.values()}, [self.collectors[u] for u in sorted(used)]
         )
-        if self.options.mode == Mode.SEND and self.company.verp:
+        if self.options.mode in REAL_MODES and self.company.verp:
             self.verp_tokens = {c.cliente: _verp_token() for c in candidates}
         self.due_date_source = due_date_source(self.engine, self.options.sociedad)
         self.payments = payments_for(
@@ -85,7 +93,10 @@ class StatementJobs:
         return collector.email if collector and real and self.company.collector_cc else ""
 
     def language_of(self, candidate: Candidate) -> str:
-        """The customer's language (catalog entry, else master), else the company's."""
+        """The kept statement's language; the customer's (catalog entry, else master), else
+        the company's."""
+        if self.kept is not None and self.kept.idioma:
+            return self.kept.idioma
         return candidate.idioma or self.company.language
 
     def _check_message_setup(self, languages: set[str], collectors: list[Collector]) -> None:
@@ -116,6 +127,9 @@ class StatementJobs:
         seen: set[str] = set()
 
         def jobs() -> Iterator[RenderJob]:
+            if self.kept is not None:  # sent as it was kept: the ledger is not read
+                yield from (self.job(candidate, []) for candidate in candidates)
+                return
             for cliente, items in iter_items_by_customer(
                 self.engine, self.options.sociedad, set(by_cliente)
             ):
@@ -130,7 +144,7 @@ class StatementJobs:
 
     def job(self, candidate: Candidate, items: list[StatementItem]) -> RenderJob:
         rehearsal = self.options.mode == Mode.TEST
-        real = self.options.mode == Mode.SEND
+        real = self.options.mode in REAL_MODES
         token = self.verp_tokens.get(candidate.cliente)
         return RenderJob(
             dataclasses.replace(self.company, language=self.language_of(candidate)),
@@ -142,7 +156,7 @@ class StatementJobs:
             (self.options.operator_email,) if rehearsal else candidate.correos,
             candidate.correos if rehearsal else None,
             self.options.templates_dir,
-            self.options.keep_pdfs,
+            self.options.keep_pdfs or (real and self.options.keep_statements),
             verp_sender(self.company.bounce_address, token) if token else "",
             (self.company.bcc,) if real and self.company.bcc else (),
             self.document_types,
@@ -151,4 +165,5 @@ class StatementJobs:
             self.payments.get(candidate.cliente),
             self.collector_of(candidate),
             bool(self.cc_of(candidate)),
+            self.kept,
         )

@@ -22,6 +22,9 @@ Benchmarks (NAME for --only):
   ratio <= 2. Messages per second are shown too.
 * ``send-busy``: the same send and mailmerge, both beside one CPU-bound process
   (``python3 -c "while True: pass"``), as on a shared server; ratio <= 2.
+* ``relay``: 300 customers to the sink (offering PIPELINING) behind
+  tests/benchmarks/delay_proxy.py, 25 ms each way (a relay 50 ms away), rate 0: rotomail
+  building every PDF vs mailmerge with the PDFs pre-built; ratio <= 0.5 (goal 0.2). One run.
 * ``memory``: peak RSS of a 20,000-customer send (main process; the largest single
   process and the whole process tree are shown too); < 250 MB.
 * ``render``: tests/benchmarks/bench_render.py, 40 items < 10 ms, 500 items < 150 ms.
@@ -362,9 +365,9 @@ def _installed(python: Path, package: str) -> bool:
 class Sink:
     """tests/benchmarks/smtp_sink.py in its own process."""
 
-    def __init__(self, python: Path) -> None:
+    def __init__(self, python: Path, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [str(python), str(HERE / "smtp_sink.py")],
+            [str(python), str(HERE / "smtp_sink.py"), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -382,6 +385,35 @@ class Sink:
         self.proc.stdin.flush()
         messages, connections, size = self.proc.stdout.readline().split()
         return int(messages), int(connections), int(size)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.close()
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+class DelayProxy:
+    """tests/benchmarks/delay_proxy.py in its own process: ``delay_ms`` each way to ``port``."""
+
+    def __init__(self, python: Path, port: int, delay_ms: float) -> None:
+        self.proc = subprocess.Popen(
+            [str(python), str(HERE / "delay_proxy.py"), str(port), "--delay-ms", str(delay_ms)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "READY":
+            self.proc.kill()
+            raise RuntimeError("the delay proxy did not start")
+        self.port = int(line[1])
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -912,6 +944,70 @@ def bench_send(ws: Workspace, cfg: Config, busy: bool = False) -> list[Row]:
     ]
 
 
+RELAY_CUSTOMERS = 300
+RELAY_DELAY_MS = 25.0  # each way: a 50 ms round trip
+
+
+def bench_relay(ws: Workspace, cfg: Config) -> list[Row]:
+    """300 customers to a relay 50 ms away (the sink, offering PIPELINING as Exchange Online,
+    Gmail, Postfix and SES do, behind tests/benchmarks/delay_proxy.py), rate 0: rotomail
+    building every PDF vs mailmerge sending the same messages with the PDFs pre-built. Once."""
+    assert ws.peer_bin is not None
+    n = RELAY_CUSTOMERS
+    customers = make_customers(n, seed=7)
+    template = ws.loaded_home("relay-base", customers, cfg.send_items)
+    sink = Sink(ws.peer_bin / "python", "--pipelining")
+    proxy = DelayProxy(ws.peer_bin / "python", sink.port, RELAY_DELAY_MS)
+    received: dict[str, int] = {}
+    connections: dict[str, int] = {}
+    try:
+        mm = _mailmerge_dir(ws, template, customers, proxy.port)
+
+        def counted(who: str, action: Callable[[], float]) -> float:
+            before = sink.count()
+            elapsed = action()
+            after = sink.count()
+            received[who], connections[who] = after[0] - before[0], after[1] - before[1]
+            return elapsed
+
+        home = ws.clone(template, "relay-send")
+        env = base_env(home, **smtp_env(proxy.port))
+        ours = counted("rotomail", lambda: run(send_cmd(), env))
+        mm_cmd = [
+            str(ws.peer_bin / "mailmerge"),
+            "--no-limit",
+            "--no-dry-run",
+            "--output-format",
+            "text",
+        ]
+        theirs = counted("mailmerge", lambda: run(mm_cmd, base_env(), cwd=mm))
+    finally:
+        proxy.close()
+        sink.close()
+    for who, elapsed in (("rotomail", ours), ("mailmerge", theirs)):
+        ws.log(
+            f"  {who}: {elapsed:.1f} s, {elapsed / n * 1000:.0f} ms a message; "
+            f"{received[who]} messages received, {connections[who]} SMTP connections"
+        )
+    bad = [who for who, got in received.items() if got < n]
+    note = (
+        f"{n} customers × {cfg.send_items} items, {2 * RELAY_DELAY_MS:.0f} ms round trip, "
+        "rate 0, one run each; goal ratio ≤ 0.2"
+    )
+    if bad:
+        note += f"; MISSING MESSAGES {received}"
+    return [
+        Row(
+            "send to a relay 50 ms away",
+            ours,
+            theirs,
+            target="ratio ≤ 0.5",
+            passed=ours / theirs <= 0.5 and not bad,
+            note=note,
+        )
+    ]
+
+
 def bench_memory(ws: Workspace, cfg: Config) -> list[Row]:
     assert ws.peer_bin is not None
     n = cfg.memory_customers
@@ -1046,11 +1142,12 @@ BENCHMARKS: dict[str, Callable[[Workspace, Config], list[Row]]] = {
     "paste": bench_paste,
     "send": bench_send,
     "send-busy": bench_send_busy,
+    "relay": bench_relay,
     "memory": bench_memory,
     "render": bench_render,
 }
 # paste before search: search reuses the catalog the paste benchmark imported.
-ORDER = ["startup", "paste", "search", "send", "send-busy", "memory", "render"]
+ORDER = ["startup", "paste", "search", "send", "send-busy", "relay", "memory", "render"]
 
 
 # =========================================================================================

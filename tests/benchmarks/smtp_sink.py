@@ -1,6 +1,6 @@
 """An SMTP sink for the benchmarks: aiosmtpd on 127.0.0.1 that accepts and discards mail.
 
-    python tests/benchmarks/smtp_sink.py
+    python tests/benchmarks/smtp_sink.py [--pipelining]
 
 Run by tests/benchmarks/run.py in a process of its own (so that receiving mail does not
 compete for the GIL with the process being measured). Prints ``READY <port>`` once it
@@ -9,7 +9,8 @@ listens, then answers commands read from standard input, one per line:
 * ``count`` -> ``<messages> <connections> <bytes>`` received so far;
 * ``quit`` (or end of input) -> stops.
 
-Each message is read in full (DATA) and counted; nothing is kept.
+Each message is read in full (DATA) and counted; nothing is kept. ``--pipelining`` offers
+PIPELINING (RFC 2920), as Exchange Online, Gmail, Postfix and SES do.
 """
 
 from __future__ import annotations
@@ -25,10 +26,24 @@ HOST = "127.0.0.1"
 
 
 class Counter:
-    def __init__(self) -> None:
+    def __init__(self, pipelining: bool = False) -> None:
+        self.pipelining = pipelining
         self.messages = 0
         self.connections = 0
         self.bytes = 0
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.messages += 1
@@ -55,7 +70,7 @@ def free_port() -> int:
 
 
 def main() -> None:
-    counter = Counter()
+    counter = Counter(pipelining="--pipelining" in sys.argv[1:])
     controller = None
     for _ in range(10):
         port = free_port()

@@ -279,3 +279,14 @@ def test_a_bounce_of_the_cc_never_changes_the_customers_status(
     assert "Sin identificar        1\n" in result.stdout
     rows = json.loads(collectors("status", "--sociedad", "SM02", "--format", "json").stdout)
     assert {row["cliente"]: row["estado"] for row in rows}["1004273"] == "enviado"
+
+
+def test_a_resend_takes_no_ejecutivo(collectors: Cli, smtp: SmtpServer) -> None:
+    result = collectors(
+        "send", "--sociedad", "SM02", "--cliente", "1004273", "--to", "contador@example.mx",
+        "--ejecutivo", "C1",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --to no se combina con --ejecutivo: es un reenvío a un solo cliente.\n"
+    )

@@ -76,6 +76,18 @@ SecurityMode = Literal["starttls", "ssl", "none"]
 SECURITY_MODES: tuple[str, ...] = get_args(SecurityMode)
 AuthMethod = Literal["password", "xoauth2"]
 Security = Annotated[SecurityMode, BeforeValidator(_folded)]
+_TRUTH = {"true": True, "1": True, "si": True, "sí": True, "false": False, "0": False, "no": False}
+
+
+def _bool_from_text(raw: Any) -> Any:
+    """An environment variable's ``true``/``false`` (``1``/``0``, ``sí``/``no``) as a bool;
+    anything else is left to the strict check."""
+    if isinstance(raw, str):
+        return _TRUTH.get(raw.strip().lower(), raw)
+    return raw
+
+
+Bool = Annotated[bool, BeforeValidator(_bool_from_text), Strict()]
 Auth = Annotated[AuthMethod, BeforeValidator(_folded)]
 
 
@@ -133,6 +145,13 @@ class RenderSection(Section):
     nice: Annotated[Int, Env("ROTOMAIL_RENDER_NICE"), Field(ge=0, le=19)] = 0
 
 
+class StatementSection(Section):
+    """``[statement]``: ``keep`` here; ``aging`` is read beside the model (a list)."""
+
+    # Every statement sent is kept as <home>/statements/<sociedad>/<date>/<file>.pdf.
+    keep: Annotated[Bool, Env("ROTOMAIL_STATEMENT_KEEP")] = True
+
+
 class OperatorSection(Section):
     email: Annotated[str, Env("ROTOMAIL_OPERATOR_EMAIL")] = ""
     name: Annotated[str, Env("ROTOMAIL_OPERATOR")] = ""
@@ -165,6 +184,7 @@ class Options(Section):
     render: RenderSection = Field(default_factory=RenderSection)
     operator: OperatorSection = Field(default_factory=OperatorSection)
     bounces: BouncesSection = Field(default_factory=BouncesSection)
+    statement: StatementSection = Field(default_factory=StatementSection)
 
     def flat(self) -> dict[str, Any]:
         """Each setting's value by its dotted key ("smtp.host"), in declaration order."""
@@ -213,6 +233,8 @@ def allowed(info: FieldInfo) -> str:
         return "uno de: " + ", ".join(choices)
     if info.annotation is str:
         return "un texto"
+    if info.annotation is bool:
+        return "true o false"
     what = "un número entero" if info.annotation is int else "un número"
     low: Any = None
     high: Any = None
@@ -341,6 +363,10 @@ class Settings:
         return self.options.bounces
 
     @property
+    def statement(self) -> StatementSection:
+        return self.options.statement
+
+    @property
     def busy_timeout(self) -> float:
         return self.options.busy_timeout
 
@@ -359,6 +385,11 @@ class Settings:
     @property
     def outbox_dir(self) -> Path:
         return self.home / "outbox"
+
+    @property
+    def statements_dir(self) -> Path:
+        """Where every statement sent is kept, per sociedad and cut-off date."""
+        return self.home / "statements"
 
     @property
     def templates_dir(self) -> Path:

@@ -17,6 +17,12 @@ class Mode(StrEnum):
     SEND = "send"
     TEST = "test"  # everything to the operator's address
     DRY_RUN = "dry-run"  # built, never sent
+    RESEND = "resend"  # one customer's statement to addresses given once: no claim taken
+
+
+# The modes whose messages reach the customer's side (with the archive copy, VERP and the
+# kept PDF); only SEND takes the exactly-once claim of the date.
+REAL_MODES = frozenset({Mode.SEND, Mode.RESEND})
 
 
 class RunStatus(StrEnum):
@@ -66,6 +72,7 @@ SPANISH: dict[str, str] = {
     Mode.SEND: "envío",
     Mode.TEST: "ensayo",
     Mode.DRY_RUN: "simulación",
+    Mode.RESEND: "reenvío",
     RunStatus.RUNNING: "en curso",
     RunStatus.FINISHED: "terminada",
     RunStatus.INTERRUPTED: "interrumpida",

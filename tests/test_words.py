@@ -14,7 +14,7 @@ def test_every_word_shown_has_its_spanish(word: str) -> None:
 
 
 def test_members_are_the_stored_strings() -> None:
-    assert [*Mode] == ["send", "test", "dry-run"]
+    assert [*Mode] == ["send", "test", "dry-run", "resend"]
     assert [*Channel] == ["smtp", "outbox"]
     assert Status.IN_FLIGHT == "in_flight" and AddressStatus.BOUNCED == Status.BOUNCED
 

@@ -136,6 +136,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "Message-ID",
             "Pagos",
             "Copias",
+            "PDF",
             "Direcciones",
         ],
         [
@@ -151,6 +152,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
                 d.message_id,
                 d.pagos,
                 copias.as_dict() if format is Format.json else copias.summary(),
+                d.pdf_path,
                 direcciones
                 if format is Format.json
                 else "; ".join(
@@ -176,6 +178,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "message_id",
             "pagos",
             "copias",
+            "pdf",
             "direcciones",
         ],
     )
@@ -243,6 +246,8 @@ def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Forma
             "Correos",
             "Message-ID",
             "Respuesta",
+            "Usuario",
+            "PDF",
         ],
         [
             [
@@ -254,6 +259,8 @@ def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Forma
                 r.correos,
                 r.message_id,
                 f"{r.detail} | rechazados: {r.refused}" if r.refused else r.detail,
+                r.os_user,
+                r.pdf_path,
             ]
             for r in rows
         ],
@@ -267,6 +274,8 @@ def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Forma
             "correos",
             "message_id",
             "respuesta",
+            "usuario",
+            "pdf",
         ],
     )
     if not rows and format is Format.table:

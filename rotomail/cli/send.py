@@ -27,7 +27,14 @@ from rotomail.company import CompanyProfile
 from rotomail.config import Settings
 from rotomail.delivery.candidates import Candidate, marked_addresses
 from rotomail.delivery.mailer import Transport
-from rotomail.delivery.plan import IncompleteCatalog, RunPlan, RunRequest, plan_run
+from rotomail.delivery.plan import (
+    IncompleteCatalog,
+    ResendRequest,
+    RunPlan,
+    RunRequest,
+    plan_resend,
+    plan_run,
+)
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.delivery.runlog import mail_log
 from rotomail.delivery.runs import SendRunner
@@ -141,6 +148,14 @@ def send(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Solo el resumen, sin líneas por cliente.")
     ] = False,
+    to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--to",
+            help="Reenvío: el estado de cuenta de un --cliente solo a estas direcciones "
+            "(repetible); el catálogo no cambia.",
+        ),
+    ] = None,
 ) -> None:
     """Envío masivo de estados de cuenta de una sociedad.
 
@@ -160,8 +175,11 @@ def send(
         retry_failed,
         require_complete,
         Verbosity(quiet=quiet, verbose=verbose),
+        list(to or []),
     )
     with surviving_output():
+        if to:
+            _check_resend(request, dry_run=dry_run)
         if dry_run and test:
             raise UsageError("Use --dry-run o --test, no ambos.")
         if verbose and quiet:
@@ -183,23 +201,60 @@ class SendRequest:
     retry_failed: int | None
     require_complete: bool
     verbosity: Verbosity
+    to: list[str]  # a resend to these addresses only
+
+
+def _check_resend(request: SendRequest, *, dry_run: bool) -> None:
+    """A resend (--to) is one customer's statement, on its own."""
+    if len(request.clientes) != 1:
+        raise UsageError("Con --to indique exactamente un cliente con --cliente.")
+    given = {
+        "--all": request.all,
+        "--retry-failed": request.retry_failed is not None,
+        "--test": request.mode == Mode.TEST,
+        "--dry-run": dry_run,
+    }
+    for flag, used in given.items():
+        if used:
+            raise UsageError(f"--to no se combina con {flag}: es un reenvío a un solo cliente.")
+
+
+def _plan(st: State, request: SendRequest) -> RunPlan:
+    if request.to:
+        plan = plan_resend(
+            st.engine,
+            st.settings,
+            ResendRequest(
+                request.sociedad, request.clientes[0], request.to, parse_date(request.date)
+            ),
+        )
+        if plan.resend_pdf is not None:
+            typer.echo(f"Reenvío del estado de cuenta guardado: {plan.resend_pdf}", err=True)
+        else:
+            typer.echo(
+                "Reenvío: no hay estado de cuenta guardado para esa fecha; se genera con las "
+                f"partidas abiertas al {plan.statement_date:%d/%m/%Y}.",
+                err=True,
+            )
+        return plan
+    return plan_run(
+        st.engine,
+        st.settings,
+        RunRequest(
+            request.sociedad,
+            parse_date(request.date),
+            request.clientes,
+            request.mode,
+            request.retry_failed,
+            request.require_complete,
+        ),
+    )
 
 
 def _send(st: State, request: SendRequest) -> None:
     settings = st.settings
     try:
-        plan = plan_run(
-            st.engine,
-            settings,
-            RunRequest(
-                request.sociedad,
-                parse_date(request.date),
-                request.clientes,
-                request.mode,
-                request.retry_failed,
-                request.require_complete,
-            ),
-        )
+        plan = _plan(st, request)
     except IncompleteCatalog as exc:
         _print_missing(exc.missing, exc.sociedad)
         raise
@@ -237,6 +292,9 @@ def _send(st: State, request: SendRequest) -> None:
         ledger_date=plan.ledger_date,
         snapshot_at=plan.snapshot_at,
         aging=settings.aging,
+        statements_dir=settings.statements_dir,
+        keep_statements=settings.statement.keep,
+        resend_pdf=plan.resend_pdf,
     )
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)

@@ -12,13 +12,14 @@ from sqlalchemy import Engine
 
 from rotomail.company import CompanyProfile
 from rotomail.delivery.candidates import Candidate
+from rotomail.delivery.kept import KeptStatement, load_kept
 from rotomail.delivery.messages import build_statement_message, parse_address, verp_sender
 from rotomail.delivery.rendering import Rendered, RenderJob, render_stream
 from rotomail.delivery.report import SendOptions
 from rotomail.errors import DataError, UsageError
 from rotomail.statement.model import PaymentsReceived, StatementCustomer, StatementItem
 from rotomail.store.ledger import due_date_source, iter_items_by_customer, payments_for
-from rotomail.words import Mode
+from rotomail.words import REAL_MODES, Mode
 
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -46,13 +47,20 @@ class StatementJobs:
         self.verp_tokens: dict[str, str] = {}  # cliente -> token in the envelope sender
         self.due_date_source = "vencimiento"
         self.payments: dict[str, PaymentsReceived] = {}  # cliente -> received since last
+        self.kept: KeptStatement | None = None  # a resend's kept statement
 
     def prepare(self, candidates: list[Candidate]) -> dict[str, str]:
         """Check the templates of every language the run writes in and draw the VERP
         tokens; returns each customer's language."""
+        if self.options.resend_pdf is not None:
+            self.kept = load_kept(self.options.resend_pdf)
+            if self.kept is None:
+                raise DataError(
+                    f"No se pudo leer el estado de cuenta guardado {self.options.resend_pdf}."
+                )
         languages = {c.cliente: self.language_of(c) for c in candidates}
         self._check_message_setup({self.company.language, *languages.values()})
-        if self.options.mode == Mode.SEND and self.company.verp:
+        if self.options.mode in REAL_MODES and self.company.verp:
             self.verp_tokens = {c.cliente: _verp_token() for c in candidates}
         self.due_date_source = due_date_source(self.engine, self.options.sociedad)
         self.payments = payments_for(
@@ -64,7 +72,10 @@ class StatementJobs:
         return languages
 
     def language_of(self, candidate: Candidate) -> str:
-        """The customer's language (catalog entry, else master), else the company's."""
+        """The kept statement's language; the customer's (catalog entry, else master), else
+        the company's."""
+        if self.kept is not None and self.kept.idioma:
+            return self.kept.idioma
         return candidate.idioma or self.company.language
 
     def _check_message_setup(self, languages: set[str]) -> None:
@@ -93,6 +104,9 @@ class StatementJobs:
         seen: set[str] = set()
 
         def jobs() -> Iterator[RenderJob]:
+            if self.kept is not None:  # sent as it was kept: the ledger is not read
+                yield from (self.job(candidate, []) for candidate in candidates)
+                return
             for cliente, items in iter_items_by_customer(
                 self.engine, self.options.sociedad, set(by_cliente)
             ):
@@ -107,7 +121,7 @@ class StatementJobs:
 
     def job(self, candidate: Candidate, items: list[StatementItem]) -> RenderJob:
         rehearsal = self.options.mode == Mode.TEST
-        real = self.options.mode == Mode.SEND
+        real = self.options.mode in REAL_MODES
         token = self.verp_tokens.get(candidate.cliente)
         return RenderJob(
             dataclasses.replace(self.company, language=self.language_of(candidate)),
@@ -119,11 +133,12 @@ class StatementJobs:
             (self.options.operator_email,) if rehearsal else candidate.correos,
             candidate.correos if rehearsal else None,
             self.options.templates_dir,
-            self.options.keep_pdfs,
+            self.options.keep_pdfs or (real and self.options.keep_statements),
             verp_sender(self.company.bounce_address, token) if token else "",
             (self.company.bcc,) if real and self.company.bcc else (),
             self.document_types,
             self.due_date_source,
             self.options.aging,
             self.payments.get(candidate.cliente),
+            self.kept,
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -20,10 +21,12 @@ from rotomail.company import CompanyProfile
 from rotomail.config import Settings
 from rotomail.delivery.candidates import Candidate, list_candidates, without_bounced
 from rotomail.delivery.claims import existing_claims
+from rotomail.delivery.kept import kept_path, load_kept
 from rotomail.delivery.report import date_warning
 from rotomail.delivery.transports import channel_name
 from rotomail.errors import DataError, UsageError
-from rotomail.ids import normalize_sociedad
+from rotomail.ids import normalize_cliente, normalize_sociedad
+from rotomail.inputs.addresses import parse_addresses
 from rotomail.store.catalog import holds_of
 from rotomail.store.history import retry_targets
 from rotomail.store.ledger import snapshot_of
@@ -63,6 +66,7 @@ class RunPlan:
     sent_runs: tuple[int, ...] = ()  # the runs that sent them
     ledger_date: date | None = None  # the date of the open items loaded for the sociedad
     snapshot_at: datetime | None = None  # when those open items were imported (their identity)
+    resend_pdf: Path | None = None  # a resend sends this kept statement (else builds one)
 
     @property
     def date_warning(self) -> str:
@@ -157,3 +161,66 @@ def _target(engine: Engine, request: RunRequest) -> tuple[str, date | None, list
     if not sociedad:
         raise UsageError("Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.")
     return normalize_sociedad(sociedad), statement_date, named
+
+
+@dataclass(frozen=True)
+class ResendRequest:
+    """One customer's statement for a date, once, to addresses given for this time only
+    (``send --cliente X --to ADDR``)."""
+
+    sociedad: str | None
+    cliente: str
+    to: Sequence[str]  # as typed; validated like the catalog's
+    statement_date: date | None  # None: the date of the sociedad's open items
+
+
+def plan_resend(engine: Engine, settings: Settings, request: ResendRequest) -> RunPlan:
+    """The plan of a resend: the customer (in the catalog, not held) with ``to`` as its only
+    addresses, and the statement it gets: the one kept for the date when there is one, else
+    one built from the open items loaded, which must then be of that date.
+
+    No exactly-once claim is looked at, taken or changed (``Mode.RESEND``), and the catalog
+    is not touched: a later plain run still sends to the catalog's addresses.
+    """
+    if not request.sociedad:
+        raise UsageError("Indique la sociedad con --sociedad, por ejemplo --sociedad SM02.")
+    sociedad = normalize_sociedad(request.sociedad)
+    cliente = normalize_cliente(request.cliente)
+    snapshot = snapshot_of(engine, sociedad)
+    company = settings.company(sociedad)
+    addresses = tuple(parse_addresses(";".join(request.to)))
+    candidate = list_candidates(engine, sociedad, [cliente])[0]  # held: DataError (exit 1)
+    ledger_date = snapshot.snapshot_date if snapshot else None
+    statement_date = request.statement_date or ledger_date
+    if statement_date is None:
+        raise DataError(
+            f"No hay partidas abiertas importadas para la sociedad {sociedad}; "
+            "indique la fecha del estado de cuenta guardado con --date."
+        )
+    path = kept_path(settings.statements_dir, sociedad, cliente, statement_date)
+    kept = path if load_kept(path) is not None else None
+    if kept is None and ledger_date != statement_date:
+        loaded = (
+            f"las partidas abiertas de {sociedad} son al {ledger_date:%d/%m/%Y}"
+            if ledger_date
+            else f"no hay partidas abiertas importadas para {sociedad}"
+        )
+        raise DataError(
+            f"No hay estado de cuenta guardado del cliente {cliente} al "
+            f"{statement_date:%d/%m/%Y} ({path}) y {loaded}: no se puede generar. "
+            "Indique la fecha con --date."
+        )
+    return RunPlan(
+        sociedad,
+        statement_date,
+        company,
+        Mode.RESEND,
+        channel_of(settings, Mode.RESEND),
+        [replace(candidate, correos=addresses)],
+        [cliente],
+        None,
+        # A kept statement is sent as it was: the open items loaded play no part.
+        ledger_date=statement_date if kept else ledger_date,
+        snapshot_at=None if kept or snapshot is None else snapshot.imported_at,
+        resend_pdf=kept,
+    )

@@ -17,6 +17,7 @@ from rotomail.delivery.liveness import HOST, this_process
 from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.errors import DataError
 from rotomail.store import runs
+from rotomail.store.catalog_edits import os_user
 from rotomail.store.ledger import hold_snapshots, snapshot_of
 from rotomail.words import RunStatus, Status
 
@@ -53,6 +54,7 @@ class RunRecords:
                 {
                     "started_at": _now(),
                     "operator": self.options.operator[:100],
+                    "os_user": os_user()[:100],
                     "sociedad": self.options.sociedad,
                     "statement_date": self.options.statement_date,
                     "mode": self.options.mode,
@@ -129,6 +131,7 @@ class RunRecords:
             "message_id": outcome.message_id,
             "pagos": outcome.pagos,
             "copias": outcome.copias.to_json(),
+            "pdf_path": outcome.pdf_path,
             "correos": ";".join(outcome.correos),
             "updated_at": _now(),
         }

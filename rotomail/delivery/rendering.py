@@ -16,6 +16,7 @@ from pathlib import Path
 from rotomail.company import CompanyProfile
 from rotomail.config import DEFAULT_AGING
 from rotomail.delivery.copies import invoice_copies
+from rotomail.delivery.kept import KeptStatement
 from rotomail.delivery.liveness import process_alive, this_process
 from rotomail.delivery.messages import (
     build_statement_message,
@@ -23,7 +24,7 @@ from rotomail.delivery.messages import (
     serialised,
     statement_fields,
 )
-from rotomail.delivery.outgoing import Outgoing
+from rotomail.delivery.outgoing import Attachment, Outgoing
 from rotomail.delivery.report import CopiesReport
 from rotomail.errors import DataError
 from rotomail.statement.labels import format_balances
@@ -56,6 +57,7 @@ class RenderJob:
     due_date_source: str = "vencimiento"  # what the aging counts from (ledger import)
     aging: tuple[int, ...] = DEFAULT_AGING  # config.toml [statement] aging
     payments: PaymentsReceived | None = None  # received since the previous statement
+    kept: KeptStatement | None = None  # send this kept statement instead of building one
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Rendered:
     pdf: bytes = b""  # only when the run keeps a copy of the PDFs
     payments: str = ""  # received since the previous statement: "MXN 3,000.00", or ""
     copies: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
+    fields: dict[str, str] = field(default_factory=dict)  # the e-mail's figures, with ``pdf``
 
 
 def render(job: RenderJob) -> Rendered:
@@ -75,55 +78,61 @@ def render(job: RenderJob) -> Rendered:
     A top-level function: it runs in worker processes, so the main process only talks to
     the database and the SMTP server.
     """
-    statement = build_statement(
-        job.company,
-        job.customer,
-        job.items,
-        job.statement_date,
-        document_types=job.document_types,
-        due_date_source=job.due_date_source,
-        aging=job.aging,
-        payments=job.payments,
-    )
-    pdf = render_statement_pdf(statement)
-    copies, copies_report = invoice_copies(job.company, statement)
-    fields = statement_fields(statement)
-    fields["copies"] = copies_line(
-        statement.lang, copies_report.left_out, job.company.invoice_copies_max_mb
-    )
+    if job.kept is not None:  # a resend of the statement as it was kept: the PDF alone
+        kept = job.kept
+        pdf, filename, received = kept.pdf, kept.filename, kept.pagos
+        fields = {**kept.fields, "copies": ""}
+        copies: tuple[Attachment, ...] = ()
+        copies_report = CopiesReport()
+    else:
+        statement = build_statement(
+            job.company,
+            job.customer,
+            job.items,
+            job.statement_date,
+            document_types=job.document_types,
+            due_date_source=job.due_date_source,
+            aging=job.aging,
+            payments=job.payments,
+        )
+        pdf, filename = render_statement_pdf(statement), statement.filename
+        copies, copies_report = invoice_copies(job.company, statement)
+        fields = statement_fields(statement)
+        fields["copies"] = copies_line(
+            statement.lang, copies_report.left_out, job.company.invoice_copies_max_mb
+        )
+        payments = statement.payments
+        received = format_balances(payments.totals()) if payments is not None else ""
     try:
         message = build_statement_message(
             job.company,
             job.customer.nombre,
             list(job.recipients),
             pdf,
-            statement.filename,
+            filename,
             rehearsal_for=list(job.rehearsal_for) if job.rehearsal_for is not None else None,
             override_dir=job.templates_dir,
             fields=fields,
             copies=copies,
         )
     except DataError as exc:  # e.g. an address edited into the database by hand
-        return Rendered(
-            job.customer.cliente, statement.filename, None, exc.message, copies=copies_report
-        )
-    payments = statement.payments
-    received = format_balances(payments.totals()) if payments is not None else ""
+        return Rendered(job.customer.cliente, filename, None, exc.message, copies=copies_report)
     prepared = serialised(
         replace(
             message,
-            name=statement.filename.removesuffix(".pdf"),
+            name=filename.removesuffix(".pdf"),
             return_path=job.envelope_from,
             bcc=job.bcc,
         )
     )
     return Rendered(
         job.customer.cliente,
-        statement.filename,
+        filename,
         prepared,
         pdf=pdf if job.keep_pdf else b"",
         payments=received,
         copies=copies_report,
+        fields=fields if job.keep_pdf else {},
     )
 
 

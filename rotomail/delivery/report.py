@@ -104,6 +104,9 @@ class SendOptions:
     aging: tuple[int, ...] = DEFAULT_AGING  # the statements' aging buckets ([statement] aging)
     ledger_date: date | None = None  # the date of the open items the statements show
     snapshot_at: datetime | None = None  # when they were imported: the run reads only those
+    statements_dir: Path = Path("statements")  # where statements sent are kept (delivery/kept)
+    keep_statements: bool = False  # keep each statement a real run sends ([statement] keep)
+    resend_pdf: Path | None = None  # a resend (Mode.RESEND) of this kept statement
 
     @property
     def date_warning(self) -> str:
@@ -136,6 +139,7 @@ class Outcome:
     message_id: str = ""
     pagos: str = ""  # payments and credits the statement said were received, per currency
     copias: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
+    pdf_path: str = ""  # where the statement sent is kept, "" when it is not
 
 
 @dataclass

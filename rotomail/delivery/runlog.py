@@ -30,6 +30,7 @@ MODE_NOTE = {
     Mode.SEND: "",
     Mode.TEST: " (--test: todo al correo del operador)",
     Mode.DRY_RUN: " (--dry-run: nada se envió)",
+    Mode.RESEND: " (--to: solo a las direcciones indicadas; el catálogo no cambia)",
 }
 
 

@@ -21,6 +21,7 @@ from rotomail.delivery import claims, mailer
 from rotomail.delivery.candidates import Candidate
 from rotomail.delivery.deferred import DeferredRetry, Waiting, record_addresses
 from rotomail.delivery.jobs import StatementJobs
+from rotomail.delivery.kept import keep, kept_path
 from rotomail.delivery.liveness import Heartbeat, close_dead_runs
 from rotomail.delivery.outgoing import Outgoing
 from rotomail.delivery.records import RunRecords, _now
@@ -30,7 +31,7 @@ from rotomail.delivery.runlog import write_log
 from rotomail.delivery.stopping import RunStopped, StopSignals
 from rotomail.store.db import DatabaseBusy
 from rotomail.store.missing import MissingCustomer
-from rotomail.words import Mode, Status
+from rotomail.words import REAL_MODES, Mode, Status
 
 __all__ = ["ClaimLost", "SendRunner"]
 
@@ -86,7 +87,7 @@ class SendRunner:
     def run(self, candidates: list[Candidate], transport_name: str) -> RunReport:
         languages = self.jobs.prepare(candidates)
         close_dead_runs(self.engine)
-        real = self.options.mode == Mode.SEND
+        real = self.options.mode in REAL_MODES
         run_id = self.records.start(
             candidates,
             transport_name,
@@ -235,6 +236,24 @@ class SendRunner:
         with os.fdopen(descriptor, "wb") as handle:  # owner-only even without the CLI's umask
             handle.write(rendered.pdf)
 
+    def _keep_statement(self, report: RunReport, candidate: Candidate, rendered: Rendered) -> str:
+        """Keep the statement a real run sends (``[statement] keep``), whole or not at all;
+        where it is kept, or "" when it is not. A resend of a kept statement keeps it where
+        it is."""
+        if self.jobs.kept is not None:
+            return str(self.jobs.kept.path)
+        if not self.options.keep_statements:
+            return ""
+        path = kept_path(
+            self.options.statements_dir,
+            candidate.sociedad,
+            candidate.cliente,
+            self.options.statement_date,
+        )
+        language = report.languages.get(candidate.cliente, self.company.language)
+        keep(path, rendered.pdf, language, rendered.fields, rendered.payments)
+        return str(path)
+
     def _deliver(
         self,
         report: RunReport,
@@ -260,6 +279,13 @@ class SendRunner:
             self._emit(report, base)
             return
         base.message_id = message.message_id
+        if self.options.mode in REAL_MODES:
+            try:
+                base.pdf_path = self._keep_statement(report, candidate, rendered)
+            except OSError as exc:
+                base.detail = f"no se pudo guardar el PDF ([statement] keep): {exc}"
+                self._emit(report, base)
+                return
         if self.options.mode != Mode.SEND:
             self._deliver_unclaimed(report, transport, base, message)
             return
@@ -272,7 +298,8 @@ class SendRunner:
         base: Outcome,
         message: Outgoing,
     ) -> None:
-        """--test and --dry-run: nothing counts as the customer's statement being sent."""
+        """--test, --dry-run and a resend (--to): nothing counts as the customer's statement
+        being sent (no claim is taken)."""
         try:
             delivery = transport.deliver(message)
         except mailer.SendError as exc:
@@ -288,6 +315,9 @@ class SendRunner:
             base.status = Status.BUILT if dry_run else transport.delivered_status
             base.detail = delivery.reply
             base.refused = dict(delivery.refused)
+            if delivery.deferred and self.options.mode == Mode.RESEND:  # not retried later
+                base.status = Status.PARTIAL
+                base.refused.update(delivery.deferred)
         self._emit(report, base)
 
 

@@ -21,7 +21,7 @@ from rotomail.store.models import (
     StatementClaim,
     table_of,
 )
-from rotomail.words import AddressStatus, Mode, Status
+from rotomail.words import REAL_MODES, AddressStatus, Status
 
 _run = table_of(SendRun)
 _delivery = table_of(Delivery)
@@ -70,7 +70,7 @@ def _sent() -> Any:
             _delivery.c.updated_at,
         )
         .join(_run, _run.c.id == _delivery.c.run_id)
-        .where(_run.c.mode == Mode.SEND, _delivery.c.status.in_(_REPORTABLE))
+        .where(_run.c.mode.in_(REAL_MODES), _delivery.c.status.in_(_REPORTABLE))
     )
 
 

@@ -100,12 +100,14 @@ def customer_statements(engine: Engine, sociedad: str, cliente: str) -> list[Row
             _run.c.statement_date,
             _run.c.mode,
             _run.c.transport,
+            _run.c.os_user,
             _delivery.c.status,
             _delivery.c.correos,
             _delivery.c.message_id,
             _delivery.c.detail,
             _delivery.c.refused,
             _delivery.c.updated_at,
+            _delivery.c.pdf_path,
         )
         .join(_run, _run.c.id == _delivery.c.run_id)
         .where(
@@ -153,6 +155,11 @@ def previous_statements(
 def retry_targets(engine: Engine, run_id: int) -> tuple[str, date, list[str]]:
     """(sociedad, statement date, clientes) of the customers that failed or bounced in ``run_id``."""
     run = get_run(engine, run_id)
+    if run.mode == Mode.RESEND:
+        raise DataError(
+            f"La corrida {run_id} fue un reenvío (--to); repítalo con "
+            "«rotomail send --cliente … --to …»."
+        )
     if run.mode != Mode.SEND:
         raise DataError(
             f"La corrida {run_id} fue un ensayo ({run.mode}); no hay nada que reenviar."

@@ -157,9 +157,13 @@ class SendRun(SQLModel, table=True):
     started_at: datetime = _timestamp()
     finished_at: datetime | None = _timestamp(nullable=True)
     operator: str = Field(max_length=100)
+    # the operating-system user who started it (``operator`` may be a configured name)
+    os_user: str = Field(
+        default="", sa_column=Column(String(100), nullable=False, server_default="")
+    )
     sociedad: str = Field(max_length=10)
     statement_date: date
-    mode: str = Field(max_length=10)  # send | test | dry-run
+    mode: str = Field(max_length=10)  # send | test | dry-run | resend
     transport: str = Field(max_length=255)
     channel: str = Field(default="smtp", max_length=10)  # smtp | outbox (the claims' channel)
     status: str = Field(default="running", max_length=20)  # running|finished|aborted|interrupted
@@ -208,6 +212,8 @@ class Delivery(SQLModel, table=True):
     pagos: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     # the invoice copies its e-mail attached, left out (size cap), missed and refused (JSON)
     copias: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # where the statement sent is kept (<home>/statements/…), "" when it is not
+    pdf_path: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
 class StatementClaim(SQLModel, table=True):

@@ -152,3 +152,64 @@ def test_the_library_runs_without_a_terminal_toolkit(module: str) -> None:
         if name.split(".")[0] in TERMINAL_TOOLKITS
     )
     assert toolkits == [], f"{module} imports {toolkits}"
+
+
+# Library internals rotomail must not lean on (issue 18): smtplib's command encoding and
+# imaplib's capabilities are the library's to set; fpdf2's output stream, page fonts and
+# image cache are private. Private modules are imported only where the exception is declared.
+SET_ONLY_BY_THE_LIBRARY = {"command_encoding", "capabilities"}
+PRIVATE_OF_A_LIBRARY = {"_out", "_set_font_for_page", "image_cache"}
+PRIVATE_MODULES_ALLOWED = {"typer._click": {"rotomail.cli.spanish"}}  # pyproject pins Typer
+
+
+def internals_used(source: str, module: str) -> list[str]:
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found += [
+                f"sets .{t.attr}"
+                for t in targets
+                if isinstance(t, ast.Attribute)
+                and t.attr in SET_ONLY_BY_THE_LIBRARY
+                and not (isinstance(t.value, ast.Name) and t.value.id == "self")  # our own
+            ]
+        elif isinstance(node, ast.Attribute) and node.attr in PRIVATE_OF_A_LIBRARY:
+            found.append(f"uses .{node.attr}")
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names = (
+                [f"{node.module}.{alias.name}" for alias in node.names]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+            )
+            for name in names:
+                parts = name.split(".")
+                private = [i for i, part in enumerate(parts) if part.startswith("_")]
+                if not private or parts[0] in ("rotomail", "__future__"):
+                    continue
+                name = ".".join(parts[: private[0] + 1])
+                if module not in PRIVATE_MODULES_ALLOWED.get(name, set()):
+                    found.append(f"imports {name}")
+    return sorted(found)
+
+
+@pytest.mark.parametrize("module", sorted(SOURCES))
+def test_no_library_internals(module: str) -> None:
+    source = SOURCES[module].read_text(encoding="utf-8")
+    assert internals_used(source, module) == []
+
+
+def test_the_internals_check_sees_them() -> None:
+    planted = (
+        "import typer._click\n"
+        "conn.command_encoding = 'utf-8'\n"
+        "pdf._out(b'BT ET')\n"
+        "box.client.capabilities = ()\n"
+    )
+    assert internals_used(planted, "rotomail.delivery.x") == [
+        "imports typer._click",
+        "sets .capabilities",
+        "sets .command_encoding",
+        "uses ._out",
+    ]
+    assert internals_used("from typer import _click", "rotomail.cli.spanish") == []

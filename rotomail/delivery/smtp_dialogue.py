@@ -140,12 +140,12 @@ class Dialogue:
             # in UTF-8.
             code, resp = conn.mail(sender, ["SMTPUTF8"] if utf8 else [])
             return code, resp, utf8, None
-        if utf8:
-            conn.command_encoding = "utf-8"  # as smtplib's mail() sets it for SMTPUTF8
         wires = {a: w for a in recipients if (w := self._wire(a, utf8)) is not None}
         commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{' SMTPUTF8' if utf8 else ''}"]
         commands += [f"RCPT TO:{smtplib.quoteaddr(w)}" for w in wires.values()]
-        conn.send("".join(f"{c}\r\n" for c in commands))
+        # Encoded here, as smtplib's mail() would for SMTPUTF8: the session's own encoding
+        # stays smtplib's business.
+        conn.send("".join(f"{c}\r\n" for c in commands).encode("utf-8" if utf8 else "ascii"))
         code, resp = conn.getreply()
         replies: Replies = {}
         if code == 421:  # the server closes: no more replies come

@@ -463,9 +463,8 @@ class _PaymentBlock(_Section):
         c.y += 7
 
 
-class _PaymentsSection(_Section):
-    """Payments and credit notes received since the previous statement, by currency, each
-    with what it paid; absent when there are none. The header repeats on a new page."""
+class _PagedTable(_Section):
+    """A table whose header repeats under the continuation head of every new page."""
 
     def __init__(
         self, canvas: _Canvas, statement: Statement, lang: str, continuation: Callable[[], None]
@@ -476,6 +475,14 @@ class _PaymentsSection(_Section):
     def new_page_head(self) -> None:
         self.continuation()
         self.header()
+
+    def header(self) -> None:
+        raise NotImplementedError
+
+
+class _PaymentsSection(_PagedTable):
+    """Payments and credit notes received since the previous statement, by currency, each
+    with what it paid; absent when there are none. The header repeats on a new page."""
 
     def header(self) -> None:
         lb = self.lb
@@ -540,25 +547,20 @@ class _PaymentsSection(_Section):
         c.y += 6
 
 
-class _DetailTable(_Section):
+class _DetailTable(_PagedTable):
     """The open items by currency, in due-date order, with a total per currency; the
     header repeats on every page."""
 
     def __init__(
         self, canvas: _Canvas, statement: Statement, lang: str, continuation: Callable[[], None]
     ) -> None:
-        super().__init__(canvas, statement, lang)
-        self.continuation = continuation
+        super().__init__(canvas, statement, lang, continuation)
         custom = statement.document_types
         self._types: dict[str, str] = {}
         for line in statement.lines:
             tipo = line.item.tipo
             if tipo not in self._types:
                 self._types[tipo] = document_type_text(tipo, lang, custom)
-
-    def new_page_head(self) -> None:
-        self.continuation()
-        self.header()
 
     def header(self) -> None:
         lb = self.lb

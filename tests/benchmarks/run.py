@@ -362,12 +362,13 @@ def _installed(python: Path, package: str) -> bool:
     )
 
 
-class Sink:
-    """tests/benchmarks/smtp_sink.py in its own process."""
+class _HelperProcess:
+    """A helper script of tests/benchmarks in its own process: it prints ``READY <port>``
+    once listening and stops on ``quit``."""
 
-    def __init__(self, python: Path, *args: str) -> None:
+    def __init__(self, python: Path, script: str, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [str(python), str(HERE / "smtp_sink.py"), *args],
+            [str(python), str(HERE / script), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -376,8 +377,26 @@ class Sink:
         line = self.proc.stdout.readline().split()
         if not line or line[0] != "READY":
             self.proc.kill()
-            raise RuntimeError("the SMTP sink did not start")
+            raise RuntimeError(f"{script} did not start")
         self.port = int(line[1])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.close()
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Sink(_HelperProcess):
+    """tests/benchmarks/smtp_sink.py: counts what it received."""
+
+    def __init__(self, python: Path, *args: str) -> None:
+        super().__init__(python, "smtp_sink.py", *args)
 
     def count(self) -> tuple[int, int, int]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -386,45 +405,12 @@ class Sink:
         messages, connections, size = self.proc.stdout.readline().split()
         return int(messages), int(connections), int(size)
 
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.close()
-                self.proc.wait(10)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
 
-
-class DelayProxy:
-    """tests/benchmarks/delay_proxy.py in its own process: ``delay_ms`` each way to ``port``."""
+class DelayProxy(_HelperProcess):
+    """tests/benchmarks/delay_proxy.py: ``delay_ms`` each way to ``port``."""
 
     def __init__(self, python: Path, port: int, delay_ms: float) -> None:
-        self.proc = subprocess.Popen(
-            [str(python), str(HERE / "delay_proxy.py"), str(port), "--delay-ms", str(delay_ms)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().split()
-        if not line or line[0] != "READY":
-            self.proc.kill()
-            raise RuntimeError("the delay proxy did not start")
-        self.port = int(line[1])
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.close()
-                self.proc.wait(10)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__(python, "delay_proxy.py", str(port), "--delay-ms", str(delay_ms))
 
 
 # -- memory ----------------------------------------------------------------------------------

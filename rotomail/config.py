@@ -31,6 +31,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
+from rotomail.address_syntax import CONTROL, is_valid_mailbox
 from rotomail.company import (
     COLLECTOR_CODE_MAX,
     COPIES_MAX_MB,
@@ -110,14 +111,18 @@ class SmtpSection(Section):
     user: Annotated[str, Env("ROTOMAIL_SMTP_USER")] = ""
     auth: Annotated[Auth, Env("ROTOMAIL_SMTP_AUTH")] = "password"
     oauth_token_command: Annotated[str, Env("ROTOMAIL_SMTP_OAUTH_TOKEN_COMMAND")] = ""
-    timeout: Annotated[Float, Env("ROTOMAIL_SMTP_TIMEOUT"), Field(gt=0, description="segundos")] = (
-        30.0
-    )
+    timeout: Annotated[
+        Float, Env("ROTOMAIL_SMTP_TIMEOUT"), Field(gt=0, le=3600, description="segundos")
+    ] = 30.0
     rate_per_minute: Annotated[
-        Int, Env("ROTOMAIL_SMTP_RATE_PER_MINUTE"), Field(ge=0, description="0 = sin límite")
+        Int,
+        Env("ROTOMAIL_SMTP_RATE_PER_MINUTE"),
+        Field(ge=0, le=10_000, description="0 = sin límite"),
     ] = 30
     max_per_connection: Annotated[
-        Int, Env("ROTOMAIL_SMTP_MAX_PER_CONNECTION"), Field(ge=0, description="0 = sin límite")
+        Int,
+        Env("ROTOMAIL_SMTP_MAX_PER_CONNECTION"),
+        Field(ge=0, le=10_000, description="0 = sin límite"),
     ] = 100
     # Connection-level retries (a lost connection, a 421, a 4xx at MAIL): tries per message.
     attempts: Annotated[Int, Env("ROTOMAIL_SMTP_ATTEMPTS"), Field(ge=1, le=100)] = 3
@@ -135,12 +140,16 @@ class SmtpSection(Section):
         Field(ge=0, le=3600, description="segundos antes de cada ronda"),
     ] = 300.0
     daily_cap: Annotated[
-        Int, Env("ROTOMAIL_SMTP_DAILY_CAP"), Field(ge=0, description="0 = sin límite")
+        Int, Env("ROTOMAIL_SMTP_DAILY_CAP"), Field(ge=0, le=1_000_000, description="0 = sin límite")
     ] = 0
     stop_after_failures: Annotated[
         Int,
         Env("ROTOMAIL_SMTP_STOP_AFTER_FAILURES"),
-        Field(ge=0, description="clientes seguidos sin conexión o inciertos; 0 = nunca detener"),
+        Field(
+            ge=0,
+            le=1000,
+            description="clientes seguidos sin conexión o inciertos; 0 = nunca detener",
+        ),
     ] = 3
 
 
@@ -183,7 +192,7 @@ class Options(Section):
     database_url: Annotated[str, Env("ROTOMAIL_DATABASE_URL")] = ""
     # Seconds a command waits for another process's database lock before giving up.
     busy_timeout: Annotated[
-        Float, Env("ROTOMAIL_BUSY_TIMEOUT"), Field(gt=0, description="segundos")
+        Float, Env("ROTOMAIL_BUSY_TIMEOUT"), Field(gt=0, le=3600, description="segundos")
     ] = 60.0
     smtp: SmtpSection = Field(default_factory=SmtpSection)
     render: RenderSection = Field(default_factory=RenderSection)
@@ -253,7 +262,11 @@ def allowed(info: FieldInfo) -> str:
             high = item.le
     low_text, high_text = _number_text(low), _number_text(high)
     if low_text and high_text:
-        text = f"{what} entre {low_text} y {high_text}"
+        text = (
+            f"{what} mayor que {low_text} y hasta {high_text}"
+            if above
+            else f"{what} entre {low_text} y {high_text}"
+        )
     elif low_text:
         text = f"{what} mayor que {low_text}" if above else f"{what} ≥ {low_text}"
     else:
@@ -454,7 +467,8 @@ def _lookup(table: Mapping[str, Any], dotted: str) -> Any:
 
 
 def _invalid(key: str, raw: Any, origin: str, allowed: str) -> UsageError:
-    shown = raw if isinstance(raw, str) else repr(raw)
+    # one line: a control character (CR, LF, tab ...) is shown escaped, as \r or \n
+    shown = CONTROL.sub(lambda m: repr(m.group())[1:-1], raw) if isinstance(raw, str) else repr(raw)
     return UsageError(f"Configuración inválida: {key} = «{shown}» ({origin}); debe ser {allowed}.")
 
 
@@ -749,6 +763,35 @@ def _aging(table: Mapping[str, Any], path: Path) -> tuple[int, ...]:
     return tuple(raw)
 
 
+# Every address a setting holds, checked when settings load (before any command runs) by
+# rotomail's one validator: ``user@example.mx`` or ``Name <user@example.mx>``.
+COMPANY_ADDRESS_KEYS = ("sender", "reply_to", "bcc", "bounce_address")
+ADDRESS_ALLOWED = "una dirección de correo válida, p. ej. cobranza@example.mx"
+
+
+def _check_addresses(settings: Settings, path: Path) -> None:
+    """The operator's, each company's and each collector's address (UsageError, exit 2)."""
+    email = settings.operator.email
+    if email and not is_valid_mailbox(email):
+        source = settings.sources.get("operator.email", "")
+        origin = str(path) if source == "config.toml" else source
+        raise _invalid("operator.email", email, origin, ADDRESS_ALLOWED)
+    for code, company in settings.companies.items():
+        for key in COMPANY_ADDRESS_KEYS:
+            value = getattr(company, key)
+            if value and not is_valid_mailbox(value):
+                raise _invalid(f"companies.{code}.{key}", value, str(path), ADDRESS_ALLOWED)
+    for sociedad, by_code in settings.collectors.items():
+        for code, collector in by_code.items():
+            if not is_valid_mailbox(collector.email):
+                raise _invalid(
+                    f"collectors.{sociedad}.{code}.email",
+                    collector.email,
+                    str(path),
+                    ADDRESS_ALLOWED,
+                )
+
+
 def _check_home(home: Path, source: str) -> None:
     """The data folder must be a folder, or creatable: not a file, nor under one."""
     where = {"opción": "--home", "ROTOMAIL_HOME": "ROTOMAIL_HOME"}.get(
@@ -811,5 +854,6 @@ def load_settings(
             merged[key] = _get(checked, key)
             settings.sources[key] = source(key)
     settings.options = Options.model_validate(_nested(merged))
+    _check_addresses(settings, path)
     settings.sources[AGING_KEY] = "config.toml" if _lookup(table, AGING_KEY) else "predeterminado"
     return settings

@@ -204,7 +204,9 @@ def test_a_collectors_bad_email_stops_the_run_before_anything(
     result = send(collectors, "--ejecutivo", "C1")
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: Sociedad SM02: Dirección de ejecutivo C1 inválida: 'ana.ruiz@@example'\n"
+        "Error: Configuración inválida: collectors.SM02.C1.email = «ana.ruiz@@example» "
+        f"({home / 'config.toml'}); debe ser una dirección de correo válida, "
+        "p. ej. cobranza@example.mx.\n"
     )
     assert smtp.messages == []
 

@@ -24,26 +24,56 @@ def show(cli: Cli, home: Path, content: str) -> tuple[int, str]:
 
 # key = value in config.toml -> the end of the error line.
 BAD_VALUES = [
-    ("smtp", "timeout", "nan", "«nan» ({path}); debe ser un número mayor que 0 (segundos)."),
-    ("smtp", "timeout", "-5", "«-5» ({path}); debe ser un número mayor que 0 (segundos)."),
-    ("smtp", "timeout", "0", "«0» ({path}); debe ser un número mayor que 0 (segundos)."),
-    ("smtp", "timeout", "inf", "«inf» ({path}); debe ser un número mayor que 0 (segundos)."),
-    ("smtp", "timeout", '"30s"', "«30s» ({path}); debe ser un número mayor que 0 (segundos)."),
+    (
+        "smtp",
+        "timeout",
+        "nan",
+        "«nan» ({path}); debe ser un número mayor que 0 y hasta 3600 (segundos).",
+    ),
+    (
+        "smtp",
+        "timeout",
+        "-5",
+        "«-5» ({path}); debe ser un número mayor que 0 y hasta 3600 (segundos).",
+    ),
+    (
+        "smtp",
+        "timeout",
+        "0",
+        "«0» ({path}); debe ser un número mayor que 0 y hasta 3600 (segundos).",
+    ),
+    (
+        "smtp",
+        "timeout",
+        "inf",
+        "«inf» ({path}); debe ser un número mayor que 0 y hasta 3600 (segundos).",
+    ),
+    (
+        "smtp",
+        "timeout",
+        '"30s"',
+        "«30s» ({path}); debe ser un número mayor que 0 y hasta 3600 (segundos).",
+    ),
     ("smtp", "attempts", "0", "«0» ({path}); debe ser un número entero entre 1 y 100."),
     ("smtp", "attempts", "-2", "«-2» ({path}); debe ser un número entero entre 1 y 100."),
     (
         "smtp",
         "rate_per_minute",
         "-1",
-        "«-1» ({path}); debe ser un número entero ≥ 0 (0 = sin límite).",
+        "«-1» ({path}); debe ser un número entero entre 0 y 10000 (0 = sin límite).",
     ),
     (
         "smtp",
         "max_per_connection",
         "-1",
-        "«-1» ({path}); debe ser un número entero ≥ 0 (0 = sin límite).",
+        "«-1» ({path}); debe ser un número entero entre 0 y 10000 (0 = sin límite).",
     ),
-    ("smtp", "daily_cap", "-1", "«-1» ({path}); debe ser un número entero ≥ 0 (0 = sin límite)."),
+    (
+        "smtp",
+        "daily_cap",
+        "-1",
+        "«-1» ({path}); debe ser un número entero entre 0 y 1000000 (0 = sin límite).",
+    ),
     ("smtp", "port", "1.5", "«1.5» ({path}); debe ser un número entero entre 1 y 65535."),
     ("smtp", "port", "0", "«0» ({path}); debe ser un número entero entre 1 y 65535."),
     ("smtp", "port", "70000", "«70000» ({path}); debe ser un número entero entre 1 y 65535."),
@@ -59,7 +89,46 @@ BAD_VALUES = [
         "3601",
         "«3601» ({path}); debe ser un número entre 0 y 3600 (segundos antes de cada ronda).",
     ),
-    ("smtp", "stop_after_failures", "-1", "«-1» ({path}); debe ser un número entero ≥ 0 ("),
+    (
+        "smtp",
+        "stop_after_failures",
+        "-1",
+        "«-1» ({path}); debe ser un número entero entre 0 y 1000 (",
+    ),
+    # issue 20: every number has a highest value too (1e300 ended in an OverflowError)
+    (
+        "smtp",
+        "timeout",
+        "1e300",
+        "«1e+300» ({path}); debe ser un número mayor que 0 y hasta 3600 (",
+    ),
+    ("smtp", "timeout", "3601", "«3601» ({path}); debe ser un número mayor que 0 y hasta 3600 ("),
+    (
+        "smtp",
+        "rate_per_minute",
+        "10001",
+        "«10001» ({path}); debe ser un número entero entre 0 y 10000 (0 = sin límite).",
+    ),
+    (
+        "smtp",
+        "max_per_connection",
+        "99999999999999999999",
+        "«99999999999999999999» ({path}); debe ser un número entero entre 0 y 10000 (",
+    ),
+    (
+        "smtp",
+        "daily_cap",
+        "1000001",
+        "«1000001» ({path}); debe ser un número entero entre 0 y 1000000 (0 = sin límite).",
+    ),
+    (
+        "smtp",
+        "stop_after_failures",
+        "1001",
+        "«1001» ({path}); debe ser un número entero entre 0 y 1000 (",
+    ),
+    ("smtp", "attempts", "101", "«101» ({path}); debe ser un número entero entre 1 y 100."),
+    ("smtp", "retry_wait", "1e9", "«1000000000.0» ({path}); debe ser un número entre 0 y 3600 ("),
     ("render", "nice", "20", "«20» ({path}); debe ser un número entero entre 0 y 19."),
     ("bounces", "imap_port", "0", "«0» ({path}); debe ser un número entero entre 1 y 65535."),
     ("operator", "email", "1", "«1» ({path}); debe ser un texto."),
@@ -81,7 +150,7 @@ def test_top_level_busy_timeout_is_checked(cli: Cli, home: Path) -> None:
     code, stderr = show(cli, home, "busy_timeout = -1\n")
     assert code == 2
     assert "busy_timeout = «-1»" in stderr
-    assert "debe ser un número mayor que 0 (segundos)." in stderr
+    assert "debe ser un número mayor que 0 y hasta 3600 (segundos)." in stderr
 
 
 @pytest.mark.parametrize(
@@ -90,6 +159,30 @@ def test_top_level_busy_timeout_is_checked(cli: Cli, home: Path) -> None:
         ("ROTOMAIL_SMTP_TIMEOUT", "nan", "smtp.timeout = «nan» (ROTOMAIL_SMTP_TIMEOUT); debe"),
         ("ROTOMAIL_SMTP_PORT", "1.5", "smtp.port = «1.5» (ROTOMAIL_SMTP_PORT); debe ser un"),
         ("ROTOMAIL_SMTP_ATTEMPTS", "0", "smtp.attempts = «0» (ROTOMAIL_SMTP_ATTEMPTS); debe"),
+        (
+            "ROTOMAIL_SMTP_TIMEOUT",
+            "1e300",
+            "smtp.timeout = «1e300» (ROTOMAIL_SMTP_TIMEOUT); debe ser un número mayor que 0 y "
+            "hasta 3600 (segundos).",
+        ),
+        (
+            "ROTOMAIL_BUSY_TIMEOUT",
+            "3601",
+            "busy_timeout = «3601» (ROTOMAIL_BUSY_TIMEOUT); debe ser un número mayor que 0 y "
+            "hasta 3600 (segundos).",
+        ),
+        (
+            "ROTOMAIL_SMTP_RATE_PER_MINUTE",
+            "20000",
+            "smtp.rate_per_minute = «20000» (ROTOMAIL_SMTP_RATE_PER_MINUTE); debe ser un número "
+            "entero entre 0 y 10000 (0 = sin límite).",
+        ),
+        (
+            "ROTOMAIL_OPERATOR_EMAIL",
+            "operador@@example.mx",
+            "operator.email = «operador@@example.mx» (ROTOMAIL_OPERATOR_EMAIL); debe ser una "
+            "dirección de correo válida, p. ej. cobranza@example.mx.",
+        ),
     ],
 )
 def test_environment_values_are_checked_too(
@@ -98,7 +191,10 @@ def test_environment_values_are_checked_too(
     monkeypatch.setenv(variable, value)
     result = cli("config", "show")
     assert result.exit_code == 2
-    assert message in result.stderr
+    if message.endswith("."):  # the whole line
+        assert result.stderr == f"Error: Configuración inválida: {message}\n"
+    else:
+        assert message in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -217,3 +313,90 @@ def test_a_bad_setting_stops_send_before_a_run_is_recorded(
     history = loaded("history")
     assert history.exit_code == 0
     assert "SM02" not in history.stdout
+
+
+ADDRESS = "debe ser una dirección de correo válida, p. ej. cobranza@example.mx."
+COLLECTOR = '[collectors.SM02.C1]\nname = "Ana Ruiz"\nemail = "{value}"\n'
+
+# (config.toml with one bad address, the key named, the value shown): issue 20, an invalid
+# operator.email was accepted and every customer of a --test run failed.
+BAD_ADDRESSES = [
+    ('[operator]\nemail = "operador@@example.mx"\n', "operator.email", "operador@@example.mx"),
+    ('[operator]\nemail = "operador"\n', "operator.email", "operador"),
+    ('[operator]\nemail = "a@localhost"\n', "operator.email", "a@localhost"),
+    (
+        '[operator]\nemail = "a@example.mx\\r\\nBcc: b@example.mx"\n',
+        "operator.email",
+        "a@example.mx\\r\\nBcc: b@example.mx",  # one line: the controls shown escaped
+    ),
+    *[
+        (
+            COMPANY_CONFIG.replace(
+                'rfc = "TEJ010101AB1"', f'rfc = "TEJ010101AB1"\n{key} = "{bad}"'
+            ),
+            f"companies.SM02.{key}",
+            bad,
+        )
+        for key, bad in [
+            ("bcc", "archivo@example"),
+            ("bounce_address", "rebotes.example.mx"),
+        ]
+    ],
+    (
+        COMPANY_CONFIG.replace(
+            'reply_to = "cobranza@example.mx"', 'reply_to = "cobranza@@example.mx"'
+        ),
+        "companies.SM02.reply_to",
+        "cobranza@@example.mx",
+    ),
+    (
+        COMPANY_CONFIG.replace('sender = "portal@example.mx"', 'sender = "Portal <portal@>"'),
+        "companies.SM02.sender",
+        "Portal <portal@>",
+    ),
+    (
+        COMPANY_CONFIG + COLLECTOR.format(value="ana.ruiz@@example"),
+        "collectors.SM02.C1.email",
+        "ana.ruiz@@example",
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "key", "shown"), BAD_ADDRESSES)
+def test_every_address_in_the_config_is_checked_when_settings_load(
+    cli: Cli, home: Path, content: str, key: str, shown: str
+) -> None:
+    code, stderr = show(cli, home, content)
+    assert code == 2
+    assert stderr == (
+        f"Error: Configuración inválida: {key} = «{shown}» ({home / 'config.toml'}); {ADDRESS}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        COMPANY_CONFIG.replace(
+            'sender = "portal@example.mx"', 'sender = "Portal <portal@example.mx>"'
+        ),
+        COMPANY_CONFIG + COLLECTOR.format(value="ana.ruiz@example.mx"),
+        COMPANY_CONFIG.replace("operador@example.mx", "José.Pérez@compañía.example.mx"),
+    ],
+)
+def test_good_addresses_load(cli: Cli, home: Path, content: str) -> None:
+    code, stderr = show(cli, home, content)
+    assert (code, stderr) == (0, "")
+
+
+def test_a_bad_operator_email_from_the_environment_stops_send_before_a_run(
+    loaded: Cli, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROTOMAIL_OPERATOR_EMAIL", "operador")
+    result = loaded("send", "--sociedad", "SM02", "--all", "--test", "--date", DATE)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "Error: Configuración inválida: operator.email = «operador» (ROTOMAIL_OPERATOR_EMAIL); "
+        f"{ADDRESS}\n"
+    )
+    monkeypatch.delenv("ROTOMAIL_OPERATOR_EMAIL")
+    assert "SM02" not in loaded("history").stdout

@@ -272,8 +272,8 @@ def test_reply_code(reply: str, code: str) -> None:
     ("key", "text"),
     [
         ("smtp.port", "un número entero entre 1 y 65535"),
-        ("smtp.timeout", "un número mayor que 0 (segundos)"),
-        ("smtp.rate_per_minute", "un número entero ≥ 0 (0 = sin límite)"),
+        ("smtp.timeout", "un número mayor que 0 y hasta 3600 (segundos)"),
+        ("smtp.rate_per_minute", "un número entero entre 0 y 10000 (0 = sin límite)"),
         ("smtp.security", "uno de: starttls, ssl, none"),
         ("smtp.host", "un texto"),
     ],
@@ -286,5 +286,6 @@ def test_every_numeric_option_has_a_range() -> None:
     numeric = [f for f in option_fields().values() if f.annotation in (int, float)]
     assert numeric and all(
         any(isinstance(m, annotated_types.Ge | annotated_types.Gt) for m in f.metadata)
+        and any(isinstance(m, annotated_types.Le) for m in f.metadata)
         for f in numeric
     )

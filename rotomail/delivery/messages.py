@@ -47,10 +47,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rotomail.address_syntax import CONTROL, is_valid_address, split_name_addr
 from rotomail.company import LANGUAGES, Collector, CompanyProfile, contact_details
 from rotomail.delivery.outgoing import Attachment, Outgoing
 from rotomail.errors import DataError, UsageError
-from rotomail.inputs.addresses import ascii_address, is_valid_address
+from rotomail.inputs.addresses import ascii_address
 from rotomail.statement.labels import format_amount, format_balances, format_date, labels
 from rotomail.statement.model import Statement
 
@@ -63,13 +64,10 @@ _UTF8_QP.body_encoding = QP
 # Text and address hygiene
 # ---------------------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_NAME_ADDR = re.compile(r"^(?P<name>[^<>]*)<(?P<addr>[^<>]*)>$")
-
 
 def clean_line(value: str) -> str:
     """One line of text: control characters (CR, LF, tab, ...) become blanks, runs collapse."""
-    return " ".join(_CONTROL.sub(" ", value).split())
+    return " ".join(CONTROL.sub(" ", value).split())
 
 
 def parse_address(value: str, *, what: str = "correo") -> Address:
@@ -78,14 +76,10 @@ def parse_address(value: str, *, what: str = "correo") -> Address:
     An address with CR, LF or any control character is rejected, never repaired: it is
     either a typo or an injection attempt, and guessing could mail the wrong party.
     """
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         raise DataError(f"Dirección de {what} inválida (caracteres de control): {value!r}")
-    text = value.strip()
-    display = ""
-    match = _NAME_ADDR.match(text)
-    if match:
-        display = clean_line(match.group("name").strip().strip('"'))
-        text = match.group("addr").strip()
+    name, text = split_name_addr(value)
+    display = clean_line(name)
     if not is_valid_address(text):  # email-validator's verdict, as for the catalogue's
         raise DataError(f"Dirección de {what} inválida: {value!r}")
     local, domain = text.rsplit("@", 1)

@@ -1,7 +1,7 @@
 """E-mail address lists as people type or paste them: ``a@x.mx; b@x.mx``, ``mailto:a@x.mx``, ...
 
 Every address rotomail takes, here and in the e-mails it builds (delivery.messages), is judged
-by one validator: email-validator's public ``validate_email`` (syntax only, no DNS).
+by one validator, ``rotomail.address_syntax`` (email-validator's ``validate_email``, syntax only).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import re
 from functools import lru_cache
 
 import idna
-from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 
+from rotomail.address_syntax import normalized_or_none
 from rotomail.errors import DataError
 
 _MAILTO = "mailto:"
@@ -61,64 +61,9 @@ def _strip_decoration(token: str) -> str:
     return address
 
 
-_SPLIT_MAX_LENGTH = 200  # ASCII and below the 254 limit: no length rule can differ
-_PROBE_DOMAIN = "a.mx"  # short: the probe domain is validated again on every call
-_PROBE_LOCAL = "postmaster"
-
-
-def validated(address: str) -> ValidatedEmail | None:
-    """email-validator's verdict on one bare address (``user@example.mx``), ``None`` when
-    it is not valid: rotomail's one address validator, syntax only (no DNS). Special-use
-    domains (``.test``, ``.local``, ``localhost``, ...) are refused, a local part with
-    accents and an internationalised domain are accepted (SMTPUTF8 and IDNA)."""
-    try:
-        return validate_email(address, check_deliverability=False)
-    except EmailNotValidError:
-        return None
-
-
-@lru_cache(maxsize=131_072)
-def _normalized(address: str) -> str | None:
-    """The normalised form of one address, ``None`` when it is not valid.
-
-    A validation costs ~25 µs, most of it in the domain, and a catalogue repeats domains
-    and mailbox names far more than addresses: an everyday ASCII address is judged as its
-    local part (on a short probe domain) and its domain (behind a probe mailbox), each
-    validated by email-validator and cached. Whenever a part fails, or the address is not
-    ASCII or is long enough for the whole-address length rules to matter, the whole address
-    is validated, so the verdict is always email-validator's on the address itself
-    (tests/test_emails.py checks both paths agree).
-    """
-    local, at, domain = address.rpartition("@")
-    if at and address.isascii() and len(address) <= _SPLIT_MAX_LENGTH:
-        local_norm = _local_part(local)
-        domain_norm = _domain(domain)
-        if local_norm is not None and domain_norm is not None:
-            return f"{local_norm}@{domain_norm}"
-    email = validated(address)
-    return email.normalized if email is not None else None
-
-
-@lru_cache(maxsize=32_768)
-def _local_part(local: str) -> str | None:
-    email = validated(f"{local}@{_PROBE_DOMAIN}")
-    return email.local_part if email is not None else None
-
-
-@lru_cache(maxsize=32_768)
-def _domain(domain: str) -> str | None:
-    email = validated(f"{_PROBE_LOCAL}@{domain}")
-    return email.domain if email is not None else None
-
-
-def is_valid_address(address: str) -> bool:
-    """True when email-validator accepts the bare address (cached)."""
-    return _normalized(address) is not None
-
-
 def normalize_address(address: str) -> str:
     """One validated address in its normalised form (domain in lower case)."""
-    normalized = _normalized(address)
+    normalized = normalized_or_none(address)
     if normalized is None:
         raise DataError(f"Correo inválido: «{address}»")
     return normalized

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from email_validator import EmailNotValidError, ValidatedEmail, validate_email
+if TYPE_CHECKING:
+    from email_validator import ValidatedEmail
 
 # Control characters (CR, LF, tab, C1) and the Unicode line separators: never in an address.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -28,6 +30,10 @@ def validated(address: str) -> ValidatedEmail | None:
     it is not valid: rotomail's one address validator, syntax only (no DNS). Special-use
     domains (``.test``, ``.local``, ``localhost``, ...) are refused, a local part with
     accents and an internationalised domain are accepted (SMTPUTF8 and IDNA)."""
+    # imported on first use (25 ms): a command whose settings' addresses were already
+    # judged (config.py keeps that verdict) and that validates nothing never pays for it
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(address, check_deliverability=False)
     except EmailNotValidError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import getpass
+import hashlib
 import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +32,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
+from rotomail import __version__
 from rotomail.address_syntax import CONTROL, is_valid_mailbox
 from rotomail.company import (
     COLLECTOR_CODE_MAX,
@@ -766,30 +768,46 @@ def _aging(table: Mapping[str, Any], path: Path) -> tuple[int, ...]:
 # Every address a setting holds, checked when settings load (before any command runs) by
 # rotomail's one validator: ``user@example.mx`` or ``Name <user@example.mx>``.
 COMPANY_ADDRESS_KEYS = ("sender", "reply_to", "bcc", "bounce_address")
+ADDRESSES_CHECKED = ".addresses-checked"
 ADDRESS_ALLOWED = "una dirección de correo válida, p. ej. cobranza@example.mx"
 
 
 def _check_addresses(settings: Settings, path: Path) -> None:
-    """The operator's, each company's and each collector's address (UsageError, exit 2)."""
+    """The operator's, each company's and each collector's address (UsageError, exit 2).
+
+    The verdict on a set of addresses all found valid is kept in the data folder
+    (``.addresses-checked``: a digest of them and of rotomail's version), so a command whose
+    settings did not change does not load the validator again (25 ms)."""
     email = settings.operator.email
-    if email and not is_valid_mailbox(email):
+    entries: list[tuple[str, str, str]] = []  # (key, value, origin)
+    if email:
         source = settings.sources.get("operator.email", "")
-        origin = str(path) if source == "config.toml" else source
-        raise _invalid("operator.email", email, origin, ADDRESS_ALLOWED)
+        entries.append(("operator.email", email, str(path) if source == "config.toml" else source))
     for code, company in settings.companies.items():
-        for key in COMPANY_ADDRESS_KEYS:
-            value = getattr(company, key)
-            if value and not is_valid_mailbox(value):
-                raise _invalid(f"companies.{code}.{key}", value, str(path), ADDRESS_ALLOWED)
+        entries += [
+            (f"companies.{code}.{key}", value, str(path))
+            for key in COMPANY_ADDRESS_KEYS
+            if (value := getattr(company, key))
+        ]
     for sociedad, by_code in settings.collectors.items():
-        for code, collector in by_code.items():
-            if not is_valid_mailbox(collector.email):
-                raise _invalid(
-                    f"collectors.{sociedad}.{code}.email",
-                    collector.email,
-                    str(path),
-                    ADDRESS_ALLOWED,
-                )
+        entries += [
+            (f"collectors.{sociedad}.{code}.email", collector.email, str(path))
+            for code, collector in by_code.items()
+        ]
+    if not entries:
+        return
+    digest = hashlib.sha256(
+        "\n".join([__version__, *(value for _, value, _ in entries)]).encode()
+    ).hexdigest()
+    verdict = settings.home / ADDRESSES_CHECKED
+    with suppress(OSError, UnicodeDecodeError):
+        if verdict.read_text(encoding="ascii") == digest:
+            return
+    for key, value, origin in entries:
+        if not is_valid_mailbox(value):
+            raise _invalid(key, value, origin, ADDRESS_ALLOWED)
+    with suppress(OSError):  # a read-only data folder: judged again next time
+        verdict.write_text(digest, encoding="ascii")
 
 
 def _check_home(home: Path, source: str) -> None:

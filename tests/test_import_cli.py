@@ -151,3 +151,48 @@ def test_errors(customers: Cli, args: list[str], code: int, message: str) -> Non
     result = customers(*args, input=b"")
     assert result.exit_code == code, result.output
     assert result.stderr == message
+
+
+def test_an_over_long_value_is_refused_on_its_row_and_the_others_import(cli: Cli) -> None:
+    """Issue 20: a 10,000-character name failed the whole import on PostgreSQL
+    (StringDataRightTruncation, a traceback). Both databases refuse that row, naming it."""
+    paste = (
+        "Sociedad\tCliente\tNombre\tRFC\n"
+        "SM02\t1\tUno\t\n"
+        f"SM02\t2\t{'Ł' * 10_000}\t\n"
+        f"SM02\t3\tTres\t{'X' * 21}\n"
+        "SM02\t4\tCuatro\t\n"
+    )
+    result = cli("customers", "import", "-", input=paste.encode())
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.stdout.split("  ejecutivo ← (no está en el archivo)\n")[1] == (
+        "Clientes: 2 nuevos, 0 actualizados, 2 rechazados.\n"
+        "  Línea 3: nombre tiene 10000 caracteres; el máximo es 200\n"
+        "  Línea 4: rfc tiene 21 caracteres; el máximo es 20\n"
+    )
+    assert [r["cliente"] for r in customers_json(cli)] == ["1", "4"]
+
+
+def test_an_over_long_ledger_field_is_a_rejected_row(cli: Cli) -> None:
+    assert cli("customers", "import", "-", input=CUSTOMERS_TSV.encode()).exit_code == 0
+    long_row = GOOD_ROW.replace("A-1002", "R" * 61)
+    result = cli(
+        "ledger", "import", "-", "--date", "2026-11-30", input=(LEDGER_HEADER + long_row).encode()
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr == (
+        "Error: 1 filas rechazadas; no se importó nada (use --skip-bad para importar las "
+        "demás):\n  Línea 2: referencia tiene 61 caracteres; el máximo es 60\n"
+    )
+    result = cli(
+        "ledger",
+        "import",
+        "-",
+        "--date",
+        "2026-11-30",
+        "--skip-bad",
+        input=(LEDGER_HEADER + long_row + GOOD_ROW.replace("1800000004", "1800000005")).encode(),
+    )
+    assert result.exit_code == 0, result.output

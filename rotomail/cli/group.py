@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 from difflib import get_close_matches
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ from rotomail.cli.spanish import (
     use_spanish,
 )
 from rotomail.errors import RotomailError
+from rotomail.files import storage_problem, write_exit_code
 
 
 def start_up_without_collecting() -> None:
@@ -67,6 +69,21 @@ class CommandGroup(TyperGroup):
         except RotomailError as exc:
             typer.echo(f"Error: {exc.message}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # a storage fault no command foresaw: one line, never a traceback
+            where = f" {exc.filename}" if exc.filename else ""
+            typer.echo(
+                f"Error: no se pudo leer o escribir{where}: {storage_problem(exc)}.", err=True
+            )
+            raise typer.Exit(write_exit_code(exc)) from None
+        except Exception as exc:
+            # A database error no command foresaw: one line. SQLAlchemy is looked up, not
+            # imported: a command that never loaded it (``--help``) cannot raise its errors.
+            errors = sys.modules.get("sqlalchemy.exc")
+            if errors is None or not isinstance(exc, errors.SQLAlchemyError):
+                raise
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            typer.echo(f"Error de la base de datos: {reason[0] if reason else exc}", err=True)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             typer.echo("Cancelado.", err=True)
             raise typer.Exit(130) from None

@@ -14,7 +14,7 @@ from rotomail.cli.common import (
 )
 from rotomail.cli.group import command_group
 from rotomail.cli.output import Format, print_table
-from rotomail.cli.send import mail_log_to_operator
+from rotomail.cli.send import log_line, mail_log_to_operator
 from rotomail.delivery.liveness import close_dead_runs
 from rotomail.delivery.report import CopiesReport
 from rotomail.delivery.runlog import report_from_history, write_log
@@ -220,7 +220,7 @@ def _resend_log(ctx: typer.Context, run: int) -> None:
             "Configure el correo del operador ([operator] email o ROTOMAIL_OPERATOR_EMAIL)."
         )
     report.log_path = write_log(report)
-    typer.echo(f"Registro: {report.log_path}")
+    typer.echo(log_line(report.log_path))
     company = settings.company(report.options.sociedad)
     factory = transport_factory(settings, Mode.SEND, report.options.run_folder, sys.stdin.isatty())
     mail_log_to_operator(report, settings, company, factory)

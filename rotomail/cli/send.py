@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Annotated, NamedTuple
 
 import typer
@@ -337,7 +338,7 @@ def _send(st: State, request: SendRequest) -> None:
             if outcome.copias:  # what its e-mail would carry
                 typer.echo(f"Copias de {outcome.cliente}: {outcome.copias.summary(names=True)}")
         typer.echo("Simulación: no se envió nada.")
-    typer.echo(f"Registro: {report.log_path}")
+    typer.echo(log_line(report.log_path))
     mail_log_to_operator(report, settings, plan.company, factory)
     if settings.operator.collectors_log:
         ejecutivo_of = {c.cliente: c.ejecutivo for c in candidates if c.ejecutivo}
@@ -604,6 +605,13 @@ def _before_run(plan: RunPlan, options: SendOptions, verbosity: Verbosity, to_se
         _print_left_out(plan, to_send)
 
 
+def log_line(path: Path | None) -> str:
+    """Where the run's log was written (or that it could not be)."""
+    if path is None:
+        return "Registro: no se pudo escribir en el disco (la corrida está en «rotomail history»)."
+    return f"Registro: {path}"
+
+
 def mail_log_to_operator(
     report: RunReport,
     settings: Settings,
@@ -612,6 +620,8 @@ def mail_log_to_operator(
 ) -> None:
     if report.options.mode == Mode.DRY_RUN:
         return
+    if report.write_failed and channel_name(settings, report.options.mode) == Channel.OUTBOX:
+        return  # the outbox could not be written: the log stays on disk, the stop line says why
     if not settings.operator.email:
         typer.echo(
             "Aviso: sin correo del operador ([operator] email); el registro no se envió.", err=True

@@ -11,11 +11,11 @@ always has them.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from rotomail.files import write_whole
 from rotomail.ids import safe_filename_part
 from rotomail.statement.model import statement_filename
 
@@ -49,17 +49,7 @@ def kept_path(statements_dir: Path, sociedad: str, cliente: str, statement_date:
 def _write_whole(path: Path, data: bytes) -> None:
     """``data`` at ``path`` whole or not at all (temporary name, then rename), owner-only."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_whole(path, data)
 
 
 def keep(path: Path, pdf: bytes, idioma: str, fields: dict[str, str], pagos: str = "") -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from rotomail.store import runs
-from rotomail.store.db import DatabaseBusy
+from rotomail.store.db import DatabaseFault
 from rotomail.words import RunStatus
 
 HEARTBEAT_EVERY = timedelta(seconds=20)
@@ -132,7 +132,7 @@ class Heartbeat:
             try:
                 with self.engine.begin() as connection:
                     runs.update_run(connection, self.run_id, {"heartbeat_at": datetime.now()})
-            except (SQLAlchemyError, DatabaseBusy):  # a busy database: the next beat will do
+            except (SQLAlchemyError, DatabaseFault):  # a busy or lost database: the next beat
                 pass
 
     def __enter__(self) -> Heartbeat:

@@ -41,6 +41,7 @@ from rotomail.delivery.results import (
     Transport,
     TransportSetup,
     Uncertain,
+    WriteFailed,
 )
 from rotomail.delivery.secrets import checked_token_command, get_smtp_password
 from rotomail.delivery.smtp_connection import Scrubber, Secret, SmtpConnection, SmtpSettings
@@ -272,4 +273,5 @@ __all__ = [
     "TemporaryFailure",
     "Transport",
     "Uncertain",
+    "WriteFailed",
 ]

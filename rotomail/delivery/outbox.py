@@ -10,8 +10,9 @@ from pathlib import Path
 from rotomail.config import Settings
 from rotomail.delivery.messages import message_bytes
 from rotomail.delivery.outgoing import Outgoing
-from rotomail.delivery.results import Delivery, Transport, TransportSetup
+from rotomail.delivery.results import Delivery, Transport, TransportSetup, WriteFailed
 from rotomail.errors import DataError
+from rotomail.files import storage_problem, write_exit_code, write_whole
 from rotomail.ids import safe_filename_part
 from rotomail.words import Status
 
@@ -36,27 +37,35 @@ class OutboxTransport:
         self.folder = folder
 
     def deliver(self, outgoing: Outgoing, *, retry: bool = True) -> Delivery:
-        """Write the file named after ``outgoing.name`` (else its Message-ID); the claim
-        is taken right before the file is written."""
+        """Write the file named after ``outgoing.name`` (else its Message-ID), whole or not
+        at all; the claim is taken right before the file is written. A write that fails
+        (a full disk, a read-only folder) leaves no file and raises ``WriteFailed``."""
         data = message_bytes(outgoing)
         stem = outgoing.name or outgoing.message_id or "mensaje"
-        _make_private_dir(self.folder)
+        try:
+            _make_private_dir(self.folder)
+        except OSError as exc:
+            raise self._failed(exc) from None
         if outgoing.claim is not None:
             outgoing.claim()
-        path = self._write(safe_filename_part(stem), data)
+        try:
+            path = self._write(safe_filename_part(stem), data)
+        except OSError as exc:
+            raise self._failed(exc) from None
         return Delivery(accepted=outgoing.recipients, refused={}, reply=f"outbox: {path}")
+
+    def _failed(self, exc: OSError) -> WriteFailed:
+        return WriteFailed(
+            f"no se pudo guardar en el buzón de salida {self.folder}: {storage_problem(exc)}",
+            write_exit_code(exc),
+        )
 
     def _write(self, stem: str, data: bytes) -> Path:
         for n in range(1, 10_000):
             path = self.folder / (f"{stem}.eml" if n == 1 else f"{stem}-{n}.eml")
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
+            if path.exists():
                 continue
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            write_whole(path, data)  # a temporary name, fsync, then os.replace
             return path
         raise DataError(f"Demasiados archivos {stem}-*.eml en {self.folder}.")
 

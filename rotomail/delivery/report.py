@@ -159,6 +159,7 @@ class RunReport:
     # Stopped from outside (a signal, a busy database): the run is recorded "interrupted"
     # and the command exits with ``interrupt_code`` (143 SIGTERM, 130 Ctrl-C, 1 database).
     interrupt_code: int = 0
+    write_failed: bool = False  # stopped because the outbox could not be written
 
     def count(self, status: Status) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)

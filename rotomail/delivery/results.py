@@ -104,9 +104,20 @@ class DailyCapReached(SendError):
     """``daily_cap`` messages were already sent today."""
 
 
+class WriteFailed(SendError):
+    """The message could not be written where it goes (the outbox on a full disk, a
+    read-only folder): nothing of it was kept, so the customer failed (never uncertain),
+    and the run stops, as every later message would fail alike. Exit 2 when the folder may
+    not be written (a configuration to fix), else 1."""
+
+    def __init__(self, reply: str, exit_code: int = 1) -> None:
+        super().__init__(reply)
+        self.exit_code = exit_code
+
+
 # Failures that would repeat for every customer: the run stops, untried customers stay
 # pending for the next run.
-RUN_STOPPERS = (AuthenticationFailed, ConfigurationError, DailyCapReached)
+RUN_STOPPERS = (AuthenticationFailed, ConfigurationError, DailyCapReached, WriteFailed)
 
 
 class Transport(Protocol):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -21,6 +23,7 @@ from rotomail.delivery.outgoing import Outgoing
 from rotomail.delivery.report import CopiesReport, Outcome, RunReport, SendOptions
 from rotomail.delivery.results import Transport
 from rotomail.errors import RotomailError
+from rotomail.files import write_whole
 from rotomail.ids import safe_filename_part
 from rotomail.store.bounces import run_addresses
 from rotomail.store.history import get_run, run_deliveries
@@ -179,19 +182,27 @@ def report_from_history(
     return report
 
 
-def write_log(report: RunReport, part: str = "") -> Path:
-    """The run's log file; ``part``: a collector's code, for the log of their customers."""
-    folder = report.options.logs_dir
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+def write_log(report: RunReport, part: str = "") -> Path | None:
+    """The run's log file; ``part``: a collector's code, for the log of their customers.
+
+    Written whole or not at all, in the logs folder; when that cannot be written (a full
+    disk, a read-only folder) in the system's temporary folder instead; None when neither
+    can (the run's outcomes stay in the database: ``rotomail history --log``)."""
     suffix = f"_ejecutivo-{safe_filename_part(part)}" if part else ""
     name = (
         f"{report.started_at:%Y%m%d-%H%M%S}_corrida{report.run_id}_"
         f"{safe_filename_part(report.options.sociedad)}{suffix}.txt"
     )
-    path = folder / name
-    path.write_text(render_log(report), encoding="utf-8")
-    path.chmod(0o600)
-    return path
+    data = render_log(report).encode("utf-8")
+    fallback = Path(tempfile.gettempdir()) / f"rotomail-{os.getuid()}-registros"
+    for folder in (report.options.logs_dir, fallback):
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_whole(folder / name, data)
+        except OSError:
+            continue
+        return folder / name
+    return None
 
 
 def mail_log(
@@ -205,7 +216,8 @@ def mail_log(
 
     A failure here never changes any customer's outcome: the log file is already written.
     """
-    assert report.log_path is not None
+    if report.log_path is None:
+        return "el registro no se pudo escribir en el disco"
     options = report.options
     values = {
         "run": str(report.run_id),

@@ -10,11 +10,11 @@ once); here is the per-customer delivery loop.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from rotomail.company import Collector, CompanyProfile
 from rotomail.delivery import claims, mailer
@@ -30,7 +30,8 @@ from rotomail.delivery.report import Outcome, RunReport, SendOptions
 from rotomail.delivery.results import for_addressees, without
 from rotomail.delivery.runlog import write_log
 from rotomail.delivery.stopping import RunStopped, StopSignals
-from rotomail.store.db import DatabaseBusy
+from rotomail.files import is_place_fault, storage_problem, write_exit_code, write_whole
+from rotomail.store.db import DatabaseFault
 from rotomail.store.missing import MissingCustomer
 from rotomail.words import REAL_MODES, Mode, Status
 
@@ -75,6 +76,8 @@ class SendRunner:
         self.unreachable = 0  # customers in a row whose SMTP connection failed
         self.uncertain = 0  # customers in a row left uncertain (no answer to the final ".")
         self.jobs = StatementJobs(engine, company, options, self.document_types, collectors)
+        # outcomes a database fault kept from being recorded: recorded by ``_recover``
+        self.unrecorded: list[Callable[[Connection], None]] = []
 
     def _emit(self, report: RunReport, outcome: Outcome, record: bool = True) -> None:
         if record:
@@ -111,18 +114,39 @@ class SendRunner:
                     self._send_all(report, to_render)
             except RunStopped as stop:
                 report.aborted, report.interrupt_code = stop.reason, stop.exit_code
-            except DatabaseBusy as exc:
-                # Nothing more can be recorded; the next command that looks closes the run
-                # as interrupted (its process is gone by then).
+            except DatabaseFault as exc:
+                # A busy, full, read-only or damaged database, or its connection lost (a
+                # server restart): what could not be recorded is recorded now if the
+                # database answers again, and the run closed as interrupted; else the next
+                # command that looks closes it (its process is gone by then).
                 report.aborted, report.interrupt_code = exc.message, exc.exit_code
                 database_ok = False
             self.stop.settle()
+            if not database_ok:
+                database_ok = self._recover(report)
             if report.aborted:
-                self._not_attempted(report, candidates, record=database_ok)
+                try:
+                    self._not_attempted(report, candidates, record=database_ok)
+                except DatabaseFault:
+                    database_ok = False  # the next command that looks closes the run
             report.log_path = write_log(report)
             if database_ok:
-                self.records.finish(report)
+                with contextlib.suppress(DatabaseFault):  # else closed by the next command
+                    self.records.finish(report)
         return report
+
+    def _recover(self, report: RunReport) -> bool:
+        """After a database fault: record the outcomes it kept from being recorded (each
+        claim moved from in flight to its outcome), if the database answers again; True
+        when it does."""
+        try:
+            with self.records.transaction() as connection:
+                for settle in self.unrecorded:
+                    settle(connection)
+        except DatabaseFault:
+            return False
+        self.unrecorded.clear()
+        return True
 
     def _send_all(self, report: RunReport, to_render: list[Candidate]) -> None:
         transport = self.make_transport(report.run_id) if to_render else None
@@ -235,9 +259,7 @@ class SendRunner:
         folder = self.options.run_folder(report.run_id)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = folder / rendered.filename
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:  # owner-only even without the CLI's umask
-            handle.write(rendered.pdf)
+        write_whole(path, rendered.pdf)  # owner-only, whole or not at all
 
     def _keep_statement(self, report: RunReport, candidate: Candidate, rendered: Rendered) -> str:
         """Keep the statement a real run sends (``[statement] keep``), whole or not at all;
@@ -266,7 +288,21 @@ class SendRunner:
     ) -> None:
         assert transport is not None
         if self.options.keep_pdfs:
-            self._keep_pdf(report, rendered)
+            try:
+                self._keep_pdf(report, rendered)
+            except OSError as exc:
+                base = Outcome(
+                    candidate.cliente, candidate.nombre, candidate.correos, Status.FAILED
+                )
+                base.detail = (
+                    f"no se pudo guardar el PDF en {self.options.run_folder(report.run_id)}: "
+                    f"{storage_problem(exc)}"
+                )
+                if is_place_fault(exc):  # every later file would fail alike: stop
+                    report.aborted, report.abort_code = base.detail, write_exit_code(exc)
+                    report.write_failed = True
+                self._emit(report, base)
+                return
         base = Outcome(
             candidate.cliente,
             candidate.nombre,
@@ -286,7 +322,12 @@ class SendRunner:
             try:
                 base.pdf_path = self._keep_statement(report, candidate, rendered)
             except OSError as exc:
-                base.detail = f"no se pudo guardar el PDF ([statement] keep): {exc}"
+                base.detail = (
+                    f"no se pudo guardar el PDF en {self.options.statements_dir} "
+                    f"([statement] keep): {storage_problem(exc)}"
+                )
+                if is_place_fault(exc):  # every later statement would fail alike: stop
+                    report.aborted, report.abort_code = base.detail, write_exit_code(exc)
                 self._emit(report, base)
                 return
         if self.options.mode != Mode.SEND:
@@ -309,6 +350,7 @@ class SendRunner:
             base.status, base.detail = Status.FAILED, exc.reply
             if isinstance(exc, mailer.RUN_STOPPERS):
                 report.aborted, report.abort_code = exc.reply, exc.exit_code
+                report.write_failed = isinstance(exc, mailer.WriteFailed)
         except RunStopped as stop:
             base.status, base.detail = Status.PENDING, f"no se intentó: {stop.reason}"
             self._emit(report, base)
@@ -391,6 +433,13 @@ class ClaimedDelivery:
             base.status, base.detail = Status.UNCERTAIN, f"incierto: {exc.reply}"
             runner.uncertain = uncertain_before + 1
             self._count_uncertain(exc.reply)
+        except mailer.WriteFailed as exc:
+            # Nothing was kept (the file is whole or absent): failed, never uncertain; its
+            # claim, if taken, moves to failed so the next run sends it.
+            self.report.aborted, self.report.abort_code = exc.reply, exc.exit_code
+            self.report.write_failed = True
+            self._settle(Status.FAILED, exc.reply)
+            return
         except mailer.RUN_STOPPERS as exc:
             self.report.aborted, self.report.abort_code = exc.reply, exc.exit_code
             base.status, base.detail = Status.PENDING, f"no se intentó: {exc.reply}"
@@ -413,7 +462,7 @@ class ClaimedDelivery:
             refused = exc.refused if isinstance(exc, mailer.PermanentFailure) else {}
             self._settle(Status.FAILED, exc.reply, refused=without(refused, copies))
             return
-        except (RunStopped, DatabaseBusy) as exc:
+        except (RunStopped, DatabaseFault) as exc:
             reason = exc.reason if isinstance(exc, RunStopped) else exc.message
             runner.stop.settle()
             if base.status == Status.IN_FLIGHT:
@@ -488,27 +537,32 @@ class ClaimedDelivery:
         claim as sent."""
         runner, base = self.runner, self.base
         claim_status = Status.SENT if status == Status.SAVED else status
+
+        def settle(connection: Connection) -> None:
+            claims.advance(connection, self.key, self.report.run_id, Status.IN_FLIGHT, claim_status)
+            runner.records.record(
+                dataclasses.replace(base, status=status, detail=detail), connection
+            )
+            if accepted or refused:
+                record_addresses(
+                    connection,
+                    self.report.run_id,
+                    base.cliente,
+                    list(accepted or []),
+                    dict(refused or {}),
+                    {},
+                    detail if status != Status.FAILED else "",
+                )
+
         try:
             with runner.stop.critical(), runner.records.transaction() as connection:
-                claims.advance(
-                    connection, self.key, self.report.run_id, Status.IN_FLIGHT, claim_status
-                )
-                runner.records.record(
-                    dataclasses.replace(base, status=status, detail=detail), connection
-                )
-                if accepted or refused:
-                    record_addresses(
-                        connection,
-                        self.report.run_id,
-                        base.cliente,
-                        list(accepted or []),
-                        dict(refused or {}),
-                        {},
-                        detail if status != Status.FAILED else "",
-                    )
-        except DatabaseBusy as exc:
-            # The server answered but the database could not record it: the claim stays in
-            # flight, so later runs treat the customer as uncertain, never as unsent.
+                settle(connection)
+        except DatabaseFault as exc:
+            # The outcome is known but the database could not record it: recorded after
+            # the fault if the database answers again (``SendRunner._recover``); else the
+            # claim stays in flight, so later runs treat the customer as uncertain, never
+            # as unsent.
+            runner.unrecorded.append(settle)
             base.status = status
             base.detail = f"{detail} (no quedó registrado: {exc.message})"
             runner._emit(self.report, base, record=False)

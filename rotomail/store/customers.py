@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, or_, select
 from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
 from rotomail.inputs.parsers import CustomerParse, CustomerRecord, ParseResult, Reject
 from rotomail.store.db import upsert
+from rotomail.store.lengths import too_long
 from rotomail.store.models import Customer, table_of
 
 _customer = table_of(Customer)
@@ -27,7 +28,12 @@ def import_customers(engine: Engine, parsed: ParseResult[CustomerRecord]) -> Imp
     master without a collector column (``ejecutivo``) leaves the stored collectors as
     they are."""
     latest: dict[tuple[str, str], CustomerRecord] = {}
+    rejects = list(parsed.rejects)
     for record in parsed.rows:
+        problem = too_long(_customer, _fields(record))
+        if problem is not None:  # PostgreSQL would refuse the whole import: this row only
+            rejects.append(Reject(record.line, problem))
+            continue
         latest[(record.sociedad, record.cliente)] = record
     now = datetime.now()
     with_collectors = not isinstance(parsed, CustomerParse) or "ejecutivo" in parsed.headings
@@ -53,7 +59,19 @@ def import_customers(engine: Engine, parsed: ParseResult[CustomerRecord]) -> Imp
         existing = {(s, c) for s, c in connection.execute(existing_query)}
         upsert(connection, _customer, values, keys=("sociedad", "cliente"))
     updated = sum(1 for key in latest if key in existing)
-    return ImportSummary(len(values) - updated, updated, list(parsed.rejects))
+    rejects.sort(key=lambda reject: reject.line)
+    return ImportSummary(len(values) - updated, updated, rejects)
+
+
+def _fields(record: CustomerRecord) -> dict[str, str]:
+    return {
+        "sociedad": record.sociedad,
+        "cliente": record.cliente,
+        "nombre": record.nombre,
+        "rfc": record.rfc,
+        "idioma": record.idioma,
+        "ejecutivo": record.ejecutivo,
+    }
 
 
 @dataclass(frozen=True)

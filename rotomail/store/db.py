@@ -43,8 +43,70 @@ _REVISION = re.compile(r'^revision = "(?P<id>[^"]+)"', re.MULTILINE)
 _DOWN_REVISION = re.compile(r'^down_revision = (?:None|"(?P<id>[^"]+)")', re.MULTILINE)
 
 
-class DatabaseBusy(DataError):
+class DatabaseFault(DataError):
+    """The database cannot do what was asked: busy past ``busy_timeout``, its disk full,
+    read-only, damaged, or the connection lost (a server restart). One Spanish line; exit
+    1, or 2 when it is a permission to fix."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class DatabaseBusy(DatabaseFault):
     """Another process held the database longer than ``busy_timeout``."""
+
+
+# PostgreSQL's SQLSTATE classes and codes of a storage fault.
+_PG_LOST = ("08", "57P01", "57P02", "57P03")  # connection exception, shutdown, restart
+_PG_FULL = ("53100", "53200")  # disk full, out of memory
+_PG_READ_ONLY = ("25006",)  # read-only transaction (a standby)
+_PG_CORRUPT = ("XX001", "XX002")  # data or index corrupted
+# SQLite's messages of a storage fault (its error codes are not exposed before 3.11).
+_SQLITE_FULL = ("database or disk is full",)
+_SQLITE_READ_ONLY = ("attempt to write a readonly database", "unable to open database file")
+_SQLITE_CORRUPT = ("database disk image is malformed", "file is not a database")
+_SQLITE_IO = ("disk i/o error",)
+
+
+def storage_fault(exc: BaseException | None, where: str, disconnect: bool) -> DatabaseFault | None:
+    """The Spanish line for a storage fault of the database at ``where``, None for any
+    other error (a constraint, a bug: left as they are)."""
+    original = getattr(exc, "orig", None) or exc
+    state = str(getattr(original, "sqlstate", "") or "")
+    message = str(original).lower()
+    reason = str(original).strip().splitlines()[0] if str(original).strip() else ""
+
+    def said(words: tuple[str, ...]) -> bool:
+        return any(word in message for word in words)
+
+    if state.startswith(_PG_FULL) or said(_SQLITE_FULL):
+        return DatabaseFault(
+            f"No queda espacio en el disco de la base de datos {where}; no se completó la "
+            "operación. Libere espacio y vuelva a intentarlo."
+        )
+    if state.startswith(_PG_READ_ONLY) or said(_SQLITE_READ_ONLY):
+        return DatabaseFault(
+            f"No se puede escribir en la base de datos {where} (solo lectura o sin permiso); "
+            "revise los permisos del archivo y de su carpeta.",
+            exit_code=2,
+        )
+    if state.startswith(_PG_CORRUPT) or said(_SQLITE_CORRUPT):
+        return DatabaseFault(
+            f"La base de datos {where} está dañada ({reason}); restáurela de una copia de "
+            "seguridad."
+        )
+    if said(_SQLITE_IO):
+        return DatabaseFault(
+            f"Error de lectura o escritura en el disco de la base de datos {where}; no se "
+            "completó la operación."
+        )
+    if disconnect or state.startswith(_PG_LOST):
+        return DatabaseFault(
+            f"Se perdió la conexión con la base de datos {where} ({reason}); no se completó "
+            "la operación. Vuelva a intentarlo cuando responda."
+        )
+    return None
 
 
 class NewerSchema(UsageError):
@@ -66,8 +128,11 @@ class _BusyWatch:
     reported once through ``on_wait``, and a lock error past the timeout becomes one
     Spanish line."""
 
-    def __init__(self, timeout: float, on_wait: Callable[[str], None] | None) -> None:
+    def __init__(
+        self, timeout: float, on_wait: Callable[[str], None] | None, where: str = ""
+    ) -> None:
         self.timeout = timeout
+        self.where = where  # the database as messages name it (no password)
         self.on_wait = on_wait
         self.waiting: dict[int, float] = {}  # thread -> when its statement started
         self._told = False
@@ -111,6 +176,10 @@ class _BusyWatch:
                 "(busy_timeout); no se completó la operación. Inténtelo de nuevo más tarde "
                 "o aumente busy_timeout."
             )
+        fault = storage_fault(context.original_exception, self.where, context.is_disconnect)
+        if fault is not None:
+            self.waiting.pop(threading.get_ident(), None)
+            raise fault
 
 
 def is_busy(exc: BaseException | None) -> bool:
@@ -147,7 +216,8 @@ def create_db_engine(
         parsed = make_url(url)
     except ArgumentError:
         raise UsageError(f"URL de base de datos inválida: {redacted(url)}") from None
-    watch = _BusyWatch(busy_timeout, on_wait)
+    where = parsed.database if parsed.get_backend_name() == "sqlite" else redacted(url)
+    watch = _BusyWatch(busy_timeout, on_wait, where or redacted(url))
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _prepare_sqlite_file(parsed.database)

@@ -42,6 +42,7 @@ from rotomail.statement.model import (
 )
 from rotomail.store.db import upsert
 from rotomail.store.history import previous_statements
+from rotomail.store.lengths import too_long
 from rotomail.store.models import (
     ClearedLedgerItem,
     Customer,
@@ -145,6 +146,10 @@ class _SnapshotWriter:
             self.rejects.append(reject)
 
     def add(self, record: OpenItemRecord) -> None:
+        problem = too_long(_cleared if record.cleared else _item, _fields(record))
+        if problem is not None:
+            self.reject(Reject(record.line, problem))
+            return
         sociedad = record.sociedad
         if sociedad not in self.before:
             self._start(sociedad)
@@ -285,6 +290,20 @@ class _SnapshotWriter:
             keys=("sociedad",),
         )
         return clearings
+
+
+def _fields(record: OpenItemRecord) -> dict[str, str]:
+    """The record's text fields as they are stored (``texto`` and ``asignacion`` are cut to
+    their columns: free text, never a reason to refuse an item)."""
+    return {
+        "sociedad": record.sociedad,
+        "cliente": record.cliente,
+        "documento": record.documento,
+        "tipo": record.tipo,
+        "referencia": record.referencia,
+        "moneda": record.moneda,
+        "doc_compensacion": record.doc_compensacion,
+    }
 
 
 def hold_snapshots(connection: Connection, *, exclusive: bool) -> None:

@@ -604,3 +604,23 @@ def test_the_collector_column_and_filter() -> None:
     assert Columns.fit(ChecklistState(ITEMS), 200).ejecutivo == 0
     # tight: the collector column gives way before the name does
     assert Columns.fit(state, 72).ejecutivo == 0
+
+
+def test_the_collector_filter_is_the_code_exactly() -> None:
+    """Issue 22: ``ej:C1`` matched C10's customers too."""
+    codes = ["C1", "C10", "C2", "C1", "C10"]
+    items = [
+        dataclasses.replace(item, ejecutivo=code) for item, code in zip(ITEMS, codes, strict=False)
+    ]
+    state = ChecklistState(items)
+    expected = {
+        code: [it.cliente for it in items if it.ejecutivo == code] for code in ("C1", "C10")
+    }
+    for query in ("ej:", "ej:c", "ej:c1", "ej:c10", "ej:c1", "ej:C10 "):
+        state.set_filter(query)
+        shown = [state.rows[i].cliente for i in state.shown]
+        code = query.strip().upper()[3:]
+        if code in expected:
+            assert shown == expected[code], query
+        else:
+            assert shown == [], query  # no collector is called "" or "C"

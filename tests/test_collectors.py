@@ -292,3 +292,24 @@ def test_a_resend_takes_no_ejecutivo(collectors: Cli, smtp: SmtpServer) -> None:
     assert result.stderr == (
         "Error: --to no se combina con --ejecutivo: es un reenvío a un solo cliente.\n"
     )
+
+
+def test_send_ejecutivo_lists_only_its_collectors_held_and_missing(
+    collectors: Cli, smtp: SmtpServer
+) -> None:
+    """Issue 22: ``send --ejecutivo C2`` named C1's held and missing customers too."""
+    assert collectors("catalog", "delete", "SM02", "1006210", "--yes").exit_code == 0  # C1's
+    c2 = send(collectors, "--ejecutivo", "C2", "--dry-run")
+    assert c2.exit_code == 0, c2.output
+    assert "1006210" not in c2.output and "sin correo en el catálogo" not in c2.output, c2.output
+    c1 = send(collectors, "--ejecutivo", "C1", "--dry-run")
+    assert "1 con partidas abiertas sin correo en el catálogo" in c1.output, c1.output
+
+    assert collectors("catalog", "add", "SM02", "1006210", "a@agro.example.mx").exit_code == 0
+    hold = collectors("catalog", "hold", "SM02", "1006210", "--reason", "disputa")
+    assert hold.exit_code == 0, hold.output
+    c2 = send(collectors, "--ejecutivo", "C2", "--dry-run")
+    assert c2.exit_code == 0, c2.output
+    assert "1006210" not in c2.output and "retenido" not in c2.output, c2.output
+    c1 = send(collectors, "--ejecutivo", "C1", "--dry-run")
+    assert "1 retenidos" in c1.output, c1.output

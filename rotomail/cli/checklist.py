@@ -135,7 +135,8 @@ class ChecklistState:
         ]
         self.selectable_count = len(items)
         self._hay = [
-            fold(f"{it.cliente}\t{it.nombre}\t{it.correos}\tej:{it.ejecutivo}") for it in self.rows
+            fold(f"{it.cliente}\t{it.nombre}\t{it.correos}\tej:{it.ejecutivo}\n")
+            for it in self.rows
         ]
         self.selected: set[int] = {i for i, kind in enumerate(self.kinds) if kind == SELECTABLE}
         self.shown: list[int] = list(range(len(self.rows)))
@@ -216,10 +217,15 @@ class ChecklistState:
         needle = fold(query.strip())
         previous = fold(self.query.strip())
         current = self.current_row()
-        # Typing one more letter can only narrow the previous result.
+        # Typing one more letter can only narrow the previous result; ``ej:C1`` is the code
+        # exactly (not C10), so one more letter there starts again.
         pool: Iterable[int] = (
-            self.shown if previous and needle.startswith(previous) else range(len(self.rows))
+            self.shown
+            if previous and needle.startswith(previous) and not previous.startswith("ej:")
+            else range(len(self.rows))
         )
+        if needle.startswith("ej:"):
+            needle += "\n"  # each row's text ends with "ej:<code>\n"
         self.shown = [i for i in pool if needle in self._hay[i]] if needle else list(pool)
         self.query = query
         self.cursor = 0

@@ -32,6 +32,7 @@ from rotomail.store.history import retry_targets
 from rotomail.store.ledger import snapshot_of
 from rotomail.store.missing import MissingCustomer, missing_customers
 from rotomail.store.runs import deferred_addresses
+from rotomail.store.status import collector_codes
 from rotomail.words import Mode, Status
 
 
@@ -116,6 +117,10 @@ def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan
         raise DataError(f"Todos los clientes del catálogo de {sociedad} están retenidos.")
     if request.ejecutivo is not None:
         candidates = _of_collector(candidates, sociedad, request.ejecutivo)
+        # the held and the missing shown are this collector's customers too
+        code, collector_of = candidates[0].ejecutivo, collector_codes(engine, sociedad)
+        missing = [m for m in missing if collector_of.get(m.cliente) == code]
+        held = {c: why for c, why in held.items() if collector_of.get(c) == code}
     if request.retry_failed is not None:
         # Customers left partial get the statement only at the addresses still deferred.
         only = deferred_addresses(engine, request.retry_failed)

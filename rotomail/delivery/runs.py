@@ -31,7 +31,7 @@ from rotomail.delivery.results import for_addressees, without
 from rotomail.delivery.runlog import write_log
 from rotomail.delivery.stopping import RunStopped, StopSignals
 from rotomail.files import is_place_fault, storage_problem, write_exit_code, write_whole
-from rotomail.store.db import DatabaseFault
+from rotomail.store.db import DatabaseBusy, DatabaseFault
 from rotomail.store.missing import MissingCustomer
 from rotomail.words import REAL_MODES, Mode, Status
 
@@ -120,22 +120,18 @@ class SendRunner:
                 # database answers again, and the run closed as interrupted; else the next
                 # command that looks closes it (its process is gone by then).
                 report.aborted, report.interrupt_code = exc.message, exc.exit_code
-                database_ok = False
+                # busy: another process holds it, waiting again would only add a timeout
+                database_ok = not isinstance(exc, DatabaseBusy) and self._recover()
             self.stop.settle()
-            if not database_ok:
-                database_ok = self._recover(report)
             if report.aborted:
-                try:
-                    self._not_attempted(report, candidates, record=database_ok)
-                except DatabaseFault:
-                    database_ok = False  # the next command that looks closes the run
+                database_ok = self._not_attempted(report, candidates, record=database_ok)
             report.log_path = write_log(report)
             if database_ok:
                 with contextlib.suppress(DatabaseFault):  # else closed by the next command
                     self.records.finish(report)
         return report
 
-    def _recover(self, report: RunReport) -> bool:
+    def _recover(self) -> bool:
         """After a database fault: record the outcomes it kept from being recorded (each
         claim moved from in flight to its outcome), if the database answers again; True
         when it does."""
@@ -166,12 +162,11 @@ class SendRunner:
         if transport is not None:
             transport.close()
 
-    def _not_attempted(self, report: RunReport, candidates: list[Candidate], record: bool) -> None:
+    def _not_attempted(self, report: RunReport, candidates: list[Candidate], record: bool) -> bool:
         """The customers the run never reached stay pending, saying why (one statement for
-        all of them: a stopped run of 20,000 customers still ends within seconds)."""
+        all of them: a stopped run of 20,000 customers still ends within seconds); False
+        when the database could not record it."""
         detail = f"no se intentó: {report.aborted}"
-        if record:
-            self.records.pending_detail(detail)
         done = {o.cliente for o in report.outcomes}
         for candidate in candidates:
             if candidate.cliente not in done:
@@ -186,6 +181,13 @@ class SendRunner:
                     ),
                     record=False,
                 )
+        if not record:
+            return False
+        try:
+            self.records.pending_detail(detail)
+        except DatabaseFault:
+            return False  # the next command that looks closes the run
+        return True
 
     def _preflight(self, report: RunReport, candidates: list[Candidate]) -> list[Candidate]:
         """Skip what must not be sent again; returns the customers to render."""

@@ -277,3 +277,48 @@ def test_a_postgresql_restart_mid_run_is_one_line_and_a_rerun_completes(
     assert again.returncode == 0, no_traceback(again)
     assert saved_statements(home / "outbox") == dict.fromkeys(ids, 1)
     admin.dispose()
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="the SQLite file's own faults")
+def test_a_full_disk_under_the_sqlite_database_is_one_line_and_a_rerun_completes(
+    cli: Cli, home: Path, tmp_path: Path
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("montar un tmpfs pequeño necesita root")
+    ids = seed(cli, home, 300)
+    disk = tmp_path / "disco"
+    disk.mkdir()
+    database = home / "rotomail.db"
+    checkpoint = create_engine(f"sqlite:///{database}")
+    with checkpoint.begin() as connection:  # the whole database in its file
+        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    checkpoint.dispose()
+    size = database.stat().st_size  # then 300 KB more: full in the middle of the run
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size // 1024 + 300}k", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"no se pudo montar un tmpfs: {mounted.stderr.strip()}")
+    try:
+        shutil.copy(database, disk / "rotomail.db")
+        url = f"sqlite:///{disk / 'rotomail.db'}"
+        done = send(ROTOMAIL_DATABASE_URL=url)
+        output = no_traceback(done)
+        assert done.returncode == 1, output
+        full = [line for line in output.splitlines() if "No queda espacio en el disco" in line]
+        assert full and all(
+            f"No queda espacio en el disco de la base de datos {disk / 'rotomail.db'}" in line
+            for line in full
+        ), output
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        again = send(ROTOMAIL_DATABASE_URL=url)
+        assert again.returncode == 0, no_traceback(again)
+        assert saved_statements(home / "outbox") == dict.fromkeys(ids, 1)
+        statuses_now = [status for _, status in runs(url)]
+        assert "running" not in statuses_now, statuses_now
+        assert statuses_now[-1] == "finished"
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -45,6 +45,7 @@ from rotomail.company import (
     normalize_clabe,
 )
 from rotomail.errors import UsageError
+from rotomail.files import write_whole
 from rotomail.ids import normalize_sociedad
 
 APP_NAME = "rotomail"
@@ -807,7 +808,7 @@ def _check_addresses(settings: Settings, path: Path) -> None:
         if not is_valid_mailbox(value):
             raise _invalid(key, value, origin, ADDRESS_ALLOWED)
     with suppress(OSError):  # a read-only data folder: judged again next time
-        verdict.write_text(digest, encoding="ascii")
+        write_whole(verdict, digest.encode("ascii"))  # owner-only
 
 
 def _check_home(home: Path, source: str) -> None:

@@ -21,13 +21,21 @@ _PROBLEMS = {
     errno.EPERM: "sin permiso de escritura",
     errno.EIO: "error de entrada/salida del disco",
 }
+# errno -> what it means for the path (not a fault of the place: the run goes on)
+_PATH_PROBLEMS = {
+    errno.ENOTDIR: "una parte de la ruta no es una carpeta",
+    errno.ENOENT: "la carpeta no existe",
+    errno.EISDIR: "es una carpeta",
+    errno.ENAMETOOLONG: "el nombre es demasiado largo",
+}
 # Faults of the place, not of one file: every later write there would fail alike.
 PLACE_FAULTS = frozenset(_PROBLEMS)
 
 
 def storage_problem(exc: OSError) -> str:
     """What went wrong, in Spanish: ``no queda espacio en el disco``, ..."""
-    return _PROBLEMS.get(exc.errno or 0, exc.strerror or str(exc))
+    code = exc.errno or 0
+    return _PROBLEMS.get(code) or _PATH_PROBLEMS.get(code) or exc.strerror or str(exc)
 
 
 def is_place_fault(exc: OSError) -> bool:

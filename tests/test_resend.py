@@ -171,7 +171,10 @@ def test_a_customer_whose_statement_cannot_be_kept_is_not_sent(
     result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
     assert result.exit_code == 1
     assert statements(smtp) == []
-    assert "no se pudo guardar el PDF ([statement] keep)" in result.output
+    assert (
+        f"no se pudo guardar el PDF en {home / 'statements'} ([statement] keep): una parte de "
+        "la ruta no es una carpeta" in result.output
+    ), result.output
 
 
 def test_resend_of_the_kept_statement_after_the_next_import(

@@ -107,13 +107,13 @@ def test_the_delimiter(text: str, delimiter: str | None) -> None:
 
 def test_rules_and_trailing_blanks_are_not_rows() -> None:
     data = (
-        "|----------|-------|\n"
-        "| Doc.     | Texto |\n"
-        "|==========|=======|\n"
-        "| 1        | --    |\n"
-        "| - +      |       |\n"
-        "| 2        |  a  b |  |  |\n"
-    ).encode()
+        b"|----------|-------|\n"
+        b"| Doc.     | Texto |\n"
+        b"|==========|=======|\n"
+        b"| 1        | --    |\n"
+        b"| - +      |       |\n"
+        b"| 2        |  a  b |  |  |\n"
+    )
     assert read_rows(data) == [
         Row(2, ["Doc.", "Texto"]),
         Row(4, ["1", "--"]),
@@ -123,7 +123,7 @@ def test_rules_and_trailing_blanks_are_not_rows() -> None:
 
 
 def test_a_single_column_list_keeps_its_lines_but_not_its_rules() -> None:
-    assert read_rows("uno\n-----\n\n  dos  \n==\n".encode()) == [
+    assert read_rows(b"uno\n-----\n\n  dos  \n==\n") == [
         Row(1, ["uno"]),
         Row(4, ["dos"]),
         Row(5, ["=="]),

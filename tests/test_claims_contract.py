@@ -7,11 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from rotomail.delivery import claims
 from rotomail.delivery.candidates import Candidate
@@ -21,13 +21,14 @@ from rotomail.delivery.records import RunRecords
 from rotomail.delivery.report import SendOptions
 from rotomail.store import claims as stored
 from rotomail.store.db import open_engine
-from rotomail.store.models import SendRun
+from rotomail.store.models import SendRun, StatementClaim
 
 DATE = date(2026, 11, 30)
 OPTIONS = SendOptions(sociedad="SM02", statement_date=DATE, operator="prueba")
 CANDIDATES = [Candidate("SM02", "1001", "Cliente 1001", "", ("cxc@cliente.example.mx",))]
 KEY = ClaimKey("SM02", "1001", DATE)
 RUN = SendRun.__table__  # type: ignore[attr-defined]
+CLAIM = StatementClaim.__table__  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -119,15 +120,27 @@ def test_a_run_retakes_its_own_claim_and_a_dead_runs_claim_is_reported_dead(
         assert claims.take(connection, other, run_id, retry=True) is None
 
 
+def updated_at(engine: Engine) -> datetime:
+    with engine.connect() as connection:
+        return connection.execute(select(CLAIM.c.updated_at)).scalar_one()
+
+
 def test_a_claim_moves_only_from_the_state_it_is_in(engine: Engine) -> None:
     run_id = start_run(engine)
+    before = datetime.now() - timedelta(seconds=1)
     hold(engine, run_id, "in_flight")
+    assert updated_at(engine) >= before
+    old = datetime(2026, 1, 1)
+    with engine.begin() as connection:
+        connection.execute(CLAIM.update().values(updated_at=old))
     other = start_run(engine)
     with engine.begin() as connection:
         assert not claims.advance(connection, KEY, run_id, "sent", "failed")
         assert not claims.advance(connection, KEY, other, "in_flight", "sent")
+        assert updated_at(engine) == old  # a move refused changes nothing
         assert claims.advance(connection, KEY, run_id, "in_flight", "sent")
     assert claim(engine) == ("sent", run_id)
+    assert updated_at(engine) >= before
 
 
 def test_claims_are_per_customer_date_and_channel(engine: Engine) -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,12 +72,41 @@ def gone_pid() -> int:
     return child.pid
 
 
-def test_a_process_is_its_boot_and_its_start_time() -> None:
+@pytest.fixture
+def fresh_boot_id() -> Iterator[None]:
+    liveness._boot_id.cache_clear()
+    yield
+    liveness._boot_id.cache_clear()
+
+
+def test_a_process_is_its_boot_and_its_start_time(fresh_boot_id: None) -> None:
+    with open("/proc/sys/kernel/random/boot_id") as boot:
+        assert liveness._boot_id() == boot.read().strip()
     started = process_start(os.getpid())
     assert started is not None and re.fullmatch(r"[0-9a-f-]*:\d+", started)
     assert started.split(":")[0] == liveness._boot_id()
     assert this_process() == (os.getpid(), started)
     assert process_start(1) not in (None, started)  # init started long before
+
+
+def test_without_proc_a_process_is_asked_by_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_boot_id: None
+) -> None:
+    """A system without /proc: a live process is there but its start cannot be told ("");
+    one that ended is gone; no boot id."""
+    monkeypatch.setattr(liveness, "_PROC", tmp_path / "no-proc")
+    assert liveness._boot_id() == ""
+    assert process_start(os.getpid()) == ""
+    assert process_alive(os.getpid(), "boot:123")  # cannot tell: alive
+    assert process_start(gone_pid()) is None
+    assert not process_alive(gone_pid(), "")
+
+
+def test_an_unreadable_proc_cannot_tell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    not_a_folder = tmp_path / "proc"
+    not_a_folder.write_text("")
+    monkeypatch.setattr(liveness, "_PROC", not_a_folder)
+    assert process_start(os.getpid()) == ""
 
 
 @pytest.mark.parametrize("pid", [0, -1])

@@ -29,6 +29,8 @@ class Run:
     addresses: list[tuple[str, str, str, str]]  # correo, status, code, detail
     claim: str
     estado: str
+    output: str = ""  # stdout and stderr
+    run_status: str = ""
 
 
 def send(
@@ -58,6 +60,7 @@ def send(
         claim = connection.execute(
             text("SELECT status FROM statement_claim WHERE cliente = '1006210'")
         ).scalar()
+        run_status = connection.execute(text("SELECT status FROM send_run WHERE id = 1")).scalar()
     engine.dispose()
     history = loaded("history", "1", "--format", "json")
     assert history.exit_code == 0, history.output
@@ -70,6 +73,8 @@ def send(
         [tuple(r) for r in addresses],  # type: ignore[misc]
         str(claim),
         row["estado"],
+        result.output,
+        str(run_status),
     )
 
 
@@ -219,4 +224,30 @@ def test_too_many_recipients_every_time_ends_after_the_rounds(
         run = send(loaded, monkeypatch, db_url, server, RETRY_ROUNDS=rounds)
         tries: Any = server.rcpt_attempts["b@agro.example.mx"]
     assert tries == expected
+    assert (run.claim, run.estado) == ("partial", "parcial")
+
+
+def test_a_round_whose_data_gets_no_answer_is_uncertain(
+    loaded: Cli, monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    with SmtpServer() as server:
+        server.reply_at_rcpt("b@agro.example.mx", GREYLISTED, times=1)
+        server.data_faults.append(Fault(times=1))  # the run's own DATA: 250
+        server.drop_at_data(times=None)
+        run = send(loaded, monkeypatch, db_url, server)
+    assert run.exit_code == 1, run.stdout
+    assert run.envelopes == [["a@agro.example.mx"]]
+    assert run.estado == "incierto"
+    assert AGRO in line_of(run) and "incierto" in line_of(run)
+
+
+def test_the_daily_cap_reached_in_a_round_stops_the_run(
+    loaded: Cli, monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    with SmtpServer() as server:
+        server.reply_at_rcpt("b@agro.example.mx", GREYLISTED, times=1)
+        run = send(loaded, monkeypatch, db_url, server, DAILY_CAP="1")
+    assert run.envelopes == [["a@agro.example.mx"]]
+    # the run is recorded as stopped (its reason is not printed on the terminal today)
+    assert run.run_status == "aborted"
     assert (run.claim, run.estado) == ("partial", "parcial")

@@ -123,10 +123,10 @@ def test_rules_and_trailing_blanks_are_not_rows() -> None:
 
 
 def test_a_single_column_list_keeps_its_lines_but_not_its_rules() -> None:
-    assert read_rows(b"uno\n-----\n\n  dos  \n==\n") == [
+    assert read_rows(b"uno\n-----\n\n  dos  \n==\n-=-\n") == [
         Row(1, ["uno"]),
         Row(4, ["dos"]),
-        Row(5, ["=="]),
+        Row(5, ["=="]),  # two strokes are no rule; three are
     ]
 
 

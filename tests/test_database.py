@@ -105,7 +105,9 @@ def test_a_send_that_meets_a_locked_database_is_closed_as_interrupted(
     cli: Cli, home: Path, tmp_path: Path, db_url: str
 ) -> None:
     ids = seed(cli, home, 3)
-    with Sink(tmp_path / "sink.jsonl", rcpt_delay=1.0) as sink:
+    # The RCPT reply is held long enough for the lock holder (a new Python process) to take
+    # the lock before the claim, on a loaded machine too.
+    with Sink(tmp_path / "sink.jsonl", rcpt_delay=6.0) as sink:
         env = rotomail_env(sink.port, ROTOMAIL_BUSY_TIMEOUT="1")
         process = start(send_args(), env, tmp_path)
         assert sink.wait_for("rcpt", 1, 30)  # the claim comes next, before DATA

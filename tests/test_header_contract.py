@@ -97,6 +97,7 @@ def test_cell_at(column: int | None, cell: str) -> None:
         ("a;1.234,56;b\nc;7,00;d\n", ";"),
         ("a,x;y;z,b\nc,w,d\n", ","),
         ('"a;b;c",d\n"e;f",g\n', ","),  # a quoted cell's delimiters do not count
+        ('"a"\n"b"\n"c"\nx\ty\nz;w;v;u\n', "\t"),  # nor lines of quoted cells only
         ("a,b\nc,d,e\nf,g,h\n", ","),
         ("a;b\nc;d\ne;f\ng,h\n", ";"),  # the count most lines share
     ],

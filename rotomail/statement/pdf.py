@@ -428,6 +428,12 @@ class _AgingSummary(_Section):
             balance = format_amount(summary.balance, lang)
             c.text(balance_x, c.y - ROW_H - 1, columns[-1].width, ROW_H + 1, balance, "R")
             c.rule(c.y)
+        disputed = self.st.disputed()
+        if disputed:
+            c.font("I", 8)
+            amounts = " · ".join(f"{m} {format_amount(a, lang)}" for m, a in disputed.items())
+            c.text(MARGIN, c.y, CONTENT_W, ROW_H, lb.disputed_line.format(amounts=amounts), "R")
+            c.y += ROW_H
         if self.st.is_zero:
             c.y += 3 if self.st.summaries else 0
             c.fill(c.y, 10, TOTAL_FILL)
@@ -615,7 +621,11 @@ class _DetailTable(_PagedTable):
                     types[item.tipo],
                     format_date(item.fecha_documento, lang) if item.fecha_documento else "",
                     format_date(item.vencimiento, lang),
-                    str(line.dias_vencidos) if line.dias_vencidos else "",
+                    self.lb.disputed
+                    if line.disputed
+                    else str(line.dias_vencidos)
+                    if line.dias_vencidos
+                    else "",
                     format_amount(line.importe, lang),
                     line.moneda,
                 ),

@@ -313,6 +313,7 @@ class SendRunner:
             detail=rendered.error,
             archivo=rendered.filename,
             pagos=rendered.payments,
+            en_aclaracion=rendered.disputed,
             copias=rendered.copies,
         )
         message = rendered.message

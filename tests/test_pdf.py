@@ -135,7 +135,7 @@ def test_netting_to_zero_shows_items_and_says_no_balance() -> None:
         ),
         (
             "en",
-            ["Account statement", "Statement date: 31/03/2024", "Not yet due", "Over 90 days",
+            ["Account statement", "Statement date: Mar 31, 2024", "Not yet due", "Over 90 days",
              "Page 1 of 1", "Accounts Receivable", "Days overdue"],
         ),
     ],

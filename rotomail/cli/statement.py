@@ -15,10 +15,10 @@ from rotomail.cli.common import (
 )
 from rotomail.cli.group import command_group
 from rotomail.cli.output import write_output
-from rotomail.delivery.report import date_warning
+from rotomail.delivery.report import date_warning, unprintable_line
 from rotomail.errors import DataError
 from rotomail.statement.model import StatementCustomer, build_statement
-from rotomail.statement.pdf import render_statement_pdf
+from rotomail.statement.pdf import render_statement_pdf, uncovered
 from rotomail.store.catalog import search_entries
 from rotomail.store.customers import search_customers
 from rotomail.store.ledger import due_date_source, items_for, payments_for, snapshot_of
@@ -63,5 +63,7 @@ def statement(
     path = output or Path(built.filename)
     write_output(path, render_statement_pdf(built))
     if warning := date_warning(customer.sociedad, ledger_date, statement_date):
+        typer.echo(warning, err=True)
+    if warning := unprintable_line(customer.cliente, customer.nombre, uncovered(built)):
         typer.echo(warning, err=True)
     typer.echo(str(path))

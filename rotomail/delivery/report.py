@@ -127,6 +127,17 @@ def date_warning(sociedad: str, ledger_date: date | None, statement_date: date) 
     )
 
 
+def unprintable_line(cliente: str, nombre: str, characters: str) -> str:
+    """The warning for a statement that prints "?" for ``characters`` no font has."""
+    if not characters:
+        return ""
+    shown = characters if len(characters) <= 20 else characters[:20] + "…"
+    return (
+        f"Aviso: el estado de cuenta de {cliente} {nombre} imprime «?» en lugar de "
+        f"«{shown}»: ninguna fuente del PDF tiene esos caracteres."
+    )
+
+
 @dataclass
 class Outcome:
     cliente: str
@@ -140,6 +151,7 @@ class Outcome:
     pagos: str = ""  # payments and credits the statement said were received, per currency
     copias: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
     pdf_path: str = ""  # where the statement sent is kept, "" when it is not
+    aviso: str = ""  # one line about its statement the operator should read (unprintable_line)
 
 
 @dataclass

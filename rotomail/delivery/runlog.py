@@ -22,6 +22,7 @@ from rotomail.delivery.report import CopiesReport, Outcome, RunReport, SendOptio
 from rotomail.delivery.results import Transport
 from rotomail.errors import RotomailError
 from rotomail.ids import safe_filename_part
+from rotomail.statement.labels import format_date
 from rotomail.store.bounces import run_addresses
 from rotomail.store.history import get_run, run_deliveries
 from rotomail.tables import plain_table
@@ -64,6 +65,9 @@ def render_log(report: RunReport) -> str:
         header.append(f"Sin correo en el catálogo: {len(report.missing)} (listados al final)")
     if report.aborted:
         header.append(f"Corrida detenida: {report.aborted}")
+    warned = sum(1 for outcome in report.outcomes if outcome.aviso)
+    if warned:
+        header.append(f"Avisos: {warned} (listados al final)")
     copies = [outcome.copias for outcome in report.outcomes if outcome.copias]
     if copies:
         header.append(
@@ -95,7 +99,9 @@ def render_log(report: RunReport) -> str:
         ["Sociedad", "Cliente", "Nombre", "Correos", "Archivo", "Idioma", "Estado", "Detalle"],
         rows,
     )
-    return "\n".join(header) + "\n\n" + table + _left_out(report) + _copies(report)
+    return (
+        "\n".join(header) + "\n\n" + table + _left_out(report) + _copies(report) + _warnings(report)
+    )
 
 
 def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
@@ -119,6 +125,14 @@ def _copies(report: RunReport) -> str:
     return "\nCopias de facturas:\n" + _table(
         ["Cliente", "Adjuntas", "Faltantes", "No adjuntas / rechazadas"], rows
     )
+
+
+def _warnings(report: RunReport) -> str:
+    """One line per customer whose statement could not print all of its text."""
+    lines = [outcome.aviso for outcome in report.outcomes if outcome.aviso]
+    if not lines:
+        return ""
+    return f"\nAvisos: {len(lines)}\n" + "\n".join(lines) + "\n"
 
 
 def _left_out(report: RunReport) -> str:
@@ -210,7 +224,7 @@ def mail_log(
     values = {
         "run": str(report.run_id),
         "operator": options.operator,
-        "date": f"{options.statement_date:%d/%m/%Y}",
+        "date": format_date(options.statement_date, company.language),
         "sociedad": options.sociedad,
         "sent": str(report.count(Status.SENT)),
         "failed": str(

@@ -90,15 +90,16 @@ class _Column:
     align: str  # "L" | "R" | "C"
 
 
+DATE_W = 20.5  # a date column: "Sep 28, 2026" (English) at 8 pt, in either font
 # documento, referencia, tipo (in words), fecha, vencimiento, días vencidos, importe, moneda
 _DETAIL = (
     _Column(23.0, "L"),
     _Column(27.0, "L"),
     _Column(27.9, "L"),
-    _Column(18.0, "C"),
-    _Column(19.0, "C"),
+    _Column(DATE_W, "C"),
+    _Column(DATE_W, "C"),
     _Column(21.0, "R"),
-    _Column(34.0, "R"),
+    _Column(30.0, "R"),
     _Column(16.0, "C"),
 )
 # documento, referencia, tipo, fecha, aplicado (clearing date), pagó, importe, moneda
@@ -106,9 +107,9 @@ _PAYMENTS = (
     _Column(22.0, "L"),
     _Column(25.0, "L"),
     _Column(22.0, "L"),
-    _Column(18.0, "C"),
-    _Column(19.0, "C"),
-    _Column(37.9, "L"),
+    _Column(DATE_W, "C"),
+    _Column(DATE_W, "C"),
+    _Column(33.9, "L"),
     _Column(26.0, "R"),
     _Column(16.0, "C"),
 )

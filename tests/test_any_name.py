@@ -147,7 +147,7 @@ def test_english_statement_has_no_dd_mm_yyyy(names: Cli, home: Path) -> None:
     ("table", "message"),
     [
         ('[companies.SM02.en]\nfax = "1"\n', "companies.SM02.en.fax"),
-        ('[companies.SM02.en]\nphone = 5\n', "companies.SM02.en.phone"),
+        ("[companies.SM02.en]\nphone = 5\n", "companies.SM02.en.phone"),
         ("[companies.SM02]\nen = 5\n", "[companies.SM02.en] debe ser una tabla"),
     ],
 )

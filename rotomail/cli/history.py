@@ -22,7 +22,7 @@ from rotomail.delivery.transports import transport_factory
 from rotomail.errors import UsageError
 from rotomail.store.bounces import run_addresses
 from rotomail.store.history import customer_statements, list_runs, run_deliveries
-from rotomail.words import AddressStatus, Mode, spanish
+from rotomail.words import AddressStatus, Mode, spanish, with_code
 
 app = command_group("Corridas anteriores; con RUN, el resultado de cada cliente.")
 
@@ -199,7 +199,7 @@ def address_outcomes(delivery: Row[Any], records: list[Row[Any]]) -> list[dict[s
         record = by_address.get(correo.lower())
         if record is not None:
             estado = spanish(record.status)
-            detalle = f"{record.code} {record.detail}".strip()
+            detalle = with_code(record.code, record.detail)
         elif correo.lower() in refused:
             estado, detalle = spanish(AddressStatus.REFUSED), refused[correo.lower()]
         else:
@@ -254,7 +254,7 @@ def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Forma
                 r.run_id,
                 f"{r.updated_at:%Y-%m-%d %H:%M}",
                 r.statement_date.isoformat(),
-                r.mode,
+                spanish(r.mode),
                 spanish(r.status),
                 r.correos,
                 r.message_id,

@@ -535,7 +535,7 @@ def _app_class() -> _AppFactory:
             Binding("escape", "cancel", "Cancelar", key_display="Esc"),
         ]
         _ACTIONS_BY_MODE: ClassVar[dict[str, set[str]]] = {
-            "list": {"tick", "select_shown", "start_filter", "confirm", "clear_filter", "cancel"},
+            "list": {"tick", "select_shown", "start_filter", "confirm", "cancel"},
             "filter": {"end_filter", "clear_filter"},
             "confirm": {"send", "return_to_list"},
         }
@@ -586,9 +586,6 @@ def _app_class() -> _AppFactory:
 
         def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
             """Footer entries of the current mode only (False hides the others)."""
-            if self.screen_mode == "list" and action in ("clear_filter", "cancel"):
-                # Esc clears a filter still applied; without one it leaves
-                return bool(self.state.query) == (action == "clear_filter")
             modes = [m for m, actions in self._ACTIONS_BY_MODE.items() if action in actions]
             return not modes or self.screen_mode in modes
 
@@ -609,7 +606,7 @@ def _app_class() -> _AppFactory:
                     self.action_return_to_list()
                 elif key in ("enter", "e") and event.time - self._confirm_opened >= CONFIRM_GRACE:
                     self.action_send()
-            elif key == "escape" and (self.screen_mode == "filter" or self.state.query):
+            elif key == "escape" and self.screen_mode == "filter":
                 self.action_clear_filter()  # the ticks stay; a second Esc leaves
             elif key == "escape":
                 self.action_cancel()

@@ -160,13 +160,13 @@ def test_a_long_paste_shows_a_summary_and_the_errors_once(
     assert "60 filas: 58 listas para grabar, 2 con errores." in screen
     assert "Filas con errores (2):" in screen
     unknown = "Cliente 7000001 no encontrado en el maestro de clientes de la sociedad SM02"
-    assert unknown in screen
+    assert "".join(unknown.split()) in "".join(screen.replace("│", "").split())
     assert "c10@example.com" not in term.output.decode()  # the good rows are not listed
     term.send("g" + ENTER)
     status, output = term.finish()
     assert status == 1, output  # two rows were not saved
     assert "Grabadas 58 de 60 filas." in output
-    assert output.count("7000001") == 1  # the table is never printed a second time
+    assert output.count("x1@example.com") == 1  # the table is never printed a second time
     # The same paste again: nothing changes, and the change trail says nothing new.
     term = Terminal("/bin/sh", ["-c", f'cat "{path}" | "{ROTOMAIL}" catalog import --yes'], 120, 40)
     status, output = term.finish()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -31,8 +32,20 @@ def read_input(source: str | None, what: str) -> tuple[bytes, str]:
                 "línea (Ctrl-C cancela):",
                 err=True,
             )
+            return _read_terminal(), "-"
         return read_bytes(sys.stdin.buffer), "-"
     return read_bytes(Path(source)), source
+
+
+def _read_terminal() -> bytes:
+    """What is pasted at the terminal, up to the first Ctrl-D (``read1``: a terminal's
+    end of input is one empty read, which a buffered ``read(n)`` would need twice)."""
+    parts = []
+    stream = sys.stdin.buffer
+    read = stream.read1 if isinstance(stream, io.BufferedReader) else stream.read
+    while chunk := read(65536):
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 # A paste of more rows than this shows, at the terminal, only the rows with errors and a

@@ -74,7 +74,9 @@ def many(loaded: Cli) -> Cli:
         f"SM02\t{3000000 + n}\tCliente Número {n} S.A.\tc{n}@example.com\n" for n in range(200)
     )
     assert loaded("customers", "import", "-", input=master.encode()).exit_code == 0
-    ledger = "Sociedad\tCuenta\tNº documento\tClase\tFecha doc.\tVencimiento neto\tImporte en ML\tML\n"
+    ledger = (
+        "Sociedad\tCuenta\tNº documento\tClase\tFecha doc.\tVencimiento neto\tImporte en ML\tML\n"
+    )
     ledger += "".join(
         f"SM02\t{3000000 + n}\t{5000000 + n}\tRV\t01.11.2026\t30.11.2026\t10,00\tMXN\n"
         for n in range(200)

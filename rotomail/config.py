@@ -303,6 +303,7 @@ IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
         "doc_compensacion",
         "fecha_compensacion",
         "asignacion",
+        "bloqueo",
     ),
     "customers": ("sociedad", "cliente", "nombre", "rfc", "correo", "idioma", "ejecutivo"),
 }

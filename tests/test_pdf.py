@@ -348,7 +348,9 @@ def demo_statements() -> list[Statement]:
     ledger = parse_ledger((EXAMPLES / "partidas_abiertas.txt").read_bytes(), "partidas.txt")
     items: dict[tuple[str, str], list[StatementItem]] = defaultdict(list)
     for row in ledger.rows:
-        item = StatementItem(**{f.name: getattr(row, f.name) for f in fields(StatementItem)})
+        item = StatementItem(
+            **{f.name: getattr(row, f.name) for f in fields(StatementItem) if hasattr(row, f.name)}
+        )
         items[row.sociedad, row.cliente].append(item)
     statements = []
     for (sociedad, cliente), open_items in items.items():
@@ -460,3 +462,15 @@ def test_normalize_clabe(raw: str, expected: str) -> None:
     from rotomail.company import normalize_clabe
 
     assert normalize_clabe(raw) == expected
+
+
+def test_a_disputed_item_in_a_unicode_statement() -> None:
+    """The disputed mark is italic in Helvetica; Noto Sans is shipped upright only, so a
+    statement set in it prints the mark upright instead of failing."""
+    disputed = replace(items(1)[0], aclaracion="precio")
+    customer = replace(CUSTOMER, nombre="ООО Ромашка")
+    st = build_statement(COMPANY, customer, [disputed, *items(2)], CUT)
+    assert needs_unicode_font(st)
+    (text,) = pages_text(render_statement_pdf(st))
+    assert "ООО Ромашка" in text
+    assert "En aclaración" in text

@@ -149,6 +149,7 @@ class Outcome:
     refused: dict[str, str] = field(default_factory=dict)
     message_id: str = ""
     pagos: str = ""  # payments and credits the statement said were received, per currency
+    en_aclaracion: str = ""  # in dispute on the statement, left out of overdue, per currency
     copias: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
     pdf_path: str = ""  # where the statement sent is kept, "" when it is not
     aviso: str = ""  # one line about its statement the operator should read (unprintable_line)

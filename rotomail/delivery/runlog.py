@@ -93,11 +93,24 @@ def render_log(report: RunReport) -> str:
                 outcome.archivo,
                 report.languages.get(outcome.cliente, ""),
                 spanish(outcome.status),
+                outcome.pagos,
+                outcome.en_aclaracion,
                 detail,
             ]
         )
     table = _table(
-        ["Sociedad", "Cliente", "Nombre", "Correos", "Archivo", "Idioma", "Estado", "Detalle"],
+        [
+            "Sociedad",
+            "Cliente",
+            "Nombre",
+            "Correos",
+            "Archivo",
+            "Idioma",
+            "Estado",
+            "Pagos",
+            "En aclaración",
+            "Detalle",
+        ],
         rows,
     )
     return (
@@ -188,6 +201,7 @@ def report_from_history(
                 refused,
                 row.message_id,
                 row.pagos,
+                row.en_aclaracion,
                 CopiesReport.from_json(row.copias),
             )
         )

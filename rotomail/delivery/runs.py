@@ -275,6 +275,7 @@ class SendRunner:
             detail=rendered.error,
             archivo=rendered.filename,
             pagos=rendered.payments,
+            en_aclaracion=rendered.disputed,
             copias=rendered.copies,
             aviso=unprintable_line(candidate.cliente, candidate.nombre, rendered.uncovered),
         )

@@ -86,7 +86,7 @@ def add_entry(
         upsert(connection, _catalog, [values], keys=("sociedad", "cliente"))
         key = (sociedad, cliente)
         action = "replace" if key in before else "add"
-        _log_changes(connection, [(key, action, before.get(key), _entry_state(values))])
+        log_changes(connection, [(key, action, before.get(key), _entry_state(values))])
     return CatalogRow(sociedad, cliente, nombre, ";".join(correos), idioma)
 
 
@@ -128,7 +128,7 @@ def delete_entry(engine: Engine, sociedad: str, cliente: str) -> None:
         if result.rowcount == 0:
             raise not_in_catalog(sociedad, cliente)
         key = (sociedad, cliente)
-        _log_changes(connection, [(key, "delete", before.get(key), None)])
+        log_changes(connection, [(key, "delete", before.get(key), None)])
 
 
 # --- who changed what ------------------------------------------------------------------
@@ -140,6 +140,9 @@ ACTION_TEXT = {
     "hold": "retención",
     "release": "liberación",
     "import": "alta masiva",
+    "dispute": "aclaración",
+    "resolve": "aclaración resuelta",
+    "dispute_cleared": "aclaración terminada (compensada)",
 }
 
 
@@ -165,7 +168,7 @@ def _entries_now(
     return result
 
 
-def _log_changes(
+def log_changes(
     connection: Connection,
     changes: Iterable[tuple[tuple[str, str], str, dict[str, str] | None, dict[str, str] | None]],
 ) -> None:
@@ -200,6 +203,8 @@ def _state_text(raw: str) -> str:
     if not raw:
         return ""
     state = json.loads(raw)
+    if "aclaracion" in state:
+        return f"en aclaración {state.get('documento', '')}: {state['aclaracion']}"
     if "retenido" in state:
         return f"retenido: {state['retenido']}"
     idioma = state.get("idioma") or ""
@@ -249,7 +254,7 @@ def hold_customer(engine: Engine, sociedad: str, cliente: str, reason: str) -> N
             "held_at": datetime.now(),
         }
         upsert(connection, _hold, [values], keys=("sociedad", "cliente"))
-        _log_changes(connection, [((sociedad, cliente), "hold", before, {"retenido": reason})])
+        log_changes(connection, [((sociedad, cliente), "hold", before, {"retenido": reason})])
 
 
 def release_customer(engine: Engine, sociedad: str, cliente: str) -> None:
@@ -261,7 +266,7 @@ def release_customer(engine: Engine, sociedad: str, cliente: str) -> None:
         connection.execute(
             delete(_hold).where(_hold.c.sociedad == sociedad, _hold.c.cliente == cliente)
         )
-        _log_changes(connection, [((sociedad, cliente), "release", before, None)])
+        log_changes(connection, [((sociedad, cliente), "release", before, None)])
 
 
 def _hold_state(connection: Connection, sociedad: str, cliente: str) -> dict[str, str] | None:
@@ -392,7 +397,7 @@ def apply_import(engine: Engine, plan: list[ImportRow]) -> list[ImportRow]:
         unchanged = set(keys) - {key for key, _ in changed}
         if changed:
             upsert(connection, _catalog, [v for _, v in changed], keys=("sociedad", "cliente"))
-        _log_changes(
+        log_changes(
             connection,
             [(key, "import", before.get(key), _entry_state(value)) for key, value in changed],
         )

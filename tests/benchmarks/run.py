@@ -958,9 +958,7 @@ def bench_relay(ws: Workspace, cfg: Config) -> list[Row]:
             return elapsed
 
         home = ws.clone(template, "relay-send")
-        env = base_env(
-            home, **smtp_env(proxy.port), ROTOMAIL_SMTP_SESSIONS=str(RELAY_SESSIONS)
-        )
+        env = base_env(home, **smtp_env(proxy.port), ROTOMAIL_SMTP_SESSIONS=str(RELAY_SESSIONS))
         ours = counted("rotomail", lambda: run(send_cmd(), env))
         mm_cmd = [
             str(ws.peer_bin / "mailmerge"),

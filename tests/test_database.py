@@ -105,7 +105,8 @@ def test_a_send_that_meets_a_locked_database_is_closed_as_interrupted(
 ) -> None:
     ids = seed(cli, home, 3)
     with Sink(tmp_path / "sink.jsonl", rcpt_delay=1.0) as sink:
-        env = rotomail_env(sink.port, ROTOMAIL_BUSY_TIMEOUT="1")
+        # One session: the next customers' claims come after the lock is taken.
+        env = rotomail_env(sink.port, ROTOMAIL_BUSY_TIMEOUT="1", ROTOMAIL_SMTP_SESSIONS="1")
         process = start(send_args(), env, tmp_path)
         assert sink.wait_for("rcpt", 1, 30)  # the claim comes next, before DATA
         holder = hold_write_lock(db_url, "statement_claim", 30)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -104,9 +105,10 @@ def test_a_send_that_meets_a_locked_database_is_closed_as_interrupted(
     cli: Cli, home: Path, tmp_path: Path, db_url: str
 ) -> None:
     ids = seed(cli, home, 3)
-    with Sink(tmp_path / "sink.jsonl", rcpt_delay=1.0) as sink:
-        # One session: the next customers' claims come after the lock is taken.
-        env = rotomail_env(sink.port, ROTOMAIL_BUSY_TIMEOUT="1", ROTOMAIL_SMTP_SESSIONS="1")
+    # The RCPT reply is held long enough for the lock holder (a new Python process) to take
+    # the lock before the claim, on a loaded machine too.
+    with Sink(tmp_path / "sink.jsonl", rcpt_delay=6.0) as sink:
+        env = rotomail_env(sink.port, ROTOMAIL_BUSY_TIMEOUT="1")
         process = start(send_args(), env, tmp_path)
         assert sink.wait_for("rcpt", 1, 30)  # the claim comes next, before DATA
         holder = hold_write_lock(db_url, "statement_claim", 30)
@@ -193,3 +195,20 @@ def test_rotomail_home_that_is_a_file(
     assert result.stderr == (
         f"Error: ROTOMAIL_HOME = {home} no se puede usar como carpeta de datos: {detail}.\n"
     )
+
+
+def test_the_busy_watch_leaves_no_thread_behind_once_statements_end(db_url: str) -> None:
+    """One watcher thread per engine that never ended piled up by the thousand in a
+    process that makes many engines (the test suite, a library caller)."""
+    told: list[str] = []
+    before = set(threading.enumerate())
+    for _ in range(5):
+        engine = create_db_engine(db_url, on_wait=told.append)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and set(threading.enumerate()) - before:
+        time.sleep(0.1)
+    assert set(threading.enumerate()) - before == set()
+    assert told == []

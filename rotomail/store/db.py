@@ -81,19 +81,26 @@ class _BusyWatch:
             event.listen(engine, "after_cursor_execute", self._after)
 
     def _before(self, *_args: Any) -> None:
-        self.waiting[threading.get_ident()] = time.monotonic()
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._watch, daemon=True)
-                    self._thread.start()
+        with self._lock:
+            self.waiting[threading.get_ident()] = time.monotonic()
+            if self._thread is None and not self._told:
+                self._thread = threading.Thread(
+                    target=self._watch, name="rotomail-busy-watch", daemon=True
+                )
+                self._thread.start()
 
     def _after(self, *_args: Any) -> None:
         self.waiting.pop(threading.get_ident(), None)
 
     def _watch(self) -> None:
+        # The watcher lives only while statements run: an engine that is no longer used
+        # (many per process in tests, or in a library caller) leaves no thread behind.
         while not self._told:
             time.sleep(0.5)
+            with self._lock:
+                if not self.waiting:
+                    self._thread = None
+                    return
             now = time.monotonic()
             if any(now - since >= BUSY_NOTICE_AFTER for since in list(self.waiting.values())):
                 self._told = True

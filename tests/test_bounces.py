@@ -284,7 +284,7 @@ def test_bounces_end_to_end(smtp: SmtpServer, loaded: Cli, mailbox: Mailbox) -> 
     } == expected
     assert set(rows[0]) == {
         "cliente", "nombre", "idioma", "correos", "archivo", "estado", "detalle", "rechazados",
-        "message_id", "pagos", "copias", "pdf", "direcciones",
+        "message_id", "pagos", "en_aclaracion", "copias", "pdf", "direcciones",
     }  # fmt: skip
     assert sorted(mailbox.processed()) == sorted(report_id(r) for r in reports)
     assert sorted(mailbox.waiting()) == sorted([report_id(unknown), report_id(stranger)])

@@ -111,6 +111,7 @@ def test_ledger_skip_bad_imports_the_rest(customers: Cli) -> None:
         "  doc_compensacion ← (no está en el archivo)\n"
         "  fecha_compensacion ← (no está en el archivo)\n"
         "  asignacion ← (no está en el archivo)\n"
+        "  bloqueo ← (no está en el archivo)\n"
         "Partidas abiertas al 30/11/2026 importadas (SM02: 1).\n"
         "SM02: 0 clientes tenían partidas abiertas; 0 quedan sin ninguna.\n"
     )

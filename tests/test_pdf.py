@@ -273,7 +273,9 @@ def demo_statements() -> list[Statement]:
     ledger = parse_ledger((EXAMPLES / "partidas_abiertas.txt").read_bytes(), "partidas.txt")
     items: dict[tuple[str, str], list[StatementItem]] = defaultdict(list)
     for row in ledger.rows:
-        item = StatementItem(**{f.name: getattr(row, f.name) for f in fields(StatementItem)})
+        item = StatementItem(
+            **{f.name: getattr(row, f.name) for f in fields(StatementItem) if hasattr(row, f.name)}
+        )
         items[row.sociedad, row.cliente].append(item)
     statements = []
     for (sociedad, cliente), open_items in items.items():

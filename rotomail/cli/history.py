@@ -135,6 +135,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "Rechazados",
             "Message-ID",
             "Pagos",
+            "En aclaración",
             "Copias",
             "PDF",
             "Direcciones",
@@ -151,6 +152,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
                 d.refused,
                 d.message_id,
                 d.pagos,
+                d.en_aclaracion,
                 copias.as_dict() if format is Format.json else copias.summary(),
                 d.pdf_path,
                 direcciones
@@ -177,6 +179,7 @@ def _run_history(engine: Engine, run: int, format: Format) -> None:
             "rechazados",
             "message_id",
             "pagos",
+            "en_aclaracion",
             "copias",
             "pdf",
             "direcciones",

@@ -17,10 +17,12 @@ from rotomail.cli.common import (
     state,
 )
 from rotomail.cli.group import command_group
+from rotomail.cli.output import Format, print_table
 from rotomail.config import column_map
 from rotomail.delivery.liveness import runs_under_way
 from rotomail.errors import DataError, UsageError
 from rotomail.inputs.parsers import DUE_DATE_STANDINS, LedgerLayout
+from rotomail.store.disputes import dispute_item, list_disputes, resolve_item
 from rotomail.store.ledger import (
     Clearing,
     ImportOptions,
@@ -139,6 +141,16 @@ def ledger_import(
                 f"{result.cleared_not_in_master} partidas compensadas de clientes que no "
                 "están en el maestro no se guardaron."
             )
+    if result.blocked:
+        typer.echo(
+            f"{result.blocked} partidas con bloqueo de reclamación (bloqueo): en aclaración, "
+            "fuera de lo vencido."
+        )
+    if result.disputes_ended:
+        typer.echo(
+            f"{result.disputes_ended} aclaraciones terminadas: sus documentos ya no están "
+            "abiertos (compensados)."
+        )
     if result.date_source == "hoy":
         typer.echo(
             "Aviso: el archivo no imprime la fecha de clave; se usó la de hoy "
@@ -156,3 +168,80 @@ def ledger_import(
             typer.echo(f"  ... y {result.skipped - listed} más", err=True)
         if result.not_in_master:
             typer.echo(f"  {not_in_master_summary(result.not_in_master)}", err=True)
+
+
+@app.command("dispute")
+def ledger_dispute(
+    ctx: typer.Context,
+    sociedad: Annotated[str, typer.Argument(help="Sociedad.")],
+    cliente: Annotated[str, typer.Argument(help="Número de cliente.")],
+    documento: Annotated[str, typer.Argument(help="Número de documento.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Motivo de la aclaración (queda en el historial).")
+    ],
+) -> None:
+    """Pone en aclaración las partidas abiertas de un documento: siguen en el estado de
+    cuenta y en el saldo, fuera de lo vencido."""
+    count = dispute_item(state(ctx).engine, sociedad, cliente, documento, reason)
+    typer.echo(
+        f"Documento {documento.strip()} en aclaración ({count} partidas): sigue en el estado de "
+        "cuenta y en el saldo, fuera de lo vencido, hasta «ledger resolve» o su compensación."
+    )
+
+
+@app.command("resolve")
+def ledger_resolve(
+    ctx: typer.Context,
+    sociedad: Annotated[str, typer.Argument(help="Sociedad.")],
+    cliente: Annotated[str, typer.Argument(help="Número de cliente.")],
+    documento: Annotated[str, typer.Argument(help="Número de documento.")],
+) -> None:
+    """Quita la aclaración de un documento: vuelve a contar como vencido."""
+    resolve_item(state(ctx).engine, sociedad, cliente, documento)
+    typer.echo(f"Aclaración del documento {documento.strip()} resuelta.")
+
+
+@app.command("disputes")
+def ledger_disputes(
+    ctx: typer.Context,
+    sociedad: Annotated[str, typer.Option("--sociedad", help="Sociedad, por ejemplo SM02.")],
+    format: Annotated[
+        Format, typer.Option("--format", help="table, tsv, csv o json.")
+    ] = Format.table,
+) -> None:
+    """Documentos en aclaración: cliente, importe, motivo, quién y cuándo."""
+    rows = list_disputes(state(ctx).engine, sociedad)
+    print_table(
+        ["Cliente", "Nombre", "Documento", "Importe", "Moneda", "Motivo", "Usuario", "Fecha"],
+        [
+            [
+                r.cliente,
+                r.nombre,
+                r.documento,
+                f"{r.importe:,.2f}",
+                r.moneda,
+                r.reason,
+                r.by,
+                f"{r.at:%Y-%m-%d %H:%M:%S}" if r.at else "",
+            ]
+            for r in rows
+        ],
+        format,
+        json_keys=[
+            "cliente",
+            "nombre",
+            "documento",
+            "importe",
+            "moneda",
+            "motivo",
+            "usuario",
+            "fecha",
+        ],
+    )
+    if format is Format.table:
+        typer.echo(
+            f"{len(rows)} documentos en aclaración."
+            if rows
+            else "No hay documentos en aclaración.",
+            err=True,
+        )

@@ -9,11 +9,14 @@ admin overrides any of them with ``ROTOMAIL_HOME/templates/<lang>/<name>``. Vari
   company has a reply_to), ``customer_number``, ``cutoff_date``, ``balance`` and ``overdue``
   (per currency, in the customer's language: "MXN 1,000.00 · USD 500.00"), ``payments``
   (the line "Pagos y abonos recibidos desde el 31/10/2026: MXN 5,000.00", empty without any),
-  ``payments_total`` and ``payments_since`` (its amounts and date), ``copies`` (the line
+  ``payments_total`` and ``payments_since`` (its amounts and date), ``disputed`` (the line
+  "En aclaración (no incluido en lo vencido): MXN 1,000.00", empty without disputed items;
+  ``overdue`` leaves them out, ``balance`` keeps them) and ``disputed_total`` (its amounts),
+  ``copies`` (the line
   naming the invoice copies left out by the size cap, empty when none were), ``collector``
   (the line "Cuentas por Cobrar: <collector> · tel. … · …", empty without one); the HTML
   one also ``subject``. Values are escaped for the HTML alternative. A line holding nothing
-  but ``${payments}``, ``${copies}`` or ``${collector}`` (in HTML, also inside
+  but ``${payments}``, ``${disputed}``, ``${copies}`` or ``${collector}`` (in HTML, also inside
   ``<p>…</p>``) is left out when it is empty.
 * ``log.subject`` / ``log.txt``: whatever the caller passes to :func:`render_template`
   (the send command uses ``run``, ``operator``, ``date``, ``sociedad``, ``sent``,
@@ -150,7 +153,7 @@ def _packaged_template(lang: str, name: str) -> MailTemplate:
 
 _FIELD_LINE = re.compile(r"^[ \t]*(?:<p>)?\$(?:\{(\w+)\}|(\w+))(?:</p>)?[ \t]*\r?\n", re.MULTILINE)
 # Fields whose line is left out when they are empty (a statement without payments).
-OPTIONAL_LINES = frozenset({"payments", "copies", "collector"})
+OPTIONAL_LINES = frozenset({"payments", "copies", "collector", "disputed"})
 
 
 def render(template: string.Template, values: Mapping[str, str]) -> str:
@@ -306,6 +309,8 @@ STATEMENT_FIELDS = (
     "payments_total",
     "payments_since",
     "copies",
+    "disputed",
+    "disputed_total",
 )
 
 # The e-mail's line naming the invoice copies the size cap left out.
@@ -336,6 +341,8 @@ def statement_fields(statement: Statement) -> dict[str, str]:
     overdue = " · ".join(
         f"{s.moneda} {format_amount(s.overdue, lang)}" for s in statement.summaries if s.overdue
     )
+    disputed = statement.disputed()
+    in_dispute = format_balances(disputed, lang) if disputed else ""
     payments = statement.payments
     received = since = line = ""
     if payments is not None:
@@ -350,6 +357,8 @@ def statement_fields(statement: Statement) -> dict[str, str]:
         "payments": line,
         "payments_total": received,
         "payments_since": since,
+        "disputed": lb.disputed_line.format(amounts=in_dispute) if in_dispute else "",
+        "disputed_total": in_dispute,
     }
 
 

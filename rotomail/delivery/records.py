@@ -137,6 +137,7 @@ class RunRecords:
             "refused": "; ".join(f"{a}: {r}" for a, r in outcome.refused.items()),
             "message_id": outcome.message_id,
             "pagos": outcome.pagos,
+            "en_aclaracion": outcome.en_aclaracion,
             "copias": outcome.copias.to_json(),
             "pdf_path": outcome.pdf_path,
             "correos": ";".join(outcome.correos),

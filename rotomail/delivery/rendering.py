@@ -71,6 +71,7 @@ class Rendered:
     error: str = ""
     pdf: bytes = b""  # only when the run keeps a copy of the PDFs
     payments: str = ""  # received since the previous statement: "MXN 3,000.00", or ""
+    disputed: str = ""  # in dispute, left out of overdue: "MXN 1,000.00", or ""
     copies: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
     fields: dict[str, str] = field(default_factory=dict)  # the e-mail's figures, with ``pdf``
 
@@ -84,6 +85,7 @@ def render(job: RenderJob) -> Rendered:
     if job.kept is not None:  # a resend of the statement as it was kept: the PDF alone
         kept = job.kept
         pdf, filename, received = kept.pdf, kept.filename, kept.pagos
+        disputed = kept.fields.get("disputed_total", "")
         fields = {**kept.fields, "copies": ""}
         copies: tuple[Attachment, ...] = ()
         copies_report = CopiesReport()
@@ -107,6 +109,8 @@ def render(job: RenderJob) -> Rendered:
         )
         payments = statement.payments
         received = format_balances(payments.totals()) if payments is not None else ""
+        in_dispute = statement.disputed()
+        disputed = format_balances(in_dispute) if in_dispute else ""
     try:
         message = build_statement_message(
             job.company,
@@ -142,6 +146,7 @@ def render(job: RenderJob) -> Rendered:
         prepared,
         pdf=pdf if job.keep_pdf else b"",
         payments=received,
+        disputed=disputed,
         copies=copies_report,
         fields=fields if job.keep_pdf else {},
     )

@@ -62,6 +62,8 @@ def render_log(report: RunReport) -> str:
         header.append(f"Rebotados: {report.count(Status.BOUNCED)}")
     if report.missing:
         header.append(f"Sin correo en el catálogo: {len(report.missing)} (listados al final)")
+    if options.thresholds:
+        header.append(f"Omitidos por saldo: {len(report.omitted)} — {options.thresholds}")
     if report.aborted:
         header.append(f"Corrida detenida: {report.aborted}")
     copies = [outcome.copias for outcome in report.outcomes if outcome.copias]
@@ -88,11 +90,24 @@ def render_log(report: RunReport) -> str:
                 outcome.archivo,
                 report.languages.get(outcome.cliente, ""),
                 spanish(outcome.status),
+                outcome.pagos,
+                outcome.en_aclaracion,
                 detail,
             ]
         )
     table = _table(
-        ["Sociedad", "Cliente", "Nombre", "Correos", "Archivo", "Idioma", "Estado", "Detalle"],
+        [
+            "Sociedad",
+            "Cliente",
+            "Nombre",
+            "Correos",
+            "Archivo",
+            "Idioma",
+            "Estado",
+            "Pagos",
+            "En aclaración",
+            "Detalle",
+        ],
         rows,
     )
     return "\n".join(header) + "\n\n" + table + _left_out(report) + _copies(report)
@@ -173,6 +188,7 @@ def report_from_history(
                 refused,
                 row.message_id,
                 row.pagos,
+                row.en_aclaracion,
                 CopiesReport.from_json(row.copias),
             )
         )

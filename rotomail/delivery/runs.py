@@ -70,6 +70,7 @@ class SendRunner:
         held: Mapping[str, str] | None = None,
         on_start: Callable[[RunReport], None] = lambda report: None,
         collectors: Mapping[str, Collector] | None = None,
+        omitted: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
         self.company = company
@@ -80,6 +81,7 @@ class SendRunner:
         self.document_types = dict(document_types or {})
         self.missing = list(missing or [])  # only reported in the log
         self.held = dict(held or {})
+        self.omitted = dict(omitted or {})  # cliente -> why the thresholds leave it out
         self.records = RunRecords(engine, options)
         self.stop = StopSignals()
         self.deferred = DeferredRetry(
@@ -334,6 +336,15 @@ class SendRunner:
                     Status.SKIPPED,
                     "sin saldo pendiente (--skip-zero)",
                 )
+            if outcome is None and candidate.cliente in self.omitted:
+                report.omitted[candidate.cliente] = self.omitted[candidate.cliente]
+                outcome = Outcome(
+                    candidate.cliente,
+                    candidate.nombre,
+                    candidate.correos,
+                    Status.SKIPPED,
+                    self.omitted[candidate.cliente],
+                )
             if outcome is None:
                 keep.append(candidate)
             else:
@@ -415,6 +426,7 @@ class SendRunner:
             detail=rendered.error,
             archivo=rendered.filename,
             pagos=rendered.payments,
+            en_aclaracion=rendered.disputed,
             copias=rendered.copies,
         )
         message = rendered.message

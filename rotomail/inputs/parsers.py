@@ -79,6 +79,7 @@ class OpenItemRecord:
     doc_compensacion: str = ""  # SAP's AUGBL, in an all-items export
     fecha_compensacion: dt.date | None = None  # set: the item is cleared, never open
     asignacion: str = ""  # SAP's ZUONR (Asignación): often a CFDI's folio or UUID
+    bloqueo: str = ""  # SAP's per-item dunning block (MANSP): non-blank = in dispute
 
     @property
     def cleared(self) -> bool:
@@ -663,6 +664,7 @@ def _open_item(
         doc_compensacion=doc_compensacion,
         fecha_compensacion=fecha_compensacion,
         asignacion=get("asignacion"),
+        bloqueo=get("bloqueo"),
     )
 
 

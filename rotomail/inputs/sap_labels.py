@@ -37,6 +37,8 @@ SOURCES: dict[str, str] = {
     "Encargado, Encargado contab., Accounting clerk, Ejecutivo",
     "issue21-copies": "issue 21 (invoice copies): SAP's assignment field (BSEG-ZUONR), "
     "Asignación / Assignment, where a CFDI's folio or UUID often sits",
+    "issue21-disputes": "issue 21 (disputed items): SAP's per-item dunning block "
+    "(BSEG-MANSP): Bloqueo reclamación, Bloq.recl., Dunning block",
     "tech": "SAP's technical field name, the heading of SE16/SQVI and many ALV downloads",
 }
 
@@ -145,6 +147,10 @@ LABELS: tuple[Label, ...] = tuple(
     + _rows(_L, "asignacion", "es", "issue21-copies", medium="Asignación")
     + _rows(_L, "asignacion", "en", "issue21-copies", medium="Assignment")
     + _rows(_L, "asignacion", "", "tech", technical="ZUONR")
+    + _rows(_L, "bloqueo", "es", "issue21-disputes", medium="Bloqueo reclamación")
+    + _rows(_L, "bloqueo", "es", "issue21-disputes", short="Bloq.recl.")
+    + _rows(_L, "bloqueo", "en", "issue21-disputes", medium="Dunning block")
+    + _rows(_L, "bloqueo", "", "tech", technical="MANSP")
     # ----------------------------------------------------- customer master (KNA1/KNB1)
     + _rows(_C, "sociedad", "es", "ref", medium="Sociedad")
     + _rows(_C, "sociedad", "es", "cds-es", heading="Soc.")

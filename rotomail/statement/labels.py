@@ -64,6 +64,8 @@ class Labels:
     payments_line: str  # the e-mail's line; placeholders {date} and {amounts}
     col_cleared: str  # the day a payment was applied (SAP's clearing date)
     col_settled: str  # what it paid
+    disputed: str  # a disputed item's mark in the detail (days overdue column)
+    disputed_line: str  # the summary's and the e-mail's line; placeholder {amounts}
 
     def buckets(self, aging: tuple[int, ...] = DEFAULT_AGING) -> tuple[str, ...]:
         """The aging bucket headings, in the order of ``CurrencySummary.buckets``:
@@ -153,6 +155,8 @@ _LABELS: dict[str, Labels] = {
         payments_line="Pagos y abonos recibidos desde el {date}: {amounts}",
         col_cleared="Aplicado",
         col_settled="Pagó",
+        disputed="En aclaración",
+        disputed_line="En aclaración (no incluido en lo vencido): {amounts}",
     ),
     "pt": Labels(
         title="Extrato de conta",
@@ -190,6 +194,8 @@ _LABELS: dict[str, Labels] = {
         payments_line="Pagamentos e créditos recebidos desde {date}: {amounts}",
         col_cleared="Aplicado",
         col_settled="Pagou",
+        disputed="Em contestação",
+        disputed_line="Em contestação (não incluído no vencido): {amounts}",
     ),
     "en": Labels(
         title="Account statement",
@@ -227,6 +233,8 @@ _LABELS: dict[str, Labels] = {
         payments_line="Payments and credits received since {date}: {amounts}",
         col_cleared="Applied",
         col_settled="Paid",
+        disputed="In dispute",
+        disputed_line="In dispute (not included in overdue): {amounts}",
     ),
 }
 

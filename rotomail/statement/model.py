@@ -8,6 +8,9 @@ Rules (../shared/reference/statement.md):
   per limit of ``aging`` (config.toml ``[statement] aging``; default 30, 60, 90: 1–30, 31–60,
   61–90) and the last, "más de" the highest limit.
 * Currencies are never mixed: one summary per currency, ordered by currency code.
+* A disputed item (``ledger dispute``, or SAP's dunning block on the item) stays in the
+  detail and in the balance, marked "En aclaración", and in no aging bucket: it is not
+  counted as overdue (``CurrencySummary.disputed``).
 * Amounts are rounded to the cent once, on entry, so every total is exactly the sum of
   the amounts printed in the detail.
 """
@@ -42,6 +45,7 @@ class StatementItem:
     moneda: str
     texto: str = ""
     asignacion: str = ""  # SAP's ZUONR: often the CFDI's folio or UUID
+    aclaracion: str = ""  # why it is disputed ("" = not disputed): in no aging bucket
 
 
 @dataclass(frozen=True)
@@ -132,15 +136,20 @@ class StatementLine:
     importe: Decimal
     moneda: str
     dias_vencidos: int
-    bucket: int  # index into CurrencySummary.buckets
+    bucket: int  # index into CurrencySummary.buckets; -1: disputed, in no bucket
+
+    @property
+    def disputed(self) -> bool:
+        return bool(self.item.aclaracion)
 
 
 @dataclass(frozen=True)
 class CurrencySummary:
     moneda: str
     buckets: tuple[Decimal, ...]  # Por vencer, then one per aging limit, then "más de"
-    balance: Decimal
+    balance: Decimal  # every item's amount: the buckets plus what is disputed
     item_count: int
+    disputed: Decimal = ZERO  # the disputed items' amount: in the balance, in no bucket
 
     @property
     def not_due(self) -> Decimal:
@@ -148,7 +157,8 @@ class CurrencySummary:
 
     @property
     def overdue(self) -> Decimal:
-        return self.balance - self.buckets[0]
+        """What is past due and not disputed."""
+        return sum(self.buckets[1:], ZERO)
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,10 @@ class Statement:
     def cliente(self) -> str:
         """The customer number as printed: without SAP's leading zeros."""
         return normalize_cliente(self.customer.cliente)
+
+    def disputed(self) -> dict[str, Decimal]:
+        """Currency -> the amount in dispute, for the currencies that have any."""
+        return {s.moneda: s.disputed for s in self.summaries if s.disputed}
 
     @property
     def is_zero(self) -> bool:
@@ -211,7 +225,8 @@ def _line(item: StatementItem, statement_date: date, aging: tuple[int, ...]) -> 
         raise DataError(f"El documento {item.documento} tiene un importe inválido.")
     dias = max((statement_date - item.vencimiento).days, 0)
     importe = item.importe.quantize(CENT, rounding=ROUND_HALF_UP)
-    return StatementLine(item, importe, moneda, dias, bucket_for(dias, aging))
+    bucket = -1 if item.aclaracion else bucket_for(dias, aging)
+    return StatementLine(item, importe, moneda, dias, bucket)
 
 
 def _summaries(
@@ -219,16 +234,21 @@ def _summaries(
 ) -> tuple[CurrencySummary, ...]:
     sums: dict[str, list[Decimal]] = {}
     counts: dict[str, int] = {}
+    disputed: dict[str, Decimal] = {}
     for line in lines:
         buckets = sums.setdefault(line.moneda, [ZERO] * (len(aging) + 2))
-        buckets[line.bucket] += line.importe
+        if line.disputed:
+            disputed[line.moneda] = disputed.get(line.moneda, ZERO) + line.importe
+        else:
+            buckets[line.bucket] += line.importe
         counts[line.moneda] = counts.get(line.moneda, 0) + 1
     return tuple(
         CurrencySummary(
             moneda=moneda,
             buckets=tuple(b),
-            balance=sum(b, ZERO),
+            balance=sum(b, ZERO) + disputed.get(moneda, ZERO),
             item_count=counts[moneda],
+            disputed=disputed.get(moneda, ZERO),
         )
         for moneda, b in sorted(sums.items())
     )

@@ -104,6 +104,7 @@ _PAYMENTS = (
 )
 _CURRENCY_W = 20.9  # the summary's currency column; the buckets and the balance share the rest
 assert abs(sum(c.width for c in _DETAIL) - CONTENT_W) < 0.01
+_DAYS = 5  # the detail's days overdue column: a disputed item says "En aclaración" there
 assert abs(sum(c.width for c in _PAYMENTS) - CONTENT_W) < 0.01
 
 
@@ -428,6 +429,12 @@ class _AgingSummary(_Section):
             balance = format_amount(summary.balance, lang)
             c.text(balance_x, c.y - ROW_H - 1, columns[-1].width, ROW_H + 1, balance, "R")
             c.rule(c.y)
+        disputed = self.st.disputed()
+        if disputed:
+            c.font("I", 8)
+            amounts = " · ".join(f"{m} {format_amount(a, lang)}" for m, a in disputed.items())
+            c.text(MARGIN, c.y, CONTENT_W, ROW_H, lb.disputed_line.format(amounts=amounts), "R")
+            c.y += ROW_H
         if self.st.is_zero:
             c.y += 3 if self.st.summaries else 0
             c.fill(c.y, 10, TOTAL_FILL)
@@ -607,19 +614,33 @@ class _DetailTable(_PagedTable):
             if n % 2:
                 c.fill(c.y, ROW_H, ZEBRA_FILL)
             item = line.item
-            c.row(
-                _DETAIL,
-                (
-                    item.documento,
-                    item.referencia,
-                    types[item.tipo],
-                    format_date(item.fecha_documento, lang) if item.fecha_documento else "",
-                    format_date(item.vencimiento, lang),
-                    str(line.dias_vencidos) if line.dias_vencidos else "",
-                    format_amount(line.importe, lang),
-                    line.moneda,
-                ),
+            values = (
+                item.documento,
+                item.referencia,
+                types[item.tipo],
+                format_date(item.fecha_documento, lang) if item.fecha_documento else "",
+                format_date(item.vencimiento, lang),
+                str(line.dias_vencidos) if line.dias_vencidos else "",
+                format_amount(line.importe, lang),
+                line.moneda,
             )
+            if line.disputed:
+                self.disputed_row(values)
+            else:
+                c.row(_DETAIL, values)
+
+    def disputed_row(self, values: Sequence[str]) -> None:
+        """A disputed item's row: "En aclaración" in the days column, smaller to fit."""
+        c, x = self.canvas, MARGIN
+        for index, (column, value) in enumerate(zip(_DETAIL, values, strict=True)):
+            if index == _DAYS:
+                c.font("I", 6.5)
+                c.text(x, c.y, column.width, ROW_H, self.lb.disputed, column.align)
+                c.font("", 8)
+            else:
+                c.text(x, c.y, column.width, ROW_H, value, column.align)
+            x += column.width
+        c.y += ROW_H
 
     def total_row(self, moneda: str) -> None:
         c = self.canvas

@@ -76,7 +76,7 @@ def add_entry(
         upsert(connection, _catalog, [values], keys=("sociedad", "cliente"))
         key = (sociedad, cliente)
         action = "replace" if key in before else "add"
-        _log_changes(connection, [(key, action, before.get(key), _entry_state(values))])
+        log_changes(connection, [(key, action, before.get(key), _entry_state(values))])
     return CatalogRow(sociedad, cliente, nombre, ";".join(correos), idioma)
 
 
@@ -115,7 +115,7 @@ def delete_entry(engine: Engine, sociedad: str, cliente: str) -> None:
         if result.rowcount == 0:
             raise not_in_catalog(sociedad, cliente)
         key = (sociedad, cliente)
-        _log_changes(connection, [(key, "delete", before.get(key), None)])
+        log_changes(connection, [(key, "delete", before.get(key), None)])
 
 
 # --- who changed what ------------------------------------------------------------------
@@ -127,6 +127,9 @@ ACTION_TEXT = {
     "hold": "retención",
     "release": "liberación",
     "import": "alta masiva",
+    "dispute": "aclaración",
+    "resolve": "aclaración resuelta",
+    "dispute_cleared": "aclaración terminada (compensada)",
 }
 
 
@@ -152,7 +155,7 @@ def _entries_now(
     return result
 
 
-def _log_changes(
+def log_changes(
     connection: Connection,
     changes: Iterable[tuple[tuple[str, str], str, dict[str, str] | None, dict[str, str] | None]],
 ) -> None:
@@ -187,6 +190,8 @@ def _state_text(raw: str) -> str:
     if not raw:
         return ""
     state = json.loads(raw)
+    if "aclaracion" in state:
+        return f"en aclaración {state.get('documento', '')}: {state['aclaracion']}"
     if "retenido" in state:
         return f"retenido: {state['retenido']}"
     idioma = state.get("idioma") or ""
@@ -236,7 +241,7 @@ def hold_customer(engine: Engine, sociedad: str, cliente: str, reason: str) -> N
             "held_at": datetime.now(),
         }
         upsert(connection, _hold, [values], keys=("sociedad", "cliente"))
-        _log_changes(connection, [((sociedad, cliente), "hold", before, {"retenido": reason})])
+        log_changes(connection, [((sociedad, cliente), "hold", before, {"retenido": reason})])
 
 
 def release_customer(engine: Engine, sociedad: str, cliente: str) -> None:
@@ -248,7 +253,7 @@ def release_customer(engine: Engine, sociedad: str, cliente: str) -> None:
         connection.execute(
             delete(_hold).where(_hold.c.sociedad == sociedad, _hold.c.cliente == cliente)
         )
-        _log_changes(connection, [((sociedad, cliente), "release", before, None)])
+        log_changes(connection, [((sociedad, cliente), "release", before, None)])
 
 
 def _hold_state(connection: Connection, sociedad: str, cliente: str) -> dict[str, str] | None:
@@ -366,7 +371,7 @@ def apply_import(engine: Engine, plan: list[ImportRow]) -> list[ImportRow]:
     with engine.begin() as connection:
         before = _entries_now(connection, keys)
         upsert(connection, _catalog, values, keys=("sociedad", "cliente"))
-        _log_changes(
+        log_changes(
             connection,
             [
                 (key, "import", before.get(key), _entry_state(value))

@@ -41,6 +41,7 @@ from rotomail.statement.model import (
     payments_received,
 )
 from rotomail.store.db import upsert
+from rotomail.store.disputes import blocked_reason, disputes_of, end_cleared
 from rotomail.store.history import previous_statements
 from rotomail.store.models import (
     ClearedLedgerItem,
@@ -99,6 +100,8 @@ class LedgerImport:
     cleared: dict[str, int] = field(default_factory=dict)  # sociedad -> cleared items kept
     cleared_not_in_master: int = 0  # cleared items of customers missing from the master
     has_clearing: bool = False  # a file had a clearing date column (an all-items export)
+    disputes_ended: int = 0  # disputes ended: their document is no longer open (cleared)
+    blocked: int = 0  # open items with SAP's dunning block (bloqueo): in dispute
 
 
 def not_in_master_summary(unknown: dict[tuple[str, str], int], limit: int = 20) -> str:
@@ -138,6 +141,8 @@ class _SnapshotWriter:
         self.reject_count = 0
         self._batch: list[dict[str, Any]] = []
         self._cleared_batch: list[dict[str, Any]] = []
+        self.disputes_ended = 0  # disputes whose document the import no longer has open
+        self.blocked = 0  # open items with SAP's dunning block: in dispute
 
     def reject(self, reject: Reject) -> None:
         self.reject_count += 1
@@ -157,6 +162,7 @@ class _SnapshotWriter:
             self.reject_count += 1
             return
         self.counts[sociedad] += 1
+        self.blocked += bool(record.bloqueo.strip())
         self.after[sociedad].add(record.cliente)
         if self.reject_count and not self.skip_bad:
             return
@@ -173,6 +179,7 @@ class _SnapshotWriter:
                 "moneda": record.moneda,
                 "texto": record.texto[:255],
                 "asignacion": record.asignacion[:60],
+                "bloqueo": record.bloqueo[:10],
             }
         )
         if len(self._batch) >= _BATCH:
@@ -267,6 +274,7 @@ class _SnapshotWriter:
         clearings = self.clearings()
         if confirm is not None and any(c.suspicious for c in clearings) and not confirm(clearings):
             raise DataError("Importación cancelada; no se cambió nada.")
+        self.disputes_ended = end_cleared(self.connection, self.counts)
         upsert(
             self.connection,
             _snapshot,
@@ -360,6 +368,8 @@ def import_ledger(
         cleared=writer.cleared,
         cleared_not_in_master=writer.cleared_unknown,
         has_clearing=layout is not None and "fecha_compensacion" in layout.columns,
+        disputes_ended=writer.disputes_ended,
+        blocked=writer.blocked,
     )
 
 
@@ -456,6 +466,8 @@ def import_ledger_files(
         writer.cleared,
         writer.cleared_unknown,
         has_clearing,
+        writer.disputes_ended,
+        writer.blocked,
     )
 
 
@@ -486,7 +498,9 @@ def balances(engine: Engine, sociedad: str) -> dict[str, dict[str, Decimal]]:
     return result
 
 
-def _to_item(row: object) -> StatementItem:
+def _to_item(row: object, disputes: dict[tuple[str, str], str]) -> StatementItem:
+    bloqueo = row.bloqueo.strip()  # type: ignore[attr-defined]
+    aclaracion = disputes.get((row.cliente, row.documento), "")  # type: ignore[attr-defined]
     return StatementItem(
         documento=row.documento,  # type: ignore[attr-defined]
         tipo=row.tipo,  # type: ignore[attr-defined]
@@ -497,13 +511,15 @@ def _to_item(row: object) -> StatementItem:
         moneda=row.moneda,  # type: ignore[attr-defined]
         texto=row.texto,  # type: ignore[attr-defined]
         asignacion=row.asignacion,  # type: ignore[attr-defined]
+        aclaracion=aclaracion or (blocked_reason(bloqueo) if bloqueo else ""),
     )
 
 
 def items_for(engine: Engine, sociedad: str, cliente: str) -> list[StatementItem]:
     query = select(_item).where(_item.c.sociedad == sociedad, _item.c.cliente == cliente)
     with engine.connect() as connection:
-        return [_to_item(row) for row in connection.execute(query)]
+        disputes = disputes_of(connection, sociedad, [cliente])
+        return [_to_item(row, disputes) for row in connection.execute(query)]
 
 
 def iter_items_by_customer(
@@ -523,8 +539,9 @@ def iter_items_by_customer(
         )
         with engine.connect() as connection:
             rows = connection.execute(query).all()
+            disputes = disputes_of(connection, sociedad, ordered[start : start + chunk])
         for cliente, group in groupby(rows, key=lambda row: row.cliente):
-            yield cliente, [_to_item(row) for row in group]
+            yield cliente, [_to_item(row, disputes) for row in group]
 
 
 class SnapshotInfo(NamedTuple):

@@ -123,6 +123,26 @@ class OpenItem(SQLModel, table=True):
     asignacion: str = Field(  # SAP's ZUONR
         default="", sa_column=Column(String(60), nullable=False, server_default="")
     )
+    # SAP's per-item dunning block (MANSP) as exported; any non-blank value: in dispute
+    bloqueo: str = Field(
+        default="", sa_column=Column(String(10), nullable=False, server_default="")
+    )
+
+
+class DisputedItem(SQLModel, table=True):
+    """An open item the customer disputes (``ledger dispute``): printed "En aclaración",
+    left out of the overdue figures, kept in the balance. Keyed by document rather than by
+    open-item row, so a re-import of the ledger keeps it; it ends when resolved or when
+    an import no longer has the document open for the customer (cleared)."""
+
+    __tablename__ = "disputed_item"
+
+    sociedad: str = Field(primary_key=True, max_length=10)
+    cliente: str = Field(primary_key=True, max_length=20)
+    documento: str = Field(primary_key=True, max_length=40)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    disputed_by: str = Field(max_length=100)
+    disputed_at: datetime = _timestamp()
 
 
 class ClearedLedgerItem(SQLModel, table=True):
@@ -218,6 +238,10 @@ class Delivery(SQLModel, table=True):
     pagos: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     # the invoice copies its e-mail attached, left out (size cap), missed and refused (JSON)
     copias: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # the amounts in dispute its statement showed, left out of overdue ("MXN 1,000.00"), or ""
+    en_aclaracion: str = Field(
+        default="", sa_column=Column(Text, nullable=False, server_default="")
+    )
     # where the statement sent is kept (<home>/statements/…), "" when it is not
     pdf_path: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 

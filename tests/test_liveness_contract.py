@@ -1,0 +1,213 @@
+"""Is a run still alive (rotomail.delivery.liveness): the process beyond its PID on this
+host, the heartbeat for a run on another host, what a ledger import is told it waits for,
+and which runs the next command closes as interrupted."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from rotomail.delivery import liveness
+from rotomail.delivery.candidates import Candidate
+from rotomail.delivery.liveness import (
+    HEARTBEAT_STALE,
+    HOST,
+    Heartbeat,
+    close_dead_runs,
+    process_alive,
+    process_start,
+    run_alive,
+    runs_under_way,
+    this_process,
+)
+from rotomail.delivery.records import RunRecords
+from rotomail.delivery.report import SendOptions
+from rotomail.store.db import open_engine
+from rotomail.store.models import SendRun
+
+OPTIONS = SendOptions(sociedad="SM02", statement_date=date(2026, 11, 30), operator="prueba")
+CANDIDATES = [Candidate("SM02", "1001", "Cliente 1001", "", ("cxc@cliente.example.mx",))]
+RUN = SendRun.__table__  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = open_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def start_run(engine: Engine) -> int:
+    return RunRecords(engine, OPTIONS).start(CANDIDATES, "smtp prueba")
+
+
+def set_run(engine: Engine, run_id: int, **values: Any) -> None:
+    with engine.begin() as connection:
+        connection.execute(RUN.update().where(RUN.c.id == run_id).values(**values))
+
+
+def alive(engine: Engine, run_id: int) -> bool:
+    with engine.connect() as connection:
+        return run_alive(connection, run_id)
+
+
+def status(engine: Engine, run_id: int) -> str:
+    with engine.connect() as connection:
+        return str(connection.execute(select(RUN.c.status).where(RUN.c.id == run_id)).scalar())
+
+
+def gone_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.fixture
+def fresh_boot_id() -> Iterator[None]:
+    liveness._boot_id.cache_clear()
+    yield
+    liveness._boot_id.cache_clear()
+
+
+def test_a_process_is_its_boot_and_its_start_time(fresh_boot_id: None) -> None:
+    with open("/proc/sys/kernel/random/boot_id") as boot:
+        assert liveness._boot_id() == boot.read().strip()
+    started = process_start(os.getpid())
+    assert started is not None and re.fullmatch(r"[0-9a-f-]*:\d+", started)
+    assert started.split(":")[0] == liveness._boot_id()
+    assert this_process() == (os.getpid(), started)
+    assert process_start(1) not in (None, started)  # init started long before
+
+
+def test_without_proc_a_process_is_asked_by_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_boot_id: None
+) -> None:
+    """A system without /proc: a live process is there but its start cannot be told ("");
+    one that ended is gone; no boot id."""
+    monkeypatch.setattr(liveness, "_PROC", tmp_path / "no-proc")
+    assert liveness._boot_id() == ""
+    assert process_start(os.getpid()) == ""
+    assert process_alive(os.getpid(), "boot:123")  # cannot tell: alive
+    assert process_start(gone_pid()) is None
+    assert not process_alive(gone_pid(), "")
+
+
+def test_an_unreadable_proc_cannot_tell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    not_a_folder = tmp_path / "proc"
+    not_a_folder.write_text("")
+    monkeypatch.setattr(liveness, "_PROC", not_a_folder)
+    assert process_start(os.getpid()) == ""
+
+
+@pytest.mark.parametrize("pid", [0, -1])
+def test_no_pid_is_no_process(pid: int) -> None:
+    assert process_start(pid) is None
+    assert not process_alive(pid, "")
+
+
+def test_a_process_that_ended_is_gone_reaped_or_not() -> None:
+    assert process_start(gone_pid()) is None
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # exited, not yet waited for: a zombie
+        with open(f"/proc/{zombie.pid}/stat") as stat:
+            if stat.read().rpartition(")")[2].split()[0] == "Z":
+                break
+        time.sleep(0.05)
+    assert process_start(zombie.pid) is None
+    assert not process_alive(zombie.pid, "")
+    zombie.wait()
+
+
+def test_the_same_pid_with_another_start_time_is_another_process() -> None:
+    pid, started = this_process()
+    assert process_alive(pid, started)
+    assert process_alive(pid, "")  # recorded where the start could not be told
+    assert not process_alive(pid, started + "0")
+    assert not process_alive(gone_pid(), started)
+
+
+def test_a_run_on_this_host_lives_while_its_process_does(engine: Engine) -> None:
+    run_id = start_run(engine)
+    assert alive(engine, run_id)
+    pid, started = this_process()
+    set_run(engine, run_id, host=HOST, pid=pid, process_start="other-boot:1")
+    assert not alive(engine, run_id)
+    set_run(engine, run_id, pid=gone_pid(), process_start=started)
+    assert not alive(engine, run_id)
+
+
+def test_a_run_on_another_host_lives_while_its_heartbeat_is_recent(engine: Engine) -> None:
+    run_id = start_run(engine)
+    set_run(engine, run_id, host="otro-servidor", heartbeat_at=datetime.now())
+    assert alive(engine, run_id)
+    stale = datetime.now() - HEARTBEAT_STALE - timedelta(seconds=1)
+    set_run(engine, run_id, heartbeat_at=stale)
+    assert not alive(engine, run_id)
+    set_run(engine, run_id, heartbeat_at=None)
+    assert not alive(engine, run_id)
+
+
+def test_a_finished_or_unknown_run_is_not_alive(engine: Engine) -> None:
+    run_id = start_run(engine)
+    set_run(engine, run_id, status="finished")
+    assert not alive(engine, run_id)
+    assert not alive(engine, run_id + 1000)
+
+
+def test_what_an_import_is_told_it_waits_for(engine: Engine) -> None:
+    run_id = start_run(engine)
+    dead = start_run(engine)
+    set_run(engine, dead, host=HOST, pid=gone_pid())
+    set_run(engine, run_id, started_at=datetime(2026, 12, 6, 2, 0, 5))
+    with engine.connect() as connection:
+        assert runs_under_way(connection) == [
+            f"corrida {run_id} de SM02, iniciada 06/12/2026 02:00:05"
+        ]
+
+
+def test_only_dead_runs_are_closed(engine: Engine) -> None:
+    mine = start_run(engine)
+    remote = start_run(engine)
+    set_run(engine, remote, host="otro-servidor", heartbeat_at=datetime.now())
+    stale = start_run(engine)
+    set_run(engine, stale, host="otro-servidor", heartbeat_at=datetime.now() - timedelta(hours=1))
+    assert close_dead_runs(engine) == [stale]
+    assert [status(engine, r) for r in (mine, remote, stale)] == [
+        "running",
+        "running",
+        "interrupted",
+    ]
+    assert close_dead_runs(engine) == []
+
+
+def test_the_heartbeat_is_refreshed_while_the_run_goes_on(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(liveness, "HEARTBEAT_EVERY", timedelta(seconds=0.05))
+    run_id = start_run(engine)
+    old = datetime.now() - timedelta(days=1)
+    set_run(engine, run_id, heartbeat_at=old)
+
+    def heartbeat() -> datetime | None:
+        with engine.connect() as connection:
+            return connection.execute(select(RUN.c.heartbeat_at).where(RUN.c.id == run_id)).scalar()
+
+    with Heartbeat(engine, run_id) as beating:
+        deadline = time.monotonic() + 60
+        while heartbeat() == old and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert beating.thread.is_alive()
+    assert not beating.thread.is_alive()
+    beat = heartbeat()
+    assert beat is not None and datetime.now() - beat < timedelta(minutes=1)

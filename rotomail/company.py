@@ -6,10 +6,13 @@ import os
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 LANGUAGES = ("es", "pt", "en")
+# What a company may give per language: ``[companies.SM02.en] phone = "…" address = "…"``.
+LOCALIZED_KEYS = ("phone", "address")
 
 # SAP's one-letter language keys (SPRAS), ISO codes and the languages' names.
 _LANGUAGE_WORDS = {
@@ -59,7 +62,27 @@ class CompanyProfile:
     # and of each payment received, attached to its statement (relative to ``base_dir``).
     invoice_copies: str = ""
     invoice_copies_max_mb: float = 10.0  # the copies' total per message; the rest are named
+    # Thresholds of a run (``send --min-balance`` / ``--skip-credit`` win): customers whose
+    # balance is below min_balance in every currency, or <= 0 in every currency, are omitted.
+    min_balance: Decimal | None = None
+    skip_credit: bool = False
     base_dir: str = ""  # config.toml's folder: relative paths start there (not a key)
+    # (language, key, text) from ``[companies.<SOCIEDAD>.<language>]``: the phone and
+    # address a statement and its e-mail in that language print (not a key itself)
+    localized: tuple[tuple[str, str, str], ...] = ()
+
+    def for_language(self, language: str) -> CompanyProfile:
+        """The profile as a statement in ``language`` shows it: that language's phone and
+        address where the profile gives them, else the company's."""
+        given = {key: text for lang, key, text in self.localized if lang == language}
+        if not given and language == self.language:
+            return self
+        return replace(
+            self,
+            language=language,
+            phone=given.get("phone", self.phone),
+            address=given.get("address", self.address),
+        )
 
 
 # The item fields an ``invoice_copies`` pattern may name: ``{referencia}`` ...
@@ -96,6 +119,21 @@ def copy_path(base_dir: str, pattern: str, values: Mapping[str, str]) -> Path | 
     if os.path.commonpath([root, path]) != root or path == root:
         return None
     return Path(path)
+
+
+def minimum_amount(raw: object) -> Decimal:
+    """A minimum balance as given (``500``, ``"1,500.50"``, ``1500.5``): a Decimal of two
+    places, at least 0; ValueError (Spanish) otherwise."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
+        raise ValueError("indique un importe, p. ej. 500 o 1500.50")
+    text = str(raw).strip().replace(",", "")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("indique un importe, p. ej. 500 o 1500.50") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError("el importe debe ser 0 o mayor, p. ej. 500 o 1500.50")
+    return amount.quantize(Decimal("0.01"))
 
 
 COLLECTOR_CODE_MAX = 20

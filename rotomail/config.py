@@ -38,10 +38,12 @@ from rotomail.company import (
     COLLECTOR_CODE_MAX,
     COPIES_MAX_MB,
     LANGUAGES,
+    LOCALIZED_KEYS,
     Collector,
     CompanyProfile,
     collector_code,
     copy_pattern_fields,
+    minimum_amount,
     normalize_clabe,
 )
 from rotomail.errors import UsageError
@@ -127,6 +129,11 @@ class SmtpSection(Section):
         Env("ROTOMAIL_SMTP_MAX_PER_CONNECTION"),
         Field(ge=0, le=10_000, description="0 = sin límite"),
     ] = 100
+    # SMTP sessions at once (Microsoft 365 allows 3 concurrent connections per mailbox);
+    # the rate limit, daily cap and circuit breakers hold for all of them together.
+    sessions: Annotated[
+        Int, Env("ROTOMAIL_SMTP_SESSIONS"), Field(ge=1, le=10, description="sesiones a la vez")
+    ] = 3
     # Connection-level retries (a lost connection, a 421, a 4xx at MAIL): tries per message.
     attempts: Annotated[Int, Env("ROTOMAIL_SMTP_ATTEMPTS"), Field(ge=1, le=100)] = 3
     retry_wait: Annotated[
@@ -297,7 +304,7 @@ DOCUMENT_TYPE_KEYS = ("es", "en", "pt")
 # [collectors.SOCIEDAD.CODE]: a customer's collector (the master's "Encargado").
 COLLECTOR_KEYS = ("name", "email", "phone")
 # CompanyProfile fields that are not keys of [companies.X].
-_NOT_COMPANY_KEYS = ("code", "base_dir")
+_NOT_COMPANY_KEYS = ("code", "base_dir", "localized")
 # Fields the importers read; ``[import.ledger]`` / ``[import.customers]`` (and ``--column``)
 # map them to a file's own headings: ``vencimiento = "Venc.neto"``.
 IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -595,11 +602,29 @@ def _check_company(code: str, entry: Any, path: Path) -> None:
     if not isinstance(entry, Mapping):
         raise UsageError(f"{path}: [companies.{code}] debe ser una tabla.")
     names = company_keys()
-    for name in entry:
-        if name not in names:
+    for name, inner in entry.items():
+        if name in LANGUAGES:  # [companies.SM02.en] phone = "…" address = "…"
+            _check_company_language(f"companies.{code}.{name}", inner, path)
+        elif name not in names:
             raise _unknown(
-                f"companies.{code}.{name}", [f"companies.{code}.{n}" for n in names], path
+                f"companies.{code}.{name}",
+                [f"companies.{code}.{n}" for n in (*names, *LANGUAGES)],
+                path,
             )
+
+
+def _check_company_language(where: str, entry: Any, path: Path) -> None:
+    if not isinstance(entry, Mapping):
+        raise UsageError(
+            f"{path}: [{where}] debe ser una tabla con "
+            + " y ".join(LOCALIZED_KEYS)
+            + " en ese idioma."
+        )
+    for name, value in entry.items():
+        if name not in LOCALIZED_KEYS:
+            raise _unknown(f"{where}.{name}", [f"{where}.{k}" for k in LOCALIZED_KEYS], path)
+        if not isinstance(value, str):
+            raise _invalid(f"{where}.{name}", value, str(path), "un texto")
 
 
 def _check_document_type(code: str, entry: Any, path: Path) -> None:
@@ -701,6 +726,13 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
                 values[item.name] = raw
             elif isinstance(item.default, float):
                 values[item.name] = _megabytes(raw, dotted, path)
+            elif item.name == "min_balance":
+                try:
+                    values[item.name] = minimum_amount(raw)
+                except ValueError:
+                    raise _invalid(
+                        dotted, raw, str(path), "un importe de 0 o mayor, p. ej. 500"
+                    ) from None
             elif not isinstance(raw, str):
                 raise _invalid(dotted, raw, str(path), "un texto")
             else:
@@ -718,6 +750,12 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
         if values.get("invoice_copies"):  # "~/cfdi/{referencia}" as the shell would read it
             values["invoice_copies"] = os.path.expanduser(values["invoice_copies"])
         values["base_dir"] = str(path.parent.resolve())
+        values["localized"] = tuple(
+            (lang, key, " ".join(text.split()))
+            for lang in LANGUAGES
+            if isinstance(entry.get(lang), Mapping)
+            for key, text in entry[lang].items()
+        )
         values.update(code=sociedad, name=values.get("name", ""), language=language, clabe=clabe)
         result[sociedad] = CompanyProfile(**values)
     return result

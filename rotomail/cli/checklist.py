@@ -61,6 +61,7 @@ _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u
 _NAME_MAX = 48  # widest the name column gets
 _CORREOS_MAX = 40
 _FLEX_MIN = 10  # narrowest a shrinking column gets before the next one gives way
+DISPUTED_HEADING = "En aclaración"
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class ChecklistItem:
     balance: dict[str, Decimal] = field(hash=False)
     idioma: str = ""
     ejecutivo: str = ""  # the collector's code (the master's "Encargado")
+    disputed_text: str = ""  # in dispute (``ledger dispute``), in the balance, not overdue
 
 
 # Row kinds: what a row is and whether it can be ticked.
@@ -87,7 +89,16 @@ SELECTABLE = "ok"
 ALREADY_SENT = "sent"  # selectable, starts unticked
 HELD = "held"  # shown, never selectable
 MISSING = "missing"  # open items but no catalog entry: shown, never selectable
-KIND_TEXT = {SELECTABLE: "", ALREADY_SENT: "ya enviado", HELD: "retenido", MISSING: "sin correo"}
+BELOW_MINIMUM = "below"  # balance under the run's minimum (--min-balance): never selectable
+IN_CREDIT = "credit"  # nothing owed (--skip-credit): never selectable
+KIND_TEXT = {
+    SELECTABLE: "",
+    ALREADY_SENT: "ya enviado",
+    HELD: "retenido",
+    MISSING: "sin correo",
+    BELOW_MINIMUM: "bajo el mínimo",
+    IN_CREDIT: "saldo a favor",
+}
 
 
 def fold(text: str) -> str:
@@ -122,14 +133,18 @@ class ChecklistState:
         missing: Sequence[ChecklistItem] = (),
         held: Sequence[ChecklistItem] = (),
         already_sent: Collection[str] = (),
+        below_minimum: Sequence[ChecklistItem] = (),
+        in_credit: Sequence[ChecklistItem] = (),
     ) -> None:
         keys = [it.key for it in items]
         if len(set(keys)) != len(keys):
             raise ValueError("duplicate checklist keys")
         sent = set(already_sent)
-        self.rows: list[ChecklistItem] = [*items, *held, *missing]
+        self.rows: list[ChecklistItem] = [*items, *below_minimum, *in_credit, *held, *missing]
         self.kinds: list[str] = [
             *(ALREADY_SENT if it.key in sent else SELECTABLE for it in items),
+            *(BELOW_MINIMUM for _ in below_minimum),
+            *(IN_CREDIT for _ in in_credit),
             *(HELD for _ in held),
             *(MISSING for _ in missing),
         ]
@@ -191,12 +206,22 @@ class ChecklistState:
     def filter_text(self) -> str:
         """What the filter shows and hides, e.g. ``"mostrando 2 de 8; 3 seleccionados
         ocultos"``; empty without a filter."""
+        return self.filter_texts()[0]
+
+    def filter_texts(self) -> list[str]:
+        """``filter_text`` and shorter forms of it, longest first, for a narrow screen:
+        the hidden selected customers are never left out."""
         if not self.filtered:
-            return ""
-        text = f"mostrando {len(self.shown)} de {len(self.rows)}"
-        if hidden := self.hidden_selected():
-            text += f"; {hidden} seleccionados ocultos"
-        return text
+            return [""]
+        shown, total = len(self.shown), len(self.rows)
+        hidden = self.hidden_selected()
+        if not hidden:
+            return [f"mostrando {shown} de {total}", f"{shown} de {total}"]
+        return [
+            f"mostrando {shown} de {total}; {hidden} seleccionados ocultos",
+            f"{shown} de {total}; {hidden} seleccionados ocultos",
+            f"{shown} de {total}; {hidden} ocultos",
+        ]
 
     def notes_text(self, *, unsendable_only: bool = False) -> str:
         """Rows that cannot be sent (and, unless ``unsendable_only``, those already sent),
@@ -206,6 +231,10 @@ class ChecklistState:
             notes.append(f"sin correo en el catálogo: {n}")
         if n := self.count(HELD):
             notes.append(f"retenidos: {n}")
+        if n := self.count(BELOW_MINIMUM):
+            notes.append(f"omitidos bajo el saldo mínimo: {n}")
+        if n := self.count(IN_CREDIT):
+            notes.append(f"omitidos sin saldo a cargo: {n}")
         if (n := self.count(ALREADY_SENT)) and not unsendable_only:
             notes.append(f"ya enviados para esta fecha: {n}")
         return " · ".join(notes)
@@ -291,6 +320,7 @@ class Columns:
     estado: int
     saldo: int
     ejecutivo: int = 0
+    aclaracion: int = 0  # the disputed amount's column; 0 when no row has any
 
     @classmethod
     def natural(cls, state: ChecklistState) -> Columns:
@@ -306,6 +336,9 @@ class Columns:
             ejecutivo=max([len("Ejecutivo"), *(len(it.ejecutivo) for it in rows)])
             if any(it.ejecutivo for it in rows)
             else 0,
+            aclaracion=max([len(DISPUTED_HEADING), *(len(it.disputed_text) for it in rows)])
+            if any(it.disputed_text for it in rows)
+            else 0,
         )
 
     @classmethod
@@ -313,8 +346,9 @@ class Columns:
         natural = state if isinstance(state, Columns) else cls.natural(state)
         cliente, nombre, correos = natural.cliente, natural.nombre, natural.correos
         idioma, estado, saldo = natural.idioma, natural.estado, natural.saldo
-        ejecutivo = natural.ejecutivo
+        ejecutivo, aclaracion = natural.ejecutivo, natural.aclaracion
         fixed = 3 + 2 + cliente + 2 + saldo + (estado + 2 if estado else 0)
+        fixed += aclaracion + 2 if aclaracion else 0
         flex = width - fixed - 4  # name and addresses, each with its separator
         if ejecutivo:
             flex -= ejecutivo + 2
@@ -334,7 +368,7 @@ class Columns:
                 correos = 0
                 nombre = flex + 2
         nombre = max(nombre, 4)
-        return cls(cliente, nombre, correos, idioma, estado, saldo, ejecutivo)
+        return cls(cliente, nombre, correos, idioma, estado, saldo, ejecutivo, aclaracion)
 
     def line(self, mark: str, item: ChecklistItem | None, estado: str) -> str:
         """One row; ``item`` None gives the heading."""
@@ -353,6 +387,9 @@ class Columns:
         if self.estado:
             parts.append(f"{estado:<{self.estado}}")
         parts.append(f"{saldo:>{self.saldo}}")
+        if self.aclaracion:
+            disputed = item.disputed_text if item is not None else DISPUTED_HEADING
+            parts.append(f"{disputed:>{self.aclaracion}}")
         return "  ".join(parts)
 
 
@@ -527,11 +564,12 @@ def _app_class() -> _AppFactory:
             Binding("enter", "confirm", "Enviar…", key_display="Enter"),
             Binding("e", "send", "Enviar", key_display="Enter/e"),
             Binding("escape", "return_to_list", "Volver a la lista", key_display="Esc"),
+            Binding("escape", "clear_filter", "Quitar filtro", key_display="Esc"),
             Binding("escape", "cancel", "Cancelar", key_display="Esc"),
         ]
         _ACTIONS_BY_MODE: ClassVar[dict[str, set[str]]] = {
             "list": {"tick", "select_shown", "start_filter", "confirm", "cancel"},
-            "filter": {"end_filter", "cancel"},
+            "filter": {"end_filter", "clear_filter"},
             "confirm": {"send", "return_to_list"},
         }
 
@@ -548,10 +586,17 @@ def _app_class() -> _AppFactory:
             force: bool = False,
             statement_date: date | None = None,
             warning: str = "",
+            below_minimum: Sequence[ChecklistItem] = (),
+            in_credit: Sequence[ChecklistItem] = (),
         ) -> None:
             super().__init__()
             self.state = ChecklistState(
-                items, missing=missing, held=held, already_sent=already_sent
+                items,
+                missing=missing,
+                held=held,
+                already_sent=already_sent,
+                below_minimum=below_minimum,
+                in_credit=in_credit,
             )
             self.checklist_title = title
             self.mode = mode
@@ -601,6 +646,8 @@ def _app_class() -> _AppFactory:
                     self.action_return_to_list()
                 elif key in ("enter", "e") and event.time - self._confirm_opened >= CONFIRM_GRACE:
                     self.action_send()
+            elif key == "escape" and self.screen_mode == "filter":
+                self.action_clear_filter()  # the ticks stay; a second Esc leaves
             elif key == "escape":
                 self.action_cancel()
             elif key in _MOVES and not (self.screen_mode == "filter" and key == "down"):
@@ -651,8 +698,13 @@ def _app_class() -> _AppFactory:
             if self.screen_mode == "filter" or self.state.query:
                 cursor = "▏" if self.screen_mode == "filter" else ""
                 query = f"Filtro: {self.state.query}{cursor}"
-                shown = self.state.filter_text()
                 width = self.query_one("#filter").content_region.width
+                texts = self.state.filter_texts()
+                # the longest form of the counts that fits beside the query (80 columns)
+                shown = next((t for t in texts if len(query) + 2 + len(t) <= width), texts[-1])
+                room = width - 2 - len(shown)
+                if len(query) > room > 10:  # a long query: its end, where the typing is
+                    query = "Filtro: …" + query[len(query) - room + 9 :]
                 gap = max(2, width - len(query) - len(shown))
                 return Content(f"{query}{' ' * gap}{shown}")
             return Content("/ para filtrar por número, nombre o correo")
@@ -702,6 +754,14 @@ def _app_class() -> _AppFactory:
             self._set_mode("filter")
 
         def action_end_filter(self) -> None:
+            self._set_mode("list")
+
+        def action_clear_filter(self) -> None:
+            """Esc in the filter: every row shown again, back to the list, ticks kept."""
+            if self.state.query:
+                self.state.set_filter("")
+                self._table.rows_changed()
+                self._refresh_status()
             self._set_mode("list")
 
         def action_confirm(self) -> None:
@@ -760,10 +820,13 @@ def choose_customers(
     force: bool = False,
     statement_date: date | None = None,
     warning: str = "",
+    below_minimum: Sequence[ChecklistItem] = (),
+    in_credit: Sequence[ChecklistItem] = (),
 ) -> list[str] | None:
     """Show the checklist; return the confirmed keys in list order, or ``None`` if cancelled.
 
-    ``missing`` (open items, no catalog entry) and ``held`` rows are shown but never
+    ``missing`` (open items, no catalog entry), ``held``, ``below_minimum`` and
+    ``in_credit`` (left out by the run's balance thresholds) rows are shown but never
     selectable; keys in ``already_sent`` start unticked. ``mode`` (send | test | dry-run) and
     ``transport`` are stated on the confirmation screen, with ``statement_date``; ``warning``
     (the date is not the open items') is shown on both screens. An empty ``items`` returns ``[]``
@@ -788,6 +851,8 @@ def choose_customers(
         force=force,
         statement_date=statement_date,
         warning=warning,
+        below_minimum=below_minimum,
+        in_credit=in_credit,
     )
     with _own_signal_handlers():
         return app.run()

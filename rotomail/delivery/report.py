@@ -97,6 +97,7 @@ class SendOptions:
     keep_pdfs: bool = False  # also write each PDF into the run's outbox folder
     # customers in a row without a connection, or uncertain, stop the run
     stop_after_failures: int = 3
+    sessions: int = 1  # SMTP sessions at once (smtp.sessions; 1 for every other channel)
     retry_rounds: int = 3  # rounds for deferred recipients at the end of the run
     round_wait: float = 300.0  # seconds before each round (greylisting wants minutes)
     channel: str = Channel.SMTP  # a name in delivery/channels.py; claims are kept per channel
@@ -107,6 +108,7 @@ class SendOptions:
     statements_dir: Path = Path("statements")  # where statements sent are kept (delivery/kept)
     keep_statements: bool = False  # keep each statement a real run sends ([statement] keep)
     resend_pdf: Path | None = None  # a resend (Mode.RESEND) of this kept statement
+    thresholds: str = ""  # the balance thresholds of the run, described ("" = none)
 
     @property
     def date_warning(self) -> str:
@@ -127,6 +129,17 @@ def date_warning(sociedad: str, ledger_date: date | None, statement_date: date) 
     )
 
 
+def unprintable_line(cliente: str, nombre: str, characters: str) -> str:
+    """The warning for a statement that prints "?" for ``characters`` no font has."""
+    if not characters:
+        return ""
+    shown = characters if len(characters) <= 20 else characters[:20] + "…"
+    return (
+        f"Aviso: el estado de cuenta de {cliente} {nombre} imprime «?» en lugar de "
+        f"«{shown}»: ninguna fuente del PDF tiene esos caracteres."
+    )
+
+
 @dataclass
 class Outcome:
     cliente: str
@@ -141,6 +154,7 @@ class Outcome:
     en_aclaracion: str = ""  # in dispute on the statement, left out of overdue, per currency
     copias: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
     pdf_path: str = ""  # where the statement sent is kept, "" when it is not
+    aviso: str = ""  # one line about its statement the operator should read (unprintable_line)
 
 
 @dataclass
@@ -157,6 +171,8 @@ class RunReport:
     # shown in the log: customers with open items and no catalog entry, and held ones
     missing: list[MissingCustomer] = field(default_factory=list)
     held: dict[str, str] = field(default_factory=dict)  # cliente -> reason
+    # left out by the balance thresholds (--min-balance, --skip-credit): cliente -> why
+    omitted: dict[str, str] = field(default_factory=dict)
     # Stopped from outside (a signal, a busy database): the run is recorded "interrupted"
     # and the command exits with ``interrupt_code`` (143 SIGTERM, 130 Ctrl-C, 1 database).
     interrupt_code: int = 0

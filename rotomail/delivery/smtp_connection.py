@@ -7,6 +7,7 @@ error (stop the run), anything network-shaped a :class:`TryAgain` with ``connect
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import socket
 import ssl
@@ -24,6 +25,7 @@ from rotomail.delivery.secrets import (
     token_forms,
 )
 from rotomail.delivery.smtp_policy import TryAgain, names_rate
+from rotomail.words import with_code
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class Scrubber:
         """A server's reply as one clean line: scrubbed first (a password echoed with a
         double blank or a tab is still the password), then cleaned, then scrubbed again."""
         text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else resp
-        return self(clean_line(self(f"{code} {text}")))
+        return self(clean_line(self(with_code(code, text))))
 
 
 def _bad_certificate(where: str, exc: ssl.SSLCertVerificationError) -> ConfigurationError:
@@ -165,10 +167,17 @@ class SmtpConnection:
             conn.close()
 
     def drop(self) -> None:
-        """Close without QUIT: the session is broken or the server is closing it."""
+        """Close without QUIT: the session is broken, the server is closing it, or the run
+        stops. The socket is shut down first: a thread blocked reading a reply on it wakes
+        at once (closing alone does not wake it)."""
         conn, self.conn = self.conn, None
-        if conn is not None:
-            conn.close()
+        if conn is None:
+            return
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
 
     def reset(self) -> None:
         """RSET after a refused transaction so the session can be reused."""

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 LANGUAGES = ("es", "pt", "en")
@@ -59,6 +60,10 @@ class CompanyProfile:
     # and of each payment received, attached to its statement (relative to ``base_dir``).
     invoice_copies: str = ""
     invoice_copies_max_mb: float = 10.0  # the copies' total per message; the rest are named
+    # Thresholds of a run (``send --min-balance`` / ``--skip-credit`` win): customers whose
+    # balance is below min_balance in every currency, or <= 0 in every currency, are omitted.
+    min_balance: Decimal | None = None
+    skip_credit: bool = False
     base_dir: str = ""  # config.toml's folder: relative paths start there (not a key)
 
 
@@ -96,6 +101,21 @@ def copy_path(base_dir: str, pattern: str, values: Mapping[str, str]) -> Path | 
     if os.path.commonpath([root, path]) != root or path == root:
         return None
     return Path(path)
+
+
+def minimum_amount(raw: object) -> Decimal:
+    """A minimum balance as given (``500``, ``"1,500.50"``, ``1500.5``): a Decimal of two
+    places, at least 0; ValueError (Spanish) otherwise."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
+        raise ValueError("indique un importe, p. ej. 500 o 1500.50")
+    text = str(raw).strip().replace(",", "")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("indique un importe, p. ej. 500 o 1500.50") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError("el importe debe ser 0 o mayor, p. ej. 500 o 1500.50")
+    return amount.quantize(Decimal("0.01"))
 
 
 COLLECTOR_CODE_MAX = 20

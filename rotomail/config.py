@@ -39,6 +39,7 @@ from rotomail.company import (
     CompanyProfile,
     collector_code,
     copy_pattern_fields,
+    minimum_amount,
     normalize_clabe,
 )
 from rotomail.errors import UsageError
@@ -684,6 +685,13 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
                 values[item.name] = raw
             elif isinstance(item.default, float):
                 values[item.name] = _megabytes(raw, dotted, path)
+            elif item.name == "min_balance":
+                try:
+                    values[item.name] = minimum_amount(raw)
+                except ValueError:
+                    raise _invalid(
+                        dotted, raw, str(path), "un importe de 0 o mayor, p. ej. 500"
+                    ) from None
             elif not isinstance(raw, str):
                 raise _invalid(dotted, raw, str(path), "un texto")
             else:

@@ -61,6 +61,7 @@ _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u
 _NAME_MAX = 48  # widest the name column gets
 _CORREOS_MAX = 40
 _FLEX_MIN = 10  # narrowest a shrinking column gets before the next one gives way
+DISPUTED_HEADING = "En aclaración"
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class ChecklistItem:
     balance: dict[str, Decimal] = field(hash=False)
     idioma: str = ""
     ejecutivo: str = ""  # the collector's code (the master's "Encargado")
+    disputed_text: str = ""  # in dispute (``ledger dispute``), in the balance, not overdue
 
 
 # Row kinds: what a row is and whether it can be ticked.
@@ -87,7 +89,16 @@ SELECTABLE = "ok"
 ALREADY_SENT = "sent"  # selectable, starts unticked
 HELD = "held"  # shown, never selectable
 MISSING = "missing"  # open items but no catalog entry: shown, never selectable
-KIND_TEXT = {SELECTABLE: "", ALREADY_SENT: "ya enviado", HELD: "retenido", MISSING: "sin correo"}
+BELOW_MINIMUM = "below"  # balance under the run's minimum (--min-balance): never selectable
+IN_CREDIT = "credit"  # nothing owed (--skip-credit): never selectable
+KIND_TEXT = {
+    SELECTABLE: "",
+    ALREADY_SENT: "ya enviado",
+    HELD: "retenido",
+    MISSING: "sin correo",
+    BELOW_MINIMUM: "bajo el mínimo",
+    IN_CREDIT: "saldo a favor",
+}
 
 
 def fold(text: str) -> str:
@@ -122,14 +133,18 @@ class ChecklistState:
         missing: Sequence[ChecklistItem] = (),
         held: Sequence[ChecklistItem] = (),
         already_sent: Collection[str] = (),
+        below_minimum: Sequence[ChecklistItem] = (),
+        in_credit: Sequence[ChecklistItem] = (),
     ) -> None:
         keys = [it.key for it in items]
         if len(set(keys)) != len(keys):
             raise ValueError("duplicate checklist keys")
         sent = set(already_sent)
-        self.rows: list[ChecklistItem] = [*items, *held, *missing]
+        self.rows: list[ChecklistItem] = [*items, *below_minimum, *in_credit, *held, *missing]
         self.kinds: list[str] = [
             *(ALREADY_SENT if it.key in sent else SELECTABLE for it in items),
+            *(BELOW_MINIMUM for _ in below_minimum),
+            *(IN_CREDIT for _ in in_credit),
             *(HELD for _ in held),
             *(MISSING for _ in missing),
         ]
@@ -205,6 +220,10 @@ class ChecklistState:
             notes.append(f"sin correo en el catálogo: {n}")
         if n := self.count(HELD):
             notes.append(f"retenidos: {n}")
+        if n := self.count(BELOW_MINIMUM):
+            notes.append(f"omitidos bajo el saldo mínimo: {n}")
+        if n := self.count(IN_CREDIT):
+            notes.append(f"omitidos sin saldo a cargo: {n}")
         if (n := self.count(ALREADY_SENT)) and not unsendable_only:
             notes.append(f"ya enviados para esta fecha: {n}")
         return " · ".join(notes)
@@ -285,6 +304,7 @@ class Columns:
     estado: int
     saldo: int
     ejecutivo: int = 0
+    aclaracion: int = 0  # the disputed amount's column; 0 when no row has any
 
     @classmethod
     def natural(cls, state: ChecklistState) -> Columns:
@@ -300,6 +320,9 @@ class Columns:
             ejecutivo=max([len("Ejecutivo"), *(len(it.ejecutivo) for it in rows)])
             if any(it.ejecutivo for it in rows)
             else 0,
+            aclaracion=max([len(DISPUTED_HEADING), *(len(it.disputed_text) for it in rows)])
+            if any(it.disputed_text for it in rows)
+            else 0,
         )
 
     @classmethod
@@ -307,8 +330,9 @@ class Columns:
         natural = state if isinstance(state, Columns) else cls.natural(state)
         cliente, nombre, correos = natural.cliente, natural.nombre, natural.correos
         idioma, estado, saldo = natural.idioma, natural.estado, natural.saldo
-        ejecutivo = natural.ejecutivo
+        ejecutivo, aclaracion = natural.ejecutivo, natural.aclaracion
         fixed = 3 + 2 + cliente + 2 + saldo + (estado + 2 if estado else 0)
+        fixed += aclaracion + 2 if aclaracion else 0
         flex = width - fixed - 4  # name and addresses, each with its separator
         if ejecutivo:
             flex -= ejecutivo + 2
@@ -328,7 +352,7 @@ class Columns:
                 correos = 0
                 nombre = flex + 2
         nombre = max(nombre, 4)
-        return cls(cliente, nombre, correos, idioma, estado, saldo, ejecutivo)
+        return cls(cliente, nombre, correos, idioma, estado, saldo, ejecutivo, aclaracion)
 
     def line(self, mark: str, item: ChecklistItem | None, estado: str) -> str:
         """One row; ``item`` None gives the heading."""
@@ -347,6 +371,9 @@ class Columns:
         if self.estado:
             parts.append(f"{estado:<{self.estado}}")
         parts.append(f"{saldo:>{self.saldo}}")
+        if self.aclaracion:
+            disputed = item.disputed_text if item is not None else DISPUTED_HEADING
+            parts.append(f"{disputed:>{self.aclaracion}}")
         return "  ".join(parts)
 
 
@@ -542,10 +569,17 @@ def _app_class() -> _AppFactory:
             force: bool = False,
             statement_date: date | None = None,
             warning: str = "",
+            below_minimum: Sequence[ChecklistItem] = (),
+            in_credit: Sequence[ChecklistItem] = (),
         ) -> None:
             super().__init__()
             self.state = ChecklistState(
-                items, missing=missing, held=held, already_sent=already_sent
+                items,
+                missing=missing,
+                held=held,
+                already_sent=already_sent,
+                below_minimum=below_minimum,
+                in_credit=in_credit,
             )
             self.checklist_title = title
             self.mode = mode
@@ -754,10 +788,13 @@ def choose_customers(
     force: bool = False,
     statement_date: date | None = None,
     warning: str = "",
+    below_minimum: Sequence[ChecklistItem] = (),
+    in_credit: Sequence[ChecklistItem] = (),
 ) -> list[str] | None:
     """Show the checklist; return the confirmed keys in list order, or ``None`` if cancelled.
 
-    ``missing`` (open items, no catalog entry) and ``held`` rows are shown but never
+    ``missing`` (open items, no catalog entry), ``held``, ``below_minimum`` and
+    ``in_credit`` (left out by the run's balance thresholds) rows are shown but never
     selectable; keys in ``already_sent`` start unticked. ``mode`` (send | test | dry-run) and
     ``transport`` are stated on the confirmation screen, with ``statement_date``; ``warning``
     (the date is not the open items') is shown on both screens. An empty ``items`` returns ``[]``
@@ -782,6 +819,8 @@ def choose_customers(
         force=force,
         statement_date=statement_date,
         warning=warning,
+        below_minimum=below_minimum,
+        in_credit=in_credit,
     )
     with _own_signal_handlers():
         return app.run()

@@ -49,6 +49,14 @@ def config_show(ctx: typer.Context) -> None:
     rows.append([AGING_KEY, f"[{aging}]", settings.sources[AGING_KEY]])
     for code, company in sorted(settings.companies.items()):
         rows.append([f"companies.{code}", f"{company.name} ({company.language})", "config.toml"])
+        minimum = company.min_balance
+        for key, value in (
+            ("invoice_copies", company.invoice_copies or "(sin copias de facturas)"),
+            ("invoice_copies_max_mb", f"{company.invoice_copies_max_mb:g}"),
+            ("min_balance", "(ninguno)" if minimum is None else f"{minimum:,.2f}"),
+            ("skip_credit", "true" if company.skip_credit else "false"),
+        ):
+            rows.append([f"companies.{code}.{key}", value, "config.toml"])
     print_table(["Clave", "Valor", "Origen"], rows)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Annotated, NamedTuple
 
 import typer
@@ -23,7 +24,7 @@ from rotomail.cli.common import (
 from rotomail.cli.group import command_group
 from rotomail.cli.output import is_terminal, print_table, surviving_output
 from rotomail.cli.progress import RemainingWithRateLimit
-from rotomail.company import CompanyProfile
+from rotomail.company import CompanyProfile, minimum_amount
 from rotomail.config import Settings
 from rotomail.delivery.candidates import Candidate, marked_addresses
 from rotomail.delivery.mailer import Transport
@@ -124,6 +125,21 @@ def send(
     skip_zero: Annotated[
         bool, typer.Option("--skip-zero", help="Omitir clientes sin saldo.")
     ] = False,
+    min_balance: Annotated[
+        str | None,
+        typer.Option(
+            "--min-balance",
+            help="Omitir a los clientes cuyo saldo en cada moneda es menor que este importe "
+            "(predeterminado: min_balance de la sociedad).",
+            show_default=False,
+        ),
+    ] = None,
+    skip_credit: Annotated[
+        bool,
+        typer.Option(
+            "--skip-credit", help="Omitir a los clientes sin saldo a cargo (≤ 0 en cada moneda)."
+        ),
+    ] = False,
     retry_failed: Annotated[
         int | None,
         typer.Option(
@@ -181,6 +197,8 @@ def send(
         Verbosity(quiet=quiet, verbose=verbose),
         list(to or []),
         ejecutivo=ejecutivo,
+        min_balance=_min_balance(min_balance),
+        skip_credit=skip_credit,
     )
     with surviving_output():
         if to:
@@ -208,6 +226,17 @@ class SendRequest:
     verbosity: Verbosity
     to: list[str]  # a resend to these addresses only
     ejecutivo: str | None = None
+    min_balance: Decimal | None = None
+    skip_credit: bool = False
+
+
+def _min_balance(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return minimum_amount(text)
+    except ValueError as exc:
+        raise UsageError(f"--min-balance «{text}»: {exc}.") from None
 
 
 def _check_resend(request: SendRequest, *, dry_run: bool) -> None:
@@ -220,6 +249,8 @@ def _check_resend(request: SendRequest, *, dry_run: bool) -> None:
         "--retry-failed": request.retry_failed is not None,
         "--test": request.mode == Mode.TEST,
         "--dry-run": dry_run,
+        "--min-balance": request.min_balance is not None,
+        "--skip-credit": request.skip_credit,
     }
     for flag, used in given.items():
         if used:
@@ -255,6 +286,8 @@ def _plan(st: State, request: SendRequest) -> RunPlan:
             request.retry_failed,
             request.require_complete,
             ejecutivo=request.ejecutivo,
+            min_balance=request.min_balance,
+            skip_credit=request.skip_credit,
         ),
     )
 
@@ -309,6 +342,7 @@ def _send(st: State, request: SendRequest) -> None:
         statements_dir=settings.statements_dir,
         keep_statements=settings.statement.keep,
         resend_pdf=plan.resend_pdf,
+        thresholds=plan.thresholds.describe(),
     )
     factory = transport_factory(
         settings, mode, options.run_folder, interactive, lambda: sent_today(st.engine)
@@ -390,20 +424,23 @@ def _choose(st: State, request: SendRequest, plan: RunPlan) -> list[Candidate]:
     """The interactive checklist: the customers the operator keeps ticked."""
     settings, candidates, sociedad = st.settings, plan.candidates, plan.sociedad
     bounced = bounced_addresses(st.engine, sociedad, [c.cliente for c in candidates])
+
+    def item(c: Candidate) -> ChecklistItem:
+        return ChecklistItem(
+            c.cliente,
+            c.cliente,
+            c.nombre,
+            marked_addresses(c.correos, bounced.get(c.cliente, set())),
+            c.balance_text,
+            c.balance,
+            c.idioma,
+            c.ejecutivo,
+            c.disputed_text,
+        )
+
+    omitted = [c for c in candidates if c.cliente in plan.omitted]
     chosen = choose_customers(
-        [
-            ChecklistItem(
-                c.cliente,
-                c.cliente,
-                c.nombre,
-                marked_addresses(c.correos, bounced.get(c.cliente, set())),
-                c.balance_text,
-                c.balance,
-                c.idioma,
-                c.ejecutivo,
-            )
-            for c in candidates
-        ],
+        [item(c) for c in candidates if c.cliente not in plan.omitted],
         f"Envío masivo de estado de cuenta - {sociedad} - fecha de corte "
         f"{plan.statement_date:%d/%m/%Y}",
         missing=[
@@ -420,16 +457,18 @@ def _choose(st: State, request: SendRequest, plan: RunPlan) -> list[Candidate]:
         force=request.force,
         statement_date=plan.statement_date,
         warning=plan.date_warning,
+        below_minimum=[item(c) for c in omitted if not plan.thresholds.in_credit(c.balance)],
+        in_credit=[item(c) for c in omitted if plan.thresholds.in_credit(c.balance)],
     )
     if chosen is None:
         typer.echo("Cancelado: no se envió nada.", err=True)
         raise typer.Exit(1)
     keep = set(chosen)
-    kept = [c for c in candidates if c.cliente in keep]
-    if not kept:
+    if not keep and not omitted:
         typer.echo("Ningún cliente seleccionado: no se envió nada.", err=True)
         raise typer.Exit(1)
-    return kept
+    # The omitted go to the run too: recorded "omitido" with the reason, never sent.
+    return [c for c in candidates if c.cliente in keep or c.cliente in plan.omitted]
 
 
 def _print_missing(missing: list[MissingCustomer], sociedad: str) -> None:
@@ -553,6 +592,7 @@ def _run_with_progress(
             held=extras.plan.held,
             on_start=on_start,
             collectors=extras.plan.collectors,
+            omitted=extras.plan.omitted,
         )
 
     plan = extras.plan

@@ -14,6 +14,7 @@ from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.statement.labels import format_balances
 from rotomail.store.bounces import bounced_addresses
 from rotomail.store.catalog import holds_of, recipients_of
+from rotomail.store.disputes import disputed_balances
 from rotomail.store.ledger import balances
 
 
@@ -27,10 +28,17 @@ class Candidate:
     balance: dict[str, Decimal] = field(default_factory=dict)
     idioma: str = ""  # the catalog entry's language, else the master's; "" = the company's
     ejecutivo: str = ""  # the collector's code (the master's "Encargado"); "" = none
+    # currency -> the amount of its disputed open items (in ``balance``, not overdue)
+    disputed: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def balance_text(self) -> str:
         return format_balances(self.balance)
+
+    @property
+    def disputed_text(self) -> str:
+        """The disputed amounts per currency, "" without any."""
+        return format_balances(self.disputed) if self.disputed else ""
 
 
 def list_candidates(
@@ -44,6 +52,7 @@ def list_candidates(
     if not rows:
         raise DataError(f"La sociedad {sociedad} no tiene clientes en el catálogo de envío.")
     totals = balances(engine, sociedad)
+    disputed = disputed_balances(engine, sociedad)
     held = holds_of(engine, sociedad)
     found = {
         row.cliente: Candidate(
@@ -55,6 +64,7 @@ def list_candidates(
             totals.get(row.cliente, {}),
             row.idioma or row.master_idioma or "",  # both stored as es | pt | en
             row.ejecutivo,
+            disputed.get(row.cliente, {}),
         )
         for row in rows
         if row.cliente not in held

@@ -2,7 +2,9 @@
 (without one, the date of the sociedad's open items: a statement is as of its items),
 the customers it targets (as named, or those ``--retry-failed`` names, at the addresses
 still to be tried), who is held or missing from the catalog, who already has the statement,
-and the channel its messages go through.
+the channel its messages go through, and who is left out ("omitido") by the thresholds:
+a balance below the minimum in every currency (``--min-balance`` / ``min_balance``) or
+nothing owed in any (``--skip-credit`` / ``skip_credit``).
 
 ``plan_run`` is the whole decision; a front end (the CLI, a web page, a scheduler) asks it,
 shows the plan, lets the operator narrow the customers, and hands them to ``SendRunner``.
@@ -10,9 +12,10 @@ shows the plan, lets the operator narrow the customers, and hands them to ``Send
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -27,6 +30,7 @@ from rotomail.delivery.transports import channel_name
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.inputs.addresses import parse_addresses
+from rotomail.statement.labels import format_balances
 from rotomail.store.catalog import holds_of
 from rotomail.store.history import retry_targets
 from rotomail.store.ledger import snapshot_of
@@ -46,6 +50,66 @@ class RunRequest:
     retry_failed: int | None = None  # the run whose failed and bounced customers are retried
     require_complete: bool = False  # refuse while a customer with open items has no entry
     ejecutivo: str | None = None  # only this collector's customers (the master's "Encargado")
+    min_balance: Decimal | None = None  # --min-balance; None: the company's min_balance
+    skip_credit: bool = False  # --skip-credit (or the company's skip_credit)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Who a run leaves out by balance, and where each rule comes from."""
+
+    min_balance: Decimal | None = None
+    min_balance_from: str = ""  # "--min-balance" | "min_balance" (the company's setting)
+    skip_credit: bool = False
+    skip_credit_from: str = ""  # "--skip-credit" | "skip_credit"
+
+    def __bool__(self) -> bool:
+        return self.min_balance is not None or self.skip_credit
+
+    def describe(self) -> str:
+        """The rules in one line: "saldo mínimo 500.00 (--min-balance); sin saldo a cargo
+        (skip_credit)"; "" without any."""
+        parts = []
+        if self.min_balance is not None:
+            parts.append(f"saldo mínimo {self.min_balance:,.2f} ({self.min_balance_from})")
+        if self.skip_credit:
+            parts.append(f"sin saldo a cargo ({self.skip_credit_from})")
+        return "; ".join(parts)
+
+    def in_credit(self, balance: Mapping[str, Decimal]) -> bool:
+        """Left out by skip_credit: nothing owed in any currency."""
+        return self.skip_credit and all(amount <= 0 for amount in balance.values())
+
+    def reason(self, balance: Mapping[str, Decimal]) -> str:
+        """Why a customer with ``balance`` (currency -> amount) is omitted, or "" when it is
+        not: nothing owed in any currency (skip_credit), else below the minimum in every
+        currency, compared in that currency (min_balance)."""
+        if self.in_credit(balance):
+            if any(balance.values()):
+                return f"saldo a favor del cliente: {format_balances(balance)} ({self.skip_credit_from})"
+            return f"sin saldo pendiente ({self.skip_credit_from})"
+        if self.min_balance is not None and all(
+            amount < self.min_balance for amount in balance.values()
+        ):
+            return (
+                f"saldo menor que el mínimo de {self.min_balance:,.2f}: "
+                f"{format_balances(balance)} ({self.min_balance_from})"
+            )
+        return ""
+
+
+def thresholds_of(company: CompanyProfile, request: RunRequest) -> Thresholds:
+    """The run's thresholds: the command line's, else the company's settings."""
+    minimum, minimum_from = request.min_balance, "--min-balance"
+    if minimum is None and company.min_balance is not None:
+        minimum, minimum_from = company.min_balance, "min_balance"
+    credit_from = "--skip-credit" if request.skip_credit else "skip_credit"
+    return Thresholds(
+        minimum,
+        minimum_from if minimum is not None else "",
+        request.skip_credit or company.skip_credit,
+        credit_from if request.skip_credit or company.skip_credit else "",
+    )
 
 
 @dataclass(frozen=True)
@@ -71,6 +135,9 @@ class RunPlan:
     # collector codes of the targeted customers that config.toml has no table for
     unknown_collectors: tuple[str, ...] = ()
     resend_pdf: Path | None = None  # a resend sends this kept statement (else builds one)
+    # cliente -> why the thresholds leave it out: recorded "omitido", never sent
+    omitted: dict[str, str] = field(default_factory=dict)
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property
     def date_warning(self) -> str:
@@ -139,6 +206,12 @@ def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan
     unknown = sorted(
         {c.ejecutivo for c in candidates if c.ejecutivo and c.ejecutivo not in collectors}
     )
+    thresholds = thresholds_of(company, request)
+    omitted = {
+        c.cliente: reason
+        for c in candidates
+        if thresholds and (reason := thresholds.reason(c.balance))
+    }
     return RunPlan(
         sociedad,
         statement_date,
@@ -156,6 +229,8 @@ def plan_run(engine: Engine, settings: Settings, request: RunRequest) -> RunPlan
         snapshot.imported_at,
         dict(collectors),
         tuple(unknown),
+        omitted=omitted,
+        thresholds=thresholds,
     )
 
 

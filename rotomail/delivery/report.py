@@ -107,6 +107,7 @@ class SendOptions:
     statements_dir: Path = Path("statements")  # where statements sent are kept (delivery/kept)
     keep_statements: bool = False  # keep each statement a real run sends ([statement] keep)
     resend_pdf: Path | None = None  # a resend (Mode.RESEND) of this kept statement
+    thresholds: str = ""  # the balance thresholds of the run, described ("" = none)
 
     @property
     def date_warning(self) -> str:
@@ -157,6 +158,8 @@ class RunReport:
     # shown in the log: customers with open items and no catalog entry, and held ones
     missing: list[MissingCustomer] = field(default_factory=list)
     held: dict[str, str] = field(default_factory=dict)  # cliente -> reason
+    # left out by the balance thresholds (--min-balance, --skip-credit): cliente -> why
+    omitted: dict[str, str] = field(default_factory=dict)
     # Stopped from outside (a signal, a busy database): the run is recorded "interrupted"
     # and the command exits with ``interrupt_code`` (143 SIGTERM, 130 Ctrl-C, 1 database).
     interrupt_code: int = 0

@@ -62,6 +62,8 @@ def render_log(report: RunReport) -> str:
         header.append(f"Rebotados: {report.count(Status.BOUNCED)}")
     if report.missing:
         header.append(f"Sin correo en el catálogo: {len(report.missing)} (listados al final)")
+    if options.thresholds:
+        header.append(f"Omitidos por saldo: {len(report.omitted)} — {options.thresholds}")
     if report.aborted:
         header.append(f"Corrida detenida: {report.aborted}")
     copies = [outcome.copias for outcome in report.outcomes if outcome.copias]

@@ -54,6 +54,7 @@ class SendRunner:
         held: Mapping[str, str] | None = None,
         on_start: Callable[[RunReport], None] = lambda report: None,
         collectors: Mapping[str, Collector] | None = None,
+        omitted: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
         self.company = company
@@ -64,6 +65,7 @@ class SendRunner:
         self.document_types = dict(document_types or {})
         self.missing = list(missing or [])  # only reported in the log
         self.held = dict(held or {})
+        self.omitted = dict(omitted or {})  # cliente -> why the thresholds leave it out
         self.records = RunRecords(engine, options)
         self.stop = StopSignals()
         self.deferred = DeferredRetry(
@@ -193,6 +195,15 @@ class SendRunner:
                     candidate.correos,
                     Status.SKIPPED,
                     "sin saldo pendiente (--skip-zero)",
+                )
+            if outcome is None and candidate.cliente in self.omitted:
+                report.omitted[candidate.cliente] = self.omitted[candidate.cliente]
+                outcome = Outcome(
+                    candidate.cliente,
+                    candidate.nombre,
+                    candidate.correos,
+                    Status.SKIPPED,
+                    self.omitted[candidate.cliente],
                 )
             if outcome is None:
                 keep.append(candidate)

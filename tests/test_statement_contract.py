@@ -142,3 +142,37 @@ def test_without_an_earlier_statement_the_window_is_the_last_30_days(
 def test_a_zero_cleared_item_is_no_payment() -> None:
     payments = payments_received([cleared_item("1400000001", "0.00", CUT)], CUT, None)
     assert payments.lines == ()
+
+
+def disputed_item(documento: str, importe: str, moneda: str = "MXN") -> StatementItem:
+    return StatementItem(
+        documento,
+        "RV",
+        "",
+        CUT,
+        CUT - timedelta(days=45),
+        Decimal(importe),
+        moneda,
+        aclaracion="precio en aclaración",
+    )
+
+
+def test_disputed_items_are_in_the_balance_and_in_no_bucket() -> None:
+    items = [
+        item(Decimal("100.00")),
+        disputed_item("1800000002", "40.00"),
+        disputed_item("1800000003", "2.50"),
+        disputed_item("1800000004", "7.00", "USD"),
+        item(Decimal("10.00"), "EUR"),
+    ]
+    statement = build_statement(COMPANY, CUSTOMER, items, CUT)
+    eur, mxn, usd = statement.summaries
+    assert (mxn.balance, mxn.disputed, mxn.not_due, mxn.overdue) == (
+        Decimal("142.50"),
+        Decimal("42.50"),
+        Decimal("100.00"),
+        Decimal("0.00"),
+    )
+    assert (usd.balance, usd.disputed, sum(usd.buckets)) == (Decimal("7.00"), Decimal("7.00"), 0)
+    assert (eur.balance, eur.disputed) == (Decimal("10.00"), Decimal("0.00"))
+    assert statement.disputed() == {"MXN": Decimal("42.50"), "USD": Decimal("7.00")}

@@ -166,6 +166,13 @@ def test_disputed_items_are_in_the_balance_and_in_no_bucket() -> None:
         item(Decimal("10.00"), "EUR"),
     ]
     statement = build_statement(COMPANY, CUSTOMER, items, CUT)
+    assert [(line.item.documento, line.bucket, line.disputed) for line in statement.lines] == [
+        ("1800000002", -1, True),  # no aging bucket, whatever its days overdue
+        ("1800000003", -1, True),
+        ("1800000004", -1, True),
+        ("1800000001", 0, False),
+        ("1800000001", 0, False),
+    ]
     eur, mxn, usd = statement.summaries
     assert (mxn.balance, mxn.disputed, mxn.not_due, mxn.overdue) == (
         Decimal("142.50"),

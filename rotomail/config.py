@@ -120,6 +120,11 @@ class SmtpSection(Section):
     max_per_connection: Annotated[
         Int, Env("ROTOMAIL_SMTP_MAX_PER_CONNECTION"), Field(ge=0, description="0 = sin límite")
     ] = 100
+    # SMTP sessions at once (Microsoft 365 allows 3 concurrent connections per mailbox);
+    # the rate limit, daily cap and circuit breakers hold for all of them together.
+    sessions: Annotated[
+        Int, Env("ROTOMAIL_SMTP_SESSIONS"), Field(ge=1, le=10, description="sesiones a la vez")
+    ] = 3
     # Connection-level retries (a lost connection, a 421, a 4xx at MAIL): tries per message.
     attempts: Annotated[Int, Env("ROTOMAIL_SMTP_ATTEMPTS"), Field(ge=1, le=100)] = 3
     retry_wait: Annotated[

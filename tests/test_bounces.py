@@ -520,7 +520,7 @@ def test_refused_imap_password_is_exit_2_and_never_shown(
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"Error: El servidor IMAP 127.0.0.1:{box.server.port} rechazó el acceso de {USER} o no "
-        "tiene la carpeta «INBOX»."
+        "tiene la carpeta «INBOX»: [AUTHENTICATIONFAILED] Invalid authentication credentials."
     )
     assert "clave-equivocada-123" not in result.output
     assert "Traceback" not in result.output

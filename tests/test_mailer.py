@@ -364,7 +364,7 @@ def test_4xx_at_rcpt_defers_the_address_at_once_without_slowing_down(
     assert caught.value.deferred == {A: reply}
     assert server.rcpt_attempts[A] == 1
     assert sleeps.waits == []
-    assert transport._limiter.interval == 0  # not read as throttling
+    assert transport.limiter.interval == 0  # not read as throttling
     server.rcpt_faults.clear()
     transport.deliver(statement(company))
     assert len(server.messages) == 1 and server.connections == 1
@@ -417,7 +417,7 @@ def test_too_many_messages_per_connection_reconnects_and_goes_on(
         transport.deliver(statement(company))
     assert len(server.messages) == 8
     assert sleeps.waits == []  # no wait, no slowing down
-    assert transport._limiter.interval == 0
+    assert transport.limiter.interval == 0
     # The server allowed 3 messages a session: later sessions carry no more.
     assert server.connections == 3
 
@@ -431,7 +431,7 @@ def test_rate_replies_for_three_domains_slow_down(
         server.reply_at_rcpt(f"pagos@{domain}", rate, times=None)
         with pytest.raises(TemporaryFailure):
             transport.deliver(statement(company, [f"pagos@{domain}"]))
-        assert (transport._limiter.interval > 0) is (n == 2)
+        assert (transport.limiter.interval > 0) is (n == 2)
 
 
 def test_550_is_permanent_and_not_retried(server: SmtpServer, company: CompanyProfile) -> None:
@@ -573,7 +573,7 @@ def test_throttling_slows_down_instead_of_failing(
     assert server.mail_attempts == 5
     assert len(sleeps.waits) == 4
     assert sleeps.waits == sorted(sleeps.waits)
-    assert transport._limiter.interval > 0  # later messages go slower
+    assert transport.limiter.interval > 0  # later messages go slower
 
 
 def test_throttling_has_a_limit(server: SmtpServer, company: CompanyProfile) -> None:

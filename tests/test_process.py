@@ -112,7 +112,7 @@ def test_pid_reuse_in_a_container_does_not_block_the_customer(
     """In a PID namespace the sending process has the same PID every time (1)."""
     ids = seed(cli, home, 3)
     with Sink(tmp_path / "sink.jsonl", delay=2.0) as sink:
-        env = rotomail_env(sink.port)
+        env = rotomail_env(sink.port, ROTOMAIL_SMTP_SESSIONS="1")  # the first one in flight
         process = start([*NAMESPACE, *send_args()], env, tmp_path)
         wait_for(sink, "data", 1, process)  # the first customer's content is arriving
         kill_group(process)
@@ -161,7 +161,8 @@ def test_worker_priority_follows_render_nice() -> None:
 def test_ctrl_c_to_the_process_group_stops_quietly(cli: Cli, home: Path, tmp_path: Path) -> None:
     ids = seed(cli, home, 40)
     with Sink(tmp_path / "sink.jsonl", delay=1.0) as sink:
-        process = start(send_args(), rotomail_env(sink.port), tmp_path)
+        # One session: the first customer sent, the last never tried, is the point.
+        process = start(send_args(), rotomail_env(sink.port, ROTOMAIL_SMTP_SESSIONS="1"), tmp_path)
         wait_for(sink, "accepted", 2, process)
         os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
         sink.delay = 0
@@ -186,7 +187,9 @@ def test_sigterm_stops_within_seconds_like_a_kill_but_clean(
 ) -> None:
     ids = seed(cli, home, 6)
     with Sink(tmp_path / "sink.jsonl", delay=20.0) as sink:
-        env = rotomail_env(sink.port, ROTOMAIL_SMTP_TIMEOUT="60")
+        # One session: which customer is sent, in flight or never tried is the point
+        # (test_sessions.py stops a run of several sessions).
+        env = rotomail_env(sink.port, ROTOMAIL_SMTP_TIMEOUT="60", ROTOMAIL_SMTP_SESSIONS="1")
         process = start(send_args(), env, tmp_path)
         sink.delay = 0
         wait_for(sink, "accepted", 1, process)
@@ -255,7 +258,7 @@ def test_history_tells_what_a_killed_run_did_and_who_sent_the_rest(
 ) -> None:
     ids = seed(cli, home, 5)
     with Sink(tmp_path / "sink.jsonl") as sink:
-        env = rotomail_env(sink.port)
+        env = rotomail_env(sink.port, ROTOMAIL_SMTP_SESSIONS="1")  # counts per customer in order
         process = start(send_args(), env, tmp_path)
         wait_for(sink, "accepted", 2, process)
         sink.delay = 30.0

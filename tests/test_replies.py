@@ -114,7 +114,8 @@ def test_uncertain_customers_in_a_row_stop_the_run(
     then the run stops with one line saying why instead of going through every customer."""
     with SmtpServer() as server:
         server.hang_at_data(seconds=3.0, times=None)
-        use_server(monkeypatch, server.port, timeout="0.3", stop_after_failures="2")
+        # One session: that the third customer is never tried is the point.
+        use_server(monkeypatch, server.port, timeout="0.3", stop_after_failures="2", sessions="1")
         result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
     assert result.exit_code == 1, result.output
     [line] = [x for x in result.stderr.splitlines() if x.startswith("Corrida detenida:")]

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import stat
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sink_server import DATE, ProcessCli, addresses, rotomail_env, seed
@@ -213,3 +216,113 @@ def test_database_logs_and_outbox_are_private(home: Path, tmp_path: Path) -> Non
         str(p.relative_to(home)): oct(_mode(p)) for p, mode in wanted.items() if _mode(p) != mode
     }
     assert not wrong, f"not owner-only: {json.dumps(wrong, indent=1)}"
+
+
+IMAP_PASSWORD = 'Buz0n  de\trebotes "rotomail"'  # blanks, a tab and quotes (LOGIN escapes them)
+
+
+class EchoingImapServer:
+    """A raw IMAP server that refuses LOGIN and quotes back, in its NO reply, the user and
+    the password as it received them (LOGIN's quoted string), decoded, with its blanks
+    collapsed, and base64-encoded as AUTHENTICATE PLAIN would carry it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.logins: list[str] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> EchoingImapServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.listener.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with client, client.makefile("rwb") as stream:
+                self._session(stream)
+
+    def _session(self, stream: Any) -> None:
+        def say(line: str) -> None:
+            stream.write(line.encode() + b"\r\n")
+            stream.flush()
+
+        say("* OK IMAP4rev1 echoing server ready")
+        for raw in stream:
+            tag, _, rest = raw.decode().rstrip("\r\n").partition(" ")
+            command, _, args = rest.partition(" ")
+            if command.upper() == "CAPABILITY":
+                say("* CAPABILITY IMAP4rev1 AUTH=PLAIN")
+                say(f"{tag} OK CAPABILITY completed")
+            elif command.upper() == "LOGIN":
+                self.logins.append(args)
+                user, _, quoted = args.partition(" ")
+                password = quoted[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+                plain = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+                collapsed = " ".join(password.split())
+                say(
+                    f"{tag} NO [AUTHENTICATIONFAILED] Invalid credentials: {user} {quoted} "
+                    f"({password}) [{collapsed}] {plain} "
+                    f"{base64.b64encode(password.encode()).decode()}"
+                )
+            elif command.upper() == "LOGOUT":
+                say("* BYE")
+                say(f"{tag} OK LOGOUT completed")
+                return
+            else:
+                say(f"{tag} BAD unknown command")
+
+
+def test_an_imap_login_refusal_echoing_the_password_never_gets_it_written(
+    home: Path, db_url: str, tmp_path: Path
+) -> None:
+    """``rotomail bounces`` against a server that quotes the password back in its refusal:
+    the reply is shown (the administrator needs it), every form of the password hidden."""
+    with EchoingImapServer() as server:
+        env = {
+            **rotomail_env(1),
+            "ROTOMAIL_IMAP_HOST": "127.0.0.1",
+            "ROTOMAIL_IMAP_PORT": str(server.port),
+            "ROTOMAIL_IMAP_SECURITY": "none",
+            "ROTOMAIL_IMAP_USER": USER,
+            "ROTOMAIL_IMAP_PASSWORD": IMAP_PASSWORD,
+        }
+        cli = ProcessCli(env, tmp_path, umask=0o022)
+        seed(cli, home, CUSTOMERS)
+        result = cli("bounces", "--verbose")
+        shown = [cli("history"), cli("status", "--sociedad", "SM02")]
+    assert server.logins, "rotomail never tried to log in"
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(
+        f"Error: El servidor IMAP 127.0.0.1:{server.port} rechazó el acceso de {USER} o no "
+        "tiene la carpeta «INBOX»: [AUTHENTICATIONFAILED] Invalid credentials: "
+    )
+    assert "***" in line and "Traceback" not in result.output
+    assert all(r.exit_code in (0, 1) for r in shown)
+
+    forms = {
+        **renderings(IMAP_PASSWORD),
+        "LOGIN quoted": IMAP_PASSWORD.replace('"', '\\"').encode(),
+        "AUTH PLAIN of the sent user": base64.b64encode(
+            f"\0{USER}\0{IMAP_PASSWORD}".encode()
+        ).rstrip(b"="),
+    }
+    problems: list[str] = []
+
+    def look(blob: bytes, where: str) -> None:
+        problems.extend(f"{where}: {name}" for name, form in forms.items() if form in blob)
+
+    for n, shown_result in enumerate(cli.results):
+        look(shown_result.stdout.encode(), f"stdout of command {n}")
+        look(shown_result.stderr.encode(), f"stderr of command {n}")
+    for path in sorted(p for p in home.rglob("*") if p.is_file()):
+        look(path.read_bytes(), str(path.relative_to(home)))
+    look(database_rows(db_url), "database rows")
+    assert not problems, "\n".join(problems)

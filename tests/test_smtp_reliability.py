@@ -210,7 +210,9 @@ def test_customers_in_a_row_without_a_connection_stop_the_run(
     loaded: Cli, monkeypatch: pytest.MonkeyPatch, dead_server: tuple[str, RawServer | None, int]
 ) -> None:
     kind, server, port = dead_server
-    use_server(monkeypatch, port, timeout="0.5", stop_after_failures="2")
+    # One session: the order (the third customer never tried) and the count of connections
+    # are the point; test_sessions.py has the breaker across sessions.
+    use_server(monkeypatch, port, timeout="0.5", stop_after_failures="2", sessions="1")
     started = time.monotonic()
     result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
     elapsed = time.monotonic() - started

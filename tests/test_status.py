@@ -237,9 +237,12 @@ def test_status_without_open_items_needs_a_date(customers: Cli) -> None:
     assert result.stdout == "Ningún cliente.\n"
 
 
-def test_uncertain_skipped_and_a_later_run_that_sent(loaded: Cli, smtp: SmtpServer) -> None:
+def test_uncertain_skipped_and_a_later_run_that_sent(
+    loaded: Cli, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The connection dropped after DATA (incierto), a customer left out by --skip-zero
     (omitido); a later --force run that sent it makes the uncertain one enviado."""
+    monkeypatch.setenv("ROTOMAIL_SMTP_SESSIONS", "1")  # which statement is first is the point
     smtp.drop_at_data(times=1)  # the first statement: Ferretería López (1001400 is skipped)
     result = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE, "--skip-zero")
     assert result.exit_code == 1, result.output

@@ -151,6 +151,7 @@ def test_send_and_test_smtp_with_xoauth2(
     )
     monkeypatch.setenv("ROTOMAIL_SMTP_OAUTH_TOKEN_COMMAND", token_command(tmp_path, body))
     monkeypatch.setenv("ROTOMAIL_SMTP_MAX_PER_CONNECTION", "2")
+    monkeypatch.setenv("ROTOMAIL_SMTP_SESSIONS", "1")  # one session: its connections counted
     result = cli("send", "--sociedad", "SM02", "--all", "--date", "2026-11-30")
     assert result.exit_code == 0, result.output
     # token-1 is the check before the run; 3 statements at 2 per connection, then the log

@@ -332,6 +332,7 @@ def _send(st: State, request: SendRequest) -> None:
         outbox_dir=settings.outbox_dir,
         keep_pdfs=plan.channel == Channel.OUTBOX,  # beside the .eml files
         stop_after_failures=settings.smtp.stop_after_failures,
+        sessions=settings.smtp.sessions if uses_smtp(settings, mode) else 1,
         retry_rounds=settings.smtp.retry_rounds,
         round_wait=settings.smtp.round_wait,
         channel=plan.channel,

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from imap_tools import (
     BaseMailBox,
+    ImapToolsError,
     MailBox,
     MailboxMoveError,
     MailBoxStartTls,
@@ -40,8 +41,12 @@ from rotomail.config import Settings
 from rotomail.delivery.secrets import (
     checked_token_command,
     get_imap_password,
+    imap_password_forms,
+    scrubbed_reply,
+    secret_pattern,
+    token_forms,
 )
-from rotomail.errors import UsageError
+from rotomail.errors import DataError, UsageError
 from rotomail.inputs.bounce_reports import BouncedRecipient, BounceReport, parse_report
 from rotomail.store import bounces as store
 from rotomail.store.bounces import AddressOutcome, SentDelivery
@@ -119,13 +124,29 @@ class ImapSettings:
     timeout: float = 30.0
 
 
-class ImapError(Exception):
-    """The IMAP server could not be reached or refused us; the message is Spanish."""
+class ImapError(DataError):
+    """The IMAP server could not be reached, refused us or failed while reading; the
+    message is Spanish, the server's text in it scrubbed of the password or token."""
+
+
+def _server_text(exc: BaseException) -> str:
+    """What the server answered, from imaplib's or imap-tools' exception."""
+    result = getattr(exc, "command_result", None)  # imap-tools: (status, [data, ...])
+    parts = result[1] if isinstance(result, tuple) and len(result) > 1 else exc.args
+    if not isinstance(parts, (list, tuple)):
+        parts = [parts]
+    return " ".join(
+        p.decode("utf-8", "replace") if isinstance(p, bytes) else str(p)
+        for p in parts
+        if p is not None
+    )
 
 
 class ImapSource:
     """A folder of an IMAP mailbox (imap-tools): every message in it is a report to read.
-    The password or token is used to log in and kept nowhere else."""
+    The password or token is used to log in and kept nowhere else; whatever the server
+    answers is scrubbed of every form of it (as given, base64, LOGIN's quoted string, with
+    its whitespace changed) before anything else touches the text."""
 
     def __init__(
         self,
@@ -138,8 +159,9 @@ class ImapSource:
         self.description = (
             f"IMAP {settings.host}:{settings.port}, {settings.user}, carpeta {settings.folder}"
         )
+        self._secret = secret_pattern(imap_password_forms(settings.user, password or ""))
         context = ssl_context or ssl.create_default_context()
-        where = f"{settings.host}:{settings.port}"
+        self.where = where = f"{settings.host}:{settings.port}"
         box: BaseMailBox
         try:
             if settings.security == "ssl":
@@ -163,17 +185,33 @@ class ImapSource:
         self.box = box
         try:
             if oauth_token is not None:
-                box.xoauth2(settings.user, oauth_token(), initial_folder=settings.folder)
+                token = oauth_token()
+                self._secret = secret_pattern(
+                    [
+                        *imap_password_forms(settings.user, password or ""),
+                        *token_forms(settings.user, token),
+                    ]
+                )
+                box.xoauth2(settings.user, token, initial_folder=settings.folder)
             else:
                 box.login(settings.user, password or "", initial_folder=settings.folder)
-        except Exception:
+        except Exception as exc:
             self.close()
-            # Never the server's text: some echo what was sent.
+            # Some servers echo what was sent: the reply is scrubbed before it is shown.
             raise ImapError(
                 f"El servidor IMAP {where} rechazó el acceso de {settings.user} o no tiene la "
-                f"carpeta «{settings.folder}»."
+                f"carpeta «{settings.folder}»{self._said(exc)}"
             ) from None
         self.capabilities = self._capabilities()
+
+    def _said(self, exc: BaseException) -> str:
+        """``": <the server's reply>"`` scrubbed and on one line (at most 200 characters),
+        or ``"."`` when it said nothing."""
+        text = scrubbed_reply(self._secret, _server_text(exc))[:200]
+        return f": {text}" if text else "."
+
+    def _failed(self, doing: str, exc: BaseException) -> ImapError:
+        return ImapError(f"El servidor IMAP {self.where} falló al {doing}{self._said(exc)}")
 
     def _capabilities(self) -> frozenset[str]:
         """What the server offers once logged in: servers announce more after login (MOVE
@@ -189,7 +227,14 @@ class ImapSource:
     def reports(self) -> Iterator[RawReport]:
         # Every message of the folder, read or not: processed reports are moved out, and a
         # person who opened a report in a mail client must not hide it from rotomail.
-        for message in self.box.fetch("ALL", mark_seen=False, bulk=50):
+        messages = self.box.fetch("ALL", mark_seen=False, bulk=50)
+        while True:
+            try:
+                message = next(messages)
+            except StopIteration:
+                return
+            except (imaplib.IMAP4.error, OSError, ImapToolsError) as exc:
+                raise self._failed("leer los informes", exc) from None
             try:
                 data = message.obj.as_bytes()
             except Exception:  # a message the email package cannot write back
@@ -197,6 +242,12 @@ class ImapSource:
             yield RawReport(message.uid or "", data)
 
     def done(self, report: RawReport) -> None:
+        try:
+            self._put_away(report)
+        except (imaplib.IMAP4.error, OSError, ImapToolsError) as exc:
+            raise self._failed("guardar un informe procesado", exc) from None
+
+    def _put_away(self, report: RawReport) -> None:
         target = self.settings.processed_folder
         if not self.box.folder.exists(target):
             self.box.folder.create(target)
@@ -389,7 +440,7 @@ def open_source(
     try:
         return ImapSource(imap, password, token, ssl_context)
     except ImapError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(exc.message) from None
 
 
 def _imap_credentials(

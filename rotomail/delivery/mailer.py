@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable
 
@@ -45,7 +46,7 @@ from rotomail.delivery.results import (
 from rotomail.delivery.secrets import checked_token_command, get_smtp_password
 from rotomail.delivery.smtp_connection import Scrubber, Secret, SmtpConnection, SmtpSettings
 from rotomail.delivery.smtp_dialogue import Dialogue, dot_stuff
-from rotomail.delivery.smtp_policy import RateLimiter, RetryPolicy, ThrottleWatch, TryAgain
+from rotomail.delivery.smtp_policy import Pace, RateLimiter, RetryPolicy, TryAgain
 from rotomail.errors import UsageError
 from rotomail.words import Mode, Status
 
@@ -76,9 +77,12 @@ class SmtpTransport:
         rng: Callable[[], float] = random.random,
         sent_today: int = 0,
         oauth_token: Callable[[], str] | None = None,
+        pace: Pace | None = None,
     ) -> None:
         """``password`` for ``auth = "password"``; ``oauth_token`` (called for every new
-        connection: tokens are short-lived) for ``auth = "xoauth2"``."""
+        connection: tokens are short-lived) for ``auth = "xoauth2"``. ``pace``: the rate
+        limit, daily cap and throttle watch shared with the run's other sessions (each
+        session is one transport with its own connection)."""
         self.settings = settings
         self._scrub = Scrubber(settings.user, Secret(password))
         self._connection = SmtpConnection(
@@ -90,11 +94,30 @@ class SmtpTransport:
         )
         self._dialogue = Dialogue(self._connection, self._scrub)
         self._policy = RetryPolicy(settings.backoff, rng=rng)
-        self._limiter = RateLimiter(settings.rate_per_minute, clock=clock, sleep=sleep)
-        self._throttles = ThrottleWatch(clock=clock)
-        self._sleep = sleep
-        self._unreachable = False  # the last message failed to connect
-        self.sent = sent_today
+        self._pace = pace or Pace(
+            settings.rate_per_minute,
+            settings.daily_cap,
+            sent_today,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._unreachable = False  # this session's last message failed to connect
+        self._aborted = threading.Event()
+        # Waits end at once when the session is aborted (a run stopped from another thread).
+        self._sleep = sleep if sleep is not time.sleep else self._wait
+
+    def _wait(self, seconds: float) -> None:
+        self._aborted.wait(seconds)
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The rate limiter, shared by the run's sessions."""
+        return self._pace.limiter
+
+    @property
+    def sent(self) -> int:
+        """Messages sent today (the daily cap's count), by every session of the run."""
+        return self._pace.sent
 
     @property
     def settings(self) -> SmtpSettings:
@@ -129,17 +152,31 @@ class SmtpTransport:
         docstring for how each fault is handled. ``retry=False``: one try only (the caller
         retries deferred recipients itself)."""
         data = dot_stuff(message_bytes(outgoing))
-        envelope_sender, recipients = outgoing.envelope_sender, outgoing.recipients
         cap = self.settings.daily_cap
-        if cap and self.sent >= cap:
+        if not self._pace.reserve():
             raise DailyCapReached(
                 f"daily cap {cap}",
                 f"Se alcanzó el límite diario de {cap} mensajes (smtp.daily_cap).",
             )
-        self._limiter.wait()
+        delivered = False
+        try:
+            delivery = self._deliver(outgoing, data, retry)
+            delivered = True
+        finally:
+            self._pace.release(delivered)
+        return delivery
+
+    def _deliver(self, outgoing: Outgoing, data: bytes, retry: bool) -> Delivery:
+        envelope_sender, recipients = outgoing.envelope_sender, outgoing.recipients
+        pace = self._pace
+        pace.limiter.wait(self._sleep)
         attempts = max(1, self.settings.attempts) if retry else 1
         failures = throttled = reconnects = 0
         while True:
+            if self._aborted.is_set():
+                raise TemporaryFailure(
+                    "sesión cerrada", "Sesión SMTP cerrada: la corrida se detuvo."
+                )
             try:
                 delivery = self._dialogue.run(envelope_sender, recipients, data, outgoing.claim)
             except TryAgain as again:
@@ -158,7 +195,7 @@ class SmtpTransport:
                     continue
                 if again.throttle and throttled < self.settings.throttle_retries and retry:
                     throttled += 1
-                    self._limiter.slow_down(self._policy.base(0))
+                    pace.limiter.slow_down(self._policy.base(0))
                     self._sleep(self._policy.throttle_wait(throttled))
                     continue
                 failures += 1
@@ -167,7 +204,6 @@ class SmtpTransport:
                 self._sleep(self._policy.wait(failures))
                 continue
             self._unreachable = False
-            self.sent += 1
             self._connection.messages += 1
             if delivery.deferred:
                 self._watch_rates(delivery.deferred)
@@ -175,8 +211,8 @@ class SmtpTransport:
 
     def _watch_rates(self, deferred: dict[str, str]) -> None:
         """Rate replies for several recipient domains at once are about us: slow down."""
-        if self._throttles.seen(deferred):
-            self._limiter.slow_down(self._policy.base(0))
+        if self._pace.throttles.seen(deferred):
+            self._pace.limiter.slow_down(self._policy.base(0))
 
     def _gave_up(self, again: TryAgain, tries: int) -> TemporaryFailure:
         self._unreachable = again.connect
@@ -192,6 +228,9 @@ class SmtpTransport:
         self._connection.close()
 
     def abort(self) -> None:
+        """Drop the connection without QUIT and end this session's waits: safe to call from
+        another thread (a stopped run wakes its sessions)."""
+        self._aborted.set()
         self._connection.drop()
 
 
@@ -246,14 +285,25 @@ def describe(settings: Settings) -> str:
 
 
 def open_transports(settings: Settings, setup: TransportSetup) -> Callable[[int], Transport]:
-    """A function run_id -> SmtpTransport; the password is obtained now, before the run."""
+    """A function run_id -> SmtpTransport; the password is obtained now, before the run.
+
+    Each call opens another session; the sessions of one run share one :class:`Pace`
+    (rate limit, daily cap, throttle watch), so ``smtp.sessions`` at once are as fast and
+    as capped as the settings say, not that many times more."""
     smtp = smtp_settings(settings)
     password, oauth_token = smtp_credentials(settings, setup.interactive)
+    paces: dict[int, Pace] = {}
+    lock = threading.Lock()
+
+    def pace_of(run_id: int) -> Pace:
+        with lock:
+            if run_id not in paces:
+                sent = setup.sent_today() if smtp.daily_cap else 0
+                paces[run_id] = Pace(smtp.rate_per_minute, smtp.daily_cap, sent)
+            return paces[run_id]
+
     return lambda run_id: SmtpTransport(
-        smtp,
-        password,
-        oauth_token=oauth_token,
-        sent_today=setup.sent_today() if smtp.daily_cap else 0,
+        smtp, password, oauth_token=oauth_token, pace=pace_of(run_id)
     )
 
 

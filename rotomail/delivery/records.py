@@ -6,6 +6,7 @@ what a running or interrupted run did at every moment.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -33,7 +34,9 @@ class RunRecords:
         self.engine = engine
         self.options = options
         self.run_id = 0
-        self._connection: Connection | None = None  # open while the run sends
+        # Each thread's own connection while the run sends (one per SMTP session): a
+        # connection is never shared between threads.
+        self._local = threading.local()
 
     def start(
         self,
@@ -107,22 +110,24 @@ class RunRecords:
 
     @contextmanager
     def sending(self) -> Iterator[None]:
-        """Keep one connection open while the run sends (no pool round trip per customer)."""
+        """Keep one connection open in this thread while the run sends (no pool round trip
+        per customer)."""
         with self.engine.connect() as connection:
-            self._connection = connection
+            self._local.connection = connection
             try:
                 yield
             finally:
-                self._connection = None
+                self._local.connection = None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        if self._connection is None:
-            with self.engine.begin() as connection:
-                yield connection
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            with self.engine.begin() as own:
+                yield own
         else:
-            with self._connection.begin():
-                yield self._connection
+            with connection.begin():
+                yield connection
 
     def record(self, outcome: Outcome, connection: Connection | None = None) -> None:
         values = {

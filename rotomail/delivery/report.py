@@ -97,6 +97,7 @@ class SendOptions:
     keep_pdfs: bool = False  # also write each PDF into the run's outbox folder
     # customers in a row without a connection, or uncertain, stop the run
     stop_after_failures: int = 3
+    sessions: int = 1  # SMTP sessions at once (smtp.sessions; 1 for every other channel)
     retry_rounds: int = 3  # rounds for deferred recipients at the end of the run
     round_wait: float = 300.0  # seconds before each round (greylisting wants minutes)
     channel: str = Channel.SMTP  # a name in delivery/channels.py; claims are kept per channel

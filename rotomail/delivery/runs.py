@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
 
 from sqlalchemy import Engine
 
@@ -39,6 +41,20 @@ __all__ = ["ClaimLost", "SendRunner"]
 
 class ClaimLost(Exception):
     """Another run took this customer over between our claim and DATA."""
+
+
+class RunHalted(RunStopped):
+    """The run stopped in another thread (its database failed, an error): raised in a
+    session whose message was cut by it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(0)
+        self.reason = reason
+        self.exit_code = 1
+
+
+# How often the thread feeding the sessions looks at a stop request while it waits.
+FEED_POLL = 0.2
 
 
 class SendRunner:
@@ -76,17 +92,44 @@ class SendRunner:
         )
         self.unreachable = 0  # customers in a row whose SMTP connection failed
         self.uncertain = 0  # customers in a row left uncertain (no answer to the final ".")
+        # Sessions at once (``options.sessions``): outcomes are reported one at a time, the
+        # circuit breakers count across sessions, and a run stopped in one thread stops
+        # the others (``halt``).
+        self.lock = threading.RLock()
+        self.halt: BaseException | None = None
         self.jobs = StatementJobs(engine, company, options, self.document_types, collectors)
 
     def _emit(self, report: RunReport, outcome: Outcome, record: bool = True) -> None:
         if record:
             with self.stop.critical():
                 self.records.record(outcome)
-        report.outcomes.append(outcome)
+        with self.lock:  # one whole line per outcome, whichever session reports it
+            report.outcomes.append(outcome)
+            try:
+                self.on_outcome(outcome)
+            except OSError:  # output closed (a pipe's reader gone): the run goes on silently
+                self.on_outcome = lambda outcome: None
+
+    def halted(self) -> RunStopped | None:
+        """Why this session must stop now: a stop requested (SIGTERM, Ctrl-C) or the run
+        halted in another thread; None while the run goes on."""
+        if self.stop.requested:
+            return RunStopped(self.stop.requested)
+        if self.halt is not None:
+            reason = getattr(self.halt, "message", "") or "la corrida se detuvo"
+            return RunHalted(reason)
+        return None
+
+    def through(self, deliver: Callable[[], mailer.Delivery]) -> mailer.Delivery:
+        """``deliver()``; a failure caused by the run being stopped from another thread
+        (its session aborted) is that stop, not the server's answer."""
         try:
-            self.on_outcome(outcome)
-        except OSError:  # output closed (a pipe's reader gone): the run goes on silently
-            self.on_outcome = lambda outcome: None
+            return deliver()
+        except (mailer.SendError, OSError):
+            halted = self.halted()
+            if halted is not None:
+                raise halted from None
+            raise
 
     def run(self, candidates: list[Candidate], transport_name: str) -> RunReport:
         languages = self.jobs.prepare(candidates)
@@ -127,22 +170,119 @@ class SendRunner:
         return report
 
     def _send_all(self, report: RunReport, to_render: list[Candidate]) -> None:
-        transport = self.make_transport(report.run_id) if to_render else None
+        sessions = min(max(1, self.options.sessions), len(to_render))
+        transports = [self.make_transport(report.run_id) for _ in range(sessions)]
         try:
-            for candidate, rendered in self.jobs.rendered(to_render):
-                if report.aborted:
-                    break
-                self.stop.check()
-                self._deliver(report, transport, candidate, rendered)
-            if transport is not None and not report.aborted:
-                self.deferred.retry(report, transport)
+            rendered = self.jobs.rendered(to_render)
+            if sessions > 1:
+                self._send_concurrently(report, transports, rendered)
+            elif transports:
+                for candidate, item in rendered:
+                    if report.aborted:
+                        break
+                    self.stop.check()
+                    self._deliver(report, transports[0], candidate, item)
+            if transports and not report.aborted:
+                self.deferred.retry(report, transports[0])
             self.deferred.finish(report)
         except BaseException:
-            if transport is not None:  # maybe mid-transaction: no QUIT, no wait
+            for transport in transports:  # maybe mid-transaction: no QUIT, no wait
                 transport.abort()
             raise
-        if transport is not None:
+        for transport in transports:
             transport.close()
+
+    def _send_concurrently(
+        self,
+        report: RunReport,
+        transports: list[mailer.Transport],
+        rendered: Iterator[tuple[Candidate, Rendered]],
+    ) -> None:
+        """One thread per session, each with its own transport (connection) and database
+        connection, taking the rendered statements in turn; this thread renders and feeds
+        them. Each customer is still claimed right before its own DATA."""
+        work: queue.Queue[tuple[Candidate, Rendered] | None] = queue.Queue(len(transports) * 2)
+        failures: list[BaseException] = []
+        threads = [
+            threading.Thread(
+                target=self._session,
+                args=(report, transport, work, failures),
+                name=f"rotomail-smtp-{number}",
+                daemon=True,
+            )
+            for number, transport in enumerate(transports, 1)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for item in rendered:
+                if report.aborted:
+                    break
+                self._feed(work, item, failures)
+            for _ in threads:
+                self._feed(work, None, failures)
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(FEED_POLL)
+                    self._check_sessions(failures)
+            self._check_sessions(failures)
+        except BaseException as exc:
+            self.halt = exc
+            self.stop.settle()  # from here on a signal is only noted: the sessions record
+            for transport in transports:
+                transport.abort()
+            while True:  # what no session took stays pending
+                try:
+                    work.get_nowait()
+                except queue.Empty:
+                    break
+            for _ in threads:
+                work.put(None)
+            for thread in threads:
+                thread.join()
+            raise
+
+    def _feed(
+        self,
+        work: queue.Queue[tuple[Candidate, Rendered] | None],
+        item: tuple[Candidate, Rendered] | None,
+        failures: list[BaseException],
+    ) -> None:
+        while True:
+            self._check_sessions(failures)
+            try:
+                work.put(item, timeout=FEED_POLL)
+                return
+            except queue.Full:
+                continue
+
+    def _check_sessions(self, failures: list[BaseException]) -> None:
+        """Raise a stop requested, or what ended a session."""
+        self.stop.check()
+        if self.stop.requested:  # settled by a session that saw it first
+            raise RunStopped(self.stop.requested)
+        if failures:
+            raise failures[0]
+
+    def _session(
+        self,
+        report: RunReport,
+        transport: mailer.Transport,
+        work: queue.Queue[tuple[Candidate, Rendered] | None],
+        failures: list[BaseException],
+    ) -> None:
+        """One SMTP session's thread: deliver what it is given until told to stop."""
+        try:
+            with self.records.sending():
+                while (item := work.get()) is not None:
+                    if report.aborted or failures or self.halted() is not None:
+                        continue  # left pending (``_not_attempted``)
+                    self._deliver(report, transport, *item)
+        except BaseException as exc:
+            with self.lock:
+                failures.append(exc)
+            while work.get() is not None:  # never leave the feeding thread blocked
+                pass
 
     def _not_attempted(self, report: RunReport, candidates: list[Candidate], record: bool) -> None:
         """The customers the run never reached stay pending, saying why (one statement for
@@ -316,7 +456,7 @@ class SendRunner:
         """--test, --dry-run and a resend (--to): nothing counts as the customer's statement
         being sent (no claim is taken)."""
         try:
-            delivery = transport.deliver(message)
+            delivery = self.through(lambda: transport.deliver(message))
         except mailer.SendError as exc:
             base.status, base.detail = Status.FAILED, exc.reply
             if isinstance(exc, mailer.RUN_STOPPERS):
@@ -358,6 +498,7 @@ class ClaimedDelivery:
         )
         self.candidate = candidate
         self.denied: claims.ClaimDenied | None = None
+        self.uncertain = False  # the server never confirmed this customer's message
 
     def take_claim(self) -> None:
         # Called by the transport right before its point of no return (SMTP: DATA). The
@@ -383,13 +524,20 @@ class ClaimedDelivery:
         runner.stop.check()  # stopped while claiming: DATA is not sent, reported uncertain
 
     def send(self, message: Outgoing) -> None:
+        self.uncertain = False
+        try:
+            self._send(message)
+        finally:
+            if not self.uncertain:  # the breaker counts uncertain customers in a row
+                self.runner.uncertain = 0
+
+    def _send(self, message: Outgoing) -> None:
         runner, base = self.runner, self.base
         copies = message.copies  # a Cc's or blind copy's answer is not the customer's
-        uncertain_before, runner.uncertain = runner.uncertain, 0
+        claimed = dataclasses.replace(message, claim=self.take_claim)
         try:
             delivery = for_addressees(
-                self.transport.deliver(dataclasses.replace(message, claim=self.take_claim)),
-                copies,
+                runner.through(lambda: self.transport.deliver(claimed)), copies
             )
         except ClaimLost:
             assert self.denied is not None
@@ -401,7 +549,7 @@ class ClaimedDelivery:
             )
         except mailer.Uncertain as exc:
             base.status, base.detail = Status.UNCERTAIN, f"incierto: {exc.reply}"
-            runner.uncertain = uncertain_before + 1
+            self.uncertain = True
             self._count_uncertain(exc.reply)
         except mailer.RUN_STOPPERS as exc:
             self.report.aborted, self.report.abort_code = exc.reply, exc.exit_code
@@ -464,13 +612,15 @@ class ClaimedDelivery:
 
     def _count_unreachable(self, reply: str) -> None:
         """A run-level circuit breaker: so many customers in a row without a connection
-        stop the run, the rest left pending."""
+        (whichever session tried them) stop the run, the rest left pending."""
         runner = self.runner
-        runner.unreachable += 1
+        with runner.lock:
+            runner.unreachable += 1
+            unreachable = runner.unreachable
         limit = runner.options.stop_after_failures
-        if limit and runner.unreachable >= limit:
+        if limit and unreachable >= limit and not self.report.aborted:
             self.report.aborted = (
-                f"el servidor SMTP no respondió a {runner.unreachable} clientes seguidos "
+                f"el servidor SMTP no respondió a {unreachable} clientes seguidos "
                 f"({reply}); los demás quedan pendientes. Cuando responda, reanude con "
                 f"«rotomail send --retry-failed {self.report.run_id}»"
             )
@@ -479,10 +629,13 @@ class ClaimedDelivery:
         """The other circuit breaker: a server that takes the content and never confirms it
         would leave every customer uncertain, one timeout each."""
         runner = self.runner
+        with runner.lock:
+            runner.uncertain += 1
+            uncertain = runner.uncertain
         limit = runner.options.stop_after_failures
-        if limit and runner.uncertain >= limit:
+        if limit and uncertain >= limit and not self.report.aborted:
             self.report.aborted = (
-                f"{runner.uncertain} clientes seguidos quedaron inciertos: el servidor SMTP no "
+                f"{uncertain} clientes seguidos quedaron inciertos: el servidor SMTP no "
                 f"confirmó el final del mensaje ({reply}); los demás quedan pendientes. "
                 "Pregunte al proveedor si esos mensajes llegaron antes de reanudar con "
                 f"«rotomail send --retry-failed {self.report.run_id}»"

@@ -53,6 +53,19 @@ def password_forms(user: str, password: str) -> list[str]:
     ]
 
 
+def imap_password_forms(user: str, password: str) -> list[str]:
+    """The forms of an IMAP password: those of :func:`password_forms` (AUTHENTICATE PLAIN
+    is the same base64) and the quoted string LOGIN sends (``\\`` and ``"`` escaped)."""
+    quoted = password.replace("\\", "\\\\").replace('"', '\\"')
+    return [*password_forms(user, password), quoted]
+
+
+def scrubbed_reply(pattern: re.Pattern[str] | None, text: str) -> str:
+    """A server's text as one clean line: the secret hidden first (in every rendering),
+    then cleaned (whitespace collapsed, controls removed), then hidden again."""
+    return hide(pattern, clean_line(hide(pattern, text)))
+
+
 def token_forms(user: str, token: str) -> list[str]:
     """An OAuth2 token as given and inside XOAUTH2's base64 initial response."""
     return [token, *_b64(f"user={user}\x01auth=Bearer {token}\x01\x01")]

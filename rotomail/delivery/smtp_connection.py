@@ -7,6 +7,7 @@ error (stop the run), anything network-shaped a :class:`TryAgain` with ``connect
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import socket
 import ssl
@@ -165,10 +166,17 @@ class SmtpConnection:
             conn.close()
 
     def drop(self) -> None:
-        """Close without QUIT: the session is broken or the server is closing it."""
+        """Close without QUIT: the session is broken, the server is closing it, or the run
+        stops. The socket is shut down first: a thread blocked reading a reply on it wakes
+        at once (closing alone does not wake it)."""
         conn, self.conn = self.conn, None
-        if conn is not None:
-            conn.close()
+        if conn is None:
+            return
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
 
     def reset(self) -> None:
         """RSET after a refused transaction so the session can be reused."""

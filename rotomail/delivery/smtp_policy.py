@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 
@@ -103,21 +104,25 @@ class ThrottleWatch:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._last: dict[str, float] = {}  # domain -> when it last throttled us
+        self._lock = threading.Lock()  # shared by the run's sessions
 
     def seen(self, deferred: dict[str, str]) -> bool:
-        now = self._clock()
-        for address, reply in deferred.items():
-            if names_rate(reply):
-                self._last[address.rpartition("@")[2].lower()] = now
-        self._last = {d: t for d, t in self._last.items() if now - t <= THROTTLE_WINDOW}
-        if len(self._last) >= THROTTLED_DOMAINS:
-            self._last.clear()
-            return True
-        return False
+        with self._lock:
+            now = self._clock()
+            for address, reply in deferred.items():
+                if names_rate(reply):
+                    self._last[address.rpartition("@")[2].lower()] = now
+            self._last = {d: t for d, t in self._last.items() if now - t <= THROTTLE_WINDOW}
+            if len(self._last) >= THROTTLED_DOMAINS:
+                self._last.clear()
+                return True
+            return False
 
 
 class RateLimiter:
-    """At most ``per_minute`` messages a minute: a fixed interval between sends."""
+    """At most ``per_minute`` messages a minute: a fixed interval between sends, whichever
+    session sends (each caller is given the next free slot, then waits for it outside the
+    lock)."""
 
     def __init__(
         self,
@@ -130,17 +135,58 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._next: float | None = None
+        self._lock = threading.Lock()
 
-    def wait(self) -> None:
-        now = self._clock()
-        if self._next is not None and now < self._next:
-            self._sleep(self._next - now)
-            now = self._next
-        self._next = now + self.interval
+    def wait(self, sleep: Callable[[float], None] | None = None) -> None:
+        """Wait for this message's slot (``sleep``: the caller's own, interruptible)."""
+        with self._lock:
+            now = self._clock()
+            start = now if self._next is None else max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            (sleep or self._sleep)(start - now)
 
     def slow_down(self, minimum: float) -> None:
         """The relay is throttling us: double the interval (at least ``minimum``, at most 60 s)."""
-        self.interval = min(max(self.interval * 2, minimum), 60.0)
+        with self._lock:
+            self.interval = min(max(self.interval * 2, minimum), 60.0)
+
+
+class Pace:
+    """What the sessions of one run share: the rate limit, the throttle watch and the
+    daily cap's count. A message takes a slot
+    of the daily cap (``reserve``) before it is sent and gives it back or counts it
+    (``release``), so sessions at once never send past the cap."""
+
+    def __init__(
+        self,
+        rate_per_minute: int,
+        daily_cap: int = 0,
+        sent_today: int = 0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limiter = RateLimiter(rate_per_minute, clock=clock, sleep=sleep)
+        self.throttles = ThrottleWatch(clock=clock)
+        self.daily_cap = daily_cap
+        self.sent = sent_today
+        self._reserved = 0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> bool:
+        """Take a slot of the daily cap; False when it is reached."""
+        with self._lock:
+            if self.daily_cap and self.sent + self._reserved >= self.daily_cap:
+                return False
+            self._reserved += 1
+            return True
+
+    def release(self, sent: bool) -> None:
+        with self._lock:
+            self._reserved -= 1
+            if sent:
+                self.sent += 1
 
 
 class RetryPolicy:

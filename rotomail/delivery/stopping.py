@@ -73,7 +73,11 @@ class StopSignals:
     @contextmanager
     def critical(self) -> Iterator[None]:
         """A section a signal must not cut (a database transaction); a stop requested
-        meanwhile is raised by the next ``check``."""
+        meanwhile is raised by the next ``check``. Signals are handled in the main thread
+        only: another thread's section (an SMTP session's) is never cut by one."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
         self._critical += 1
         try:
             yield

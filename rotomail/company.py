@@ -6,11 +6,13 @@ import os
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 LANGUAGES = ("es", "pt", "en")
+# What a company may give per language: ``[companies.SM02.en] phone = "…" address = "…"``.
+LOCALIZED_KEYS = ("phone", "address")
 
 # SAP's one-letter language keys (SPRAS), ISO codes and the languages' names.
 _LANGUAGE_WORDS = {
@@ -65,6 +67,22 @@ class CompanyProfile:
     min_balance: Decimal | None = None
     skip_credit: bool = False
     base_dir: str = ""  # config.toml's folder: relative paths start there (not a key)
+    # (language, key, text) from ``[companies.<SOCIEDAD>.<language>]``: the phone and
+    # address a statement and its e-mail in that language print (not a key itself)
+    localized: tuple[tuple[str, str, str], ...] = ()
+
+    def for_language(self, language: str) -> CompanyProfile:
+        """The profile as a statement in ``language`` shows it: that language's phone and
+        address where the profile gives them, else the company's."""
+        given = {key: text for lang, key, text in self.localized if lang == language}
+        if not given and language == self.language:
+            return self
+        return replace(
+            self,
+            language=language,
+            phone=given.get("phone", self.phone),
+            address=given.get("address", self.address),
+        )
 
 
 # The item fields an ``invoice_copies`` pattern may name: ``{referencia}`` ...

@@ -35,6 +35,7 @@ from rotomail.company import (
     COLLECTOR_CODE_MAX,
     COPIES_MAX_MB,
     LANGUAGES,
+    LOCALIZED_KEYS,
     Collector,
     CompanyProfile,
     collector_code,
@@ -287,7 +288,7 @@ DOCUMENT_TYPE_KEYS = ("es", "en", "pt")
 # [collectors.SOCIEDAD.CODE]: a customer's collector (the master's "Encargado").
 COLLECTOR_KEYS = ("name", "email", "phone")
 # CompanyProfile fields that are not keys of [companies.X].
-_NOT_COMPANY_KEYS = ("code", "base_dir")
+_NOT_COMPANY_KEYS = ("code", "base_dir", "localized")
 # Fields the importers read; ``[import.ledger]`` / ``[import.customers]`` (and ``--column``)
 # map them to a file's own headings: ``vencimiento = "Venc.neto"``.
 IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -584,11 +585,29 @@ def _check_company(code: str, entry: Any, path: Path) -> None:
     if not isinstance(entry, Mapping):
         raise UsageError(f"{path}: [companies.{code}] debe ser una tabla.")
     names = company_keys()
-    for name in entry:
-        if name not in names:
+    for name, inner in entry.items():
+        if name in LANGUAGES:  # [companies.SM02.en] phone = "…" address = "…"
+            _check_company_language(f"companies.{code}.{name}", inner, path)
+        elif name not in names:
             raise _unknown(
-                f"companies.{code}.{name}", [f"companies.{code}.{n}" for n in names], path
+                f"companies.{code}.{name}",
+                [f"companies.{code}.{n}" for n in (*names, *LANGUAGES)],
+                path,
             )
+
+
+def _check_company_language(where: str, entry: Any, path: Path) -> None:
+    if not isinstance(entry, Mapping):
+        raise UsageError(
+            f"{path}: [{where}] debe ser una tabla con "
+            + " y ".join(LOCALIZED_KEYS)
+            + " en ese idioma."
+        )
+    for name, value in entry.items():
+        if name not in LOCALIZED_KEYS:
+            raise _unknown(f"{where}.{name}", [f"{where}.{k}" for k in LOCALIZED_KEYS], path)
+        if not isinstance(value, str):
+            raise _invalid(f"{where}.{name}", value, str(path), "un texto")
 
 
 def _check_document_type(code: str, entry: Any, path: Path) -> None:
@@ -714,6 +733,12 @@ def _companies(table: Mapping[str, Any], path: Path) -> dict[str, CompanyProfile
         if values.get("invoice_copies"):  # "~/cfdi/{referencia}" as the shell would read it
             values["invoice_copies"] = os.path.expanduser(values["invoice_copies"])
         values["base_dir"] = str(path.parent.resolve())
+        values["localized"] = tuple(
+            (lang, key, " ".join(text.split()))
+            for lang in LANGUAGES
+            if isinstance(entry.get(lang), Mapping)
+            for key, text in entry[lang].items()
+        )
         values.update(code=sociedad, name=values.get("name", ""), language=language, clabe=clabe)
         result[sociedad] = CompanyProfile(**values)
     return result

@@ -110,3 +110,21 @@ SUMMARY: dict[Status, str] = {
 def spanish(word: str) -> str:
     """A mode's, status's or channel's Spanish word; an unknown word as it is."""
     return SPANISH.get(word, word)
+
+
+def with_code(code: object, text: str) -> str:
+    """A server's code and its text as shown, the code once: ``("550", "5.1.1 User
+    unknown")`` -> ``"550 5.1.1 User unknown"``, but ``("5.1.1", "550 5.1.1 User
+    unknown")`` -> ``"550 5.1.1 User unknown"`` and ``(250, "250 OK")`` -> ``"250 OK"``; a
+    text that repeats its own opening codes (``"550 5.1.1 550 5.1.1 …"``) says them once."""
+    head = str(code).split() if code not in (None, "") else []
+    words = text.split()
+    for size in (3, 2, 1):  # "550 5.1.1 550 5.1.1 x" -> "550 5.1.1 x"
+        repeated = len(words) >= 2 * size and words[:size] == words[size : 2 * size]
+        if repeated and all(any(c.isdigit() for c in w) for w in words[:size]):
+            words = words[size:]
+            break
+    n = len(head)
+    if head and (words[:n] == head or (words[1 : n + 1] == head and words[0][:1].isdigit())):
+        head = []
+    return " ".join([*head, *words])

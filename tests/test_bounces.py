@@ -270,7 +270,7 @@ def test_bounces_end_to_end(smtp: SmtpServer, loaded: Cli, mailbox: Mailbox) -> 
             "enviado",
             [
                 ("a@agro.example.mx", "con retraso", "4.4.1 connect to mx.agro.example.mx: Connection timed out"),
-                ("b@agro.example.mx", "rebotado", "5.1.1 550 5.1.1 <b@agro.example.mx>: Recipient address rejected: User unknown"),
+                ("b@agro.example.mx", "rebotado", "550 5.1.1 <b@agro.example.mx>: Recipient address rejected: User unknown"),
             ],
         ),
     }  # fmt: skip
@@ -301,7 +301,7 @@ def test_bounces_end_to_end(smtp: SmtpServer, loaded: Cli, mailbox: Mailbox) -> 
     assert history(loaded, 1) == rows
 
     table = loaded("history", "1")
-    assert "b@agro.example.mx: rebotado (5.1.1" in table.stdout
+    assert "b@agro.example.mx: rebotado (550 5.1.1" in table.stdout
 
 
 def test_the_same_report_twice_changes_nothing(
@@ -338,8 +338,8 @@ def test_retry_failed_sends_only_to_addresses_that_did_not_bounce(
     assert [
         (e["cliente"], e["rebotados"], e["diagnostico"][:9]) for e in json.loads(listed.stdout)
     ] == [
-        ("1001400", ["cxp@plomeria.example.mx"], "5.1.1 550"),
-        ("1006210", ["a@agro.example.mx", "b@agro.example.mx"], "5.1.1 550"),
+        ("1001400", ["cxp@plomeria.example.mx"], "550 5.1.1"),
+        ("1006210", ["a@agro.example.mx", "b@agro.example.mx"], "550 5.1.1"),
     ]
 
     # A plain rerun does not send again to bounced customers.
@@ -407,8 +407,8 @@ def test_resend_log_mails_the_log_with_bounces(
     [attachment] = list(log_mail.iter_attachments())
     log = attachment.get_content()
     assert "Rebotados: 1" in log
-    assert "rebotado: 5.1.1 550 5.1.1 <cxp@plomeria.example.mx>" in log
-    assert "b@agro.example.mx: rebotado 5.1.1" in log
+    assert "rebotado: 550 5.1.1 <cxp@plomeria.example.mx>" in log
+    assert "b@agro.example.mx: rebotado 550 5.1.1" in log
 
 
 # --- VERP, archive copy, reply note --------------------------------------------------------------

@@ -35,15 +35,20 @@ def test_add_saves_and_prints_the_portal_message(customers: Cli) -> None:
 
 
 @pytest.mark.parametrize(
-    ("sociedad", "cliente"),
-    [("SM02", "9999999"), ("SB01", "1006210"), ("XX99", "1006210")],
-)
+    ("sociedad", "cliente", "message"),
+    [
+        ("SM02", "9999999", "Cliente 9999999 no encontrado en el maestro de clientes de la sociedad SM02"),
+        ("SB01", "1006210", "Cliente 1006210 no encontrado en el maestro de clientes de la sociedad SB01"),
+        ("XX99", "1006210", "Sociedad XX99 no encontrada en el maestro de clientes"),
+    ],
+)  # fmt: skip
 def test_add_unknown_customer_in_sociedad_is_rejected(
-    customers: Cli, sociedad: str, cliente: str
+    customers: Cli, sociedad: str, cliente: str, message: str
 ) -> None:
+    """An unknown customer number and an unknown sociedad say which one is unknown."""
     result = customers("catalog", "add", sociedad, cliente, "a@agro.example.mx")
     assert result.exit_code == 1
-    assert result.stderr == "Error: Sociedad no encontrada para este cliente\n"
+    assert result.stderr == f"Error: {message}\n"
     assert catalog_json(customers) == []
 
 

@@ -135,7 +135,7 @@ def test_a_held_customer_is_never_sent_nor_missing(gaps: Cli) -> None:
         (
             ["catalog", "hold", "SM02", "42", "--reason", "x"],
             1,
-            "Error: Sociedad no encontrada para este cliente\n",
+            "Error: Cliente 42 no encontrado en el maestro de clientes de la sociedad SM02\n",
         ),
         (
             ["catalog", "hold", "SM02", "1006210", "--reason", "  "],

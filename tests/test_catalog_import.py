@@ -73,7 +73,12 @@ MESSY = [
     pytest.param(
         b"SM02\t7777777\ta@agro.example.mx\nSM02\t1004273\tnope\n",
         [
-            ("SM02", "7777777", "a@agro.example.mx", "Sociedad no encontrada para este cliente"),
+            (
+                "SM02",
+                "7777777",
+                "a@agro.example.mx",
+                "Cliente 7777777 no encontrado en el maestro de clientes de la sociedad SM02",
+            ),
             ("SM02", "1004273", "nope", "Correo inválido: «nope»"),
         ],
         id="unknown-customer-and-bad-address",

@@ -309,7 +309,7 @@ def test_opens_all_selected_with_footer_and_enter_asks_first() -> None:
         "Filtrar": "/",
         "Cancelar": "Esc",
     }
-    assert seen["footer_filter"] == {"Ir a la lista": "↓", "Cancelar": "Esc"}
+    assert seen["footer_filter"] == {"Ir a la lista": "↓", "Quitar filtro": "Esc"}
     assert "Confirmar envío" in seen["confirm"]
     assert "Se enviará el estado de cuenta a 8 clientes." in seen["confirm"]
     assert seen["footer_confirm"] == {"Enviar": "Enter/e", "Volver a la lista": "Esc"}
@@ -509,6 +509,11 @@ def test_escape_and_ctrl_c_leave_with_nothing(where: str, key: str) -> None:
         await pilot.press("space")
         if where == "filter":
             await pilot.press("slash", *"tina")
+            if key == "escape":  # Esc clears the filter, the tick kept; a second one leaves
+                await pilot.press("escape")
+                assert app.screen_mode == "list" and app.state.query == ""
+                assert len(app.state.selected) == len(app.state.rows) - 1
+                assert len(app.state.shown) == len(app.state.rows)
         if where == "confirm":
             await pilot.press("enter")
             if key == "escape":  # Esc goes back to the list; a second one leaves

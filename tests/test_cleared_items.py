@@ -245,7 +245,7 @@ def test_payments_section_in_the_customers_language(customers: Cli, tmp_path: Pa
     assert customers("ledger", "import", "-", input=ALL_ITEMS.encode()).exit_code == 0
     assert customers("catalog", "add", "SM02", "1006210", "a@x.example", "--idioma", "en")
     english = statement_text(customers, tmp_path)
-    assert "Payments and credits received since 31/10/2026" in english
+    assert "Payments and credits received since Oct 31, 2026" in english
     assert "Document Reference Type Date Applied Paid Amount Currency" in english
     assert "TRANSF-77 Payment" in english
     assert customers("catalog", "add", "SM02", "1006210", "a@x.example", "--idioma", "pt")

@@ -91,7 +91,7 @@ def message(path: Path) -> tuple[str, str]:
             "Account Statement Tinacos Ejemplo S.A. de C.V.",
             [
                 "Dear Customer: Rio Bravo Building Supply LLC",
-                "Customer no.: 1008950 · Statement date: 30/11/2026",
+                "Customer no.: 1008950 · Statement date: Nov 30, 2026",
                 "Balance: USD 2,000.00 · Overdue: USD 2,000.00",
             ],
         ),

@@ -239,20 +239,20 @@ def test_without_the_block_column_nothing_is_disputed(loaded: Cli) -> None:
 
 
 @pytest.mark.parametrize(
-    ("idioma", "mark", "line"),
+    ("idioma", "due", "mark", "line"),
     [
-        ("pt", "Em contestação", "Em contestação (não incluído no vencido): MXN 1.000,00"),
-        ("en", "In dispute", "In dispute (not included in overdue): MXN 1,000.00"),
+        ("pt", "01/10/2026", "Em contestação", "Em contestação (não incluído no vencido): MXN 1.000,00"),
+        ("en", "Oct 1, 2026", "In dispute", "In dispute (not included in overdue): MXN 1,000.00"),
     ],
-)
+)  # fmt: skip
 def test_the_mark_in_the_customers_language(
-    loaded: Cli, tmp_path: Path, idioma: str, mark: str, line: str
+    loaded: Cli, tmp_path: Path, idioma: str, due: str, mark: str, line: str
 ) -> None:
     import_ledger(loaded)
     dispute(loaded)
     assert loaded("catalog", "add", "SM02", "1006210", "a@agro.example.mx", "--idioma", idioma)
     text = statement_text(loaded, tmp_path)
-    assert f"01/10/2026 {mark} " in text
+    assert f"{due} {mark} " in text
     assert line in text
 
 

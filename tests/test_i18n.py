@@ -43,6 +43,10 @@ def test_format_amount_matches_babel(value: Decimal, lang: str) -> None:
     assert format_amount(value, lang) == babel
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_format_date(lang: str) -> None:
-    assert format_date(date(2024, 3, 5), lang) == "05/03/2024"
+@pytest.mark.parametrize(
+    ("lang", "expected"), [("es", "05/03/2024"), ("pt", "05/03/2024"), ("en", "Mar 5, 2024")]
+)
+def test_format_date(lang: str, expected: str) -> None:
+    """A US reader takes 05/03/2024 for May 3: English writes the month's name."""
+    assert format_date(date(2024, 3, 5), lang) == expected
+    assert format_date(date(2026, 11, 5), "en") == "Nov 5, 2026"

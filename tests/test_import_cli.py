@@ -135,7 +135,16 @@ def test_ledger_import_replaces_the_sociedad_snapshot(customers: Cli, tmp_path) 
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["statement", "SM02", "7777777"], 1, "Error: Sociedad no encontrada para este cliente\n"),
+        (
+            ["statement", "SM02", "7777777"],
+            1,
+            "Error: Cliente 7777777 no encontrado en el maestro de clientes de la sociedad SM02\n",
+        ),
+        (
+            ["statement", "XX99", "7777777"],
+            1,
+            "Error: Sociedad XX99 no encontrada en el maestro de clientes\n",
+        ),
         (
             ["ledger", "import", "no-existe.txt"],
             1,

@@ -23,7 +23,13 @@ from rotomail.company import CompanyProfile
 from rotomail.inputs.parsers import parse_customers, parse_ledger
 from rotomail.statement.labels import format_amount, format_date, labels
 from rotomail.statement.model import Statement, StatementCustomer, StatementItem, build_statement
-from rotomail.statement.pdf import pdf_text, render_statement_pdf
+from rotomail.statement.pdf import (
+    needs_unicode_font,
+    pdf_text,
+    render_statement_pdf,
+    uncovered,
+    unicode_text,
+)
 
 CUT = date(2024, 3, 31)
 CUSTOMER = StatementCustomer("SM02", "0001006210", "Ferretería Ñandú S.A. de C.V.", "FNA990101XY2")
@@ -129,7 +135,7 @@ def test_netting_to_zero_shows_items_and_says_no_balance() -> None:
         ),
         (
             "en",
-            ["Account statement", "Statement date: 31/03/2024", "Not yet due", "Over 90 days",
+            ["Account statement", "Statement date: Mar 31, 2024", "Not yet due", "Over 90 days",
              "Page 1 of 1", "Accounts Receivable", "Days overdue"],
         ),
     ],
@@ -159,9 +165,63 @@ def test_other_languages(lang: str, expected: list[str]) -> None:
 def test_any_unicode_name_renders(name: str) -> None:
     customer = replace(CUSTOMER, nombre=name)
     company = replace(COMPANY, name=f"{name} Holding", phone="☎ 800 000 0000")
-    (text,) = pages_text(render_statement_pdf(statement(company=company, customer=customer)))
+    st = statement(company=company, customer=customer)
+    (text,) = pages_text(render_statement_pdf(st))
     assert "Página 1 de 1" in text
-    assert pdf_text(name).strip().split(" ")[0] in text
+    printable = unicode_text if needs_unicode_font(st) else pdf_text
+    assert printable(name).strip().split(" ")[0] in text
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Zażółć Gęślą Jaźń Sp. z o.o.",
+        "ООО Ромашка",
+        "Łódź Budowa Sp. z o.o.",
+        "Ελληνικά Δομικά Α.Ε.",
+        "Công ty Xây dựng Đà Nẵng",
+        "Čokoláda s.r.o. Şişli Ağır Sanayi",
+    ],
+)
+def test_names_beyond_windows_1252_are_printed_as_written(name: str) -> None:
+    """Polish, Russian, Greek, Vietnamese, Czech and Turkish names come out of the PDF as
+    they went in (Noto Sans embedded), in the customer block and the company's name; the
+    statement's labels and figures too."""
+    customer = replace(CUSTOMER, nombre=name)
+    company = replace(COMPANY, address=f"ul. {name}, Warszawa")
+    st = statement(company=company, customer=customer)
+    pdf = render_statement_pdf(st)
+    (text,) = pages_text(pdf)
+    assert name in text
+    assert f"ul. {name}, Warszawa" in text
+    assert "Estado de cuenta" in text and "Página 1 de 1" in text
+    assert "?" not in text
+    assert b"NotoSans" in pdf and b"/FontFile2" in pdf
+    assert uncovered(st) == ""
+    assert len(pdf) < 60_000  # a subset of the font, not the whole of it
+
+
+def test_a_latin_statement_embeds_no_font() -> None:
+    """The usual statement (Spanish, Portuguese, windows-1252) stays in the core font:
+    no font file in the PDF, the same size as before."""
+    customer = replace(CUSTOMER, nombre="Ferretería Ñandú “La Económica” – São Paulo €")
+    st = statement(customer=customer)
+    assert not needs_unicode_font(st)
+    pdf = render_statement_pdf(st)
+    assert b"/FontFile" not in pdf and b"NotoSans" not in pdf
+    assert b"/Helvetica" in pdf
+    assert customer.nombre in pages_text(pdf)[0]
+
+
+def test_characters_no_font_has_are_named() -> None:
+    """A Chinese name: the Latin part printed, the rest "?", and ``uncovered`` names the
+    characters (the run warns with them)."""
+    customer = replace(CUSTOMER, nombre="Пекин 北京建材 Ltd")
+    st = statement(customer=customer)
+    (text,) = pages_text(render_statement_pdf(st))
+    assert "Пекин ???? Ltd" in text
+    assert uncovered(st) == "北京建材"
+    assert uncovered(statement()) == ""
 
 
 @pytest.mark.parametrize(
@@ -180,6 +240,21 @@ def test_any_unicode_name_renders(name: str) -> None:
 def test_pdf_text_fallback(raw: str, printed: str) -> None:
     assert pdf_text(raw) == printed
     pdf_text(raw).encode("windows-1252")  # always printable in the core fonts
+
+
+@pytest.mark.parametrize(
+    ("raw", "printed"),
+    [
+        ("Łódź Ελλάδα Москва", "Łódź Ελλάδα Москва"),
+        ("Ōsaka Trading 株式会社", "Ōsaka Trading ????"),
+        ("e\u0301 composed", "é composed"),  # NFC
+        ("a\tb\nc\x00", "a b c "),
+        ("ﬁn Ｆｕｌｌ", "fin Full"),  # compatibility forms the font lacks: their letters
+        ("zero\u200dwidth", "zerowidth"),
+    ],
+)
+def test_unicode_text_fallback(raw: str, printed: str) -> None:
+    assert unicode_text(raw) == printed
 
 
 def test_long_texts_are_cut_not_overflowing() -> None:
@@ -387,3 +462,15 @@ def test_normalize_clabe(raw: str, expected: str) -> None:
     from rotomail.company import normalize_clabe
 
     assert normalize_clabe(raw) == expected
+
+
+def test_a_disputed_item_in_a_unicode_statement() -> None:
+    """The disputed mark is italic in Helvetica; Noto Sans is shipped upright only, so a
+    statement set in it prints the mark upright instead of failing."""
+    disputed = replace(items(1)[0], aclaracion="precio")
+    customer = replace(CUSTOMER, nombre="ООО Ромашка")
+    st = build_statement(COMPANY, customer, [disputed, *items(2)], CUT)
+    assert needs_unicode_font(st)
+    (text,) = pages_text(render_statement_pdf(st))
+    assert "ООО Ромашка" in text
+    assert "En aclaración" in text

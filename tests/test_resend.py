@@ -101,8 +101,8 @@ def test_resend_after_a_run_goes_only_to_the_address_given(
     assert changes(loaded, "1006210") == trail
     rows = history_json(loaded, "--sociedad", "SM02", "--cliente", "1006210")
     assert [(r["modo"], r["estado"], r["correos"]) for r in rows] == [
-        ("send", "enviado", "a@agro.example.mx;b@agro.example.mx"),
-        ("resend", "enviado", "contador@example.mx"),
+        ("envío", "enviado", "a@agro.example.mx;b@agro.example.mx"),
+        ("reenvío", "enviado", "contador@example.mx"),
     ]
     assert rows[1]["usuario"] == getpass.getuser()
     assert rows[1]["pdf"] == str(kept_pdf(home))

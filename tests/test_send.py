@@ -112,7 +112,8 @@ def test_send_all_to_outbox(loaded: Cli, home: Path) -> None:
     }
     log = next((home / "logs").glob("*_corrida1_SM02.txt")).read_text(encoding="utf-8")
     assert "Corrida:        1" in log
-    assert "Enviados: 0  Guardados en el buzón de salida: 3" in log
+    assert "Guardados en el buzón de salida: 3  Fallidos: 0" in log
+    assert "Enviados" not in log  # an outbox run sent nothing: it saved
     assert log.count(" guardado ") == 3
     assert "1006210_20261130.pdf" in log
 

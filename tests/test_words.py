@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from rotomail.words import SPANISH, SUMMARY, AddressStatus, Channel, Mode, RunStatus, Status
+from rotomail.words import (
+    SPANISH,
+    SUMMARY,
+    AddressStatus,
+    Channel,
+    Mode,
+    RunStatus,
+    Status,
+    with_code,
+)
 
 
 @pytest.mark.parametrize("word", [*Mode, *RunStatus, *Status, *AddressStatus])
@@ -21,3 +30,19 @@ def test_members_are_the_stored_strings() -> None:
 
 def test_the_summary_counts_every_outcome_a_run_ends_with() -> None:
     assert set(Status) - set(SUMMARY) == {Status.IN_FLIGHT}
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "shown"),
+    [
+        ("5.1.1", "550 5.1.1 <b@x.example.com>: User unknown", "550 5.1.1 <b@x.example.com>: User unknown"),
+        ("550 5.1.1", "550 5.1.1 550 5.1.1 User unknown", "550 5.1.1 User unknown"),
+        (250, "250 OK", "250 OK"),
+        (250, "250 250 OK", "250 OK"),
+        (250, "2.0.0 Ok: queued as ABC", "250 2.0.0 Ok: queued as ABC"),
+        (550, "5.1.1 Mailbox 550 full", "550 5.1.1 Mailbox 550 full"),
+        ("", "Connection refused", "Connection refused"),
+    ],
+)  # fmt: skip
+def test_a_code_is_shown_once(code: object, text: str, shown: str) -> None:
+    assert with_code(code, text) == shown

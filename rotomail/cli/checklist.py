@@ -205,12 +205,22 @@ class ChecklistState:
     def filter_text(self) -> str:
         """What the filter shows and hides, e.g. ``"mostrando 2 de 8; 3 seleccionados
         ocultos"``; empty without a filter."""
+        return self.filter_texts()[0]
+
+    def filter_texts(self) -> list[str]:
+        """``filter_text`` and shorter forms of it, longest first, for a narrow screen:
+        the hidden selected customers are never left out."""
         if not self.filtered:
-            return ""
-        text = f"mostrando {len(self.shown)} de {len(self.rows)}"
-        if hidden := self.hidden_selected():
-            text += f"; {hidden} seleccionados ocultos"
-        return text
+            return [""]
+        shown, total = len(self.shown), len(self.rows)
+        hidden = self.hidden_selected()
+        if not hidden:
+            return [f"mostrando {shown} de {total}", f"{shown} de {total}"]
+        return [
+            f"mostrando {shown} de {total}; {hidden} seleccionados ocultos",
+            f"{shown} de {total}; {hidden} seleccionados ocultos",
+            f"{shown} de {total}; {hidden} ocultos",
+        ]
 
     def notes_text(self, *, unsendable_only: bool = False) -> str:
         """Rows that cannot be sent (and, unless ``unsendable_only``, those already sent),
@@ -548,11 +558,12 @@ def _app_class() -> _AppFactory:
             Binding("enter", "confirm", "Enviar…", key_display="Enter"),
             Binding("e", "send", "Enviar", key_display="Enter/e"),
             Binding("escape", "return_to_list", "Volver a la lista", key_display="Esc"),
+            Binding("escape", "clear_filter", "Quitar filtro", key_display="Esc"),
             Binding("escape", "cancel", "Cancelar", key_display="Esc"),
         ]
         _ACTIONS_BY_MODE: ClassVar[dict[str, set[str]]] = {
             "list": {"tick", "select_shown", "start_filter", "confirm", "cancel"},
-            "filter": {"end_filter", "cancel"},
+            "filter": {"end_filter", "clear_filter"},
             "confirm": {"send", "return_to_list"},
         }
 
@@ -629,6 +640,8 @@ def _app_class() -> _AppFactory:
                     self.action_return_to_list()
                 elif key in ("enter", "e") and event.time - self._confirm_opened >= CONFIRM_GRACE:
                     self.action_send()
+            elif key == "escape" and self.screen_mode == "filter":
+                self.action_clear_filter()  # the ticks stay; a second Esc leaves
             elif key == "escape":
                 self.action_cancel()
             elif key in _MOVES and not (self.screen_mode == "filter" and key == "down"):
@@ -679,8 +692,13 @@ def _app_class() -> _AppFactory:
             if self.screen_mode == "filter" or self.state.query:
                 cursor = "▏" if self.screen_mode == "filter" else ""
                 query = f"Filtro: {self.state.query}{cursor}"
-                shown = self.state.filter_text()
                 width = self.query_one("#filter").content_region.width
+                texts = self.state.filter_texts()
+                # the longest form of the counts that fits beside the query (80 columns)
+                shown = next((t for t in texts if len(query) + 2 + len(t) <= width), texts[-1])
+                room = width - 2 - len(shown)
+                if len(query) > room > 10:  # a long query: its end, where the typing is
+                    query = "Filtro: …" + query[len(query) - room + 9 :]
                 gap = max(2, width - len(query) - len(shown))
                 return Content(f"{query}{' ' * gap}{shown}")
             return Content("/ para filtrar por número, nombre o correo")
@@ -730,6 +748,14 @@ def _app_class() -> _AppFactory:
             self._set_mode("filter")
 
         def action_end_filter(self) -> None:
+            self._set_mode("list")
+
+        def action_clear_filter(self) -> None:
+            """Esc in the filter: every row shown again, back to the list, ticks kept."""
+            if self.state.query:
+                self.state.set_filter("")
+                self._table.rows_changed()
+                self._refresh_status()
             self._set_mode("list")
 
         def action_confirm(self) -> None:

@@ -3,6 +3,7 @@ statements; the log sent again."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from rotomail.cli.common import (
     state,
 )
 from rotomail.cli.group import command_group
-from rotomail.cli.output import Format, print_table
+from rotomail.cli.output import Format, is_terminal, print_table
 from rotomail.cli.send import mail_log_to_operator
 from rotomail.delivery.liveness import close_dead_runs
 from rotomail.delivery.report import CopiesReport
@@ -22,7 +23,7 @@ from rotomail.delivery.transports import transport_factory
 from rotomail.errors import UsageError
 from rotomail.store.bounces import run_addresses
 from rotomail.store.history import customer_statements, list_runs, run_deliveries
-from rotomail.words import AddressStatus, Mode, spanish
+from rotomail.words import AddressStatus, Mode, spanish, with_code
 
 app = command_group("Corridas anteriores; con RUN, el resultado de cada cliente.")
 
@@ -68,38 +69,56 @@ def history(
         _run_history(engine, run, format)
 
 
+RUNS_HEADERS = [
+    "Corrida",
+    "Inicio",
+    "Operador",
+    "Sociedad",
+    "Fecha de corte",
+    "Modo",
+    "Correctos",  # sent, saved to the outbox or built, as the mode says
+    "Fallidos",
+    "Omitidos",
+    "Inciertos",
+    "Estado",
+]
+
+
+def _runs_rows(runs: list[Any]) -> list[list[Any]]:
+    return [
+        [
+            r.id,
+            f"{r.started_at:%Y-%m-%d %H:%M}",
+            r.operator,
+            r.sociedad,
+            r.statement_date.isoformat(),
+            spanish(r.mode),
+            r.sent,
+            r.failed,
+            r.skipped,
+            r.uncertain,
+            spanish(r.status),
+        ]
+        for r in runs
+    ]
+
+
 def _runs_history(engine: Engine, format: Format) -> None:
     runs = list_runs(engine)
+    if runs and format is Format.table and is_terminal():
+        # A terminal too narrow for the table (80 columns) gets each run as a paragraph
+        # broken between its parts, instead of dates folded into pieces.
+        width = shutil.get_terminal_size().columns
+        widths = [len(header) for header in RUNS_HEADERS]
+        for row in _runs_rows(runs):
+            widths = [max(w, len(str(cell))) for w, cell in zip(widths, row, strict=True)]
+        if sum(widths) + 3 * len(widths) + 1 > width:
+            for r in runs:
+                typer.echo(_run_paragraph(r, width))
+            return
     print_table(
-        [
-            "Corrida",
-            "Inicio",
-            "Operador",
-            "Sociedad",
-            "Fecha de corte",
-            "Modo",
-            "Correctos",  # sent, saved to the outbox or built, as the mode says
-            "Fallidos",
-            "Omitidos",
-            "Inciertos",
-            "Estado",
-        ],
-        [
-            [
-                r.id,
-                f"{r.started_at:%Y-%m-%d %H:%M}",
-                r.operator,
-                r.sociedad,
-                r.statement_date.isoformat(),
-                spanish(r.mode),
-                r.sent,
-                r.failed,
-                r.skipped,
-                r.uncertain,
-                spanish(r.status),
-            ]
-            for r in runs
-        ],
+        RUNS_HEADERS,
+        _runs_rows(runs),
         format,
         json_keys=[
             "corrida",
@@ -117,6 +136,33 @@ def _runs_history(engine: Engine, format: Format) -> None:
     )
     if not runs and format is Format.table:
         typer.echo("Todavía no hay corridas.", err=True)
+
+
+def _run_paragraph(r: Any, width: int) -> str:
+    """One run as lines of at most ``width`` columns, broken only between its parts:
+    "Corrida 2 · 2026-12-05 14:03 · ana · SM02 · corte 2026-11-30 · envío · …"."""
+    parts = [
+        f"Corrida {r.id}",
+        f"{r.started_at:%Y-%m-%d %H:%M}",
+        str(r.operator),
+        str(r.sociedad),
+        f"corte {r.statement_date.isoformat()}",
+        spanish(r.mode),
+        f"correctos {r.sent}",
+        f"fallidos {r.failed}",
+        f"omitidos {r.skipped}",
+        f"inciertos {r.uncertain}",
+        spanish(r.status),
+    ]
+    lines, current = [], ""
+    for part in parts:
+        joined = f"{current} · {part}" if current else part
+        if not current or len(joined) < width:
+            current = joined
+        else:
+            lines.append(f"{current} ·")
+            current = f"    {part}"
+    return "\n".join([*lines, current])
 
 
 def _run_history(engine: Engine, run: int, format: Format) -> None:
@@ -202,7 +248,7 @@ def address_outcomes(delivery: Row[Any], records: list[Row[Any]]) -> list[dict[s
         record = by_address.get(correo.lower())
         if record is not None:
             estado = spanish(record.status)
-            detalle = f"{record.code} {record.detail}".strip()
+            detalle = with_code(record.code, record.detail)
         elif correo.lower() in refused:
             estado, detalle = spanish(AddressStatus.REFUSED), refused[correo.lower()]
         else:
@@ -257,7 +303,7 @@ def _customer_history(engine: Engine, sociedad: str, cliente: str, format: Forma
                 r.run_id,
                 f"{r.updated_at:%Y-%m-%d %H:%M}",
                 r.statement_date.isoformat(),
-                r.mode,
+                spanish(r.mode),
                 spanish(r.status),
                 r.correos,
                 r.message_id,

@@ -5,6 +5,7 @@ Plain output is stable: no colour, no truncation, no terminal-width wrapping.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import errno
@@ -154,10 +155,17 @@ def write_listing(
         write_output(output, xlsx_bytes(headers, rows, sheet))
     elif output is not None:
         text = render(headers, rows, Format(fmt.value), json_keys) + footer
-        write_output(output, text.encode("utf-8"))
+        write_output(output, file_bytes(text, Format(fmt.value)))
     else:
         print_table(headers, rows, Format(fmt.value), json_keys=json_keys)
         sys.stdout.write(footer)
+
+
+def file_bytes(text: str, fmt: Format) -> bytes:
+    """A listing's text as a file's bytes: UTF-8, and a CSV with a BOM first, which Excel
+    needs to read its accents (a CSV on standard output never has one)."""
+    data = text.encode("utf-8")
+    return codecs.BOM_UTF8 + data if fmt is Format.csv else data
 
 
 def write_output(path: Path, data: bytes) -> None:

@@ -545,6 +545,11 @@ class OutcomeLines:
         self.listed: dict[Status, int] = {}
 
     def __call__(self, outcome: Outcome) -> None:
+        self.line(outcome)
+        if outcome.aviso and not self.verbosity.quiet:  # e.g. a name no font prints
+            self.echo(outcome.aviso)
+
+    def line(self, outcome: Outcome) -> None:
         if not self.verbosity.shows(outcome, self.terminal):
             return
         status = outcome.status

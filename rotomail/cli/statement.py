@@ -15,12 +15,14 @@ from rotomail.cli.common import (
 )
 from rotomail.cli.group import command_group
 from rotomail.cli.output import write_output
-from rotomail.delivery.report import date_warning
+from rotomail.delivery.report import date_warning, unprintable_line
 from rotomail.errors import DataError
+from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.statement.model import StatementCustomer, build_statement
-from rotomail.statement.pdf import render_statement_pdf
+from rotomail.statement.pdf import render_statement_pdf, uncovered
 from rotomail.store.catalog import search_entries
-from rotomail.store.customers import search_customers
+from rotomail.store.catalog_edits import customer_not_found
+from rotomail.store.customers import search_customers, sociedad_known
 from rotomail.store.ledger import due_date_source, items_for, payments_for, snapshot_of
 
 app = command_group("Genera el estado de cuenta de un cliente en PDF, para revisarlo.")
@@ -40,7 +42,10 @@ def statement(
     st = state(ctx)
     found = search_customers(st.engine, sociedad=sociedad, cliente=cliente)
     if not found:
-        raise DataError("Sociedad no encontrada para este cliente")
+        known = sociedad_known(st.engine, sociedad)
+        raise DataError(
+            customer_not_found(normalize_sociedad(sociedad), normalize_cliente(cliente), known)
+        )
     customer = found[0]
     company = st.settings.company(customer.sociedad)
     entry = search_entries(st.engine, customer.sociedad, customer.cliente)
@@ -63,5 +68,7 @@ def statement(
     path = output or Path(built.filename)
     write_output(path, render_statement_pdf(built))
     if warning := date_warning(customer.sociedad, ledger_date, statement_date):
+        typer.echo(warning, err=True)
+    if warning := unprintable_line(customer.cliente, customer.nombre, uncovered(built)):
         typer.echo(warning, err=True)
     typer.echo(str(path))

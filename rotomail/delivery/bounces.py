@@ -50,7 +50,7 @@ from rotomail.errors import DataError, UsageError
 from rotomail.inputs.bounce_reports import BouncedRecipient, BounceReport, parse_report
 from rotomail.store import bounces as store
 from rotomail.store.bounces import AddressOutcome, SentDelivery
-from rotomail.words import AddressStatus
+from rotomail.words import AddressStatus, with_code
 
 _VERP_TOKEN = re.compile(r"^[^@+]+\+([a-z0-9]{6,32})@", re.IGNORECASE)
 
@@ -381,7 +381,7 @@ def record_report(engine: Engine, report: BounceReport, key: str = "") -> Report
             every = [records.get(a.lower()) for a in delivery.correos]
             if every and all(r is not None and r.status == AddressStatus.BOUNCED for r in every):
                 last = max((r for r in every if r is not None), key=lambda r: r.updated_at)
-                detail = f"rebotado: {last.code} {last.detail}".strip()
+                detail = f"rebotado: {with_code(last.code, last.detail)}".strip()
                 if store.mark_bounced(connection, delivery, detail):
                     customers.append(delivery.cliente)
     if not matched_any:

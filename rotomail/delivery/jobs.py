@@ -4,7 +4,6 @@ in chunks, and the check of the templates before the run starts."""
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from collections.abc import Iterator, Mapping
 
@@ -112,7 +111,7 @@ class StatementJobs:
                 collector_address(collector)
             for language in sorted(languages):
                 build_statement_message(
-                    dataclasses.replace(self.company, language=language),
+                    self.company.for_language(language),
                     "Cliente",
                     [self.company.sender],
                     b"",
@@ -147,7 +146,7 @@ class StatementJobs:
         real = self.options.mode in REAL_MODES
         token = self.verp_tokens.get(candidate.cliente)
         return RenderJob(
-            dataclasses.replace(self.company, language=self.language_of(candidate)),
+            self.company.for_language(self.language_of(candidate)),
             StatementCustomer(
                 candidate.sociedad, candidate.cliente, candidate.nombre, candidate.rfc
             ),

@@ -35,7 +35,7 @@ from rotomail.statement.model import (
     StatementItem,
     build_statement,
 )
-from rotomail.statement.pdf import render_statement_pdf
+from rotomail.statement.pdf import render_statement_pdf, uncovered
 
 POOL_THRESHOLD = 16  # below this many statements, rendering in-process is faster
 WATCHDOG_EVERY = 0.5  # seconds between a worker's checks that the sending process lives
@@ -74,6 +74,7 @@ class Rendered:
     disputed: str = ""  # in dispute, left out of overdue: "MXN 1,000.00", or ""
     copies: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
     fields: dict[str, str] = field(default_factory=dict)  # the e-mail's figures, with ``pdf``
+    uncovered: str = ""  # characters of the statement no font prints ("?" in the PDF)
 
 
 def render(job: RenderJob) -> Rendered:
@@ -89,6 +90,7 @@ def render(job: RenderJob) -> Rendered:
         fields = {**kept.fields, "copies": ""}
         copies: tuple[Attachment, ...] = ()
         copies_report = CopiesReport()
+        missing_glyphs = ""
     else:
         statement = build_statement(
             job.company,
@@ -102,6 +104,7 @@ def render(job: RenderJob) -> Rendered:
             collector=job.collector,
         )
         pdf, filename = render_statement_pdf(statement), statement.filename
+        missing_glyphs = uncovered(statement)
         copies, copies_report = invoice_copies(job.company, statement)
         fields = statement_fields(statement)
         fields["copies"] = copies_line(
@@ -130,7 +133,14 @@ def render(job: RenderJob) -> Rendered:
             else ()
         )
     except DataError as exc:  # e.g. an address edited into the database by hand
-        return Rendered(job.customer.cliente, filename, None, exc.message, copies=copies_report)
+        return Rendered(
+            job.customer.cliente,
+            filename,
+            None,
+            exc.message,
+            copies=copies_report,
+            uncovered=missing_glyphs,
+        )
     prepared = serialised(
         replace(
             message,
@@ -149,6 +159,7 @@ def render(job: RenderJob) -> Rendered:
         disputed=disputed,
         copies=copies_report,
         fields=fields if job.keep_pdf else {},
+        uncovered=missing_glyphs,
     )
 
 

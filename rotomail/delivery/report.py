@@ -129,6 +129,17 @@ def date_warning(sociedad: str, ledger_date: date | None, statement_date: date) 
     )
 
 
+def unprintable_line(cliente: str, nombre: str, characters: str) -> str:
+    """The warning for a statement that prints "?" for ``characters`` no font has."""
+    if not characters:
+        return ""
+    shown = characters if len(characters) <= 20 else characters[:20] + "…"
+    return (
+        f"Aviso: el estado de cuenta de {cliente} {nombre} imprime «?» en lugar de "
+        f"«{shown}»: ninguna fuente del PDF tiene esos caracteres."
+    )
+
+
 @dataclass
 class Outcome:
     cliente: str
@@ -143,6 +154,7 @@ class Outcome:
     en_aclaracion: str = ""  # in dispute on the statement, left out of overdue, per currency
     copias: CopiesReport = field(default_factory=CopiesReport)  # the invoice copies
     pdf_path: str = ""  # where the statement sent is kept, "" when it is not
+    aviso: str = ""  # one line about its statement the operator should read (unprintable_line)
 
 
 @dataclass

@@ -22,10 +22,11 @@ from rotomail.delivery.report import CopiesReport, Outcome, RunReport, SendOptio
 from rotomail.delivery.results import Transport
 from rotomail.errors import RotomailError
 from rotomail.ids import safe_filename_part
+from rotomail.statement.labels import format_date
 from rotomail.store.bounces import run_addresses
 from rotomail.store.history import get_run, run_deliveries
 from rotomail.tables import plain_table
-from rotomail.words import SUMMARY, AddressStatus, Mode, Status, spanish
+from rotomail.words import SUMMARY, AddressStatus, Channel, Mode, Status, spanish, with_code
 
 # What each mode means, after its word.
 MODE_NOTE = {
@@ -39,10 +40,11 @@ MODE_NOTE = {
 def render_log(report: RunReport) -> str:
     options = report.options
     finished = datetime.now()
+    shown_always = (done_status(options), Status.FAILED, Status.SKIPPED)
     counts = "  ".join(
         f"{text}: {report.count(status)}"
         for status, text in SUMMARY.items()
-        if report.count(status) or status in (Status.SENT, Status.FAILED, Status.SKIPPED)
+        if report.count(status) or status in shown_always
     )
     header = [
         "rotomail - registro de envío de estados de cuenta",
@@ -66,6 +68,9 @@ def render_log(report: RunReport) -> str:
         header.append(f"Omitidos por saldo: {len(report.omitted)} — {options.thresholds}")
     if report.aborted:
         header.append(f"Corrida detenida: {report.aborted}")
+    warned = sum(1 for outcome in report.outcomes if outcome.aviso)
+    if warned:
+        header.append(f"Avisos: {warned} (listados al final)")
     copies = [outcome.copias for outcome in report.outcomes if outcome.copias]
     if copies:
         header.append(
@@ -110,7 +115,9 @@ def render_log(report: RunReport) -> str:
         ],
         rows,
     )
-    return "\n".join(header) + "\n\n" + table + _left_out(report) + _copies(report)
+    return (
+        "\n".join(header) + "\n\n" + table + _left_out(report) + _copies(report) + _warnings(report)
+    )
 
 
 def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
@@ -134,6 +141,14 @@ def _copies(report: RunReport) -> str:
     return "\nCopias de facturas:\n" + _table(
         ["Cliente", "Adjuntas", "Faltantes", "No adjuntas / rechazadas"], rows
     )
+
+
+def _warnings(report: RunReport) -> str:
+    """One line per customer whose statement could not print all of its text."""
+    lines = [outcome.aviso for outcome in report.outcomes if outcome.aviso]
+    if not lines:
+        return ""
+    return f"\nAvisos: {len(lines)}\n" + "\n".join(lines) + "\n"
 
 
 def _left_out(report: RunReport) -> str:
@@ -170,7 +185,7 @@ def report_from_history(
     for row in run_deliveries(engine, run_id):
         detail = row.detail
         reports = [
-            f"{a.correo}: {spanish(a.status)} {a.code} {a.detail}".strip()
+            f"{a.correo}: {spanish(a.status)} {with_code(a.code, a.detail)}".strip()
             for a in addresses.get(row.cliente, [])
             if a.status in (AddressStatus.BOUNCED, AddressStatus.DELAYED)
         ]
@@ -210,6 +225,22 @@ def write_log(report: RunReport, part: str = "") -> Path:
     return path
 
 
+def done_status(options: SendOptions) -> Status:
+    """What a customer done is in this run: sent, saved to the outbox, or built (dry-run)."""
+    if options.mode == Mode.DRY_RUN:
+        return Status.BUILT
+    return Status.SAVED if options.channel == Channel.OUTBOX else Status.SENT
+
+
+# The e-mailed log's count of customers done (``${done}``) in English and Portuguese; in
+# Spanish it is SUMMARY's word.
+DONE_WORDS: dict[Status, dict[str, str]] = {
+    Status.SENT: {"pt": "Enviados", "en": "Sent"},
+    Status.SAVED: {"pt": "Salvos na caixa de saída", "en": "Saved to the outbox"},
+    Status.BUILT: {"pt": "Gerados (simulação)", "en": "Built (dry run)"},
+}
+
+
 def mail_log(
     report: RunReport,
     company: CompanyProfile,
@@ -223,12 +254,15 @@ def mail_log(
     """
     assert report.log_path is not None
     options = report.options
+    done = done_status(options)
     values = {
+        "done": DONE_WORDS[done].get(company.language, SUMMARY[done]),
+        "missing": str(len(report.missing)),
         "run": str(report.run_id),
         "operator": options.operator,
-        "date": f"{options.statement_date:%d/%m/%Y}",
+        "date": format_date(options.statement_date, company.language),
         "sociedad": options.sociedad,
-        "sent": str(report.count(Status.SENT)),
+        "sent": str(report.count(done)),
         "failed": str(
             report.count(Status.FAILED)
             + report.count(Status.UNCERTAIN)

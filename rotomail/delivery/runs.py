@@ -28,7 +28,7 @@ from rotomail.delivery.liveness import Heartbeat, close_dead_runs
 from rotomail.delivery.outgoing import Outgoing
 from rotomail.delivery.records import RunRecords, _now
 from rotomail.delivery.rendering import Rendered
-from rotomail.delivery.report import Outcome, RunReport, SendOptions
+from rotomail.delivery.report import Outcome, RunReport, SendOptions, unprintable_line
 from rotomail.delivery.results import for_addressees, without
 from rotomail.delivery.runlog import write_log
 from rotomail.delivery.stopping import RunStopped, StopSignals
@@ -428,6 +428,7 @@ class SendRunner:
             pagos=rendered.payments,
             en_aclaracion=rendered.disputed,
             copias=rendered.copies,
+            aviso=unprintable_line(candidate.cliente, candidate.nombre, rendered.uncovered),
         )
         message = rendered.message
         if message is None:

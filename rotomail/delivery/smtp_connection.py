@@ -25,6 +25,7 @@ from rotomail.delivery.secrets import (
     token_forms,
 )
 from rotomail.delivery.smtp_policy import TryAgain, names_rate
+from rotomail.words import with_code
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class Scrubber:
         """A server's reply as one clean line: scrubbed first (a password echoed with a
         double blank or a tab is still the password), then cleaned, then scrubbed again."""
         text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else resp
-        return self(clean_line(self(f"{code} {text}")))
+        return self(clean_line(self(with_code(code, text))))
 
 
 def _bad_certificate(where: str, exc: ssl.SSLCertVerificationError) -> ConfigurationError:

@@ -21,7 +21,9 @@ from babel.dates import parse_pattern
 from rotomail.config import DEFAULT_AGING
 
 DEFAULT_LANGUAGE = "es"
-DATE_PATTERN = "dd/MM/yyyy"
+# Spanish and Portuguese readers write dd/mm/yyyy; a US reader takes 05/11/2026 for May
+# 11, so English says "Nov 5, 2026" (shared/reference/sap-exports.md).
+DATE_PATTERNS = {"es": "dd/MM/yyyy", "pt": "dd/MM/yyyy", "en": "MMM d, yyyy"}
 _LOCALES = {"es": "es_MX", "pt": "pt_BR", "en": "en_US"}
 
 
@@ -294,7 +296,7 @@ def labels(lang: str | None) -> Labels:
 @cache
 def _babel(lang: str) -> tuple[Locale, Any]:
     """The Babel locale and the parsed date pattern for a language."""
-    return Locale.parse(_LOCALES[lang]), parse_pattern(DATE_PATTERN)
+    return Locale.parse(_LOCALES[lang]), parse_pattern(DATE_PATTERNS[lang])
 
 
 @cache
@@ -327,6 +329,6 @@ def format_balances(balance: Mapping[str, Decimal], lang: str | None = DEFAULT_L
 
 @lru_cache(maxsize=4096)
 def format_date(value: date, lang: str | None = DEFAULT_LANGUAGE) -> str:
-    """``date(2024, 3, 5)`` -> ``"05/03/2024"`` in every language."""
+    """``date(2024, 3, 5)`` -> ``"05/03/2024"`` (es, pt) or ``"Mar 5, 2024"`` (en)."""
     locale, pattern = _babel(resolve_language(lang))
     return str(pattern.apply(value, locale))

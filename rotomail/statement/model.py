@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from rotomail.company import Collector, CompanyProfile, contact_details
+from rotomail.company import LANGUAGES, Collector, CompanyProfile, contact_details
 from rotomail.config import DEFAULT_AGING
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, safe_filename_part
@@ -266,7 +266,11 @@ def build_statement(
     payments: PaymentsReceived | None = None,
     collector: Collector | None = None,
 ) -> Statement:
-    """Age and total ``items`` as of ``statement_date`` (the cut-off date)."""
+    """Age and total ``items`` as of ``statement_date`` (the cut-off date), with the
+    company's phone and address in the statement's language where its profile gives
+    them."""
+    if (language or company.language) in LANGUAGES:
+        company = company.for_language(language or company.language)
     lines = sorted(
         (_line(item, statement_date, aging) for item in items),
         key=lambda line: (line.item.vencimiento, line.item.documento),

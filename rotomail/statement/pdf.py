@@ -18,20 +18,27 @@ computed here from ``FPDF.get_string_width()`` (right-aligned amounts, texts cut
 ``FPDF.footer()``, which fpdf2 calls as each page closes; the page count comes from
 fpdf2's page-count alias (``alias_nb_pages``), substituted when the document is output.
 
-Fonts: fpdf2's core Helvetica (WinAnsi / windows-1252, which covers Spanish and
-Portuguese plus – … € “ ”). Text outside it is folded by ``pdf_text()``: accents are
-stripped (NFKD) where that gives a printable letter, anything else becomes "?". So any
-Unicode name renders without failing, at no cost for the usual Latin text.
+Fonts: a statement whose text is all in windows-1252 (Spanish and Portuguese plus – … €
+“ ”, the usual statement) is set in fpdf2's core Helvetica and embeds no font. One whose
+text needs more (a Polish, Russian, Greek, Vietnamese… name) is set in Noto Sans, a
+TrueType font shipped in ``fonts/`` (Latin, Greek and Cyrillic with their extensions,
+licence ``fonts/OFL.txt``), added with fpdf2's ``add_font()``, which embeds the glyphs used
+(a subset). Text is made printable by ``pdf_text()`` (core font) or ``unicode_text()``
+(Noto Sans): controls become spaces; a character the font lacks becomes its base letter
+(NFKD) where the font has that, else "?". ``uncovered()`` names the characters of a
+statement that no font prints (Chinese, Arabic…), so a run can say so for that customer.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import groupby
+from pathlib import Path
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 from rotomail.company import format_clabe
@@ -48,6 +55,9 @@ from rotomail.statement.model import Statement, StatementLine
 
 FONT = "helvetica"
 ENCODING = "windows-1252"  # fpdf2 declares core fonts as WinAnsiEncoding
+UNICODE_FONT = "notosans"  # for a statement whose text is not all windows-1252
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+UNICODE_FONT_FILES = {"": "NotoSans-Regular.ttf", "B": "NotoSans-Bold.ttf"}
 
 PAGE_W, PAGE_H = 215.9, 279.4  # Letter, mm
 MARGIN = 15.0
@@ -80,15 +90,16 @@ class _Column:
     align: str  # "L" | "R" | "C"
 
 
+DATE_W = 20.5  # a date column: "Sep 28, 2026" (English) at 8 pt, in either font
 # documento, referencia, tipo (in words), fecha, vencimiento, días vencidos, importe, moneda
 _DETAIL = (
     _Column(23.0, "L"),
     _Column(27.0, "L"),
     _Column(27.9, "L"),
-    _Column(18.0, "C"),
-    _Column(19.0, "C"),
+    _Column(DATE_W, "C"),
+    _Column(DATE_W, "C"),
     _Column(21.0, "R"),
-    _Column(34.0, "R"),
+    _Column(30.0, "R"),
     _Column(16.0, "C"),
 )
 # documento, referencia, tipo, fecha, aplicado (clearing date), pagó, importe, moneda
@@ -96,9 +107,9 @@ _PAYMENTS = (
     _Column(22.0, "L"),
     _Column(25.0, "L"),
     _Column(22.0, "L"),
-    _Column(18.0, "C"),
-    _Column(19.0, "C"),
-    _Column(37.9, "L"),
+    _Column(DATE_W, "C"),
+    _Column(DATE_W, "C"),
+    _Column(33.9, "L"),
     _Column(26.0, "R"),
     _Column(16.0, "C"),
 )
@@ -148,6 +159,80 @@ def _encodable(ch: str) -> bool:
     return True
 
 
+@cache
+def unicode_coverage() -> frozenset[str]:
+    """The characters Noto Sans prints (both styles have the same ones)."""
+    with TTFont(FONT_DIR / UNICODE_FONT_FILES[""], lazy=True) as font:
+        return frozenset(map(chr, font.getBestCmap()))
+
+
+@lru_cache(maxsize=8192)
+def unicode_text(text: str) -> str:
+    """``text`` made printable in Noto Sans: "Łódź 北京" -> "Łódź ??"."""
+    covered = unicode_coverage()
+    text = unicodedata.normalize("NFC", text)
+    if text.isprintable() and covered.issuperset(text):
+        return text
+    return "".join(_unicode_fold(ch, covered) for ch in text)
+
+
+def _unicode_fold(ch: str, covered: frozenset[str]) -> str:
+    category = unicodedata.category(ch)
+    if category in ("Cc", "Zl", "Zp"):
+        return " "
+    if category in ("Cf", "Mn", "Me"):
+        return ""
+    if ch in covered and ch.isprintable():
+        return ch
+    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    if base and covered.issuperset(base) and base.isprintable():
+        return base
+    return "?"
+
+
+def statement_texts(statement: Statement) -> Iterator[str]:
+    """The statement's own texts (its labels are in windows-1252): the company's, the
+    customer's, the contact line's and every item's."""
+    company, customer = statement.company, statement.customer
+    yield from (company.name, company.address, company.rfc, company.bank, statement.cliente)
+    yield from (customer.nombre, customer.rfc, *statement.contact)
+    custom = statement.document_types
+    tipos: set[str] = set()
+    for line in statement.lines:
+        item = line.item
+        yield from (item.documento, item.referencia, line.moneda)
+        tipos.add(item.tipo)
+    if statement.payments is not None:
+        for payment in statement.payments.lines:
+            cleared = payment.item
+            yield from (cleared.documento, cleared.referencia, payment.moneda, *payment.settled)
+            tipos.add(cleared.tipo)
+    lang = resolve_language(statement.lang)
+    yield from (document_type_text(tipo, lang, custom) for tipo in tipos)
+
+
+def needs_unicode_font(statement: Statement) -> bool:
+    """True when some text of the statement is not in windows-1252: it is set in Noto Sans."""
+    try:
+        "\n".join(statement_texts(statement)).encode(ENCODING)
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def uncovered(statement: Statement) -> str:
+    """The characters of the statement that no font of its PDF prints (they show as "?"),
+    each once, in order of appearance; "" for nearly every statement."""
+    if not needs_unicode_font(statement):
+        return ""
+    found: dict[str, None] = {}
+    for text in statement_texts(statement):
+        for ch in unicodedata.normalize("NFC", text):
+            if _unicode_fold(ch, unicode_coverage()) == "?":
+                found[ch] = None
+    return "".join(found)
+
+
 def _page_count_digits(statement: Statement) -> int:
     """The digits of a generous estimate of the page count: the footer reserves room for
     that many (so "Página 1 de 3" ends at the margin when the estimate has as many
@@ -173,6 +258,7 @@ class _StatementPDF(FPDF):
         lb: Labels,
         pages_alias: str = PAGES_ALIAS,
         draw_footer: Callable[[], None] = lambda: None,
+        unicode: bool = False,
     ) -> None:
         super().__init__(orientation="P", unit="mm", format="letter")
         self.draw_footer = draw_footer
@@ -181,16 +267,21 @@ class _StatementPDF(FPDF):
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_compression(True)
         self.set_creator("rotomail")
-        self.set_title(pdf_text(f"{lb.title} {statement.cliente}"))
-        self.set_author(pdf_text(statement.company.name))
+        printable = unicode_text if unicode else pdf_text
+        self.set_title(printable(f"{lb.title} {statement.cliente}"))
+        self.set_author(printable(statement.company.name))
         self.alias_nb_pages(pages_alias)
+        if unicode:
+            for style, name in UNICODE_FONT_FILES.items():
+                self.add_font(UNICODE_FONT, style, FONT_DIR / name)
 
     def footer(self) -> None:
         self.draw_footer()
 
 
-# font style ("" or "B") -> character -> width in mm at 1 pt, filled by _Canvas.width()
-_CHAR_WIDTHS: dict[str, dict[str, float]] = {}
+# (font family, style "" or "B") -> character -> width in mm at 1 pt, filled by
+# _Canvas.width()
+_CHAR_WIDTHS: dict[tuple[str, str], dict[str, float]] = {}
 
 
 class _Canvas:
@@ -201,28 +292,32 @@ class _Canvas:
     continuation header).
     """
 
-    def __init__(self, pdf: FPDF, logo: str = "") -> None:
+    def __init__(self, pdf: FPDF, logo: str = "", unicode: bool = False) -> None:
         self.pdf = pdf
         self.logo = logo
         self.y = MARGIN
         self.on_new_page: Callable[[], None] = lambda: None
         self.color = INK
+        self.family = UNICODE_FONT if unicode else FONT
+        self.printable: Callable[[str], str] = unicode_text if unicode else pdf_text
 
     def font(self, style: str, size_pt: float, color: Color = INK) -> None:
         """Font and text colour. PDF paints text with the fill colour: keeping both equal
         spares fpdf2 wrapping every ``text()`` in its own colour state."""
-        self.pdf.set_font(FONT, style, size_pt)
+        if self.family == UNICODE_FONT:  # shipped upright only: italic text stays upright
+            style = style.replace("I", "")
+        self.pdf.set_font(self.family, style, size_pt)
         self.pdf.set_text_color(*color)
         self.pdf.set_fill_color(*color)
         self.color = color
 
     def width(self, text: str) -> float:
         """Width in mm of printable ``text`` in the current font: the sum of its
-        characters' widths (the core fonts have no kerning), each measured once per
-        process and style with ``FPDF.get_string_width()``. Measuring every text with it
-        would nearly double the time of a statement."""
+        characters' widths (fpdf2 applies no kerning here), each measured once per
+        process, font and style with ``FPDF.get_string_width()``. Measuring every text with
+        it would nearly double the time of a statement."""
         pdf = self.pdf
-        widths = _CHAR_WIDTHS.setdefault(pdf.font_style, {})
+        widths = _CHAR_WIDTHS.setdefault((self.family, pdf.font_style), {})
         try:
             per_pt = sum(map(widths.__getitem__, text))
         except KeyError:
@@ -233,7 +328,7 @@ class _Canvas:
 
     def fit(self, text: str, room: float) -> tuple[str, float]:
         """``text`` (made printable) and its width, cut with "…" to fit ``room`` mm."""
-        text = pdf_text(text)
+        text = self.printable(text)
         w = self.width(text)
         if w <= room:
             return text, w
@@ -357,7 +452,7 @@ class _Letterhead(_Section):
 
         # the legal name: one line at 13 pt down to 11 pt, else two lines at 10 pt
         name_w = CONTENT_W - title_w - 4
-        name = pdf_text(st.company.name)
+        name = c.printable(st.company.name)
         size = 13.0
         c.font("B", size)
         while size > 11 and c.width(name) > name_w - 2 * PAD:
@@ -386,7 +481,7 @@ class _Letterhead(_Section):
         c.text(MARGIN, c.y, CONTENT_W, 4, lb.customer.upper())
         c.y += 4
         c.font("B", 11)
-        for line in c.wrap(pdf_text(st.customer.nombre), CONTENT_W - 2 * PAD, 2):
+        for line in c.wrap(c.printable(st.customer.nombre), CONTENT_W - 2 * PAD, 2):
             c.text(MARGIN, c.y, CONTENT_W, 6, line)
             c.y += 5.5
         c.y += 0.5
@@ -690,8 +785,9 @@ class _Renderer:
         lang = resolve_language(statement.lang)
         self.lb = statement_labels(statement, lang)
         pages = PAGES_ALIAS * _page_count_digits(statement)
-        self.pdf = _StatementPDF(statement, self.lb, pages, self.draw_footer)
-        self.canvas = _Canvas(self.pdf, statement.company.logo)
+        unicode = needs_unicode_font(statement)
+        self.pdf = _StatementPDF(statement, self.lb, pages, self.draw_footer, unicode)
+        self.canvas = _Canvas(self.pdf, statement.company.logo, unicode)
         self.letterhead = _Letterhead(self.canvas, statement, lang)
         self.summary = _AgingSummary(self.canvas, statement, lang)
         self.payment = _PaymentBlock(self.canvas, statement, lang)

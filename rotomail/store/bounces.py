@@ -21,7 +21,7 @@ from rotomail.store.models import (
     StatementClaim,
     table_of,
 )
-from rotomail.words import REAL_MODES, AddressStatus, Status
+from rotomail.words import REAL_MODES, AddressStatus, Status, with_code
 
 _run = table_of(SendRun)
 _delivery = table_of(Delivery)
@@ -291,7 +291,7 @@ def bounced_entries(engine: Engine, sociedad: str | None = None) -> list[Bounced
                 row.nombre,
                 row.correos,
                 list(dict.fromkeys(bounced)),
-                f"{row.code} {row.detail}".strip(),
+                with_code(row.code, row.detail),
                 row.updated_at,
             )
     return sorted(entries.values(), key=lambda e: (e.sociedad, e.cliente))

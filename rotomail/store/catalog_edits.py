@@ -33,7 +33,17 @@ from rotomail.store.models import CatalogChange, CatalogEntry, CatalogHold, Cust
 if TYPE_CHECKING:
     from rotomail.inputs.parsers import PasteRecord
 
-CUSTOMER_NOT_FOUND = "Sociedad no encontrada para este cliente"
+
+def customer_not_found(sociedad: str, cliente: str, sociedad_known: bool) -> str:
+    """Why a (sociedad, cliente) is refused: a customer number the sociedad's master does
+    not have, or a sociedad the master has no customer of."""
+    if sociedad_known:
+        return (
+            f"Cliente {cliente} no encontrado en el maestro de clientes de la sociedad {sociedad}"
+        )
+    return f"Sociedad {sociedad} no encontrada en el maestro de clientes"
+
+
 SAVED = "La información se actualizó exitosamente."
 
 _catalog = table_of(CatalogEntry)
@@ -88,7 +98,10 @@ def _customer_name(connection: Connection, sociedad: str, cliente: str) -> str:
         )
     ).scalar()
     if nombre is None:
-        raise DataError(CUSTOMER_NOT_FOUND)
+        known = connection.execute(
+            select(_customer.c.cliente).where(_customer.c.sociedad == sociedad).limit(1)
+        ).first()
+        raise DataError(customer_not_found(sociedad, cliente, known is not None))
     return str(nombre)
 
 
@@ -268,6 +281,7 @@ def _hold_state(connection: Connection, sociedad: str, cliente: str) -> dict[str
 READY = "Listo para grabar"
 READY_REPLACES = "Listo para grabar (reemplaza los correos actuales)"
 WRITTEN = "Grabado"
+UNCHANGED = "Sin cambios: el catálogo ya lo tenía así"
 NOT_WRITTEN = "No se grabó: "
 
 
@@ -299,7 +313,10 @@ def plan_import(engine: Engine, records: Iterable[PasteRecord]) -> list[ImportRo
     sociedades = {sociedad for sociedad, _ in last_line}
     customers = _customers_of(engine, sociedades)
     existing = _catalog_keys_of(engine, sociedades)
-    return [_plan_row(record, customers, existing, last_line, parse_addresses) for record in rows]
+    known = {sociedad for sociedad, _ in customers}
+    return [
+        _plan_row(record, customers, existing, last_line, parse_addresses, known) for record in rows
+    ]
 
 
 def _plan_row(
@@ -308,13 +325,14 @@ def _plan_row(
     existing: set[tuple[str, str]],
     last_line: dict[tuple[str, str], int],
     parse_addresses: Callable[[str], list[str]],
+    known_sociedades: set[str],
 ) -> ImportRow:
     key = (record.sociedad, record.cliente)
     text = record.correo_text
     nombre, message, correos = "", record.error, [text] if text else []
     customer = None if message else customers.get(key)
     if not message and customer is None:
-        message = CUSTOMER_NOT_FOUND
+        message = customer_not_found(*key, record.sociedad in known_sociedades)
     if customer is not None:
         nombre, master_email = customer
         if not text.strip():
@@ -370,12 +388,25 @@ def apply_import(engine: Engine, plan: list[ImportRow]) -> list[ImportRow]:
     keys = [(row.sociedad, row.cliente) for row in valid]
     with engine.begin() as connection:
         before = _entries_now(connection, keys)
-        upsert(connection, _catalog, values, keys=("sociedad", "cliente"))
+        # an entry already as the row says is left alone: no write, no change in the trail
+        changed = [
+            (key, value)
+            for key, value in zip(keys, values, strict=True)
+            if before.get(key) != _entry_state(value)
+        ]
+        unchanged = set(keys) - {key for key, _ in changed}
+        if changed:
+            upsert(connection, _catalog, [v for _, v in changed], keys=("sociedad", "cliente"))
         log_changes(
             connection,
-            [
-                (key, "import", before.get(key), _entry_state(value))
-                for key, value in zip(keys, values, strict=True)
-            ],
+            [(key, "import", before.get(key), _entry_state(value)) for key, value in changed],
         )
-    return [replace(row, message=WRITTEN if row.ok else NOT_WRITTEN + row.message) for row in plan]
+    return [
+        replace(
+            row,
+            message=(UNCHANGED if (row.sociedad, row.cliente) in unchanged else WRITTEN)
+            if row.ok
+            else NOT_WRITTEN + row.message,
+        )
+        for row in plan
+    ]

@@ -95,3 +95,14 @@ def search_customers(
     query = query.order_by(_customer.c.sociedad, _customer.c.cliente)
     with engine.connect() as connection:
         return [CustomerRow(*row) for row in connection.execute(query)]
+
+
+def sociedad_known(engine: Engine, sociedad: str) -> bool:
+    """True when the customer master has some customer of ``sociedad``."""
+    query = (
+        select(_customer.c.cliente)
+        .where(_customer.c.sociedad == normalize_sociedad(sociedad))
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        return connection.execute(query).first() is not None

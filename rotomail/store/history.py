@@ -15,7 +15,7 @@ from sqlalchemy import Engine, Row, and_, case, false, func, select
 from rotomail.errors import DataError
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.store.models import Delivery, SendRun, StatementClaim, table_of
-from rotomail.words import Mode, Status
+from rotomail.words import Mode, Status, spanish
 
 _run = table_of(SendRun)
 _delivery = table_of(Delivery)
@@ -162,7 +162,7 @@ def retry_targets(engine: Engine, run_id: int) -> tuple[str, date, list[str]]:
         )
     if run.mode != Mode.SEND:
         raise DataError(
-            f"La corrida {run_id} fue un ensayo ({run.mode}); no hay nada que reenviar."
+            f"La corrida {run_id} fue un ensayo ({spanish(run.mode)}); no hay nada que reenviar."
         )
     query = select(_delivery.c.cliente).where(
         _delivery.c.run_id == run_id,

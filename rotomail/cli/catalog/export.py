@@ -11,7 +11,7 @@ import typer
 from rotomail.cli.catalog import HELP
 from rotomail.cli.common import state
 from rotomail.cli.group import command_group
-from rotomail.cli.output import Format, render, write_output, xlsx_bytes
+from rotomail.cli.output import Format, file_bytes, render, write_output, xlsx_bytes
 from rotomail.errors import UsageError
 from rotomail.store.catalog import search_entries
 
@@ -45,5 +45,5 @@ def catalog_export(
     if output is None:
         sys.stdout.write(text)
     else:
-        write_output(output, text.encode("utf-8"))
+        write_output(output, file_bytes(text, Format(format)))
         typer.echo(f"{len(rows)} registros en {output}")

@@ -5,6 +5,7 @@ printed as payments received — the cases a maintainer's small slip would chang
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -183,3 +184,23 @@ def test_disputed_items_are_in_the_balance_and_in_no_bucket() -> None:
     assert (usd.balance, usd.disputed, sum(usd.buckets)) == (Decimal("7.00"), Decimal("7.00"), 0)
     assert (eur.balance, eur.disputed) == (Decimal("10.00"), Decimal("0.00"))
     assert statement.disputed() == {"MXN": Decimal("42.50"), "USD": Decimal("7.00")}
+
+
+@pytest.mark.parametrize(
+    ("language", "phone"),
+    [
+        ("en", "+52 55 0000 0001"),
+        ("", "55 1111 1111"),
+        ("es", "55 1111 1111"),
+        ("pt", "55 0000 0000"),
+    ],
+)
+def test_the_company_phone_in_the_statements_language(language: str, phone: str) -> None:
+    company = dataclasses.replace(
+        COMPANY,
+        language="es",
+        phone="55 0000 0000",
+        localized=(("en", "phone", "+52 55 0000 0001"), ("es", "phone", "55 1111 1111")),
+    )
+    statement = build_statement(company, CUSTOMER, [item()], CUT, language=language)
+    assert statement.company.phone == phone

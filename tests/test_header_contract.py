@@ -94,6 +94,11 @@ def test_cell_at(column: int | None, cell: str) -> None:
         ("| a | b |\n| c | d |\n", "|"),
         ("| a | b |\nresumen\n", "|"),
         ("| a | b |\nresumen\notra\n", "|"),  # not framed: the most pipes in a line
+        # framed SAP lines win over a delimiter as frequent inside the cells ...
+        ("| a;b;c;d | e |\n| f;g;h;i | j |\n", "|"),
+        ("| a;b;c;d | e |\nx;y;z;w\n", "|"),  # ... when half the lines are framed
+        ("| a;b;c;d | e |\nx;y;z;w\nq;r;s;t\n", ";"),  # ... not when fewer
+        ("| a;b;c;d | e\n| f;g;h;i | j\n", ";"),  # a leading pipe alone is no frame
         ("a;1.234,56;b\nc;7,00;d\n", ";"),
         ("a,x;y;z,b\nc,w,d\n", ","),
         ('"a;b;c",d\n"e;f",g\n', ","),  # a quoted cell's delimiters do not count

@@ -51,7 +51,7 @@ class FakeTime:
         self.now += seconds
 
 
-@pytest.mark.parametrize(("per_minute", "interval"), [(30, 2.0), (120, 0.5), (0, 0.0), (-5, 0.0)])
+@pytest.mark.parametrize(("per_minute", "interval"), [(30, 2.0), (120, 0.5), (1, 60.0), (0, 0.0), (-5, 0.0)])
 def test_the_rate_is_a_fixed_interval_between_sends(per_minute: int, interval: float) -> None:
     assert RateLimiter(per_minute).interval == interval
 
@@ -89,6 +89,7 @@ def test_without_a_rate_nothing_waits() -> None:
         (30, 10.0, 10.0),  # at least the minimum
         (0, 5.0, 5.0),  # no rate yet: the minimum
         (2, 1.0, 60.0),  # never more than a minute
+        (1, 1.0, 60.0),
     ],
 )
 def test_slowing_down_doubles_the_interval(per_minute: int, minimum: float, after: float) -> None:
@@ -150,3 +151,8 @@ def test_retry_waits_follow_the_backoff_with_jitter() -> None:
 
 def test_an_empty_backoff_waits_one_second() -> None:
     assert RetryPolicy((), rng=lambda: 0.5).wait(1) == 1.0
+
+
+def test_a_connection_that_could_not_be_opened_is_neither_throttle_nor_reconnect() -> None:
+    failure = TryAgain("conexión rechazada", connect=True)
+    assert (failure.connect, failure.throttle, failure.reconnect) == (True, False, False)

@@ -95,3 +95,15 @@ def test_blanks_around_a_secret_are_not_part_of_it() -> None:
     pattern = secret_pattern(["  s3cr3t \n"])
     assert hide(pattern, "[ s3cr3t ]") == "[ *** ]"
     assert hide(pattern, "s3cr3") == "s3cr3"
+
+
+def test_of_two_forms_matching_at_one_place_the_longer_is_hidden_whole() -> None:
+    # "ab" and "a b c" both match at "ab c" (blanks may be dropped): no " c" left behind
+    assert hide(secret_pattern(["ab", "a b c"]), "[ab c]") == "[***]"
+
+
+def test_the_unpadded_form_drops_only_the_padding() -> None:
+    # "abW" is "YWJX" in base64: no padding, and an "X" at the end that must stay
+    forms = password_forms(USER, "abW")
+    assert forms[1:3] == ["YWJX", "YWJX"]
+    assert hide(secret_pattern(forms), "código YWJ") == "código YWJ"

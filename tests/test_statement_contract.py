@@ -5,6 +5,7 @@ printed as payments received — the cases a maintainer's small slip would chang
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -142,3 +143,64 @@ def test_without_an_earlier_statement_the_window_is_the_last_30_days(
 def test_a_zero_cleared_item_is_no_payment() -> None:
     payments = payments_received([cleared_item("1400000001", "0.00", CUT)], CUT, None)
     assert payments.lines == ()
+
+
+def disputed_item(documento: str, importe: str, moneda: str = "MXN") -> StatementItem:
+    return StatementItem(
+        documento,
+        "RV",
+        "",
+        CUT,
+        CUT - timedelta(days=45),
+        Decimal(importe),
+        moneda,
+        aclaracion="precio en aclaración",
+    )
+
+
+def test_disputed_items_are_in_the_balance_and_in_no_bucket() -> None:
+    items = [
+        item(Decimal("100.00")),
+        disputed_item("1800000002", "40.00"),
+        disputed_item("1800000003", "2.50"),
+        disputed_item("1800000004", "7.00", "USD"),
+        item(Decimal("10.00"), "EUR"),
+    ]
+    statement = build_statement(COMPANY, CUSTOMER, items, CUT)
+    assert [(line.item.documento, line.bucket, line.disputed) for line in statement.lines] == [
+        ("1800000002", -1, True),  # no aging bucket, whatever its days overdue
+        ("1800000003", -1, True),
+        ("1800000004", -1, True),
+        ("1800000001", 0, False),
+        ("1800000001", 0, False),
+    ]
+    eur, mxn, usd = statement.summaries
+    assert (mxn.balance, mxn.disputed, mxn.not_due, mxn.overdue) == (
+        Decimal("142.50"),
+        Decimal("42.50"),
+        Decimal("100.00"),
+        Decimal("0.00"),
+    )
+    assert (usd.balance, usd.disputed, sum(usd.buckets)) == (Decimal("7.00"), Decimal("7.00"), 0)
+    assert (eur.balance, eur.disputed) == (Decimal("10.00"), Decimal("0.00"))
+    assert statement.disputed() == {"MXN": Decimal("42.50"), "USD": Decimal("7.00")}
+
+
+@pytest.mark.parametrize(
+    ("language", "phone"),
+    [
+        ("en", "+52 55 0000 0001"),
+        ("", "55 1111 1111"),
+        ("es", "55 1111 1111"),
+        ("pt", "55 0000 0000"),
+    ],
+)
+def test_the_company_phone_in_the_statements_language(language: str, phone: str) -> None:
+    company = dataclasses.replace(
+        COMPANY,
+        language="es",
+        phone="55 0000 0000",
+        localized=(("en", "phone", "+52 55 0000 0001"), ("es", "phone", "55 1111 1111")),
+    )
+    statement = build_statement(company, CUSTOMER, [item()], CUT, language=language)
+    assert statement.company.phone == phone

@@ -4,10 +4,13 @@ window and domains, and the retry waits."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from rotomail.delivery.smtp_policy import (
     MAX_THROTTLE_WAIT,
+    Pace,
     RateLimiter,
     RetryPolicy,
     ThrottleWatch,
@@ -51,7 +54,9 @@ class FakeTime:
         self.now += seconds
 
 
-@pytest.mark.parametrize(("per_minute", "interval"), [(30, 2.0), (120, 0.5), (1, 60.0), (0, 0.0), (-5, 0.0)])
+@pytest.mark.parametrize(
+    ("per_minute", "interval"), [(30, 2.0), (120, 0.5), (1, 60.0), (0, 0.0), (-5, 0.0)]
+)
 def test_the_rate_is_a_fixed_interval_between_sends(per_minute: int, interval: float) -> None:
     assert RateLimiter(per_minute).interval == interval
 
@@ -156,3 +161,57 @@ def test_an_empty_backoff_waits_one_second() -> None:
 def test_a_connection_that_could_not_be_opened_is_neither_throttle_nor_reconnect() -> None:
     failure = TryAgain("conexión rechazada", connect=True)
     assert (failure.connect, failure.throttle, failure.reconnect) == (True, False, False)
+
+
+@pytest.mark.parametrize(
+    ("daily_cap", "sent_today", "slots"),
+    [(0, 0, 12), (0, 500, 12), (3, 0, 3), (3, 1, 2), (3, 3, 0), (3, 7, 0), (1, 0, 1)],
+)
+def test_the_daily_cap_gives_out_only_the_slots_left_today(
+    daily_cap: int, sent_today: int, slots: int
+) -> None:
+    pace = Pace(0, daily_cap, sent_today)
+    taken = [pace.reserve() for _ in range(12)]
+    assert taken == [True] * slots + [False] * (12 - slots)
+
+
+def test_a_slot_given_back_unsent_can_be_taken_again_a_sent_one_cannot() -> None:
+    pace = Pace(0, daily_cap=2)
+    assert pace.reserve() and pace.reserve()
+    assert not pace.reserve()
+    pace.release(sent=False)
+    assert pace.sent == 0
+    assert pace.reserve()
+    pace.release(sent=True)
+    pace.release(sent=True)
+    assert pace.sent == 2
+    assert not pace.reserve()
+
+
+def test_sessions_at_once_never_reserve_past_the_cap() -> None:
+    pace = Pace(0, daily_cap=5, sent_today=1)
+    start = threading.Barrier(8)
+    granted: list[bool] = []
+
+    def session() -> None:
+        start.wait()
+        for _ in range(10):
+            granted.append(pace.reserve())
+
+    threads = [threading.Thread(target=session) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert granted.count(True) == 4
+
+
+def test_the_pace_shares_one_rate_and_one_throttle_watch_on_its_clock() -> None:
+    t = FakeTime()
+    pace = Pace(30, clock=t.clock, sleep=t.sleep)
+    pace.limiter.wait()
+    pace.limiter.wait()
+    assert t.slept == [2.0]
+    assert not pace.throttles.seen({"a@uno.example.com": RATE, "b@dos.example.com": RATE})
+    t.now += 61  # the watch reads the pace's clock: both domains are forgotten
+    assert not pace.throttles.seen({"c@tres.example.com": RATE})

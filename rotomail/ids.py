@@ -42,5 +42,7 @@ def safe_filename_part(value: str) -> str:
 def search_key(value: str) -> str:
     """Text as the search columns store it and as searches compare it: without accents
     and case (``Peña HIDRÁULICA`` -> ``pena hidraulica``), so both databases match alike."""
+    if value.isascii():  # NFKD leaves ASCII as it is, with nothing combining
+        return value.casefold()
     decomposed = unicodedata.normalize("NFKD", value)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from sqlalchemy import Engine, select
 
@@ -211,3 +212,29 @@ def test_the_heartbeat_is_refreshed_while_the_run_goes_on(
     assert not beating.thread.is_alive()
     beat = heartbeat()
     assert beat is not None and datetime.now() - beat < timedelta(minutes=1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_command_name_with_parentheses_and_blanks_still_gives_its_start_time() -> None:
+    """The start time is read after the command name's last ")": a process may name itself
+    anything (here "a) b (c) d"), and reading after the first ")" takes the wrong field."""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; open('/proc/self/comm', 'w').write('a) b (c) d');"
+            "print('ready', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        assert Path(f"/proc/{child.pid}/comm").read_text().strip() == "a) b (c) d"
+        start = liveness.process_start(child.pid)
+        assert start is not None and start.startswith(f"{liveness._boot_id()}:")
+        ticks = int(start.rpartition(":")[2])
+        started = psutil.boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+        assert abs(started - psutil.Process(child.pid).create_time()) < 1.0
+    finally:
+        child.kill()
+        child.wait()

@@ -215,3 +215,17 @@ def test_the_pace_shares_one_rate_and_one_throttle_watch_on_its_clock() -> None:
     assert not pace.throttles.seen({"a@uno.example.com": RATE, "b@dos.example.com": RATE})
     t.now += 61  # the watch reads the pace's clock: both domains are forgotten
     assert not pace.throttles.seen({"c@tres.example.com": RATE})
+
+
+def test_without_a_daily_cap_every_slot_is_given() -> None:
+    pace = Pace(30)
+    assert all(pace.reserve() for _ in range(1_000))
+
+
+def test_every_slot_given_back_unsent_is_free_again() -> None:
+    pace = Pace(0, daily_cap=3)
+    assert [pace.reserve() for _ in range(4)] == [True, True, True, False]
+    for _ in range(3):
+        pace.release(sent=False)
+    assert [pace.reserve() for _ in range(4)] == [True, True, True, False]
+    assert pace.sent == 0

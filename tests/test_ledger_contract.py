@@ -687,3 +687,72 @@ def test_the_notation_is_decided_on_the_first_2000_items(proving_item: int, refu
     }
     assert [r.line for r in result.rows][:2] == ([2, 3] if not refused else [2002])
     assert sum(r.importe for r in result.rows if r.moneda == "CLP") == 150_000 * (2000 - refused)
+
+
+def test_a_subtotal_names_its_own_customer_not_the_last_items() -> None:
+    """The items of 1002 were lost from the file; its subtotal line is still there."""
+    result = ledger(
+        "SM02\t0001001\t1\t30.11.2026\t100,00\tMXN",
+        "*\t0001001\t\t\t100,00\tMXN",
+        "*\t0001002\t\t\t250,00\tMXN",
+        "**\t\t\t\t350,00\tMXN",
+    )
+    assert [m.message.split(": el archivo dice")[0] for m in result.mismatches] == [
+        "Línea 4: el subtotal del cliente 1002 en MXN no cuadra",
+        "Línea 5: el subtotal total en MXN no cuadra",
+    ]
+
+
+LOCAL = "Soc.\tCuenta\tNº doc.\tVenc.neto\tImporte en MD\tMon.doc.\tImporte en ML\tML"
+
+
+@pytest.mark.parametrize(
+    ("ml_total", "found"),
+    [
+        ("* 27.800,00", []),
+        ("* 27.800,01", [(6, 1, "1004273", "MXN", "27800.01", "27800.00")]),
+    ],
+    ids=["adds-up", "tampered"],
+)
+def test_totals_printed_only_in_local_currency_are_checked(
+    ml_total: str, found: list[tuple[int, int, str, str, str, str]]
+) -> None:
+    """Items in dollars and pesos, subtotalled by SAP in the company's currency (ML) only."""
+    result = ledger(
+        "SM02\t1004273\t1\t30.11.2026\t1.000,00\tUSD\t18.400,00\tMXN",
+        "SM02\t1004273\t2\t30.11.2026\t500,00\tUSD\t9.200,00\tMXN",
+        "SM02\t1004273\t3\t30.11.2026\t200,00\tMXN\t200,00\tMXN",
+        "*\t1004273\t\t\t\t\t27.800,00\tMXN",
+        f"*\t1004273\t\t\t\t\t{ml_total}\tMXN",
+        header=LOCAL,
+    )
+    assert [(r.importe, r.moneda) for r in result.rows] == [
+        (Decimal("1000.00"), "USD"),
+        (Decimal("500.00"), "USD"),
+        (Decimal("200.00"), "MXN"),
+    ]
+    assert [
+        (m.line, m.level, m.cliente, m.moneda, str(m.in_file), str(m.computed))
+        for m in result.mismatches
+    ] == found
+
+
+@pytest.mark.parametrize(
+    ("subtotal", "found"),
+    [("* 300.000", []), ("* 150.000", [(5, 1, "1004273", "CLP", "150000.00", "300000.00")])],
+    ids=["adds-up", "tampered"],
+)
+def test_a_total_in_a_currency_without_decimals_is_read_in_the_files_notation(
+    subtotal: str, found: list[tuple[int, int, str, str, str, str]]
+) -> None:
+    """Chilean pesos print without decimals: ``150.000`` is thousands in a 1.234,56 file."""
+    assert (
+        mismatches(
+            "SM02\t1004273\t1\t30.11.2026\t150.000\tCLP",
+            "SM02\t1004273\t2\t30.11.2026\t150.000\tCLP",
+            "SM02\t1004273\t3\t30.11.2026\t2.500,50\tUSD",
+            f"\t1004273\t\t\t{subtotal}\tCLP",
+            "\t1004273\t\t\t* 2.500,50\tUSD",
+        )
+        == found
+    )

@@ -381,12 +381,18 @@ def _check_mapped(
 
 
 def find_key_date(rows: Iterable[Row]) -> dt.date | None:
-    """The key date printed above the list ("Fecha de clave: 30.11.2026"), or None."""
+    """The key date printed above the list ("Fecha de clave: 30.11.2026"), or None; a
+    ``DataError`` naming the line when the date printed there is no date (31.11.2026)."""
     for row in rows:
         text = normalize_header(" ".join(row.cells).replace(".", "\x01")).replace("\x01", ".")
         for pattern in _KEY_DATE:
             if match := pattern.search(text):
-                return parse_date(match.group(1))
+                if (key_date := parse_date(match.group(1))) is None:
+                    raise DataError(
+                        f"Línea {row.line}: la fecha de clave «{match.group(1)}» no es una "
+                        "fecha válida (use DD.MM.AAAA o DD/MM/AAAA)."
+                    )
+                return key_date
     return None
 
 

@@ -241,13 +241,33 @@ def test_a_round_whose_data_gets_no_answer_is_uncertain(
     assert AGRO in line_of(run) and "incierto" in line_of(run)
 
 
-def test_the_daily_cap_reached_in_a_round_stops_the_run(
+def test_the_daily_cap_reached_in_a_round_stops_the_run_and_names_what_is_left(
     loaded: Cli, monkeypatch: pytest.MonkeyPatch, db_url: str
 ) -> None:
+    """The cap stops the round as it stops the main loop (run aborted, exit 1, in the
+    daily cap's own words), naming the addresses left deferred; they go out, and only
+    they, with ``--retry-failed`` once the cap allows."""
     with SmtpServer() as server:
         server.reply_at_rcpt("b@agro.example.mx", GREYLISTED, times=1)
         run = send(loaded, monkeypatch, db_url, server, DAILY_CAP="1")
-    assert run.envelopes == [["a@agro.example.mx"]]
-    # the run is recorded as stopped (its reason is not printed on the terminal today)
-    assert run.run_status == "aborted"
-    assert (run.claim, run.estado) == ("partial", "parcial")
+        assert run.envelopes == [["a@agro.example.mx"]]
+        assert run.exit_code == 1, run.output
+        [stop] = [x for x in run.output.splitlines() if x.startswith("Corrida detenida:")]
+        assert stop == (
+            "Corrida detenida: Se alcanzó el límite diario de 1 mensajes (smtp.daily_cap) en la "
+            "ronda de reintentos; quedaron aplazados: 1006210 (b@agro.example.mx); reanude con "
+            "«rotomail send --retry-failed 1»"
+        )
+        assert run.run_status == "aborted"
+        assert [(a, s, c) for a, s, c, _ in run.addresses] == [
+            ("a@agro.example.mx", "accepted", "250 2.0.0"),
+            ("b@agro.example.mx", "deferred", "450 4.2.0"),
+        ]
+        assert (run.claim, run.estado) == ("partial", "parcial")
+        assert line_of(run) == f"✓ {AGRO}: parcial - aplazados: b@agro.example.mx: {GREYLISTED}"
+
+        monkeypatch.setenv("ROTOMAIL_SMTP_DAILY_CAP", "2")
+        again = loaded("send", "--retry-failed", "1")
+        assert again.exit_code == 0, again.output
+        ours = [m.rcpt_tos for m in server.messages if m.message["Subject"] == SUBJECT]
+    assert ours == [["a@agro.example.mx"], ["b@agro.example.mx"]]

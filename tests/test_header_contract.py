@@ -129,11 +129,18 @@ def test_rules_and_trailing_blanks_are_not_rows() -> None:
 
 
 def test_a_single_column_list_keeps_its_lines_but_not_its_rules() -> None:
-    assert read_rows(b"uno\n-----\n\n  dos  \n==\n-=-\n") == [
+    assert read_rows(b"uno\n-----\n\n  dos  \n==\n-=-\n___\n__\n+ + +\n") == [
         Row(1, ["uno"]),
         Row(4, ["dos"]),
         Row(5, ["=="]),  # two strokes are no rule; three are
+        Row(8, ["__"]),
+        Row(9, ["+ + +"]),  # crosses and blanks alone draw no rule
     ]
+
+
+def test_an_underscored_rule_between_blocks_is_no_row() -> None:
+    data = b"|Doc.|Texto|\n|____|_____|\n|1   |a    |\n"
+    assert read_rows(data) == [Row(1, ["Doc.", "Texto"]), Row(3, ["1", "a"])]
 
 
 def test_the_label_table_in_order() -> None:

@@ -339,7 +339,9 @@ def test_daily_cap_stops_the_run_and_holds_across_runs(
     monkeypatch.setenv("ROTOMAIL_SMTP_DAILY_CAP", "2")
     first = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
     assert first.exit_code == 1, first.output
-    assert "Corrida detenida:" in first.stderr
+    reason = "Se alcanzó el límite diario de 2 mensajes (smtp.daily_cap)."
+    assert f"Corrida detenida: {reason}" in first.stderr.splitlines()
+    assert f"pendiente - no se intentó: {reason}" in first.stdout
     assert sorted(statuses(loaded, 1).values()) == ["enviado", "enviado", "pendiente"]
     second = loaded("send", "--sociedad", "SM02", "--all", "--date", DATE)
     assert second.exit_code == 1

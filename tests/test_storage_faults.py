@@ -322,3 +322,82 @@ def test_a_full_disk_under_the_sqlite_database_is_one_line_and_a_rerun_completes
         assert statuses_now[-1] == "finished"
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@pytest.fixture
+def small_statements(home: Path) -> Iterator[Path]:
+    """The kept statements' folder (``[statement] keep``) on a 512 KB file system."""
+    if os.geteuid() != 0:
+        pytest.skip("montar un tmpfs pequeño necesita root")
+    statements = home / "statements"
+    statements.mkdir(mode=0o700)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(statements)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"no se pudo montar un tmpfs: {done.stderr.strip()}")
+    try:
+        yield statements
+    finally:
+        subprocess.run(["umount", "-l", str(statements)], check=False)
+
+
+def test_a_full_disk_under_the_kept_statements_stops_the_run_and_a_rerun_completes(
+    cli: Cli, home: Path, db_url: str, small_statements: Path
+) -> None:
+    ids = seed(cli, home, 300)
+    done = send()
+    output = no_traceback(done)
+    assert done.returncode == 1, output
+    stop = [line for line in output.splitlines() if line.startswith("Corrida detenida:")]
+    assert stop == [
+        f"Corrida detenida: no se pudo guardar el PDF en {small_statements} "
+        "([statement] keep): no queda espacio en el disco"
+    ], output
+    counts = statuses(db_url, 1)
+    saved = saved_statements(home / "outbox")
+    assert 0 < len(saved) < 300
+    # the customer whose statement could not be kept was not delivered either
+    assert counts == {"saved": len(saved), "failed": 1, "pending": 300 - len(saved) - 1}
+    assert [status for _, status in runs(db_url)] == ["aborted"]
+
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_statements)], check=True)
+    again = send()
+    assert again.returncode == 0, no_traceback(again)
+    assert saved_statements(home / "outbox") == dict.fromkeys(ids, 1)
+    kept = [p for p in small_statements.rglob("*.pdf")]
+    assert len(kept) == 300
+    assert all(p.read_bytes().rstrip().endswith(b"%%EOF") for p in kept)
+
+
+@pytest.mark.parametrize("temporary_folder_works", [True, False])
+def test_a_logs_folder_that_cannot_be_written_sends_the_log_elsewhere_or_says_so(
+    cli: Cli, home: Path, db_url: str, tmp_path: Path, temporary_folder_works: bool
+) -> None:
+    ids = seed(cli, home, 3)
+    (home / "logs").write_text("no es una carpeta\n", encoding="utf-8")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    if not temporary_folder_works:
+        (temporary / f"rotomail-{os.getuid()}-registros").write_text("tampoco\n", "utf-8")
+    done = send(TMPDIR=str(temporary))
+    no_traceback(done)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert statuses(db_url, 1) == {"saved": 3}
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("Registro:")]
+    if temporary_folder_works:
+        [log] = (temporary / f"rotomail-{os.getuid()}-registros").glob("*_corrida1_SM02.txt")
+        assert line == f"Registro: {log}"
+        assert oct(log.stat().st_mode & 0o777) == oct(0o600)
+        text = log.read_text(encoding="utf-8")
+        assert all(cliente in text for cliente in ids), text
+    else:
+        assert line == (
+            "Registro: no se pudo escribir en el disco (la corrida está en «rotomail history»)."
+        )
+    history = rotomail("history", "1")  # where the outcomes are when no log could be written
+    assert history.returncode == 0, history.stderr
+    assert all(cliente in history.stdout for cliente in ids), history.stdout

@@ -204,7 +204,7 @@ class DeferredRetry:
             waiting.base.status, waiting.base.detail = Status.UNCERTAIN, f"incierto: {exc.reply}"
             return
         except RUN_STOPPERS as exc:
-            report.aborted = exc.reply
+            report.aborted = self._stopped(report, exc.message)
             report.abort_code = exc.exit_code
             return
         except TemporaryFailure as exc:
@@ -229,6 +229,17 @@ class DeferredRetry:
         waiting.deferred = dict(delivery.deferred)
         waiting.reply = delivery.reply
         self._save(report, waiting, delivery.accepted, delivery.refused, delivery.deferred)
+
+    def _stopped(self, report: RunReport, reason: str) -> str:
+        """Why the run stopped in a round (the reason the main loop would give, e.g. the
+        daily cap's), and the addresses it leaves deferred for ``--retry-failed``."""
+        left = "; ".join(
+            f"{w.base.cliente} ({', '.join(w.deferred)})" for w in self.waiting if w.deferred
+        )
+        return (
+            f"{reason.removesuffix('.')} en la ronda de reintentos; quedaron aplazados: {left}; "
+            f"reanude con «rotomail send --retry-failed {report.run_id}»"
+        )
 
     def _save(
         self,

@@ -504,7 +504,7 @@ class SendRunner:
         except mailer.SendError as exc:
             base.status, base.detail = Status.FAILED, exc.reply
             if isinstance(exc, mailer.RUN_STOPPERS):
-                report.aborted, report.abort_code = exc.reply, exc.exit_code
+                report.aborted, report.abort_code = exc.message, exc.exit_code
                 report.write_failed = isinstance(exc, mailer.WriteFailed)
         except RunStopped as stop:
             base.status, base.detail = Status.PENDING, f"no se intentó: {stop.reason}"
@@ -604,8 +604,8 @@ class ClaimedDelivery:
             self._settle(Status.FAILED, exc.reply)
             return
         except mailer.RUN_STOPPERS as exc:
-            self.report.aborted, self.report.abort_code = exc.reply, exc.exit_code
-            base.status, base.detail = Status.PENDING, f"no se intentó: {exc.reply}"
+            self.report.aborted, self.report.abort_code = exc.message, exc.exit_code
+            base.status, base.detail = Status.PENDING, f"no se intentó: {exc.message}"
         except mailer.ConnectionFailed as exc:
             self._settle(Status.FAILED, exc.reply)
             self._count_unreachable(exc.reply)

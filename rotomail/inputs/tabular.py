@@ -268,12 +268,12 @@ def _clean(cells: Sequence[str]) -> list[str]:
 
 
 def _is_rule(cells: list[str]) -> bool:
-    """A dashed rule line (``|-----|-----|`` or ``=====``) drawn by SAP between blocks."""
+    """A rule line (``|-----|-----|``, ``=====`` or ``_____``) drawn by SAP between blocks."""
     filled = [cell for cell in cells if cell]
     return (
         bool(filled)
         and all(_RULE_CELL.match(cell) for cell in filled)
-        and (sum(cell.count("-") + cell.count("=") for cell in filled) >= 3)
+        and sum(len(cell) - cell.count(" ") - cell.count("+") for cell in filled) >= 3
     )
 
 

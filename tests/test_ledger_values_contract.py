@@ -206,13 +206,34 @@ def test_without_an_amount_and_its_currency_nothing_is_read(columns: str) -> Non
         ("Fecha de clave:\t30.11.2026", dt.date(2026, 11, 30)),  # label and date in two cells
         ("Key date\t\t2026-11-30", dt.date(2026, 11, 30)),
         ("Partidas abiertas al\t30/11/2026", dt.date(2026, 11, 30)),
-        ("Fecha de clave: 31.11.2026", None),  # no such day
         ("Impreso el 01.12.2026", None),  # a date, but not the key date
     ],
 )
 def test_the_key_date_printed_above_the_list(title: str, date: dt.date | None) -> None:
     result = ledger(header=f"{title}\n{HEADER}")
     assert result.layout is not None and result.layout.key_date == date
+
+
+@pytest.mark.parametrize("printed", ["31.11.2026", "12/31/2026"])  # no such day; month first
+def test_a_key_date_that_is_no_date_is_refused_and_nothing_is_imported(
+    customers: Cli, db_url: str, tmp_path: Path, printed: str
+) -> None:
+    path = tmp_path / "fbl5n.txt"
+    path.write_text(
+        f"Partidas de deudor\nFecha de clave: {printed}\n{HEADER}\n"
+        "SM02\t1004273\t1\t30.11.2026\t5,00\tMXN\n",
+        encoding="utf-8",
+    )
+    result = customers("ledger", "import", str(path))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"Error: Línea 2: la fecha de clave «{printed}» no es una fecha válida "
+        "(use DD.MM.AAAA o DD/MM/AAAA).\n"
+    )
+    engine = open_engine(db_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM open_item")).scalar() == 0
+    engine.dispose()
 
 
 def two_files(tmp_path: Path, first: str, second: str) -> tuple[str, str]:

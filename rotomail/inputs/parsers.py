@@ -318,6 +318,15 @@ class LedgerLayout:
         return lines
 
 
+def input_name(name: str, *, start: bool = False) -> str:
+    """How a message names an input: its file name; ``-`` is the standard input, and no name
+    at all (bytes read in memory) is "la entrada". ``start``: at the start of a sentence."""
+    if name and name != "-":
+        return name
+    words = "la entrada estándar" if name == "-" else "la entrada"
+    return words.capitalize() if start else words
+
+
 def header_error(what: str, expected: str) -> DataError:
     return DataError(
         f"No se encontró la fila de encabezados {what}: se esperan al menos las columnas "
@@ -367,17 +376,23 @@ def _check_mapped(
         if column is None or normalize_header(header.cells[column]) != wanted:
             raise UsageError(
                 f"La columna «{column_map[field_name]}» (--column {field_name}) no está en el "
-                f"encabezado de {name or 'la entrada'}."
+                f"encabezado de {input_name(name)}."
             )
 
 
 def find_key_date(rows: Iterable[Row]) -> dt.date | None:
-    """The key date printed above the list ("Fecha de clave: 30.11.2026"), or None."""
+    """The key date printed above the list ("Fecha de clave: 30.11.2026"), or None; a
+    ``DataError`` naming the line when the date printed there is no date (31.11.2026)."""
     for row in rows:
         text = normalize_header(" ".join(row.cells).replace(".", "\x01")).replace("\x01", ".")
         for pattern in _KEY_DATE:
             if match := pattern.search(text):
-                return parse_date(match.group(1))
+                if (key_date := parse_date(match.group(1))) is None:
+                    raise DataError(
+                        f"Línea {row.line}: la fecha de clave «{match.group(1)}» no es una "
+                        "fecha válida (use DD.MM.AAAA o DD/MM/AAAA)."
+                    )
+                return key_date
     return None
 
 
@@ -552,20 +567,20 @@ def _due_field(columns: dict[str, int], header: Row, due_date_from: str | None, 
         if due_date_from:
             heading = header.cells[columns["vencimiento"]]
             raise UsageError(
-                f"{name or 'La entrada'} trae el vencimiento neto («{heading}»); quite "
+                f"{input_name(name, start=True)} trae el vencimiento neto («{heading}»); quite "
                 "--due-date-from."
             )
         return "vencimiento"
     if due_date_from:
         if due_date_from not in columns:
             raise DataError(
-                f"{name or 'La entrada'} no trae la columna de {FIELD_WORDS[due_date_from]} "
+                f"{input_name(name, start=True)} no trae la columna de {FIELD_WORDS[due_date_from]} "
                 f"que --due-date-from {due_date_from} nombra."
             )
         return due_date_from
     headings = ", ".join(f"«{text}»" for text in header.cells if text)
     raise DataError(
-        f"{name or 'La entrada'} no trae el vencimiento neto (sus columnas son: "
+        f"{input_name(name, start=True)} no trae el vencimiento neto (sus columnas son: "
         f"{headings}). Si una de ellas lo es, indíquelo con "
         '--column vencimiento="Encabezado"; si el archivo no lo trae, elija con qué fecha '
         "calcular la antigüedad: --due-date-from fecha_base o --due-date-from fecha_documento "

@@ -31,6 +31,7 @@ from rotomail.inputs.parsers import (
     ParseResult,
     Reject,
     TotalMismatch,
+    input_name,
 )
 from rotomail.inputs.tabular import iter_rows, open_source
 from rotomail.statement.model import (
@@ -398,7 +399,7 @@ def totals_message(mismatches: list[TotalMismatch], source: str) -> str:
     if more > 0:
         listed += f"\n  ... y {more} más"
     return (
-        f"Los totales de control de {source or 'la entrada'} no cuadran con sus partidas; no "
+        f"Los totales de control de {input_name(source)} no cuadran con sus partidas; no "
         f"se importó nada (el archivo está incompleto o fue modificado):\n{listed}"
     )
 
@@ -452,7 +453,7 @@ def import_ledger_files(
                 on_layout(layout)
                 has_clearing = has_clearing or "fecha_compensacion" in layout.columns
                 if layout.key_date is not None:
-                    key_dates[name] = layout.key_date
+                    key_dates[input_name(name)] = layout.key_date
                     _check_date(options.snapshot_date, key_dates)
                 for entry in reader:
                     if isinstance(entry, Reject):

@@ -388,10 +388,12 @@ def test_one_recipient_per_transaction_each_free_round_sends_the_next(
 
 
 @contextmanager
-def once_waiting(db_url: str, act: Callable[[Connection], None]) -> Iterator[None]:
+def once_waiting(
+    db_url: str, act: Callable[[Connection], None], accepted: int = 1
+) -> Iterator[None]:
     """``act`` (in another thread, with a connection to the database) as soon as the
-    customer is recorded as waiting for the rounds: what an operator or another run could
-    do while this run waits ``round_wait``."""
+    customer is recorded as waiting for the rounds with ``accepted`` addresses accepted:
+    what an operator or another run could do while this run waits ``round_wait``."""
     done = threading.Event()
 
     def watch() -> None:
@@ -402,7 +404,13 @@ def once_waiting(db_url: str, act: Callable[[Connection], None]) -> Iterator[Non
                     status = connection.execute(
                         text("SELECT status FROM delivery WHERE run_id = 1 AND cliente = '1006210'")
                     ).scalar()
-                    if status == "partial":
+                    taken = connection.execute(
+                        text(
+                            "SELECT count(*) FROM delivery_address "
+                            "WHERE run_id = 1 AND status = 'accepted'"
+                        )
+                    ).scalar()
+                    if status == "partial" and taken == accepted:
                         act(connection)
                         return
         finally:
@@ -418,7 +426,7 @@ def once_waiting(db_url: str, act: Callable[[Connection], None]) -> Iterator[Non
 
 
 @contextmanager
-def sigterm_once_waiting(db_url: str, seen: list[tuple[str, str]]) -> Iterator[None]:
+def sigterm_once_waiting(db_url: str, seen: list[tuple[str, str]], accepted: int) -> Iterator[None]:
     """SIGTERM to this process (the command runs in it) once the customer waits for the
     rounds, as an operator stopping the run then would; ``seen`` gets the customer's
     (status, detail) as history showed it. A signal after the run is ignored, not fatal."""
@@ -432,7 +440,7 @@ def sigterm_once_waiting(db_url: str, seen: list[tuple[str, str]]) -> Iterator[N
 
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
-        with once_waiting(db_url, stop):
+        with once_waiting(db_url, stop, accepted):
             yield
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -457,8 +465,16 @@ def sigterm_once_waiting(db_url: str, seen: list[tuple[str, str]]) -> Iterator[N
             ("--sociedad", "SM02", "--cliente", "1006210", "--date", DATE),
             ["a@agro.example.mx", "b@agro.example.mx"],
         ),
+        (
+            "round",
+            "2 dirección(es) aplazada(s)",
+            [("accepted", "250 2.0.0"), ("deferred", "450 4.2.0")],
+            "partial",
+            ("--retry-failed", "1"),
+            ["b@agro.example.mx"],
+        ),
     ],
-    ids=["rcpt", "data"],
+    ids=["rcpt", "data", "round"],
 )
 def test_a_run_stopped_while_it_waits_for_a_round_loses_no_address(
     loaded: Cli,
@@ -473,15 +489,22 @@ def test_a_run_stopped_while_it_waits_for_a_round_loses_no_address(
 ) -> None:
     """While the run waits ``round_wait`` for its rounds, history says what waits; stopped
     then, the addresses stay deferred and the claim says what the next run may do: some
-    address accepted, "partial" (``--retry-failed`` sends to the others only); the DATA put
-    off, nothing accepted, the claim released ("failed": the next run sends it again)."""
+    address accepted, in the run or in a round, "partial" (``--retry-failed`` sends to the
+    others only); the DATA put off, nothing accepted, the claim released ("failed": the
+    next run sends it again)."""
     seen: list[tuple[str, str]] = []
     with SmtpServer() as server:
         if put_off_at == "rcpt":
             server.reply_at_rcpt("b@agro.example.mx", GREYLISTED, times=1)
-        else:
+        elif put_off_at == "data":
             server.reply_at_data("451 4.3.0 Try again later", times=1)
-        with sigterm_once_waiting(db_url, seen):
+        else:  # both put off in the run; a free round gets a through, b waits for the next
+            server.reply_at_rcpt("a@agro.example.mx", "452 4.5.3 Too many recipients", times=1)
+            server.rcpt_faults["b@agro.example.mx"] = [
+                Fault(reply="452 4.5.3 Too many recipients", times=1),
+                Fault(reply=GREYLISTED, times=1),
+            ]
+        with sigterm_once_waiting(db_url, seen, sum(s == "accepted" for s, _ in rows)):
             run = send(loaded, monkeypatch, db_url, server, ROUND_WAIT="60")
         assert run.exit_code == 143, run.output
         assert seen == [

@@ -8,11 +8,16 @@ settings load), the catalogue (``inputs.addresses``) and the e-mails (``delivery
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
     from email_validator import ValidatedEmail
 
 # Control characters (CR, LF, tab, C1) and the Unicode line separators: never in an address.
@@ -23,6 +28,17 @@ NAME_ADDR = re.compile(r"^(?P<name>[^<>]*)<(?P<addr>[^<>]*)>$")
 _SPLIT_MAX_LENGTH = 200  # ASCII and below the 254 limit: no length rule can differ
 _PROBE_DOMAIN = "a.mx"  # short: the probe domain is validated again on every call
 _PROBE_LOCAL = "postmaster"
+
+# Fewer domains not yet judged than this are judged one by one as they are met: a pool's
+# start-up (two processes forked, about 20-40 ms) would cost more than it saves. Measured on
+# the 2-core development machine (README, Speed).
+POOL_THRESHOLD = 2_000
+_POOL_CHUNK = 500  # domains per task: about 60 ms of work, so Ctrl-C waits no longer
+_MAX_WORKERS = 4
+
+# Domain -> email-validator's normalised form of it, None when refused: every domain judged
+# so far in this process (a paste's are judged ahead, on every core, by ``judge_domains``).
+_domains: dict[str, str | None] = {}
 
 
 def validated(address: str) -> ValidatedEmail | None:
@@ -52,14 +68,22 @@ def normalized_or_none(address: str) -> str | None:
     is validated, so the verdict is always email-validator's on the address itself
     (tests/test_emails.py checks both paths agree).
     """
-    local, at, domain = address.rpartition("@")
-    if at and address.isascii() and len(address) <= _SPLIT_MAX_LENGTH:
-        local_norm = _local_part(local)
-        domain_norm = _domain(domain)
+    parts = _split(address)
+    if parts is not None:
+        local_norm = _local_part(parts[0])
+        domain_norm = _domain(parts[1])
         if local_norm is not None and domain_norm is not None:
             return f"{local_norm}@{domain_norm}"
     email = validated(address)
     return email.normalized if email is not None else None
+
+
+def _split(address: str) -> tuple[str, str] | None:
+    """(local part, domain) of an address judged in parts; None when it is judged whole."""
+    local, at, domain = address.rpartition("@")
+    if at and address.isascii() and len(address) <= _SPLIT_MAX_LENGTH:
+        return local, domain
+    return None
 
 
 @lru_cache(maxsize=32_768)
@@ -68,10 +92,88 @@ def _local_part(local: str) -> str | None:
     return email.local_part if email is not None else None
 
 
-@lru_cache(maxsize=32_768)
 def _domain(domain: str) -> str | None:
+    try:
+        return _domains[domain]
+    except KeyError:
+        verdict = _domains[domain] = _judge_domain(domain)
+        return verdict
+
+
+def _judge_domain(domain: str) -> str | None:
     email = validated(f"{_PROBE_LOCAL}@{domain}")
     return email.domain if email is not None else None
+
+
+def _judge_domains(domains: list[str]) -> list[str | None]:
+    """One task of the pool: the verdicts on some domains, in their order."""
+    return [_judge_domain(domain) for domain in domains]
+
+
+def _init_worker() -> None:
+    """Ctrl-C reaches the whole process group: the parent alone stops the command (one
+    line), a worker finishes its task and the pool is shut down. A worker lives only as
+    long as the parent: killed (``kill -9``), the parent never shuts the pool down, and its
+    workers would wait for tasks forever."""
+    import multiprocessing
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: BaseProcess) -> None:
+    parent.join()  # returns once the parent process is gone
+    os._exit(0)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may run on
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def judge_domains(addresses: Iterable[str]) -> None:
+    """Judge ahead, on every core, the domains of many addresses about to be validated
+    (``normalized_or_none``), so that validating them finds every domain's verdict known.
+
+    The domain check is most of a validation (about 120 µs a domain on the development
+    machine, UTS-46 character by character), and a pasted catalogue can hold tens of
+    thousands of different domains. Each verdict is still email-validator's, on the same
+    probe address as ``normalized_or_none`` asks about, only computed in worker processes.
+    Fewer than ``POOL_THRESHOLD`` new domains, or one core: nothing is done here.
+    """
+    domains = list(
+        {
+            parts[1]
+            for address in addresses
+            if (parts := _split(address)) is not None and parts[1] not in _domains
+        }
+    )
+    workers = min(_cores(), _MAX_WORKERS)
+    if len(domains) < POOL_THRESHOLD or workers < 2:
+        return
+    from concurrent.futures import ProcessPoolExecutor  # 10 ms: only a big paste pays it
+
+    chunks = [domains[i : i + _POOL_CHUNK] for i in range(0, len(domains), _POOL_CHUNK)]
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
+    try:
+        # The workers are forked while SIGINT is blocked (they inherit the mask) and unblock
+        # it once they ignore it: a Ctrl-C as they start is the parent's alone, delivered to
+        # it right after.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            verdicts = pool.map(_judge_domains, chunks)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        for chunk, judged in zip(chunks, verdicts, strict=True):
+            _domains.update(zip(chunk, judged, strict=True))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def is_valid_address(address: str) -> bool:

@@ -7,11 +7,12 @@ by one validator, ``rotomail.address_syntax`` (email-validator's ``validate_emai
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 import idna
 
-from rotomail.address_syntax import normalized_or_none
+from rotomail.address_syntax import judge_domains, normalized_or_none
 from rotomail.errors import DataError
 
 _MAILTO = "mailto:"
@@ -86,6 +87,12 @@ def parse_addresses(text: str) -> list[str]:
             seen.add(key)
             result.append(normalized)
     return result
+
+
+def judge_ahead(texts: Iterable[str]) -> None:
+    """Before ``parse_addresses`` goes through many lists (a pasted catalogue), judge their
+    addresses' domains ahead on every core (``address_syntax.judge_domains``)."""
+    judge_domains(address for text in texts for address in split_addresses(text))
 
 
 def needs_smtputf8(address: str) -> bool:

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from rotomail.company import language_code
 from rotomail.errors import DataError, UsageError
 from rotomail.ids import normalize_cliente, normalize_sociedad, search_key
-from rotomail.inputs.addresses import parse_addresses
+from rotomail.inputs.addresses import judge_ahead, parse_addresses
 from rotomail.store.catalog import CatalogRow, not_in_catalog
 from rotomail.store.db import upsert
 from rotomail.store.models import CatalogChange, CatalogEntry, CatalogHold, Customer, table_of
@@ -314,6 +314,13 @@ def plan_import(engine: Engine, records: Iterable[PasteRecord]) -> list[ImportRo
     customers = _customers_of(engine, sociedades)
     existing = _catalog_keys_of(engine, sociedades)
     known = {sociedad for sociedad, _ in customers}
+    # the addresses _plan_row will validate: those of rows of a known customer, or the
+    # master's when the row has none
+    judge_ahead(
+        record.correo_text if record.correo_text.strip() else customers[key][1]
+        for record in rows
+        if not record.error and (key := (record.sociedad, record.cliente)) in customers
+    )
     return [
         _plan_row(record, customers, existing, last_line, parse_addresses, known) for record in rows
     ]

@@ -110,7 +110,11 @@ def catalog_import(
     if not records:
         raise DataError("No se encontraron filas para importar.")
     engine = state(ctx).engine
-    plan = plan_import(engine, records)
+    try:
+        plan = plan_import(engine, records)
+    except KeyboardInterrupt:  # a big paste's domains take seconds to judge
+        typer.echo("Cancelado: no se grabó nada.", err=True)
+        raise typer.Exit(130) from None
     # The table format lists every row of a short paste; of a long one, the rows with errors.
     # tsv, csv and json always list every row (a script reads them).
     short = format is not Format.table or len(plan) <= LISTED_ROWS

@@ -617,3 +617,19 @@ def test_the_daily_cap_in_a_round_names_every_address_left_of_every_customer(
         "1006210 (b@agro.example.mx, c@agro.example.mx)",
     }
     assert sent == [["a@agro.example.mx"], ["pagos@ferrelopez.example.mx"]]
+
+
+def test_a_round_put_off_at_mail_is_tried_again_by_the_next_round_only(
+    loaded: Cli, monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    """Each round is one try: a greylisting server counts every try, so a round put off at
+    MAIL is not retried at once (``retry_wait``) but by the next round, ``round_wait`` later."""
+    with SmtpServer() as server:
+        server.reply_at_rcpt("b@agro.example.mx", GREYLISTED, times=1)
+        server.mail_faults.append(Fault(times=1))  # the run's own MAIL: 250
+        server.reply_at_mail("451 4.3.0 Try again later", times=1)  # the first round's
+        run = send(loaded, monkeypatch, db_url, server, RETRY_ROUNDS="2", ROUND_WAIT="1")
+        [a, b] = [m for m in server.messages if m.message["Subject"] == SUBJECT]
+    assert (a.rcpt_tos, b.rcpt_tos) == (["a@agro.example.mx"], ["b@agro.example.mx"])
+    assert b.at - a.at >= 2.0  # two rounds, each after round_wait
+    assert (run.claim, run.estado, run.exit_code) == ("sent", "enviado", 0)

@@ -775,3 +775,12 @@ def test_a_subtotal_above_every_item_is_a_total_of_nothing() -> None:
         "Línea 2: el subtotal total en MXN no cuadra: el archivo dice 5.00 y sus partidas "
         "suman 0.00."
     ]
+
+
+def test_a_mapped_column_missing_from_rows_read_in_memory() -> None:
+    rows = read_rows(f"{HEADER}\nSM02\t1001\t1\t30.11.2026\t5,00\tMXN\n".encode())
+    with pytest.raises(UsageError) as info:
+        LedgerReader(rows, column_map={"texto": "Notas"}, strict_columns={"texto"})
+    assert info.value.message == (
+        "La columna «Notas» (--column texto) no está en el encabezado de la entrada."
+    )

@@ -122,9 +122,13 @@ def test_by_message_id_the_latest_delivery_with_one_of_them(engine: Engine) -> N
     ("sent_at", "matched"),
     [
         (NOW - MATCH_WINDOW - timedelta(minutes=1), False),
+        (NOW - MATCH_WINDOW - timedelta(microseconds=1), False),
+        (NOW - MATCH_WINDOW, True),  # exactly seven days before: still in the window
         (NOW - MATCH_WINDOW + timedelta(minutes=1), True),
         (NOW, True),
         (NOW + timedelta(hours=23), True),  # a report dated by a clock a little behind
+        (NOW + timedelta(days=1), True),  # exactly a day after: still in
+        (NOW + timedelta(days=1, microseconds=1), False),
         (NOW + timedelta(days=1, minutes=1), False),
     ],
 )
@@ -147,6 +151,58 @@ def test_by_address_the_latest_delivery_to_exactly_that_address(engine: Engine) 
         assert bounces.by_recipient(connection, "gos@cliente.example.mx", NOW) is None
         assert bounces.by_recipient(connection, "pagos_cliente.example.mx", NOW) is None
     assert found is not None and (found.run_id, found.cliente) == (latest, "1001")
+
+
+def test_by_address_two_deliveries_at_the_same_moment_the_later_one(engine: Engine) -> None:
+    """The statement sent again within the same second (a resend right after the send): the
+    report is about the later delivery, the one the customer received last."""
+    sent(engine, "1001")
+    later = sent(engine, "1002")
+    with engine.connect() as connection:
+        found = bounces.by_recipient(connection, "pagos@cliente.example.mx", NOW)
+    assert found is not None and (found.run_id, found.cliente) == (later, "1002")
+
+
+@pytest.mark.parametrize(
+    ("stored", "reported"),
+    [
+        ("PEÑA@cliente.example.mx", "PEÑA@cliente.example.mx"),
+        ("PEÑA@cliente.example.mx", "peña@cliente.example.mx"),
+        ("Peña@Cliente.example.mx", "peña@cliente.example.mx"),
+        ("peña@cliente.example.mx", "PEÑA@cliente.example.mx"),
+        ("ÁLVARO.NÚÑEZ@cliente.example.mx", "álvaro.núñez@cliente.example.mx"),
+    ],
+)
+def test_by_address_with_letters_beyond_ascii(engine: Engine, stored: str, reported: str) -> None:
+    """An address with "Ñ" or accents is matched whatever its case, on SQLite too (whose
+    lower() and LIKE fold ASCII letters only); an ASCII look-alike is another address."""
+    run_id = sent(engine, correos=f"pagos@cliente.example.mx;{stored}")
+    sent(engine, "1002", correos="pena@cliente.example.mx;alvaro.nunez@cliente.example.mx")
+    with engine.connect() as connection:
+        found = bounces.by_recipient(connection, reported, NOW)
+        assert bounces.by_recipient(connection, "x" + reported, NOW) is None
+    assert found is not None and (found.run_id, found.cliente) == (run_id, "1001")
+
+
+def sent_to(engine: Engine, customers: dict[str, str]) -> int:
+    """One run that sent each customer (cliente -> its addresses) its statement, all at
+    ``NOW``; the run id."""
+    options = SendOptions(sociedad="SM02", statement_date=DATE, operator="prueba")
+    records = RunRecords(engine, options)
+    run_id = records.start(
+        [
+            Candidate("SM02", c, f"Cliente {c}", "", tuple(a.split(";")))
+            for c, a in customers.items()
+        ],
+        "smtp prueba",
+    )
+    for cliente, correos in customers.items():
+        records.record(Outcome(cliente, "", tuple(correos.split(";")), Status.SENT))
+    with engine.begin() as connection:
+        connection.execute(
+            DELIVERY.update().where(DELIVERY.c.run_id == run_id).values(updated_at=NOW)
+        )
+    return run_id
 
 
 def address_rows(engine: Engine, run_id: int) -> list[tuple[str, str, str, str]]:
@@ -215,3 +271,100 @@ def test_marking_a_customer_bounced_moves_its_claim(engine: Engine) -> None:
     assert again is not None
     with engine.begin() as connection:
         assert not bounces.mark_bounced(connection, again, "otra vez")
+
+
+def test_an_address_is_recorded_on_its_own_run_customer_and_address(engine: Engine) -> None:
+    """Two customers of one run share an address, and the first was sent its statement again
+    by a later run: a report about one delivery's address changes that row alone."""
+    pagos, compras = "pagos@cliente.example.mx", "compras@cliente.example.mx"
+    first = sent_to(engine, {"1001": f"{pagos};{compras}", "1002": pagos})
+    again = sent_to(engine, {"1001": pagos})
+
+    def record(run_id: int, cliente: str, correo: str, status: str, code: str, detail: str) -> bool:
+        delivery = SentDelivery(run_id, "SM02", cliente, DATE, (correo,), Status.SENT)
+        outcome = AddressOutcome(correo, AddressStatus(status), code, detail)
+        with engine.begin() as connection:
+            return bounces.record_address(connection, delivery, outcome)
+
+    for run_id, cliente, correo in [
+        (first, "1001", compras),
+        (first, "1002", pagos),
+        (again, "1001", pagos),
+    ]:
+        assert record(run_id, cliente, correo, "delayed", "4.4.1", "retrasado")
+    assert record(first, "1001", pagos, "bounced", "5.1.1", "no existe")
+    assert not record(first, "1001", pagos, "bounced", "5.1.1", "no existe")
+    assert record(first, "1001", pagos, "bounced", "5.2.2", "buzón lleno")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                ADDRESS.c.run_id,
+                ADDRESS.c.cliente,
+                ADDRESS.c.correo,
+                ADDRESS.c.status,
+                ADDRESS.c.code,
+                ADDRESS.c.detail,
+            ).order_by(ADDRESS.c.run_id, ADDRESS.c.cliente, ADDRESS.c.correo)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (first, "1001", compras, "delayed", "4.4.1", "retrasado"),
+        (first, "1001", pagos, "bounced", "5.2.2", "buzón lleno"),
+        (first, "1002", pagos, "delayed", "4.4.1", "retrasado"),
+        (again, "1001", pagos, "delayed", "4.4.1", "retrasado"),
+    ]
+
+
+def test_a_bounce_of_an_earlier_run_leaves_the_later_send_and_the_other_customers(
+    engine: Engine,
+) -> None:
+    """The statement of 1001 was sent again (--force) by a later run, which now holds the
+    claim, when a report about the first run's message arrives: only the first run's
+    delivery of 1001 becomes bounced. The other customer of the first run keeps its claim
+    until a report about it comes, and then its claim follows."""
+    first = sent_to(engine, {"1001": "pagos@cliente.example.mx", "1002": "cxp@otro.example.mx"})
+    with engine.begin() as connection:
+        for cliente in ("1001", "1002"):
+            key = ClaimKey("SM02", cliente, DATE)
+            assert claims.take(connection, key, first) is None
+            assert claims.advance(connection, key, first, Status.IN_FLIGHT, Status.SENT)
+    later = sent_to(engine, {"1001": "pagos@cliente.example.mx"})
+    with engine.begin() as connection:
+        key = ClaimKey("SM02", "1001", DATE)
+        assert claims.take(connection, key, later, force=True) is None
+        assert claims.advance(connection, key, later, Status.IN_FLIGHT, Status.SENT)
+        connection.execute(CLAIM.update().values(updated_at=NOW))
+
+    def mark(cliente: str, detail: str) -> bool:
+        delivery = SentDelivery(first, "SM02", cliente, DATE, (), Status.SENT)
+        with engine.begin() as connection:
+            return bounces.mark_bounced(connection, delivery, detail)
+
+    def state() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        with engine.connect() as connection:
+            deliveries = connection.execute(
+                select(
+                    DELIVERY.c.run_id,
+                    DELIVERY.c.cliente,
+                    DELIVERY.c.status,
+                    DELIVERY.c.detail,
+                    DELIVERY.c.updated_at > NOW,
+                ).order_by(DELIVERY.c.run_id, DELIVERY.c.cliente)
+            ).all()
+            claimed = connection.execute(
+                select(
+                    CLAIM.c.cliente, CLAIM.c.run_id, CLAIM.c.status, CLAIM.c.updated_at > NOW
+                ).order_by(CLAIM.c.cliente)
+            ).all()
+        return [tuple(r) for r in deliveries], [tuple(r) for r in claimed]
+
+    assert mark("1001", "todas rebotaron")
+    assert state() == (
+        [
+            (first, "1001", "bounced", "todas rebotaron", True),
+            (first, "1002", "sent", "", False),
+            (later, "1001", "sent", "", False),
+        ],
+        [("1001", later, "sent", False), ("1002", first, "sent", False)],
+    )
+    assert mark("1002", "no existe")
+    assert state()[1] == [("1001", later, "sent", False), ("1002", first, "bounced", True)]

@@ -91,16 +91,95 @@ def test_a_process_is_its_boot_and_its_start_time(fresh_boot_id: None) -> None:
 
 
 def test_without_proc_a_process_is_asked_by_signal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_boot_id: None
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_boot_id: None,
+    child: subprocess.Popen[bytes],
 ) -> None:
     """A system without /proc: a live process is there but its start cannot be told ("");
-    one that ended is gone; no boot id."""
+    one that ended is gone; no boot id. Asking (signal 0) leaves the process running."""
     monkeypatch.setattr(liveness, "_PROC", tmp_path / "no-proc")
     assert liveness._boot_id() == ""
-    assert process_start(os.getpid()) == ""
-    assert process_alive(os.getpid(), "boot:123")  # cannot tell: alive
+    assert process_start(child.pid) == ""
+    assert process_alive(child.pid, "boot:123")  # cannot tell: alive
+    time.sleep(0.2)
+    assert child.poll() is None
     assert process_start(gone_pid()) is None
     assert not process_alive(gone_pid(), "")
+    assert this_process() == (os.getpid(), "")  # recorded so: no start time to compare
+
+
+@pytest.fixture
+def child() -> Iterator[subprocess.Popen[bytes]]:
+    """A live process that any signal but 0 would end (it takes every default action)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time\n"
+            "for s in signal.valid_signals():\n"
+            "    try: signal.signal(s, signal.SIG_DFL)\n"
+            "    except (OSError, ValueError): pass\n"
+            "print('listo', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stdout.readline() == b"listo\n"
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_process_proc_does_not_show_is_asked_by_signal(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_boot_id: None,
+    child: subprocess.Popen[bytes],
+) -> None:
+    """/proc mounted with hidepid=2 (systemd's ProtectProc=invisible) hides the processes of
+    other users: a run another operator started on this host is not taken for dead (and
+    closed while it sends) because /proc does not list it. Asking leaves it untouched."""
+    monkeypatch.setattr(liveness, "_PROC", fake_proc(tmp_path, 4321, "S", 4242))
+    assert process_start(child.pid) == ""
+    assert process_alive(child.pid, "otro-arranque:1234")
+    time.sleep(0.2)
+    assert child.poll() is None  # asked with signal 0: not signalled
+    assert process_start(gone_pid()) is None
+
+
+NO_PROC = Path("/nonexistent/proc")  # not there for any user (tmp_path is root's alone)
+
+
+@pytest.mark.skipif(
+    NO_PROC.exists() or (os.geteuid() != 0 and psutil.Process(1).uids().real == os.getuid()),
+    reason="needs a process of another user",
+)
+def test_a_process_of_another_user_is_there_without_proc(
+    monkeypatch: pytest.MonkeyPatch, child: subprocess.Popen[bytes]
+) -> None:
+    """Signal 0 to another user's process is refused (EPERM): it exists, its start cannot
+    be told, so its run is alive. As root the question is asked about a process of root
+    from a child that has become the user "nobody"."""
+    monkeypatch.setattr(liveness, "_PROC", NO_PROC)
+    target = child.pid if os.geteuid() == 0 else 1
+    assert process_start(target) == ""  # there, as its own user (or root) sees it
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer through the pipe, never return into pytest
+        try:
+            if os.geteuid() == 0:
+                os.setuid(65534)
+            answer = repr((process_start(target), process_alive(target, "arranque:1")))
+            os.write(write, answer.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        answer = pipe.read()
+    os.waitpid(pid, 0)
+    assert answer == repr(("", True))
+    assert child.poll() is None
 
 
 def test_an_unreadable_proc_cannot_tell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,10 +189,55 @@ def test_an_unreadable_proc_cannot_tell(tmp_path: Path, monkeypatch: pytest.Monk
     assert process_start(os.getpid()) == ""
 
 
+@pytest.mark.parametrize("proc", ["real", "none"])
 @pytest.mark.parametrize("pid", [0, -1])
-def test_no_pid_is_no_process(pid: int) -> None:
+def test_no_pid_is_no_process(
+    pid: int, proc: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run recorded without a PID (0) is no process, also on a system without /proc,
+    where asking "kill(0, 0)" or "kill(-1, 0)" would answer for a whole group of processes."""
+    if proc == "none":
+        monkeypatch.setattr(liveness, "_PROC", tmp_path / "no-proc")
     assert process_start(pid) is None
     assert not process_alive(pid, "")
+
+
+def fake_proc(tmp_path: Path, pid: int, state: str, ticks: int) -> Path:
+    """A /proc holding ``pid`` in ``state`` (``/proc/<pid>/stat`` as the kernel writes it:
+    the state is field 3, the start time field 22)."""
+    proc = tmp_path / "proc"
+    (proc / "self").mkdir(parents=True)
+    (proc / "sys/kernel/random").mkdir(parents=True)
+    (proc / "sys/kernel/random/boot_id").write_text("arranque-1\n")
+    (proc / str(pid)).mkdir()
+    fields = [state, "1", str(pid), str(pid), *["0"] * 15, str(ticks), "4096", "100"]
+    (proc / str(pid) / "stat").write_text(f"{pid} (rotomail send) {' '.join(fields)}\n")
+    return proc
+
+
+@pytest.mark.parametrize(
+    ("state", "started"),
+    [
+        ("R", "arranque-1:4242"),  # running
+        ("S", "arranque-1:4242"),  # sleeping (waiting for the SMTP server)
+        ("D", "arranque-1:4242"),  # in uninterruptible disk sleep
+        ("T", "arranque-1:4242"),  # stopped (Ctrl-Z): it may be resumed
+        ("t", "arranque-1:4242"),  # stopped by a debugger
+        ("I", "arranque-1:4242"),  # idle
+        ("Z", None),  # zombie: exited, not yet reaped
+        ("X", None),  # dead
+    ],
+)
+def test_a_process_is_gone_when_proc_says_zombie_or_dead(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_boot_id: None,
+    state: str,
+    started: str | None,
+) -> None:
+    monkeypatch.setattr(liveness, "_PROC", fake_proc(tmp_path, 4321, state, 4242))
+    assert process_start(4321) == started
+    assert process_alive(4321, "arranque-1:4242") is (started is not None)
 
 
 def test_a_process_that_ended_is_gone_reaped_or_not() -> None:
@@ -157,6 +281,39 @@ def test_a_run_on_another_host_lives_while_its_heartbeat_is_recent(engine: Engin
     assert not alive(engine, run_id)
     set_run(engine, run_id, heartbeat_at=None)
     assert not alive(engine, run_id)
+
+
+class FrozenClock(datetime):
+    """The clock ``run_alive`` reads, stopped at ``AT`` so a heartbeat's age is exact."""
+
+    AT = datetime(2026, 12, 6, 2, 0, 0)  # what now() answers
+
+    @classmethod
+    def now(cls, tz: Any = None) -> FrozenClock:
+        return cls(2026, 12, 6, 2, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("age", "is_alive"),
+    [
+        (timedelta(0), True),
+        (timedelta(seconds=-30), True),  # the other host's clock a little ahead
+        (timedelta(seconds=20), True),  # one beat missed
+        (HEARTBEAT_STALE - timedelta(microseconds=1), True),
+        (HEARTBEAT_STALE, False),  # exactly 90 s without a beat: stale
+        (HEARTBEAT_STALE + timedelta(microseconds=1), False),
+        (timedelta(hours=1), False),
+    ],
+)
+def test_a_run_on_another_host_is_stale_from_90_seconds_without_a_beat(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, age: timedelta, is_alive: bool
+) -> None:
+    run_id = start_run(engine)
+    set_run(engine, run_id, host="otro-servidor", heartbeat_at=FrozenClock.AT - age)
+    monkeypatch.setattr(liveness, "datetime", FrozenClock)
+    assert alive(engine, run_id) is is_alive
+    assert close_dead_runs(engine) == ([] if is_alive else [run_id])
+    assert status(engine, run_id) == ("running" if is_alive else "interrupted")
 
 
 def test_a_finished_or_unknown_run_is_not_alive(engine: Engine) -> None:
@@ -238,3 +395,29 @@ def test_a_command_name_with_parentheses_and_blanks_still_gives_its_start_time()
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_process_that_ends_with_its_heartbeat_still_beating_exits(
+    engine: Engine, db_url: str
+) -> None:
+    """The heartbeat never keeps the process alive: a command whose main code ends without
+    leaving the heartbeat's block (an error in its way out, an interrupted join) exits
+    instead of hanging with the thread beating on."""
+    with Heartbeat(engine, start_run(engine)) as beating:  # and here, the same code
+        assert beating.thread.is_alive()
+    script = (
+        "from rotomail.delivery.liveness import Heartbeat\n"
+        "from rotomail.store.db import open_engine\n"
+        f"beat = Heartbeat(open_engine({db_url!r}), 1).__enter__()\n"
+        "assert beat.thread.is_alive()\n"
+        "print('latiendo', flush=True)\n"
+    )
+    code = Path(liveness.__file__).parents[2]  # the code under test, wherever it is
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(code)},
+    )
+    assert (done.returncode, done.stdout) == (0, "latiendo\n"), done.stderr

@@ -57,7 +57,7 @@ def record_addresses(
     accepted: list[str],
     refused: dict[str, str],
     deferred: dict[str, str],
-    reply: str = "",
+    reply: str,
     *,
     fresh: bool = True,
 ) -> None:
@@ -216,7 +216,8 @@ class DeferredRetry:
             self._save(report, waiting, [], answered, waiting.deferred)
             return
         except PermanentFailure as exc:
-            refused = {a: exc.reply for a in addresses}
+            # each address's own reply (RCPT), else the transaction's (MAIL)
+            refused = {a: exc.refused.get(a, exc.reply) for a in addresses}
             waiting.refused.update(refused)
             waiting.deferred = {}
             self._save(report, waiting, [], refused, {})

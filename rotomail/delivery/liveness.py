@@ -40,13 +40,15 @@ def _boot_id() -> str:
 
 def process_start(pid: int) -> str | None:
     """``<boot id>:<start time in clock ticks>`` of process ``pid``; None when there is no
-    such process; "" when this system cannot tell (no /proc)."""
+    such process; "" when this system cannot tell (no /proc, or /proc hides it)."""
     if pid <= 0:
         return None
     try:
         stat = (_PROC / str(pid) / "stat").read_text()
     except FileNotFoundError:
-        return None if _PROC.joinpath("self").exists() else _exists_without_proc(pid)
+        # Gone, or not shown: no /proc at all, or /proc mounted with hidepid=2 (systemd's
+        # ProtectProc=invisible) hides other users' processes. The signal tells them apart.
+        return _exists_by_signal(pid)
     except OSError:
         return ""
     # The command name (field 2) may hold spaces and parentheses: split after its last ")".
@@ -56,7 +58,8 @@ def process_start(pid: int) -> str | None:
     return f"{_boot_id()}:{fields[19]}"
 
 
-def _exists_without_proc(pid: int) -> str | None:
+def _exists_by_signal(pid: int) -> str | None:
+    """None when there is no process ``pid``; "" when there is (its start cannot be told)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -98,8 +101,8 @@ def runs_under_way(connection: Connection) -> list[str]:
     for run_id in runs.running_runs(connection):
         row = runs.run_process(connection, run_id)
         if row is not None and run_alive(connection, run_id):
-            since = f", iniciada {row.started_at:%d/%m/%Y %H:%M:%S}" if row.started_at else ""
-            described.append(f"corrida {run_id} de {row.sociedad}{since}")
+            since = f"{row.started_at:%d/%m/%Y %H:%M:%S}"
+            described.append(f"corrida {run_id} de {row.sociedad}, iniciada {since}")
     return described
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, and_, insert, select, update
 
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.store.models import (
@@ -69,7 +69,6 @@ def _sent() -> Any:
             _delivery.c.statement_date,
             _delivery.c.correos,
             _delivery.c.status,
-            _delivery.c.updated_at,
             _delivery.c.cc,
             _delivery.c.bcc,
         )
@@ -98,14 +97,17 @@ def by_message_id(connection: Connection, message_ids: Iterable[str]) -> SentDel
 def by_recipient(connection: Connection, address: str, when: datetime) -> SentDelivery | None:
     """The latest delivery to ``address`` sent in the window before ``when``."""
     needle = address.lower()
+    query = _sent().where(
+        _delivery.c.updated_at >= when - MATCH_WINDOW,
+        _delivery.c.updated_at <= when + timedelta(days=1),
+    )
+    if needle.isascii():
+        # Only narrows the rows (the loop below compares whole addresses). SQLite's lower()
+        # and LIKE fold ASCII letters only, so an address such as "PEÑA@..." is not found
+        # this way there: such addresses are compared in Python alone.
+        query = query.where(_delivery.c.correos.icontains(needle, autoescape=True))
     rows = connection.execute(
-        _sent()
-        .where(
-            func.lower(_delivery.c.correos).contains(needle, autoescape=True),
-            _delivery.c.updated_at >= when - MATCH_WINDOW,
-            _delivery.c.updated_at <= when + timedelta(days=1),
-        )
-        .order_by(_delivery.c.updated_at.desc(), _delivery.c.id.desc())
+        query.order_by(_delivery.c.updated_at.desc(), _delivery.c.id.desc())
     ).all()
     for row in rows:
         found = SentDelivery.of(row)

@@ -73,8 +73,8 @@ class RunProcess(NamedTuple):
     pid: int
     process_start: str
     heartbeat_at: datetime | None
-    sociedad: str = ""
-    started_at: datetime | None = None
+    sociedad: str
+    started_at: datetime
 
 
 def run_process(connection: Connection, run_id: int) -> RunProcess | None:

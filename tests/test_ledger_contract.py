@@ -15,6 +15,7 @@ from sqlalchemy import text
 from rotomail.errors import DataError, UsageError
 from rotomail.inputs.parsers import (
     LedgerParse,
+    LedgerReader,
     TotalMismatch,
     detect_decimal_separator,
     format_amount,
@@ -22,6 +23,7 @@ from rotomail.inputs.parsers import (
     parse_date,
     parse_ledger,
 )
+from rotomail.inputs.tabular import read_rows
 from rotomail.store.db import open_engine
 
 
@@ -679,8 +681,8 @@ def test_the_notation_is_decided_on_the_first_2000_items(proving_item: int, refu
     on a big export); after that each ambiguous amount is refused on its own."""
     rows = [f"SM02\t1004273\t{n}\t30.11.2026\t150.000\tCLP" for n in range(1, 2002)]
     rows[proving_item - 1] = f"SM02\t1004273\t{proving_item}\t30.11.2026\t2.500,50\tUSD"
-    result = ledger(*rows)
-    assert len(result.rejects) == refused
+    result = ledger(*rows, "\t1004273\t\t\t* 2.500,50\tUSD")
+    assert len(result.rejects) == refused and result.mismatches == []
     assert {r.message.split(": ", 1)[1] for r in result.rejects} <= {
         "Importe «150.000» es ambiguo (¿miles o decimales?); escriba los decimales, p. ej. "
         "1.234,00 o 1,234.00"
@@ -755,4 +757,30 @@ def test_a_total_in_a_currency_without_decimals_is_read_in_the_files_notation(
             "\t1004273\t\t\t* 2.500,50\tUSD",
         )
         == found
+    )
+
+
+def test_a_reader_given_only_rows_calls_them_la_entrada() -> None:
+    rows = read_rows(f"{HEADER.replace('Vencimiento neto', 'Observación')}\n".encode())
+    with pytest.raises(DataError, match=r"^La entrada no trae el vencimiento neto \(sus columnas"):
+        LedgerReader(rows)
+    reader = LedgerReader(read_rows(f"{HEADER}\nSM02\t1001\t1\t30.11.2026\t5,00\tMXN\n".encode()))
+    assert reader.layout.name == "" and [item.line for item in reader] == [2]
+
+
+def test_a_subtotal_above_every_item_is_a_total_of_nothing() -> None:
+    """The file lost its first items: the subtotal that closed them comes first."""
+    result = ledger("\t\t\t\t* 5,00\tMXN", "SM02\t1001\t1\t30.11.2026\t5,00\tMXN")
+    assert [m.message for m in result.mismatches] == [
+        "Línea 2: el subtotal total en MXN no cuadra: el archivo dice 5.00 y sus partidas "
+        "suman 0.00."
+    ]
+
+
+def test_a_mapped_column_missing_from_rows_read_in_memory() -> None:
+    rows = read_rows(f"{HEADER}\nSM02\t1001\t1\t30.11.2026\t5,00\tMXN\n".encode())
+    with pytest.raises(UsageError) as info:
+        LedgerReader(rows, column_map={"texto": "Notas"}, strict_columns={"texto"})
+    assert info.value.message == (
+        "La columna «Notas» (--column texto) no está en el encabezado de la entrada."
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, and_, insert, select, update
 
 from rotomail.ids import normalize_cliente, normalize_sociedad
 from rotomail.store.models import (
@@ -105,7 +105,7 @@ def by_recipient(connection: Connection, address: str, when: datetime) -> SentDe
         # Only narrows the rows (the loop below compares whole addresses). SQLite's lower()
         # and LIKE fold ASCII letters only, so an address such as "PEÑA@..." is not found
         # this way there: such addresses are compared in Python alone.
-        query = query.where(func.lower(_delivery.c.correos).contains(needle, autoescape=True))
+        query = query.where(_delivery.c.correos.icontains(needle, autoescape=True))
     rows = connection.execute(
         query.order_by(_delivery.c.updated_at.desc(), _delivery.c.id.desc())
     ).all()

@@ -29,15 +29,18 @@ _SPLIT_MAX_LENGTH = 200  # ASCII and below the 254 limit: no length rule can dif
 _PROBE_DOMAIN = "a.mx"  # short: the probe domain is validated again on every call
 _PROBE_LOCAL = "postmaster"
 
-# Fewer domains not yet judged than this are judged one by one as they are met: on the
-# 2-core development machine, busy, the pool's start-up and the other processes' share of
-# the cores cost about what it saves at 4,000 domains, more below (README, Speed).
+# Less work not yet done than this (domains, plus half as many local parts: a local part
+# costs under half a domain) is done one by one as the addresses are met: a pool's start-up
+# (two processes forked, about 20-40 ms) would cost more than it saves. Measured on the
+# 2-core development machine (README, Speed).
 POOL_THRESHOLD = 4_000
-_POOL_CHUNK = 500  # domains per task: about 60 ms of work, so Ctrl-C waits no longer
+_POOL_CHUNK = 500  # parts per task: about 60 ms of work, so Ctrl-C waits no longer
 _MAX_WORKERS = 4
 
-# Domain -> email-validator's normalised form of it, None when refused: every domain judged
-# so far in this process (a paste's are judged ahead, on every core, by ``judge_domains``).
+# Part -> email-validator's normalised form of it, None when refused: every local part and
+# domain judged so far in this process (a paste's are judged ahead, on every core, by
+# ``judge_parts``).
+_locals: dict[str, str | None] = {}
 _domains: dict[str, str | None] = {}
 
 
@@ -86,10 +89,12 @@ def _split(address: str) -> tuple[str, str] | None:
     return None
 
 
-@lru_cache(maxsize=32_768)
 def _local_part(local: str) -> str | None:
-    email = validated(f"{local}@{_PROBE_DOMAIN}")
-    return email.local_part if email is not None else None
+    try:
+        return _locals[local]
+    except KeyError:
+        verdict = _locals[local] = _judge_local(local)
+        return verdict
 
 
 def _domain(domain: str) -> str | None:
@@ -100,14 +105,21 @@ def _domain(domain: str) -> str | None:
         return verdict
 
 
+def _judge_local(local: str) -> str | None:
+    email = validated(f"{local}@{_PROBE_DOMAIN}")
+    return email.local_part if email is not None else None
+
+
 def _judge_domain(domain: str) -> str | None:
     email = validated(f"{_PROBE_LOCAL}@{domain}")
     return email.domain if email is not None else None
 
 
-def _judge_domains(domains: list[str]) -> list[str | None]:
-    """One task of the pool: the verdicts on some domains, in their order."""
-    return [_judge_domain(domain) for domain in domains]
+def _judge(task: tuple[bool, list[str]]) -> list[str | None]:
+    """One task of the pool: the verdicts on some domains (or local parts), in their order."""
+    domains, parts = task
+    judge = _judge_domain if domains else _judge_local
+    return [judge(part) for part in parts]
 
 
 def _init_worker() -> None:
@@ -137,32 +149,38 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def judge_domains(addresses: Iterable[str]) -> None:
-    """Judge ahead, on every core, the domains of many addresses about to be validated
-    (``normalized_or_none``), so that validating them finds every domain's verdict known.
+def judge_parts(addresses: Iterable[str]) -> None:
+    """Judge ahead, on every core, the local parts and domains of many addresses about to
+    be validated (``normalized_or_none``), so that validating them finds every verdict known.
 
     The domain check is most of a validation (about 120 µs a domain on the development
-    machine, UTS-46 character by character), and a pasted catalogue can hold tens of
-    thousands of different domains. Each verdict is still email-validator's, on the same
-    probe address as ``normalized_or_none`` asks about, only computed in worker processes.
-    Fewer than ``POOL_THRESHOLD`` new domains, or one core: nothing is done here.
+    machine, UTS-46 character by character; a local part about 45 µs), and a pasted
+    catalogue can hold tens of thousands of different domains and mailbox names. Each
+    verdict is still email-validator's, on the same probe address as ``normalized_or_none``
+    asks about, only computed in worker processes. Less than ``POOL_THRESHOLD`` of new work,
+    or one core: nothing is done here.
     """
-    domains = list(
-        {
-            parts[1]
-            for address in addresses
-            if (parts := _split(address)) is not None and parts[1] not in _domains
-        }
-    )
+    locals_: set[str] = set()
+    domains: set[str] = set()
+    for address in addresses:
+        if (parts := _split(address)) is not None:
+            if parts[0] not in _locals:
+                locals_.add(parts[0])
+            if parts[1] not in _domains:
+                domains.add(parts[1])
     workers = min(_cores(), _MAX_WORKERS)
-    if len(domains) < POOL_THRESHOLD or workers < 2:
+    if len(domains) + len(locals_) // 2 < POOL_THRESHOLD or workers < 2:
         return
     from concurrent.futures import ProcessPoolExecutor  # 10 ms: only a big paste pays it
 
     # imported here, before the workers are forked, rather than once in each of them
     import email_validator  # noqa: F401
 
-    chunks = [domains[i : i + _POOL_CHUNK] for i in range(0, len(domains), _POOL_CHUNK)]
+    tasks = [
+        (is_domain, new[i : i + _POOL_CHUNK])
+        for is_domain, new in ((True, sorted(domains)), (False, sorted(locals_)))
+        for i in range(0, len(new), _POOL_CHUNK)
+    ]
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
     try:
         # The workers are forked while SIGINT is blocked (they inherit the mask) and unblock
@@ -170,11 +188,11 @@ def judge_domains(addresses: Iterable[str]) -> None:
         # it right after.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            verdicts = pool.map(_judge_domains, chunks)
+            verdicts = pool.map(_judge, tasks)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        for chunk, judged in zip(chunks, verdicts, strict=True):
-            _domains.update(zip(chunk, judged, strict=True))
+        for (is_domain, chunk), judged in zip(tasks, verdicts, strict=True):
+            (_domains if is_domain else _locals).update(zip(chunk, judged, strict=True))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

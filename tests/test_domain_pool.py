@@ -1,4 +1,4 @@
-"""A big paste's domains judged ahead in a process pool (``address_syntax.judge_domains``):
+"""A big paste's domains judged ahead in a process pool (``address_syntax.judge_parts``):
 the same verdicts as one by one, the same messages per row, and Ctrl-C while the pool works
 leaves the catalog untouched with one line.
 """
@@ -20,7 +20,7 @@ from sample_data import COMPANY_CONFIG
 from sink_server import group_members, kill_group, start
 
 from rotomail import address_syntax
-from rotomail.address_syntax import POOL_THRESHOLD, judge_domains, normalized_or_none
+from rotomail.address_syntax import POOL_THRESHOLD, judge_parts, normalized_or_none
 from rotomail.errors import DataError
 from rotomail.inputs.addresses import normalize_address
 from tests.conftest import Cli
@@ -86,20 +86,20 @@ def reference(address: str) -> str | None:
 def pooled() -> Iterator[dict[str, str | None]]:
     """The verdicts a pool gave, starting from no domain judged (the module's cache is put
     back afterwards)."""
-    saved = address_syntax._domains
-    address_syntax._domains = {}
+    saved = address_syntax._domains, address_syntax._locals
+    address_syntax._domains, address_syntax._locals = {}, {}
     normalized_or_none.cache_clear()
     try:
-        judge_domains(f"pagos@{domain}" for domain, _ in DOMAINS + WHOLE)
+        judge_parts(f"pagos@{domain}" for domain, _ in DOMAINS + WHOLE)
         assert address_syntax._domains == {}, "fewer than POOL_THRESHOLD: judged one by one"
-        judge_domains(f"pagos@{domain}" for domain in [*(d for d, _ in DOMAINS), *FILLER])
+        judge_parts(f"pagos@{domain}" for domain in [*(d for d, _ in DOMAINS), *FILLER])
         yield dict(address_syntax._domains)
         # what the paste then validates meets the pool's verdicts
         for domain, _ in DOMAINS + WHOLE:
             address = f"pagos@{domain}"
             assert normalized_or_none(address) == reference(address), address
     finally:
-        address_syntax._domains = saved
+        address_syntax._domains, address_syntax._locals = saved
         normalized_or_none.cache_clear()
 
 
@@ -135,15 +135,40 @@ def test_the_pool_judges_every_new_domain_once(pooled: dict[str, str | None]) ->
 
 @pytest.mark.parametrize(("new", "pooled"), [(POOL_THRESHOLD - 1, False), (POOL_THRESHOLD, True)])
 def test_a_small_paste_is_judged_one_by_one(new: int, pooled: bool) -> None:
-    saved = address_syntax._domains
+    saved = address_syntax._domains, address_syntax._locals
     address_syntax._domains = {"ya.example.mx": "ya.example.mx"}
+    address_syntax._locals = {"a": "a", "b": "b"}
     try:
-        # a domain already judged, and the same domain twice, do not count
+        # a domain or local part already judged, and the same domain twice, do not count
         domains = ["ya.example.mx", *(f"umbral{i}.example.mx" for i in range(new))]
-        judge_domains(f"{box}@{domain}" for domain in domains for box in ("a", "b"))
+        judge_parts(f"{box}@{domain}" for domain in domains for box in ("a", "b"))
         assert len(address_syntax._domains) == (1 + new if pooled else 1)
     finally:
-        address_syntax._domains = saved
+        address_syntax._domains, address_syntax._locals = saved
+
+
+# local parts count half a domain each: 2 * (threshold - 1) new ones fall short, 2 * threshold
+# do not, and when the pool runs it judges them as one by one would
+@pytest.mark.parametrize(
+    ("new", "pooled"), [(2 * POOL_THRESHOLD - 2, False), (2 * POOL_THRESHOLD, True)]
+)
+def test_many_new_mailbox_names_are_judged_in_the_pool(new: int, pooled: bool) -> None:
+    saved = address_syntax._domains, address_syntax._locals
+    address_syntax._domains = {"cliente.example.mx": "cliente.example.mx"}
+    address_syntax._locals = {}
+    boxes = [f"Cobranza.{i}" for i in range(new - 3)] + ["a..b", ".pagos", "dos puntos:"]
+    try:
+        judge_parts(f"{box}@cliente.example.mx" for box in boxes)
+        if not pooled:
+            assert address_syntax._locals == {}
+            return
+        assert set(address_syntax._locals) == set(boxes)
+        for box in ["Cobranza.0", f"Cobranza.{new - 4}", "a..b", ".pagos", "dos puntos:"]:
+            assert address_syntax._locals[box] == address_syntax._judge_local(box), box
+        assert address_syntax._locals["Cobranza.0"] == "Cobranza.0"
+        assert address_syntax._locals["a..b"] is None
+    finally:
+        address_syntax._domains, address_syntax._locals = saved
 
 
 # --- a big paste through the command -------------------------------------------------------

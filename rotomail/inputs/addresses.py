@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import idna
 
-from rotomail.address_syntax import judge_domains, normalized_or_none
+from rotomail.address_syntax import judge_parts, normalized_or_none
 from rotomail.errors import DataError
 
 _MAILTO = "mailto:"
@@ -91,8 +91,8 @@ def parse_addresses(text: str) -> list[str]:
 
 def judge_ahead(texts: Iterable[str]) -> None:
     """Before ``parse_addresses`` goes through many lists (a pasted catalogue), judge their
-    addresses' domains ahead on every core (``address_syntax.judge_domains``)."""
-    judge_domains(address for text in texts for address in split_addresses(text))
+    addresses' local parts and domains ahead on every core (``address_syntax.judge_parts``)."""
+    judge_parts(address for text in texts for address in split_addresses(text))
 
 
 def needs_smtputf8(address: str) -> bool:

@@ -7,6 +7,7 @@ script), as a clerk or cron would."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import os
 import re
@@ -95,17 +96,16 @@ def saved_statements(outbox: Path) -> Counter[str]:
     return counts
 
 
-@pytest.fixture
-def small_outbox(home: Path) -> Iterator[Path]:
-    """The outbox on a 1 MB file system (a tmpfs, as root can mount one)."""
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """``folder`` on a file system of ``size`` (a tmpfs, as root can mount one)."""
     if os.geteuid() != 0:
-        pytest.skip("montar un tmpfs de 1 MB necesita root")
+        pytest.skip("montar un tmpfs pequeño necesita root")
     if shutil.which("mount") is None:
         pytest.skip("no hay orden mount")
-    outbox = home / "outbox"
-    outbox.mkdir(mode=0o700)
+    folder.mkdir(mode=0o700)
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(outbox)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)],
         capture_output=True,
         text=True,
         check=False,
@@ -113,9 +113,16 @@ def small_outbox(home: Path) -> Iterator[Path]:
     if done.returncode != 0:
         pytest.skip(f"no se pudo montar un tmpfs: {done.stderr.strip()}")
     try:
-        yield outbox
+        yield folder
     finally:
-        subprocess.run(["umount", "-l", str(outbox)], check=False)
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def small_outbox(home: Path) -> Iterator[Path]:
+    """The outbox on a 1 MB file system."""
+    with small_disk(home / "outbox", "1m") as outbox:
+        yield outbox
 
 
 def test_a_full_outbox_disk_stops_the_run_in_one_line_and_a_rerun_saves_the_rest(
@@ -327,22 +334,8 @@ def test_a_full_disk_under_the_sqlite_database_is_one_line_and_a_rerun_completes
 @pytest.fixture
 def small_statements(home: Path) -> Iterator[Path]:
     """The kept statements' folder (``[statement] keep``) on a 512 KB file system."""
-    if os.geteuid() != 0:
-        pytest.skip("montar un tmpfs pequeño necesita root")
-    statements = home / "statements"
-    statements.mkdir(mode=0o700)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(statements)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"no se pudo montar un tmpfs: {done.stderr.strip()}")
-    try:
+    with small_disk(home / "statements", "512k") as statements:
         yield statements
-    finally:
-        subprocess.run(["umount", "-l", str(statements)], check=False)
 
 
 def test_a_full_disk_under_the_kept_statements_stops_the_run_and_a_rerun_completes(

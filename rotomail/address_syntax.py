@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -73,8 +73,8 @@ def normalized_or_none(address: str) -> str | None:
     """
     parts = _split(address)
     if parts is not None:
-        local_norm = _local_part(parts[0])
-        domain_norm = _domain(parts[1])
+        local_norm = _verdict(_locals, _judge_local, parts[0])
+        domain_norm = _verdict(_domains, _judge_domain, parts[1])
         if local_norm is not None and domain_norm is not None:
             return f"{local_norm}@{domain_norm}"
     email = validated(address)
@@ -89,20 +89,13 @@ def _split(address: str) -> tuple[str, str] | None:
     return None
 
 
-def _local_part(local: str) -> str | None:
-    try:
-        return _locals[local]
-    except KeyError:
-        verdict = _locals[local] = _judge_local(local)
-        return verdict
-
-
-def _domain(domain: str) -> str | None:
-    try:
-        return _domains[domain]
-    except KeyError:
-        verdict = _domains[domain] = _judge_domain(domain)
-        return verdict
+def _verdict(
+    cache: dict[str, str | None], judge: Callable[[str], str | None], part: str
+) -> str | None:
+    """``judge(part)``, judged once per process (``cache`` may hold it from the pool)."""
+    if part not in cache:
+        cache[part] = judge(part)
+    return cache[part]
 
 
 def _judge_local(local: str) -> str | None:
